@@ -1,0 +1,72 @@
+# Dasan — the two commands a user needs are `make demo` and `make test`.
+# Everything installs into .venv/ at the repo root; system packages come from apt.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DASAN := $(BIN)/dasan
+APT_PACKAGES := debootstrap sip-tester espeak-ng sox ffmpeg zstd chromium util-linux procps iproute2
+PYTEST_ARGS ?=
+
+.PHONY: all demo test test-unit test-integration test-browser lint bench system-deps venv \
+        pbx-image prompts postgres clean
+
+all: venv
+
+## Install missing system packages (Debian).
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+## Python virtual environment with the project and its dev tools.
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip >/dev/null
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+## Make sure the local PostgreSQL answers (integration tests use it).
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || { \
+	  cluster=$$(ls /etc/postgresql 2>/dev/null | head -n1); \
+	  if [ -n "$$cluster" ]; then pg_ctlcluster --skip-systemctl-redirect $$cluster main start; fi; }
+
+## Build (or restore from cache) the Asterisk 22 root filesystem.
+pbx-image: system-deps venv
+	$(DASAN) pbx image
+
+## Generate placeholder prompt audio for every language.
+prompts: system-deps venv
+	$(DASAN) prompts build
+
+demo: system-deps venv pbx-image prompts
+	$(DASAN) pbx up
+	$(DASAN) demo
+
+test: system-deps venv pbx-image prompts postgres
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: venv
+	$(BIN)/pytest -m unit $(PYTEST_ARGS)
+
+test-integration: system-deps venv pbx-image prompts postgres
+	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+test-browser: system-deps venv pbx-image prompts postgres
+	$(BIN)/pytest -m browser $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: system-deps venv pbx-image prompts postgres
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	-$(DASAN) pbx down
+	rm -rf var

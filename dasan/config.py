@@ -1,0 +1,138 @@
+"""One typed, frozen settings object: defaults, then a TOML file, then the environment.
+
+Invariants:
+- Settings are validated once at start; every component receives only its own slice.
+- Environment variables use the prefix ``DASAN_`` and ``__`` between nesting levels,
+  e.g. ``DASAN_AGI__PORT=4574`` or ``DASAN_STORAGE__URL=postgresql+asyncpg://...``.
+- With no file, the shipped demo setup runs: SQLite, the 120 menu, c0001..c0471 ready.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from acd.settings import AcdSettings
+from cti.settings import AmiSettings, HttpSettings
+from dasan.paths import default_cache_dir, default_state_dir
+from dasan.pbx.settings import PbxSettings
+from ivr.settings import AgiSettings, IvrSettings
+from recordings.settings import RecordingsSettings
+
+LANGUAGES = ("ko", "en", "zh", "ja", "vi", "mn")
+
+
+class ConfigError(Exception):
+    """The configuration file or environment is invalid; the message says where and why."""
+
+
+class ConsultantDirectorySettings(BaseModel):
+    """Which consultant endpoints exist on the PBX and how they are reached."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    count: int = Field(default=471, ge=1, le=9999)
+    # Static contact of every consultant; "{id}" is replaced. None: REGISTER only.
+    static_contact: str | None = "sip:{id}@127.0.0.1:5090"
+    # Per-consultant SIP passwords are derived from this secret (HMAC of the id).
+    password_secret: SecretStr = SecretStr("dasan-demo-consultant-secret")
+
+    def ids(self) -> list[str]:
+        return [f"c{n:04d}" for n in range(1, self.count + 1)]
+
+
+class StorageSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # None: SQLite at <state>/dasan.sqlite3.
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("storage.url must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", env_prefix="DASAN_", env_nested_delimiter="__"
+    )
+
+    state_dir: Path = Field(default_factory=default_state_dir)
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    pbx: PbxSettings = PbxSettings()
+    consultants: ConsultantDirectorySettings = ConsultantDirectorySettings()
+    agi: AgiSettings = AgiSettings()
+    ami: AmiSettings = AmiSettings()
+    http: HttpSettings = HttpSettings()
+    ivr: IvrSettings = IvrSettings()
+    acd: AcdSettings = AcdSettings()
+    recordings: RecordingsSettings = RecordingsSettings()
+    storage: StorageSettings = StorageSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment wins over the file (passed as init values), the file over defaults.
+        return (env_settings, init_settings)
+
+    # Derived locations -------------------------------------------------------------
+    @property
+    def storage_url(self) -> str:
+        return self.storage.url or f"sqlite+aiosqlite:///{self.state_dir / 'dasan.sqlite3'}"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.recordings.spool_dir or self.state_dir / "recordings"
+
+    @property
+    def recordings_spare_dir(self) -> Path:
+        return self.recordings.spare_dir or self.state_dir / "recordings-spare"
+
+    @property
+    def prompts_dir(self) -> Path:
+        return self.ivr.prompts_dir or self.state_dir / "prompts"
+
+    @property
+    def pbx_dir(self) -> Path:
+        return self.state_dir / "pbx"
+
+    @property
+    def image_cache_dir(self) -> Path:
+        return self.pbx.image_cache_dir or self.cache_dir / "pbx"
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Load settings from ``path`` (or $DASAN_CONFIG) and the environment, or raise ConfigError."""
+    if path is None and os.environ.get("DASAN_CONFIG"):
+        path = Path(os.environ["DASAN_CONFIG"])
+    data: dict[str, Any] = {}
+    where = "defaults and environment"
+    if path is not None:
+        where = str(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{path}: no such configuration file") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{where}: invalid configuration: {problems}") from exc
