@@ -1,0 +1,24 @@
+"""Who is acting: the authenticated principal every API handler and audit log entry names.
+
+The web edge (cti/) authenticates a request and stores a ``Principal`` under
+``request["principal"]``; domain services take it as an argument and never see HTTP.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Role(enum.StrEnum):
+    CONSULTANT = "consultant"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: str
+    role: Role
+    # Where the request came from (IP or "cli"), for access logs.
+    origin: str = "cli"
