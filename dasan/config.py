@@ -55,8 +55,12 @@ class StorageSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _known_driver(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError("storage.url must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        if value is not None and not value.startswith(
+            ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+        ):
+            raise ValueError(
+                "storage.url must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+            )
         return value
 
 
@@ -133,6 +137,7 @@ def load_settings(path: Path | None = None) -> Settings:
         return Settings(**data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
         )
         raise ConfigError(f"{where}: invalid configuration: {problems}") from exc

@@ -28,3 +28,6 @@ class PbxSettings(BaseModel):
     rtp_start: int = Field(default=10000, ge=1024, le=65000)
     rtp_end: int = Field(default=20000, ge=1024, le=65535)
     boot_timeout_s: float = Field(default=60.0, gt=0)
+    # None: <checkout>/asterisk-config and <checkout>/dialplans.
+    config_dir: Path | None = None
+    dialplans_dir: Path | None = None

@@ -1,0 +1,101 @@
+"""Configuration generated from the settings, mounted read-only at /etc/dasan/generated.
+
+Invariant: the static configuration (asterisk-config/, dialplans/) never holds a secret or a
+value that lives in the settings; everything that does is rendered here, deterministically, so
+rendering twice gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from dasan.config import LANGUAGES, Settings
+
+
+def consultant_password(secret: str, consultant_id: str) -> str:
+    """Each consultant's SIP password, derived from the directory secret and the id."""
+    return hmac.new(secret.encode(), consultant_id.encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def render_transport(settings: Settings) -> str:
+    pbx = settings.pbx
+    return (
+        f"[transport-udp]\ntype = transport\nprotocol = udp\nbind = {pbx.sip_host}:{pbx.sip_port}\n"
+    )
+
+
+def render_consultants(settings: Settings) -> str:
+    directory = settings.consultants
+    secret = directory.password_secret.get_secret_value()
+    out: list[str] = []
+    for cid in directory.ids():
+        out.append(
+            f"[{cid}](consultant-endpoint)\nauth = {cid}\naors = {cid}\ncallerid = {cid} <{cid}>\n"
+        )
+        out.append(
+            f"[{cid}](consultant-auth)\nusername = {cid}\n"
+            f"password = {consultant_password(secret, cid)}\n"
+        )
+        contact = ""
+        if directory.static_contact:
+            contact = f"contact = {directory.static_contact.format(id=cid)}\n"
+        out.append(f"[{cid}](consultant-aor)\n{contact}")
+    return "\n".join(out)
+
+
+def render_manager_users(settings: Settings) -> str:
+    ami = settings.ami
+    return f"[{ami.username}](dasan-user)\nsecret = {ami.secret.get_secret_value()}\n"
+
+
+def render_globals(settings: Settings) -> str:
+    values = {
+        "AGI_URL": f"agi://{settings.agi.host}:{settings.agi.port}",
+        "RECDIR": settings.recordings.pbx_spool_dir,
+        "RECSPARE": settings.recordings.pbx_spare_dir,
+        "PROMPTS": settings.ivr.prompts_pbx_dir,
+        "DEFAULT_LANG": settings.ivr.default_language,
+    }
+    return "".join(f"{name} = {value}\n" for name, value in values.items())
+
+
+def render_fallback_queues(members_by_language: Mapping[str, Sequence[str]]) -> str:
+    """One static queue per language holding the consultants who speak it."""
+    out: list[str] = []
+    for language in LANGUAGES:
+        out.append(f"[fallback-{language}](fallback-template)")
+        out.extend(
+            f"member => PJSIP/{cid},0,{cid},PJSIP/{cid}"
+            for cid in members_by_language.get(language, ())
+        )
+        out.append("")
+    return "\n".join(out)
+
+
+def render_all(
+    settings: Settings, members_by_language: Mapping[str, Sequence[str]]
+) -> dict[str, str]:
+    return {
+        "pjsip_transport.conf": render_transport(settings),
+        "pjsip_consultants.conf": render_consultants(settings),
+        "manager_users.conf": render_manager_users(settings),
+        "globals.conf": render_globals(settings),
+        "queues_members.conf": render_fallback_queues(members_by_language),
+    }
+
+
+def write_generated(target: Path, files: Mapping[str, str]) -> list[str]:
+    """Write files that changed; returns their names (so a reload can be targeted)."""
+    target.mkdir(parents=True, exist_ok=True)
+    changed = []
+    for name, text in files.items():
+        path = target / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+            changed.append(name)
+    return changed

@@ -1,0 +1,389 @@
+"""SIPp as citizens and consultants: scenario rendering, processes and their results.
+
+Invariants:
+- Scenarios come from ``sipp-scenarios/`` (templates with ``${...}`` placeholders); every
+  rendered file and SIPp log lives in a work folder the caller owns, so runs never mix.
+- SIPp only ever talks to loopback addresses.
+- A result reports what SIPp counted (successful, failed, retransmissions) and the setup time
+  (INVITE -> 200) of every call, so a caller can assert on failures and overload signals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import itertools
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from dasan.paths import project_root
+
+DTMF_PCAP_DIR = Path("/usr/share/sip-tester")
+_PCAP_NAMES = {"*": "star", "#": "pound"}
+_port_counter = itertools.count()
+
+
+class SippError(RuntimeError):
+    """SIPp could not be started or its output could not be read."""
+
+
+@dataclass(frozen=True)
+class Dtmf:
+    """One key press: wait ``delay_ms`` (since the previous step), then send ``digit``."""
+
+    digit: str
+    delay_ms: int = 1500
+
+    def __post_init__(self) -> None:
+        if len(self.digit) != 1 or self.digit not in "0123456789*#":
+            raise ValueError(f"not a DTMF digit: {self.digit!r}")
+
+
+@dataclass(frozen=True)
+class CitizenCalls:
+    calls: int = 1
+    rate: float = 5.0  # new calls per second
+    limit: int | None = None  # maximum concurrent calls
+    digits: tuple[Dtmf, ...] = ()
+    dtmf_mode: Literal["rfc2833", "info"] = "rfc2833"
+    hangup_after_ms: int = 30_000
+    service: str = "120"
+    caller: str = "0102000"
+
+
+@dataclass(frozen=True)
+class SippResult:
+    returncode: int
+    successful: int
+    failed: int
+    retransmissions: int
+    setup_ms: tuple[float, ...]
+    elapsed_s: float
+    errors: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and self.failed == 0
+
+
+def scenarios_dir() -> Path:
+    return project_root() / "sipp-scenarios"
+
+
+class _Template:
+    """``{{name}}`` placeholders (SIPp itself uses ``[$var]`` and ``$``), all required."""
+
+    _FIELD = re.compile(r"\{\{([a-z_]+)\}\}")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def substitute(self, **values: object) -> str:
+        def field(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in values:
+                raise SippError(f"scenario placeholder {{{{{name}}}}} has no value")
+            return str(values[name])
+
+        return self._FIELD.sub(field, self._text)
+
+
+def _template(name: str) -> _Template:
+    return _Template((scenarios_dir() / name).read_text(encoding="utf-8"))
+
+
+def render_dtmf_steps(digits: Sequence[Dtmf], mode: str, service: str, caller: str) -> str:
+    parts = []
+    for cseq, step in enumerate(digits, start=2):
+        if mode == "info":
+            parts.append(
+                _template("dtmf_info.xml.part").substitute(
+                    delay_ms=step.delay_ms,
+                    digit=step.digit,
+                    cseq=cseq,
+                    service=service,
+                    caller=caller,
+                )
+            )
+        else:
+            pcap = DTMF_PCAP_DIR / f"dtmf_2833_{_PCAP_NAMES.get(step.digit, step.digit)}.pcap"
+            parts.append(
+                _template("dtmf_rfc2833.xml.part").substitute(delay_ms=step.delay_ms, pcap=pcap)
+            )
+    return "".join(parts)
+
+
+def render_citizen(spec: CitizenCalls, audio: Path) -> str:
+    return _template("citizen_uac.xml").substitute(
+        service=spec.service,
+        caller=spec.caller,
+        audio=audio,
+        hangup_after_ms=spec.hangup_after_ms,
+        dtmf_steps=render_dtmf_steps(spec.digits, spec.dtmf_mode, spec.service, spec.caller),
+    )
+
+
+def render_consultants(ring_ms: int, talk_ms: int, audio: Path, no_answer: Sequence[str]) -> str:
+    regex = "|".join(no_answer) if no_answer else "no-consultant-matches-this"
+    return _template("consultant_uas.xml").substitute(
+        ring_ms=ring_ms, talk_ms=talk_ms, audio=audio, no_answer_regex=regex
+    )
+
+
+def ensure_media(folder: Path) -> tuple[Path, Path]:
+    """Speech-like u-law WAVs for citizens and consultants (espeak-ng + sox), made once."""
+    folder.mkdir(parents=True, exist_ok=True)
+    citizen, consultant = folder / "citizen-ulaw.wav", folder / "consultant-ulaw.wav"
+    texts = {
+        citizen: ("ko", "안녕하세요. 여권 발급 방법을 알고 싶습니다. 버스 노선도 궁금합니다."),
+        consultant: (
+            "ko",
+            "네, 다산콜센터 상담사입니다. 무엇을 도와드릴까요? 잠시만 기다려 주세요.",
+        ),
+    }
+    for path, (voice, text) in texts.items():
+        if path.is_file():
+            continue
+        raw = path.with_suffix(".raw.wav")
+        _check_run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(raw), text], "espeak-ng")
+        # Pad to ~12 s so a looped stream is continuous speech with short pauses.
+        _check_run(
+            ["sox", str(raw), "-r", "8000", "-c", "1", "-e", "u-law", str(path), "pad", "0", "1"],
+            "sox",
+        )
+        raw.unlink(missing_ok=True)
+    return citizen, consultant
+
+
+def _check_run(cmd: list[str], what: str) -> None:
+    if shutil.which(cmd[0]) is None:
+        raise SippError(f"{what} is not installed (make system-deps)")
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SippError(f"{what} failed: {proc.stderr.strip()}")
+
+
+def _base_args(local_port: int) -> list[str]:
+    return [
+        "-i",
+        "127.0.0.1",
+        "-mi",
+        "127.0.0.1",
+        "-p",
+        str(local_port),
+        "-nostdin",
+        "-aa",
+        "-trace_err",
+        "-trace_stat",
+        "-fd",
+        "1",
+        "-max_recv_loops",
+        "1000",
+    ]
+
+
+def free_udp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class _Run:
+    workdir: Path
+    scenario: Path
+    proc: asyncio.subprocess.Process | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+async def run_citizens(
+    spec: CitizenCalls,
+    workdir: Path,
+    pbx: tuple[str, int] = ("127.0.0.1", 5060),
+    timeout_s: float | None = None,
+) -> SippResult:
+    """Place ``spec.calls`` citizen calls and wait until all have ended."""
+    citizen_audio, _ = await asyncio.to_thread(ensure_media, workdir.parent / "media")
+    await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
+    name = f"citizen{next(_port_counter)}"
+    scenario = workdir / f"{name}.xml"
+    scenario.write_text(render_citizen(spec, citizen_audio), encoding="utf-8")
+    args = [
+        "sipp",
+        f"{pbx[0]}:{pbx[1]}",
+        "-sf",
+        str(scenario),
+        "-m",
+        str(spec.calls),
+        "-r",
+        f"{spec.rate:g}",
+        "-rp",
+        "1000",
+        "-trace_rtt",
+        "-rtt_freq",
+        "1",
+        *_base_args(free_udp_port()),
+    ]
+    if spec.limit:
+        args += ["-l", str(spec.limit)]
+    started = time.monotonic()
+    proc = await asyncio.create_subprocess_exec(
+        *args,
+        cwd=workdir,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+    budget = timeout_s or (spec.calls / spec.rate + spec.hangup_after_ms / 1000 + 60)
+    try:
+        _, stderr = await asyncio.wait_for(proc.communicate(), budget)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise SippError(f"SIPp citizens did not finish within {budget:.0f} s") from None
+    return _collect(
+        workdir,
+        name,
+        proc.returncode or 0,
+        time.monotonic() - started,
+        stderr.decode(errors="replace"),
+    )
+
+
+def _collect(workdir: Path, name: str, returncode: int, elapsed: float, stderr: str) -> SippResult:
+    stats = _last_stats_row(workdir, name)
+    setup = tuple(
+        float(row[1])
+        for path in workdir.glob(f"{name}_*_rtt.csv")
+        for row in csv.reader(path.open(encoding="utf-8", errors="replace"), delimiter=";")
+        if len(row) >= 2 and _is_number(row[1])
+    )
+    errors = "".join(p.read_text(errors="replace") for p in workdir.glob(f"{name}_*_errors.log"))
+    return SippResult(
+        returncode=returncode,
+        successful=int(stats.get("SuccessfulCall(C)", 0) or 0),
+        failed=int(stats.get("FailedCall(C)", 0) or 0),
+        retransmissions=int(stats.get("Retransmissions(C)", 0) or 0),
+        setup_ms=setup,
+        elapsed_s=elapsed,
+        errors=(errors + stderr)[-4000:],
+    )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _last_stats_row(workdir: Path, name: str) -> dict[str, str]:
+    files = sorted(workdir.glob(f"{name}_*_.csv"))
+    if not files:
+        return {}
+    rows = list(csv.reader(files[-1].open(encoding="utf-8", errors="replace"), delimiter=";"))
+    if len(rows) < 2:
+        return {}
+    return dict(zip(rows[0], rows[-1], strict=False))
+
+
+class ConsultantUas:
+    """One SIPp process answering for every consultant whose contact points at ``port``."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        port: int = 5090,
+        ring_ms: int = 500,
+        talk_ms: int = 3000,
+        no_answer: Sequence[str] = (),
+    ) -> None:
+        self._workdir = workdir
+        self._port = port
+        self._ring_ms = ring_ms
+        self._talk_ms = talk_ms
+        self._no_answer = tuple(no_answer)
+        self._name = f"consultants{next(_port_counter)}"
+        self._proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        _, consultant_audio = ensure_media(self._workdir.parent / "media")
+        scenario = self._workdir / f"{self._name}.xml"
+        scenario.write_text(
+            render_consultants(self._ring_ms, self._talk_ms, consultant_audio, self._no_answer),
+            encoding="utf-8",
+        )
+        self._proc = await asyncio.create_subprocess_exec(
+            "sipp",
+            "-sf",
+            str(scenario),
+            *_base_args(self._port),
+            cwd=self._workdir,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+        await self._wait_listening()
+
+    async def _wait_listening(self) -> None:
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.returncode is not None:
+                err = b""
+                if self._proc.stderr is not None:
+                    err = await self._proc.stderr.read()
+                raise SippError(f"SIPp consultants exited: {err.decode(errors='replace')[-800:]}")
+            if _udp_port_bound(self._port):
+                return
+            await asyncio.sleep(0.02)
+        raise SippError(f"SIPp consultants did not bind 127.0.0.1:{self._port} within 5 s")
+
+    def stats(self) -> dict[str, str]:
+        return _last_stats_row(self._workdir, self._name)
+
+    async def stop(self) -> SippResult:
+        proc = self._proc
+        if proc is None:
+            raise SippError("consultant UAS was not started")
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGUSR1)  # SIPp: dump stats and quit
+            try:
+                await asyncio.wait_for(proc.wait(), 5.0)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        stderr = b""
+        if proc.stderr is not None:
+            with contextlib.suppress(TimeoutError):
+                stderr = await asyncio.wait_for(proc.stderr.read(), 1.0)
+        return _collect(
+            self._workdir, self._name, proc.returncode or 0, 0.0, stderr.decode(errors="replace")
+        )
+
+    async def __aenter__(self) -> ConsultantUas:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+def _udp_port_bound(port: int) -> bool:
+    with contextlib.suppress(FileNotFoundError):
+        for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+            local = line.split()[1]
+            if local.endswith(f":{port:04X}"):
+                return True
+    return False
