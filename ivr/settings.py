@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class AgiSettings(BaseModel):
+    """The FastAGI server (ivr/agi): where it listens, its timeouts and wire limits."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     host: str = "127.0.0.1"
@@ -15,6 +17,22 @@ class AgiSettings(BaseModel):
     command_timeout_s: float = Field(default=10.0, gt=0)
     # Seconds a freshly connected client may take to send its variable block.
     handshake_timeout_s: float = Field(default=5.0, gt=0)
+    # Extra allowance for commands whose length depends on audio (STREAM FILE, GET DATA,
+    # RECORD FILE): their default timeout is this plus any Asterisk-side timeout given.
+    media_timeout_s: float = Field(default=300.0, gt=0)
+    # A command answered with result=-1 is reported as a hangup if Asterisk's HANGUP line
+    # follows within this many seconds (it is written right after the failed reply).
+    hangup_grace_s: float = Field(default=0.5, ge=0)
+    # Seconds stop() waits for live sessions before cancelling them.
+    stop_grace_s: float = Field(default=5.0, ge=0)
+    backlog: int = Field(default=511, ge=1)
+    # Wire limits: one line, and the agi_* variable block (lines and bytes).
+    max_line_bytes: int = Field(default=8192, ge=256)
+    max_variables: int = Field(default=512, ge=8)
+    max_variable_block_bytes: int = Field(default=65536, ge=1024)
+    # Channel variable the server sets (best effort) when it cannot serve a call, e.g. to
+    # "noroute" or "error", so the dialplan can fall back even though AGISTATUS is SUCCESS.
+    failure_variable: str = Field(default="DASAN_AGI_FAILURE", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class IvrSettings(BaseModel):
@@ -25,6 +43,23 @@ class IvrSettings(BaseModel):
     # Where generated prompt audio lives on the host; mounted into the PBX at prompts_pbx_dir.
     prompts_dir: Path | None = None
     prompts_pbx_dir: str = "/var/lib/dasan/prompts"
+    # Real recordings here (<dir>/<lang>/<id>.wav|mp3|ogg|flac|opus|m4a) replace the generated
+    # placeholder audio at the next `dasan prompts build`. None: <state>/prompts-override.
+    prompts_override_dir: Path | None = None
+    # Prompt texts per language; None: the shipped ivr/prompts/manifest.yaml.
+    prompt_manifest_file: Path | None = None
     timezone: str = "Asia/Seoul"
     default_language: str = "ko"
+    # Operator-updatable data; None: the files shipped in ivr/data/.
+    holidays_file: Path | None = None
+    service_hours_file: Path | None = None
     speech_enabled: bool = True
+    # Speech capture: the engine reads <speech_dir> (None: <state>/speech); the PBX records into
+    # the same folder bind-mounted at speech_pbx_dir.
+    speech_dir: Path | None = None
+    speech_pbx_dir: str = "/var/spool/dasan/speech"
+    speech_max_record_s: float = Field(default=4.0, gt=0, le=30)
+    speech_silence_s: int = Field(default=1, ge=1, le=10)
+    speech_timeout_s: float = Field(default=5.0, gt=0)
+    # Parallel jobs for `dasan prompts build` (0: one per CPU).
+    prompt_build_jobs: int = Field(default=0, ge=0, le=64)

@@ -1,0 +1,371 @@
+"""Sans-IO FastAGI protocol: bytes from Asterisk in, events out; commands in, bytes out.
+
+The wire (Asterisk's res_agi over a TCP socket, one line per ``\\n``):
+  - Asterisk first writes the variable block, ``agi_<name>: <value>`` lines ended by an empty
+    line (``agi_network``, ``agi_network_script``, ``agi_request``, ``agi_channel``, ...,
+    ``agi_arg_1``..).
+  - We write one command line; Asterisk answers ``200 result=<r> [(<data>)] [key=value ...]``,
+    ``510 ...``, ``511 ...``, a one-line ``520 ...`` or a ``520-`` ... ``520 End of proper usage.``
+    block. ``100 result=0 Trying...`` is an interim line (GOSUB) and the command stays pending.
+  - ``HANGUP`` may arrive at any time after the block (AGISIGHUP, the default), even between our
+    command and its reply.
+
+Invariants:
+  - No sockets, no asyncio, no clock here; adapters feed ``receive_data`` and write what
+    ``send_command`` returns.
+  - At most one command is pending. Its reply is the next reply line (or multi-line block);
+    ``HANGUP`` never completes it, so a reply written after ``HANGUP`` is still attributed to
+    the command that caused it and never to a later one.
+  - Feeding the bytes one at a time yields the same events as feeding them at once.
+  - Anything that is not AGI (an over-long line, a bad variable line, a reply with no command
+    pending, limits exceeded, EOF inside the block) raises ``RemoteProtocolError`` carrying the
+    offending line; the connection is then in ``ERROR`` and accepts nothing more.
+  - Misuse by our side (a second command while one is pending, a command before the block,
+    an argument with a newline) raises ``LocalProtocolError`` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+# Asterisk reads a command with fgets into a 2048-byte buffer (AGI_BUF_LEN): a longer line is
+# cut and its tail runs as a second command, so we refuse to write one.
+MAX_COMMAND_BYTES = 2047
+DEFAULT_MAX_LINE_BYTES = 8192
+DEFAULT_MAX_VARIABLES = 512
+DEFAULT_MAX_BLOCK_BYTES = 65536
+DEFAULT_MAX_USAGE_LINES = 256
+
+_VARIABLE_LINE = re.compile(r"(agi_[A-Za-z0-9_]+): ?(.*)\Z", re.DOTALL)
+_REPLY_LINE = re.compile(r"([0-9]{3})([ -])(.*)\Z", re.DOTALL)
+_KEY_AHEAD = re.compile(r"\s+[A-Za-z_][A-Za-z0-9_]*=")
+_KEY_TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z", re.DOTALL)
+_COMMAND_NAME = re.compile(r"[A-Za-z][A-Za-z_]*(?: [A-Za-z][A-Za-z_]*)*\Z")
+_NEEDS_QUOTES = frozenset(' \t"\\')
+_FORBIDDEN_IN_ARGS = frozenset("\n\r\x00")
+
+
+class AgiProtocolError(Exception):
+    """Base of the wire errors."""
+
+
+class LocalProtocolError(AgiProtocolError):
+    """We misused the protocol (our bug): nothing was sent and the state is unchanged."""
+
+
+class RemoteProtocolError(AgiProtocolError):
+    """The peer sent something that is not FastAGI; ``line`` is the offending line."""
+
+    def __init__(self, message: str, line: str | None = None) -> None:
+        super().__init__(message if line is None else f"{message}: {line[:200]!r}")
+        self.line = line
+
+
+class ConnectionState(Enum):
+    VARIABLES = "variables"  # reading the agi_* block
+    IDLE = "idle"  # ready for a command
+    AWAITING_REPLY = "awaiting_reply"
+    CLOSED = "closed"  # the peer closed the stream cleanly
+    ERROR = "error"  # a RemoteProtocolError was raised
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStarted:
+    variables: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandCompleted:
+    """The reply to the pending command. ``result`` is the text after ``result=`` ("" if
+    absent or empty, as in ``200 result= (timeout)``); ``data`` is the parenthesized part,
+    or free text (``Gosub complete``), or a 5xx message / usage text."""
+
+    code: int
+    result: str = ""
+    data: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 200
+
+    def int_result(self) -> int:
+        try:
+            return int(self.result)
+        except ValueError:
+            raise RemoteProtocolError("reply result is not an integer", self.result) from None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandProgress:
+    """An interim ``100`` line; the command is still pending."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class HangupReceived:
+    """Asterisk reported that the channel hung up (the unsolicited ``HANGUP`` line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed:
+    """The peer closed the stream after a complete variable block."""
+
+
+Event = SessionStarted | CommandCompleted | CommandProgress | HangupReceived | ConnectionClosed
+
+
+def quote_argument(arg: str) -> str:
+    """Quote ``arg`` for Asterisk's argument parser (double quotes, backslash escapes)."""
+    if not isinstance(arg, str):
+        raise LocalProtocolError(f"AGI arguments must be str, not {type(arg).__name__}")
+    if _FORBIDDEN_IN_ARGS.intersection(arg):
+        raise LocalProtocolError(f"AGI argument contains a newline, CR or NUL: {arg!r}")
+    if arg and not _NEEDS_QUOTES.intersection(arg):
+        return arg
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def format_command(name: str, *args: str, max_bytes: int = MAX_COMMAND_BYTES) -> bytes:
+    """The command line for ``name`` (e.g. ``"STREAM FILE"``) with quoted ``args``."""
+    if not isinstance(name, str) or not _COMMAND_NAME.match(name):
+        raise LocalProtocolError(f"not an AGI command name: {name!r}")
+    parts = [name, *(quote_argument(a) for a in args)]
+    line = (" ".join(parts) + "\n").encode("utf-8")
+    if len(line) > max_bytes:
+        raise LocalProtocolError(
+            f"AGI command line is {len(line)} bytes; Asterisk reads at most {max_bytes}"
+        )
+    return line
+
+
+def split_command_line(line: str) -> list[str]:
+    """Split a command line the way Asterisk's res_agi does (used by fakes and tests):
+    spaces/tabs separate words outside quotes, ``"`` toggles quoting (and starts a word
+    after whitespace), a backslash makes the next character literal."""
+    words: list[str] = []
+    current: list[str] | None = None
+    quoted = escaped = False
+    for ch in line:
+        if ch == '"' and not escaped:
+            quoted = not quoted
+            if quoted and current is None:
+                current = []
+                words.append("")
+        elif ch in " \t" and not quoted and not escaped:
+            if current is not None:
+                words[-1] = "".join(current)
+            current = None
+        elif ch == "\\" and not escaped:
+            escaped = True
+            continue
+        else:
+            if current is None:
+                current = []
+                words.append("")
+            current.append(ch)
+        escaped = False
+    if current is not None:
+        words[-1] = "".join(current)
+    return words
+
+
+def _parse_tail(tail: str, line: str) -> tuple[str | None, dict[str, str]]:
+    """Split what follows ``result=<r>`` into ``(data)`` / free text and ``key=value`` pairs."""
+    data: str | None = None
+    end = len(tail.rstrip())
+    if tail.startswith("("):
+        close = tail.find(")", 1)
+        # The data itself may contain ')': take the first ')' followed by the end or a key=.
+        while close >= 0 and close + 1 < end and not _KEY_AHEAD.match(tail, close + 1):
+            close = tail.find(")", close + 1)
+        if close < 0:
+            raise RemoteProtocolError("unterminated (data) in reply", line)
+        data, tail = tail[1:close], tail[close + 1 :]
+    extra: dict[str, str] = {}
+    free: list[str] = []
+    key: str | None = None
+    for token in tail.split():
+        match = _KEY_TOKEN.match(token)
+        if match:
+            key = match.group(1)
+            extra[key] = match.group(2)
+        elif key is not None:
+            # Values such as speech results (text0="two words") contain spaces.
+            extra[key] = f"{extra[key]} {token}"
+        else:
+            free.append(token)
+    if free:
+        data = " ".join(free)
+    return data, extra
+
+
+def parse_reply(code: int, text: str, line: str) -> CommandCompleted:
+    """Parse the text after ``NNN `` of a one-line reply."""
+    if not text.startswith("result="):
+        return CommandCompleted(code, "", text or None, {})
+    rest = text[7:]
+    space = rest.find(" ")
+    if space < 0:
+        return CommandCompleted(code, rest, None, {})
+    data, extra = _parse_tail(rest[space + 1 :], line)
+    return CommandCompleted(code, rest[:space], data, extra)
+
+
+class AgiConnection:
+    """One FastAGI connection, seen from the server side (we are the AGI "script")."""
+
+    def __init__(
+        self,
+        *,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        max_variables: int = DEFAULT_MAX_VARIABLES,
+        max_block_bytes: int = DEFAULT_MAX_BLOCK_BYTES,
+        max_usage_lines: int = DEFAULT_MAX_USAGE_LINES,
+    ) -> None:
+        self._max_line = max_line_bytes
+        self._max_variables = max_variables
+        self._max_block = max_block_bytes
+        self._max_usage = max_usage_lines
+        self._buffer = bytearray()
+        self._scanned = 0  # bytes of _buffer known to hold no newline
+        self._state = ConnectionState.VARIABLES
+        self._variables: dict[str, str] = {}
+        self._block_bytes = 0
+        self._multi_code: str | None = None
+        self._multi_lines: list[str] = []
+        self._pending: str | None = None
+        self.hangup_received = False
+
+    @property
+    def state(self) -> ConnectionState:
+        return self._state
+
+    @property
+    def pending_command(self) -> str | None:
+        return self._pending
+
+    def send_command(self, name: str, *args: str) -> bytes:
+        """Bytes to write for ``name args...``; the command is pending until its reply."""
+        if self._state is ConnectionState.VARIABLES:
+            raise LocalProtocolError("no command may be sent before the variable block ends")
+        if self._state is ConnectionState.AWAITING_REPLY:
+            raise LocalProtocolError(f"command {self._pending!r} is still waiting for its reply")
+        if self._state is not ConnectionState.IDLE:
+            raise LocalProtocolError(f"connection is {self._state.value}")
+        data = format_command(name, *args)
+        self._pending = name
+        self._state = ConnectionState.AWAITING_REPLY
+        return data
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        """Feed bytes from the peer; ``b""`` means end of stream."""
+        if self._state in (ConnectionState.CLOSED, ConnectionState.ERROR):
+            raise LocalProtocolError(f"receive_data on a connection that is {self._state.value}")
+        try:
+            return self._receive(data)
+        except RemoteProtocolError:
+            self._state = ConnectionState.ERROR
+            raise
+
+    def _receive(self, data: bytes) -> list[Event]:
+        events: list[Event] = []
+        if not data:
+            self._end_of_stream(events)
+            return events
+        buffer = self._buffer
+        buffer += data
+        start = 0
+        while True:
+            newline = buffer.find(b"\n", max(start, self._scanned))
+            if newline < 0:
+                break
+            if newline - start > self._max_line:
+                raise RemoteProtocolError("line too long", self._preview(start))
+            raw = bytes(buffer[start:newline])
+            start = newline + 1
+            self._scanned = start
+            self._handle_line(raw[:-1] if raw.endswith(b"\r") else raw, events)
+        del buffer[:start]
+        self._scanned = len(buffer)
+        if len(buffer) > self._max_line:
+            raise RemoteProtocolError("line too long", self._preview(0))
+        return events
+
+    def _preview(self, start: int) -> str:
+        return bytes(self._buffer[start : start + 80]).decode("utf-8", "replace")
+
+    def _end_of_stream(self, events: list[Event]) -> None:
+        if self._buffer:
+            raise RemoteProtocolError("connection closed inside a line", self._preview(0))
+        if self._state is ConnectionState.VARIABLES:
+            raise RemoteProtocolError("connection closed before the variable block ended")
+        if self._multi_code is not None:
+            raise RemoteProtocolError("connection closed inside a multi-line reply")
+        self._state = ConnectionState.CLOSED
+        events.append(ConnectionClosed())
+
+    def _handle_line(self, raw: bytes, events: list[Event]) -> None:
+        line = raw.decode("utf-8", "replace")
+        if self._state is ConnectionState.VARIABLES:
+            self._variable_line(line, len(raw), events)
+        elif self._multi_code is not None:
+            self._usage_line(line, events)
+        elif line == "HANGUP":
+            self.hangup_received = True
+            events.append(HangupReceived())
+        else:
+            self._reply_line(line, events)
+
+    def _variable_line(self, line: str, size: int, events: list[Event]) -> None:
+        if not line:
+            if not self._variables:
+                raise RemoteProtocolError("empty variable block", line)
+            self._state = ConnectionState.IDLE
+            events.append(SessionStarted(self._variables))
+            self._variables = {}
+            return
+        match = _VARIABLE_LINE.match(line)
+        if match is None:
+            raise RemoteProtocolError("not an agi_ variable line", line)
+        self._block_bytes += size + 1
+        if len(self._variables) >= self._max_variables or self._block_bytes > self._max_block:
+            raise RemoteProtocolError("variable block too large", line)
+        self._variables[match.group(1)] = match.group(2)
+
+    def _reply_line(self, line: str, events: list[Event]) -> None:
+        match = _REPLY_LINE.match(line)
+        if match is None:
+            raise RemoteProtocolError("not an AGI reply line", line)
+        if self._state is not ConnectionState.AWAITING_REPLY:
+            raise RemoteProtocolError("reply with no command pending", line)
+        code, sep, text = match.groups()
+        if sep == "-":
+            self._multi_code = code
+            self._multi_lines = []
+        elif code == "100":
+            events.append(CommandProgress(text))
+        else:
+            self._complete(parse_reply(int(code), text, line), events)
+
+    def _usage_line(self, line: str, events: list[Event]) -> None:
+        code = self._multi_code
+        assert code is not None
+        if line.startswith(code + " "):
+            self._multi_code = None
+            usage = "\n".join(self._multi_lines)
+            self._multi_lines = []
+            self._complete(CommandCompleted(int(code), "", usage, {}), events)
+            return
+        if len(self._multi_lines) >= self._max_usage:
+            raise RemoteProtocolError("multi-line reply too long", line)
+        self._multi_lines.append(line)
+
+    def _complete(self, reply: CommandCompleted, events: list[Event]) -> None:
+        self._pending = None
+        self._state = ConnectionState.IDLE
+        events.append(reply)

@@ -1,0 +1,194 @@
+"""The FastAGI server: accepts Asterisk's connections and runs one handler per call.
+
+Invariants:
+  - Every accepted connection runs in a tracked task; ``stop()`` stops accepting, waits up to
+    ``grace_s`` for live sessions, then cancels the rest and awaits them.
+  - Each connection's socket is closed when its session ends, whatever happened (handler
+    done, handler crash, hangup, garbage, stall): closing is what lets Asterisk continue the
+    dialplan. One bad connection never affects another.
+  - A client that closes early, sends garbage or stalls past ``handshake_timeout_s`` is
+    dropped and counted as failed; no handler runs for it.
+  - The handler is chosen by the AGI URL path (``agi://host:port/<path>?<query>``). Unknown
+    path: logged, a VERBOSE line and ``failure_variable=noroute`` are sent (best effort), the
+    socket is closed.
+  - Each failure is logged once, here, with the uniqueid and channel; a hangup is no failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from ivr.agi.errors import AgiConnectionError, AgiError, AgiHandshakeError, AgiHangup
+from ivr.agi.session import AgiSession
+from ivr.settings import AgiSettings
+
+log = logging.getLogger(__name__)
+
+AgiHandler = Callable[[AgiSession], Awaitable[None]]
+# Seconds allowed for the best-effort VERBOSE / SET VARIABLE on a session we cannot serve.
+_NOTICE_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class AgiServerStats:
+    """Counters since start: ``failed`` counts handshake failures, unknown paths and handler
+    errors; ``commands`` counts commands written by finished and live sessions."""
+
+    active: int
+    started: int
+    completed: int
+    failed: int
+    handshake_failures: int
+    commands: int
+
+
+class AgiServer:
+    """``AgiServer(settings, {"ivr": handler})``, then ``await start()`` ... ``await stop()``."""
+
+    def __init__(self, settings: AgiSettings, router: Mapping[str, AgiHandler]) -> None:
+        self._settings = settings
+        self._router = router
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sessions: set[AgiSession] = set()
+        self._started = 0
+        self._completed = 0
+        self._failed = 0
+        self._handshake_failures = 0
+        self._commands_done = 0
+
+    @property
+    def bound_port(self) -> int:
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("AgiServer is not started")
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def active_sessions(self) -> int:
+        return len(self._tasks)
+
+    def stats(self) -> AgiServerStats:
+        live = sum(s.commands_sent for s in self._sessions)
+        return AgiServerStats(
+            active=len(self._tasks),
+            started=self._started,
+            completed=self._completed,
+            failed=self._failed,
+            handshake_failures=self._handshake_failures,
+            commands=self._commands_done + live,
+        )
+
+    async def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("AgiServer already started")
+        self._server = await asyncio.start_server(
+            self._on_connection,
+            self._settings.host,
+            self._settings.port,
+            backlog=self._settings.backlog,
+            reuse_address=True,
+        )
+        log.info("FastAGI listening on %s:%d", self._settings.host, self.bound_port)
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Stop accepting; give live sessions ``grace_s`` seconds, then cancel them."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        grace = self._settings.stop_grace_s if grace_s is None else grace_s
+        tasks = set(self._tasks)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                log.info("FastAGI stop: cancelled %d live session(s)", len(pending))
+                await asyncio.wait(pending)
+        await server.wait_closed()
+
+    async def _on_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            session = AgiSession(reader, writer, self._settings)
+            self._sessions.add(session)
+            try:
+                await self._serve(session, writer)
+            finally:
+                self._sessions.discard(session)
+                self._commands_done += session.commands_sent
+                await session.close()
+        finally:
+            self._tasks.discard(task)
+
+    async def _serve(self, session: AgiSession, writer: asyncio.StreamWriter) -> None:
+        try:
+            await session.start(self._settings.handshake_timeout_s)
+        except AgiHandshakeError as exc:
+            self._failed += 1
+            self._handshake_failures += 1
+            log.info("FastAGI client %s dropped: %s", writer.get_extra_info("peername"), exc)
+            return
+        self._started += 1
+        handler = self._router.get(session.path)
+        if handler is None:
+            self._failed += 1
+            log.warning(
+                "agi %s (%s): no FastAGI route for path %r; closing so the dialplan falls back",
+                session.uniqueid,
+                session.channel,
+                session.path,
+            )
+            await self._notify_failure(
+                session, "noroute", f"Dasan: no FastAGI route {session.path!r}"
+            )
+            return
+        await self._run_handler(session, handler)
+
+    async def _run_handler(self, session: AgiSession, handler: AgiHandler) -> None:
+        try:
+            await handler(session)
+        except AgiHangup as exc:
+            self._completed += 1
+            log.debug("agi %s (%s): ended by hangup: %s", session.uniqueid, session.channel, exc)
+        except AgiConnectionError as exc:
+            self._failed += 1  # already logged by the session's reader
+            log.debug("agi %s (%s): %s", session.uniqueid, session.channel, exc)
+        except AgiError as exc:
+            self._failed += 1
+            log.warning(
+                "agi %s (%s) path %r: %s", session.uniqueid, session.channel, session.path, exc
+            )
+            await self._notify_failure(session, "error", None)
+        except Exception:
+            self._failed += 1
+            log.exception(
+                "agi %s (%s) path %r: handler crashed",
+                session.uniqueid,
+                session.channel,
+                session.path,
+            )
+            await self._notify_failure(session, "error", None)
+        else:
+            self._completed += 1
+
+    async def _notify_failure(self, session: AgiSession, reason: str, message: str | None) -> None:
+        """Best effort: tell the dialplan (and the Asterisk console) why we give up."""
+        if session.hungup.is_set():
+            return
+        try:
+            if message is not None:
+                await session.command("VERBOSE", message, "1", timeout=_NOTICE_TIMEOUT_S)
+            await session.command(
+                "SET VARIABLE", self._settings.failure_variable, reason, timeout=_NOTICE_TIMEOUT_S
+            )
+        except AgiError as exc:
+            log.debug("agi %s: could not report %s: %s", session.uniqueid, reason, exc)
