@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 
 class AmiSettings(BaseModel):
@@ -15,6 +15,21 @@ class AmiSettings(BaseModel):
     action_timeout_s: float = Field(default=5.0, gt=0)
     reconnect_min_s: float = Field(default=0.2, gt=0)
     reconnect_max_s: float = Field(default=10.0, gt=0)
+    # Banner + Login must complete within this; also bounds each connect attempt.
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    # A Ping every this many seconds detects a half-open TCP connection.
+    ping_interval_s: float = Field(default=10.0, gt=0)
+    # Wire limits: a longer line or message is a RemoteProtocolError (connection dropped).
+    max_line_bytes: int = Field(default=65536, ge=256)
+    max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # Default queue size of one event subscription (oldest events dropped beyond it).
+    subscription_maxsize: int = Field(default=10000, ge=1)
+
+    @model_validator(mode="after")
+    def _backoff_range(self) -> AmiSettings:
+        if self.reconnect_min_s > self.reconnect_max_s:
+            raise ValueError("ami.reconnect_min_s must not exceed ami.reconnect_max_s")
+        return self
 
 
 class HttpSettings(BaseModel):

@@ -1,0 +1,215 @@
+"""``AmiClient``: the AMI interface the rest of Dasan uses (actions, lists, CLI, events).
+
+Invariants:
+- ``start`` returns only once logged in (or raises ``AmiLoginError`` / ``AmiDisconnected`` /
+  ``AmiTimeout`` with a message naming host, port and cause). From then on the client keeps
+  itself connected: after a drop it retries with exponential backoff from
+  ``reconnect_min_s`` to ``reconnect_max_s``, logging each attempt once, until ``stop``.
+- Actions never queue while disconnected: they fail at once with ``AmiDisconnected`` and are
+  never replayed after a reconnect (an Originate must not run twice).
+- Subscribers receive, in wire order, every event plus stream notices: ``AmiConnectionLost``
+  when the link drops and ``AmiReconnected`` after a re-login (before any event of the new
+  connection), after which state owners resync. A slow subscriber loses its own oldest items
+  and gets ``AmiEventsDropped``; the reader never waits for a subscriber.
+- Link tasks (reader, keep-alive) run under one TaskGroup per connection; stopping cancels it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Mapping
+
+from cti.ami import names
+from cti.ami.fanout import Fanout, Subscription
+from cti.ami.link import Link, LinkDown
+from cti.ami.messages import (
+    AmiActionError,
+    AmiConnectionLost,
+    AmiDisconnected,
+    AmiError,
+    AmiEvent,
+    AmiEventsDropped,
+    AmiReconnected,
+    AmiResponse,
+    AmiStreamItem,
+    AmiTimeout,
+)
+from cti.ami.protocol import HeaderValue
+from cti.settings import AmiSettings
+
+AmiSubscription = Subscription[AmiStreamItem]
+
+
+class AmiClient:
+    """A self-reconnecting, logged-in AMI session."""
+
+    def __init__(self, settings: AmiSettings, *, log: logging.Logger | None = None) -> None:
+        self._settings = settings
+        self._log = log or logging.getLogger(__name__)
+        self._fanout: Fanout[AmiStreamItem] = Fanout(AmiEventsDropped, label="AMI", log=self._log)
+        self._link: Link | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._ids = itertools.count(1)
+        self.reconnects = 0
+
+    @property
+    def settings(self) -> AmiSettings:
+        return self._settings
+
+    @property
+    def connected(self) -> bool:
+        return self._link is not None and self._link.down_reason is None
+
+    @property
+    def asterisk_version(self) -> str | None:
+        """The AMI protocol version from the banner of the current connection."""
+        link = self._link
+        return link.banner.version if link is not None and link.banner is not None else None
+
+    def _next_id(self) -> str:
+        return f"dasan-{next(self._ids)}"
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect and log in once (raising on failure), then stay connected until ``stop``."""
+        if self._supervisor is not None:
+            raise RuntimeError("AmiClient.start() called twice")
+        link = await Link.open(self._settings, self._log, self._next_id)
+        self._adopt(link)
+        self._supervisor = asyncio.create_task(self._supervise(link), name="ami-supervisor")
+        self._supervisor.add_done_callback(self._supervisor_done)
+
+    def _supervisor_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._log.error("AMI supervisor died; no more reconnects", exc_info=task.exception())
+
+    async def stop(self) -> None:
+        """Log off (best effort), close the connection and end every subscription."""
+        task, self._supervisor = self._supervisor, None
+        link = self._link
+        if link is not None and link.down_reason is None:
+            try:
+                await link.request(self._next_id(), names.LOGOFF, {}, limit_s=1.0)
+            except AmiError as exc:
+                self._log.debug("AMI Logoff not acknowledged: %s", exc)
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task], timeout=5.0)
+        if link is not None:
+            link.close("client stopped")
+            await link.wait_closed(1.0)
+        self._link = None
+        self._fanout.close()
+
+    def _adopt(self, link: Link) -> None:
+        self._link = link
+        link.start_events(self._fanout.publish)
+
+    async def _supervise(self, link: Link) -> None:
+        while True:
+            reason = await self._serve(link)
+            self._link = None
+            self._fanout.publish(AmiConnectionLost(reason))
+            self._log.warning(
+                "AMI connection to %s:%d lost: %s",
+                self._settings.host,
+                self._settings.port,
+                reason,
+            )
+            await link.wait_closed(1.0)
+            link, attempts = await self._reconnect()
+            self.reconnects += 1
+            self._log.info("AMI reconnected after %d attempt(s)", attempts)
+            self._fanout.publish(AmiReconnected(attempts=attempts))
+            self._adopt(link)
+
+    async def _serve(self, link: Link) -> str:
+        """Run the link's reader and keep-alive until the link dies; return why."""
+        reason = "client stopped"
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(link.read_forever(), name="ami-reader")
+                group.create_task(self._keepalive(link), name="ami-keepalive")
+        except* LinkDown as down:
+            reason = str(down.exceptions[0])
+        finally:
+            link.close(reason)
+        return reason
+
+    async def _keepalive(self, link: Link) -> None:
+        interval = self._settings.ping_interval_s
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await link.request(self._next_id(), names.PING, {}, self._settings.action_timeout_s)
+            except AmiTimeout as exc:
+                raise LinkDown(f"keep-alive Ping unanswered: {exc}") from exc
+            except AmiDisconnected as exc:
+                raise LinkDown(str(exc)) from exc
+
+    async def _reconnect(self) -> tuple[Link, int]:
+        s = self._settings
+        delay = s.reconnect_min_s
+        for attempt in itertools.count(1):
+            await asyncio.sleep(delay)  # backoff wait between attempts, not a poll
+            try:
+                return await Link.open(s, self._log, self._next_id), attempt
+            except AmiError as exc:
+                delay_next = min(delay * 2, s.reconnect_max_s)
+                self._log.warning(
+                    "AMI reconnect attempt %d failed: %s (next in %.1fs)", attempt, exc, delay_next
+                )
+                delay = delay_next
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # --- actions ---------------------------------------------------------------------------
+    async def _request(
+        self, name: str, headers: Mapping[str, HeaderValue], limit_s: float | None
+    ) -> AmiResponse:
+        link = self._link
+        if link is None or link.down_reason is not None:
+            raise AmiDisconnected(f"AMI is not connected; action {name} not sent")
+        wait = self._settings.action_timeout_s if limit_s is None else limit_s
+        return await link.request(self._next_id(), name, headers, wait)
+
+    async def action(
+        self,
+        name: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - per-action timeout is the interface
+        **headers: HeaderValue,
+    ) -> AmiResponse:
+        """Send ``name`` with ``headers``; raise ``AmiActionError`` on ``Response: Error``."""
+        response = await self._request(name, headers, timeout)
+        if not response.ok:
+            raise AmiActionError(name, response.message, response)
+        return response
+
+    async def action_list(
+        self,
+        name: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - per-action timeout is the interface
+        **headers: HeaderValue,
+    ) -> list[AmiEvent]:
+        """Run an EventList action (CoreShowChannels, QueueStatus...) and return its items."""
+        response = await self.action(name, timeout, **headers)
+        return list(response.events)
+
+    async def command(
+        self,
+        cli: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - per-action timeout is the interface
+    ) -> str:
+        """Run a CLI command through the ``Command`` action and return its output text."""
+        response = await self._request(names.COMMAND, {names.COMMAND: cli}, timeout)
+        text = "\n".join(response.output)
+        if not response.ok:
+            raise AmiActionError(names.COMMAND, text or response.message, response)
+        return text
+
+    # --- events ----------------------------------------------------------------------------
+    def subscribe(self, maxsize: int | None = None, name: str | None = None) -> AmiSubscription:
+        """A bounded async iterator of events and stream notices, from now on."""
+        size = self._settings.subscription_maxsize if maxsize is None else maxsize
+        return self._fanout.subscribe(size, name)
