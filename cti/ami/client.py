@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from cti.ami import names
 from cti.ami.fanout import Fanout, Subscription
@@ -45,8 +45,15 @@ AmiSubscription = Subscription[AmiStreamItem]
 class AmiClient:
     """A self-reconnecting, logged-in AMI session."""
 
-    def __init__(self, settings: AmiSettings, *, log: logging.Logger | None = None) -> None:
+    def __init__(
+        self,
+        settings: AmiSettings,
+        *,
+        log: logging.Logger | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._settings = settings
+        self._sleep = sleep
         self._log = log or logging.getLogger(__name__)
         self._fanout: Fanout[AmiStreamItem] = Fanout(AmiEventsDropped, label="AMI", log=self._log)
         self._link: Link | None = None
@@ -153,7 +160,7 @@ class AmiClient:
         s = self._settings
         delay = s.reconnect_min_s
         for attempt in itertools.count(1):
-            await asyncio.sleep(delay)  # backoff wait between attempts, not a poll
+            await self._sleep(delay)  # backoff wait between attempts (injectable for tests)
             try:
                 return await Link.open(s, self._log, self._next_id), attempt
             except AmiError as exc:

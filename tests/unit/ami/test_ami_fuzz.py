@@ -15,7 +15,7 @@ from .fixtures import BANNER, wire
 
 KEY = st.text(alphabet=string.ascii_letters + string.digits + "-_()", min_size=1, max_size=12)
 VALUE = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\r\n"),
     max_size=40,
 )
 RECORDED = wire("call_lifecycle.ami")

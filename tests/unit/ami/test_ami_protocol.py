@@ -195,9 +195,12 @@ def test_event_list_error_reply_completes_at_once() -> None:
 
 def test_send_action_encodes_repeated_headers() -> None:
     protocol = AmiProtocol()
-    data = protocol.send_action(
-        "7", "Originate", {"Channel": "PJSIP/c0001", "Variable": ["A=1", "B=2"], "Timeout": 30}
-    )
+    headers: dict[str, str | int | list[str]] = {
+        "Channel": "PJSIP/c0001",
+        "Variable": ["A=1", "B=2"],
+        "Timeout": 30,
+    }
+    data = protocol.send_action("7", "Originate", headers)
     assert data == (
         b"Action: Originate\r\nActionID: 7\r\nChannel: PJSIP/c0001\r\n"
         b"Variable: A=1\r\nVariable: B=2\r\nTimeout: 30\r\n\r\n"
