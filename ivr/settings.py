@@ -13,7 +13,8 @@ class AgiSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     host: str = "127.0.0.1"
-    port: int = Field(default=4573, ge=1, le=65535)
+    # 0: any free port (tests, benchmarks); AgiServer.bound_port tells which.
+    port: int = Field(default=4573, ge=0, le=65535)
     command_timeout_s: float = Field(default=10.0, gt=0)
     # Seconds a freshly connected client may take to send its variable block.
     handshake_timeout_s: float = Field(default=5.0, gt=0)

@@ -114,20 +114,26 @@ class AgiServer:
     async def _on_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        task = asyncio.current_task()
-        assert task is not None
+        # Python 3.11's streams log an error when the callback task itself is cancelled, so the
+        # connection runs in its own tracked task (the one stop() cancels); this only waits.
+        task = asyncio.create_task(self._run_connection(reader, writer), name="agi-connection")
         self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        await asyncio.wait({task})
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("FastAGI connection task failed", exc_info=exc)
+
+    async def _run_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        session = AgiSession(reader, writer, self._settings)
+        self._sessions.add(session)
         try:
-            session = AgiSession(reader, writer, self._settings)
-            self._sessions.add(session)
-            try:
-                await self._serve(session, writer)
-            finally:
-                self._sessions.discard(session)
-                self._commands_done += session.commands_sent
-                await session.close()
+            await self._serve(session, writer)
         finally:
-            self._tasks.discard(task)
+            self._sessions.discard(session)
+            self._commands_done += session.commands_sent
+            await session.close()
 
     async def _serve(self, session: AgiSession, writer: asyncio.StreamWriter) -> None:
         try:
