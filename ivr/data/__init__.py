@@ -1,0 +1,1 @@
+"""Operator-updatable data shipped with the IVR: service hours and Korean public holidays."""

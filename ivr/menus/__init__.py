@@ -1,0 +1,1 @@
+"""Menu files shipped with Dasan (``dasan120.yaml``: the 120 Dasan Call Center)."""

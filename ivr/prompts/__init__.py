@@ -1,0 +1,1 @@
+"""Prompt texts per language (the manifest) and the placeholder-audio builder."""

@@ -1,0 +1,288 @@
+"""Run one call's menu over an AGI session: the stepper decides, this module only acts.
+
+Invariants:
+- All menu logic lives in the pure stepper; ``run_menu`` executes its actions in order and
+  answers the last waiting action with exactly one event (see ``ivr.menu.events``).
+- Every AGI await goes through the session, which bounds it with a timeout; recognition runs
+  off the loop with its own timeout. A hangup raises ``AgiHangup`` (never swallowed).
+- The caller's language is always set on the channel (``CHANNEL(language)``) before the call
+  leaves the IVR, and prompts are played as ``<prompts_pbx_dir>/<lang>/<id>``.
+- Speech failures (no file, unreadable audio, slow recognizer) count as no input: the stepper
+  re-prompts and keys keep working. The recording is deleted once recognized.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ivr.agi.errors import AgiHangup
+from ivr.agi.session import RecordingResult
+from ivr.menu.events import (
+    Action,
+    Collect,
+    DigitsReceived,
+    EndCall,
+    Event,
+    NoInput,
+    PlayPrompts,
+    PromptFinished,
+    PromptRef,
+    RouteTo,
+    SetLanguage,
+    SpeechRecognized,
+    Started,
+    TagPairs,
+)
+from ivr.menu.loader import Menu
+from ivr.menu.state import MenuState, journey_to_json
+from ivr.menu.stepper import ALL_KEYS, initial_state, step
+from ivr.speech import FileRecognizer, SpeechInputError
+from ivr.targets import DEFAULT_PRIORITY, TAG_PRIORITY, TAG_SERVICE, TAG_SKILL
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+LANGUAGE_VARIABLE = "CHANNEL(language)"
+NATIVE_FORMAT_VARIABLE = "CHANNEL(audionativeformat)"
+_WIDEBAND = ("slin16", "g722", "opus", "siren14", "speex16", "silk16")
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+class AgiCall(Protocol):
+    """What the IVR needs from a FastAGI session (``ivr.agi.session.AgiSession``)."""
+
+    variables: Mapping[str, str]
+    hungup: asyncio.Event
+
+    @property
+    def uniqueid(self) -> str: ...
+
+    async def stream_file(self, file: str, escape_digits: str = "") -> tuple[str | None, int]: ...
+
+    async def get_data(self, file: str, timeout_ms: int, max_digits: int) -> str | None: ...
+
+    async def wait_for_digit(self, timeout_ms: int) -> str | None: ...
+
+    async def exec(self, app: str, *args: str) -> int: ...
+
+    async def set_variable(self, name: str, value: str) -> None: ...
+
+    async def get_variable(self, name: str) -> str | None: ...
+
+    async def record_file(
+        self,
+        path: str,
+        fmt: str,
+        escape_digits: str,
+        timeout_ms: int,
+        silence_s: int | None = None,
+    ) -> RecordingResult: ...
+
+
+@dataclass(frozen=True)
+class PromptPaths:
+    """Where the PBX finds prompts: ``<pbx_dir>/<lang>/<id>`` (Asterisk picks the format)."""
+
+    pbx_dir: str
+
+    def file(self, ref: PromptRef) -> str:
+        return ref.path(self.pbx_dir)
+
+
+@dataclass(frozen=True)
+class SpeechInput:
+    """Korean speech for one call: the recognizer stream and the folder the PBX records into
+    (``pbx_dir`` inside the PBX is ``host_dir`` here)."""
+
+    stream: FileRecognizer
+    host_dir: Path
+    pbx_dir: str
+    max_record_s: float = 4.0
+    silence_s: int = 1
+    timeout_s: float = 5.0
+    executor: Executor | None = None
+
+
+@dataclass(frozen=True)
+class IvrOutcome:
+    """What the IVR hands to the ACD (``target`` None: the caller chose to end the call)."""
+
+    language: str
+    target: str | None
+    service: str | None
+    skill: str | None
+    priority: int
+    tags: TagPairs
+    state: MenuState = field(repr=False)
+
+    @property
+    def journey(self) -> dict[str, Any]:
+        return journey_to_json(self.state)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "language": self.language,
+            "target": self.target,
+            "service": self.service,
+            "skill": self.skill,
+            "priority": self.priority,
+            "tags": dict(self.tags),
+            "journey": self.journey,
+        }
+
+
+def outcome_of(state: MenuState, final: Action | None) -> IvrOutcome:
+    tags = dict(final.tags) if isinstance(final, RouteTo) else state.tag_map()
+    priority = tags.get(TAG_PRIORITY, "")
+    return IvrOutcome(
+        language=state.language,
+        target=final.target if isinstance(final, RouteTo) else None,
+        service=tags.get(TAG_SERVICE),
+        skill=tags.get(TAG_SKILL),
+        priority=int(priority) if priority.isdigit() else DEFAULT_PRIORITY,
+        tags=tuple(sorted(tags.items())),
+        state=state,
+    )
+
+
+async def run_menu(
+    session: AgiCall,
+    menu: Menu,
+    prompts: PromptPaths,
+    recognizer: SpeechInput | None,
+    clock: Clock,
+) -> IvrOutcome:
+    """Walk ``menu`` with the caller until it routes the call or the caller chose to end it."""
+    runner = _Runner(session, prompts, recognizer)
+    state, actions = step(menu, initial_state(menu), Started(), clock())
+    while True:
+        event = await runner.execute(actions)
+        if event is None:
+            break
+        state, actions = step(menu, state, event, clock())
+    if runner.language != state.language:
+        await session.set_variable(LANGUAGE_VARIABLE, state.language)
+    outcome = outcome_of(state, actions[-1] if actions else None)
+    log.info(
+        "ivr %s: %s -> %s (language %s, %d steps)",
+        session.uniqueid,
+        menu.id,
+        outcome.target or "end",
+        outcome.language,
+        len(state.journey),
+    )
+    return outcome
+
+
+class _Runner:
+    def __init__(self, session: AgiCall, prompts: PromptPaths, speech: SpeechInput | None) -> None:
+        self.session = session
+        self.prompts = prompts
+        self.speech = speech
+        self.language: str | None = None
+        self._record_format: str | None = None
+        self._recordings = 0
+
+    def _check_alive(self) -> None:
+        if self.session.hungup.is_set():
+            raise AgiHangup("the caller hung up during the IVR")
+
+    async def execute(self, actions: tuple[Action, ...]) -> Event | None:
+        """Perform the actions; the event answering the last one, None once the IVR is over."""
+        for index, action in enumerate(actions):
+            self._check_alive()
+            last = index == len(actions) - 1
+            if isinstance(action, SetLanguage):
+                await self.session.set_variable(LANGUAGE_VARIABLE, action.code)
+                self.language = action.code
+            elif isinstance(action, PlayPrompts):
+                digit = await self._play(action.prompts, action.interruptible if last else "")
+                if last:
+                    return DigitsReceived(digit) if digit else PromptFinished()
+            elif isinstance(action, Collect):
+                return await self._collect(action)
+            elif isinstance(action, EndCall):
+                await self._play(action.prompts, "")
+                return None
+            elif isinstance(action, RouteTo):
+                return None
+        return None
+
+    async def _play(self, refs: tuple[PromptRef, ...], keys: str) -> str | None:
+        for ref in refs:
+            digit, _ = await self.session.stream_file(self.prompts.file(ref), keys)
+            if digit:
+                return digit
+        return None
+
+    async def _more_digits(self, first: str, action: Collect) -> str:
+        digits = first
+        while len(digits) < action.max_digits and not digits.endswith("#"):
+            digit = await self.session.wait_for_digit(action.timeout_ms)
+            if digit is None:
+                break
+            digits += digit
+        return digits.rstrip("#") if len(digits) > 1 else digits
+
+    async def _collect(self, action: Collect) -> Event:
+        if action.speech and self.speech is not None:
+            return await self._collect_with_speech(action, self.speech)
+        *lead, last = action.prompts
+        digit = await self._play(tuple(lead), ALL_KEYS)
+        if digit:
+            return DigitsReceived(await self._more_digits(digit, action))
+        digits = await self.session.get_data(
+            self.prompts.file(last), action.timeout_ms, action.max_digits
+        )
+        return DigitsReceived(digits) if digits else NoInput()
+
+    async def _collect_with_speech(self, action: Collect, speech: SpeechInput) -> Event:
+        digit = await self._play(action.prompts, ALL_KEYS)
+        if digit:
+            return DigitsReceived(await self._more_digits(digit, action))
+        fmt = await self._format()
+        self._recordings += 1
+        name = _SAFE_NAME.sub("_", f"{self.session.uniqueid or 'call'}-{self._recordings}")
+        result = await self.session.record_file(
+            f"{speech.pbx_dir.rstrip('/')}/{name}",
+            fmt,
+            ALL_KEYS,
+            int(speech.max_record_s * 1000),
+            speech.silence_s,
+        )
+        if result.reason == "hangup":
+            raise AgiHangup("the caller hung up while speaking")
+        if result.digit:
+            return DigitsReceived(await self._more_digits(result.digit, action))
+        return await self._recognize(speech.host_dir / f"{name}.{fmt}", action, speech)
+
+    async def _recognize(self, path: Path, action: Collect, speech: SpeechInput) -> Event:
+        try:
+            found = await speech.stream.recognize_file(
+                path,
+                action.grammar,
+                timeout_s=speech.timeout_s,
+                executor=speech.executor,
+                delete=True,
+            )
+        except (OSError, SpeechInputError, TimeoutError) as exc:
+            log.warning("ivr %s: speech not recognized: %r", self.session.uniqueid, exc)
+            return NoInput()
+        if found is None:
+            return NoInput()
+        return SpeechRecognized(found.word, found.confidence)
+
+    async def _format(self) -> str:
+        if self._record_format is None:
+            native = (await self.session.get_variable(NATIVE_FORMAT_VARIABLE) or "").lower()
+            wide = any(codec in native for codec in _WIDEBAND)
+            self._record_format = "wav16" if wide else "wav"
+        return self._record_format

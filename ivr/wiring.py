@@ -1,0 +1,81 @@
+"""Helpers the composition root uses to wire the IVR: derived paths and per-call objects.
+
+Invariants:
+- Every host path the IVR uses derives from one ``Settings`` object: ``<state>/prompts``
+  (Settings.prompts_dir), ``<state>/prompts-override``, ``<state>/speech``, ``<state>/dasan.pid``
+  unless the IVR settings name another folder.
+- Nothing here loads the speech model or starts tasks; the caller owns both.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ivr.hours import HoursError
+from ivr.menu.loader import MenuStore, menu_loader
+from ivr.menu.validate import MenuError
+from ivr.prompts.manifest import ManifestError
+from ivr.runner import PromptPaths, SpeechInput
+from ivr.speech import SpeechStream
+
+if TYPE_CHECKING:
+    from dasan.config import Settings
+
+log = logging.getLogger(__name__)
+
+PID_FILE = "dasan.pid"
+# Everything a menu (re)load can raise for bad operator data.
+LOAD_ERRORS = (MenuError, HoursError, ManifestError)
+
+
+def prompts_override_dir(settings: Settings) -> Path:
+    return settings.ivr.prompts_override_dir or settings.state_dir / "prompts-override"
+
+
+def speech_dir(settings: Settings) -> Path:
+    return settings.ivr.speech_dir or settings.state_dir / "speech"
+
+
+def pid_file(settings: Settings) -> Path:
+    return settings.state_dir / PID_FILE
+
+
+def prompt_paths(settings: Settings) -> PromptPaths:
+    return PromptPaths(settings.ivr.prompts_pbx_dir)
+
+
+def menu_store(settings: Settings) -> MenuStore:
+    """Load and validate the configured menu (raises one of ``LOAD_ERRORS``)."""
+    return MenuStore(menu_loader(settings.ivr))
+
+
+def reload_menu(store: MenuStore) -> bool:
+    """For a SIGHUP handler: reload, log the outcome once, keep the old menu on errors."""
+    try:
+        menu = store.reload()
+    except LOAD_ERRORS as exc:
+        log.error("menu reload failed, keeping menu %s: %s", store.current.digest, exc)
+        return False
+    log.info("menu reloaded: %s %s from %s", menu.id, menu.digest, menu.source)
+    return True
+
+
+def speech_input(
+    settings: Settings, model: Any, executor: Executor | None = None
+) -> SpeechInput | None:
+    """Per call: a fresh recognizer stream over the shared model (None: speech disabled)."""
+    ivr = settings.ivr
+    if not ivr.speech_enabled or model is None:
+        return None
+    return SpeechInput(
+        stream=SpeechStream(model),
+        host_dir=speech_dir(settings),
+        pbx_dir=ivr.speech_pbx_dir,
+        max_record_s=ivr.speech_max_record_s,
+        silence_s=ivr.speech_silence_s,
+        timeout_s=ivr.speech_timeout_s,
+        executor=executor,
+    )
