@@ -47,17 +47,21 @@ demo: system-deps venv pbx-image prompts
 	$(DASAN) pbx up
 	$(DASAN) demo
 
+# The integration and browser tiers run in a private network namespace with its own
+# loopback, so a PBX left up by `make demo` never collides with the test PBX.
+ISOLATED := unshare --net -- sh -c 'ip link set lo up && exec "$$0" "$$@"'
+
 test: system-deps venv pbx-image prompts postgres
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(ISOLATED) $(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: venv
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 
 test-integration: system-deps venv pbx-image prompts postgres
-	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+	$(ISOLATED) $(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 test-browser: system-deps venv pbx-image prompts postgres
-	$(BIN)/pytest -m browser $(PYTEST_ARGS)
+	$(ISOLATED) $(BIN)/pytest -m browser $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

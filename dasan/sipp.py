@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import csv
 import itertools
+import os
 import re
 import shutil
 import signal
@@ -215,7 +216,7 @@ async def run_citizens(
     """Place ``spec.calls`` citizen calls and wait until all have ended."""
     citizen_audio, _ = await asyncio.to_thread(ensure_media, workdir.parent / "media")
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
-    name = f"citizen{next(_port_counter)}"
+    name = f"citizen-{os.getpid()}-{next(_port_counter)}"
     scenario = workdir / f"{name}.xml"
     scenario.write_text(render_citizen(spec, citizen_audio), encoding="utf-8")
     args = [
@@ -265,7 +266,7 @@ def _collect(workdir: Path, name: str, returncode: int, elapsed: float, stderr: 
     setup = tuple(
         float(row[1])
         for path in workdir.glob(f"{name}_*_rtt.csv")
-        for row in csv.reader(path.open(encoding="utf-8", errors="replace"), delimiter=";")
+        for row in _csv_rows(path)
         if len(row) >= 2 and _is_number(row[1])
     )
     errors = "".join(p.read_text(errors="replace") for p in workdir.glob(f"{name}_*_errors.log"))
@@ -280,6 +281,11 @@ def _collect(workdir: Path, name: str, returncode: int, elapsed: float, stderr: 
     )
 
 
+def _csv_rows(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        return list(csv.reader(handle, delimiter=";"))
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
@@ -292,7 +298,7 @@ def _last_stats_row(workdir: Path, name: str) -> dict[str, str]:
     files = sorted(workdir.glob(f"{name}_*_.csv"))
     if not files:
         return {}
-    rows = list(csv.reader(files[-1].open(encoding="utf-8", errors="replace"), delimiter=";"))
+    rows = _csv_rows(files[-1])
     if len(rows) < 2:
         return {}
     return dict(zip(rows[0], rows[-1], strict=False))
@@ -314,7 +320,7 @@ class ConsultantUas:
         self._ring_ms = ring_ms
         self._talk_ms = talk_ms
         self._no_answer = tuple(no_answer)
-        self._name = f"consultants{next(_port_counter)}"
+        self._name = f"consultants-{os.getpid()}-{next(_port_counter)}"
         self._proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:

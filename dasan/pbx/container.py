@@ -64,6 +64,8 @@ class PbxContainer:
         self._mounts = mounts
         self._sip_bind = sip_bind
         self._boot_timeout_s = boot_timeout_s
+        # The unshare process while this object started it (reaped by down()).
+        self._launcher: subprocess.Popen[bytes] | None = None
 
     # Paths ------------------------------------------------------------------------
     @property
@@ -133,6 +135,7 @@ class PbxContainer:
                 stderr=console,
                 start_new_session=True,
             )
+        self._launcher = launcher
         asterisk_pid = self._wait_for_child(launcher)
         self.pid_file.write_text(str(asterisk_pid), encoding="utf-8")
         self._wait_booted(launcher)
@@ -151,6 +154,10 @@ class PbxContainer:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
+        if self._launcher is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._launcher.wait(timeout_s)
+            self._launcher = None
         return True
 
     def status(self) -> PbxStatus:

@@ -1,0 +1,5 @@
+"""``python -m dasan`` is the ``dasan`` command."""
+
+from dasan.cli import main
+
+main()

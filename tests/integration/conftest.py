@@ -1,0 +1,89 @@
+"""Integration tier: a real Asterisk 22 container, `dasan serve`, SIPp and PostgreSQL.
+
+`make test` runs this tier inside a private network namespace (own loopback), so the fixed
+contract ports (5060, 5038, 4573, 8120, 5090) never collide with a PBX left up by `make demo`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from cti.ami.client import AmiClient
+from dasan.pbx.container import PbxContainer
+from dasan.pbx.service import pbx_container, pbx_image, render_generated
+from dasan.sipp import ConsultantUas
+from tests.integration.support import (
+    REPO,
+    AmiRecorder,
+    EngineProcess,
+    ItEnv,
+    assert_no_leaked_channels,
+    create_database,
+    drop_database,
+    write_config,
+)
+
+
+@pytest.fixture(scope="session")
+def it_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ItEnv]:
+    if not (REPO / "var" / "prompts").is_dir():
+        raise pytest.UsageError("prompts are not built: run `make prompts` (make test does)")
+    root = tmp_path_factory.mktemp("dasan-it")
+    database = create_database("dasan_it")
+    env = ItEnv(root=root, config_path=write_config(root, database), database=database)
+    yield env
+    drop_database(database)
+
+
+@pytest.fixture(scope="session")
+def pbx(it_env: ItEnv) -> Iterator[PbxContainer]:
+    settings = it_env.settings
+    pbx_image(settings).ensure()
+    render_generated(settings)
+    container = pbx_container(settings)
+    container.up()
+    yield container
+    container.down()
+
+
+@pytest.fixture(scope="session")
+def engine(pbx: PbxContainer, it_env: ItEnv) -> Iterator[EngineProcess]:
+    proc = EngineProcess(it_env)
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+async def ami(pbx: PbxContainer, it_env: ItEnv) -> AsyncIterator[AmiClient]:
+    client = AmiClient(it_env.settings.ami)
+    await client.start()
+    try:
+        yield client
+        # Every integration test ends with no channel left behind.
+        await assert_no_leaked_channels(client)
+    finally:
+        await client.stop()
+
+
+@pytest.fixture
+async def recorder(ami: AmiClient) -> AsyncIterator[AmiRecorder]:
+    async with AmiRecorder(ami) as rec:
+        yield rec
+
+
+@pytest.fixture
+def sipp_dir(tmp_path: Path) -> Path:
+    return tmp_path / "sipp"
+
+
+@pytest.fixture
+async def consultants(sipp_dir: Path) -> AsyncIterator[ConsultantUas]:
+    """The default consultant UAS: answers after 0.3 s, talks 3 s, hangs up."""
+    uas = ConsultantUas(sipp_dir / "uas", ring_ms=300, talk_ms=3000)
+    await uas.start()
+    yield uas
+    await uas.stop()
