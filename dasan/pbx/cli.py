@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -12,7 +13,8 @@ from rich.console import Console
 from dasan.context import settings_from
 from dasan.pbx.container import PbxError
 from dasan.pbx.image import PbxImageError
-from dasan.pbx.service import pbx_container, pbx_image, render_generated
+from dasan.pbx.render import render_all, write_generated
+from dasan.pbx.service import fallback_members, pbx_container, pbx_image, render_generated
 
 _err = Console(stderr=True)
 
@@ -122,6 +124,19 @@ def cli_command(ctx: click.Context, command: tuple[str, ...]) -> None:
         click.echo(pbx_container(settings_from(ctx)).cli(" ".join(command)), nl=False)
     except PbxError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@pbx.command()
+@click.option(
+    "--out", type=click.Path(file_okay=False), help="Folder (default: the state's pbx/generated)."
+)
+@click.pass_context
+def render(ctx: click.Context, out: str | None) -> None:
+    """Write the generated configuration (consultants, AMI user, globals, fallback queues)."""
+    settings = settings_from(ctx)
+    target = Path(out) if out else settings.pbx_dir / "generated"
+    changed = write_generated(target, render_all(settings, fallback_members(settings)))
+    click.echo(f"{target}: {len(changed)} file(s) written")
 
 
 @pbx.command()
