@@ -1,0 +1,180 @@
+"""Database access: one async engine and session factory per process, migrated at open.
+
+Invariants:
+- ``Storage.open(url)`` upgrades the schema to Alembic head before anything else touches it;
+  concurrent openers are serialized (a PostgreSQL advisory lock; SQLite's write lock).
+- Only ``sqlite+aiosqlite://`` and ``postgresql+asyncpg://`` URLs are accepted.
+- ``Storage.write()`` is the one way to change rows: a transaction that commits on success
+  and rolls back on any error. On SQLite it takes the write lock up front (BEGIN IMMEDIATE)
+  so two writers wait for each other instead of failing half-way; readers never block.
+- Every table of every area is declared on ``Base`` so one migration history covers them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, DateTime, Dialect, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+# Where the migration scripts live (package resource form understood by Alembic).
+MIGRATIONS = "recordings:migrations"
+_ADVISORY_LOCK_ID = 120_120_5
+_WRITE_OPTION = "dasan_write"
+
+
+class StorageError(RuntimeError):
+    """The database URL is unusable or the schema could not be brought up to date."""
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by every Dasan table."""
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _sqlite_path(url: str) -> Path | None:
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return None
+    return Path(database)
+
+
+def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+    """WAL, a busy timeout, foreign keys, and BEGIN IMMEDIATE for write transactions."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let us emit BEGIN ourselves (the driver's implicit BEGIN is always DEFERRED).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = bool(conn.get_execution_options().get(_WRITE_OPTION))
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
+    command.upgrade(_alembic_config(connection), "head")
+
+
+def _current(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+class Storage:
+    """An async engine plus session factory; create with ``await Storage.open(url)``."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    async def open(cls, url: str, *, migrate: bool = True, echo: bool = False) -> Storage:
+        if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise StorageError(f"unsupported database URL {url!r}")
+        if url.startswith("sqlite"):
+            path = _sqlite_path(url)
+            if path is not None:
+                await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        engine = create_async_engine(url, echo=echo, pool_pre_ping=True)
+        if engine.dialect.name == "sqlite":
+            _install_sqlite_hooks(engine)
+        storage = cls(engine)
+        if migrate:
+            try:
+                await storage.migrate()
+            except BaseException:
+                await engine.dispose()
+                raise
+        return storage
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def migrate(self) -> None:
+        """Upgrade the schema to head (idempotent)."""
+        async with self.engine.connect() as plain:
+            conn = await plain.execution_options(**{_WRITE_OPTION: True})
+            async with conn.begin():
+                await conn.run_sync(_upgrade)
+
+    async def revision(self) -> str | None:
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(_current)
+
+    def session(self) -> AsyncSession:
+        """A session for reading (use ``write()`` to change rows)."""
+        return self._sessions()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one write transaction: commit on success, roll back on error."""
+        async with self._sessions() as session:
+            await session.connection(execution_options={_WRITE_OPTION: True})
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> Storage:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

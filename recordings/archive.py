@@ -1,0 +1,162 @@
+"""The blocking half of the after-close pipeline: hash, convert, verify, seal, replace.
+
+Invariants:
+- The archive is written to ``<name>.part``, fsynced, verified and only then renamed into
+  place (and the folder fsynced); a crash leaves either no archive or a complete one.
+- The archive is verified before anything else happens: it must decode to the WAV's
+  duration within the configured slack, and (when encrypted) decrypt back to exactly the
+  bytes that were encoded. The WAV is never removed here; the pipeline removes it only after
+  the catalog has recorded the archive.
+- Everything here blocks; the pipeline calls it from worker threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from recordings.audio import (
+    ARCHIVE_SUFFIX,
+    AudioError,
+    WavInfo,
+    decoded_duration_ms,
+    encode_archive,
+    inspect_wav,
+    read_pcm,
+    sha256_file,
+)
+from recordings.crypto import Sealed, decrypt_all, seal
+from recordings.keys import KeyRing
+from recordings.layout import PART_SUFFIX
+from recordings.settings import ArchiveFormat
+
+
+class ArchiveError(RuntimeError):
+    """The archive could not be produced or did not verify; the WAV is untouched."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedWav:
+    info: WavInfo
+    sha256: str
+    size: int
+    mtime: float
+
+
+def inspect_closed(path: Path) -> ClosedWav:
+    info = inspect_wav(path)
+    mtime = path.stat().st_mtime
+    digest, size = sha256_file(path)
+    return ClosedWav(info, digest, size, mtime)
+
+
+def finish_removal(wav: Path, archive: Path) -> bool:
+    """Remove a WAV left behind after its archive was cataloged (True if removed)."""
+    if archive.exists() and wav.exists():
+        remove_file(wav)
+        return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class Produced:
+    path: Path
+    format: str
+    archive_sha256: str
+    archive_duration_ms: int
+    stored_size: int
+    stored_sha256: str
+    key_id: str | None
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_part(target: Path, data: bytes, ring: KeyRing | None, context: str) -> Sealed | None:
+    part = target.with_name(target.name + PART_SUFFIX)
+    try:
+        with part.open("wb") as handle:
+            sealed = seal(io.BytesIO(data), handle, ring, context) if ring is not None else None
+            if sealed is None:
+                handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return sealed
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+
+
+def produce_archive(
+    wav: Path,
+    *,
+    fmt: ArchiveFormat,
+    bitrate: str,
+    ring: KeyRing | None,
+    context: str,
+    slack_ms: int,
+) -> Produced:
+    """Convert ``wav`` into its archive beside it (sealed when ``ring`` is given), verified.
+
+    An empty recording (no frames: codecs reject empty input) is archived as its WAV bytes.
+    """
+    info = inspect_wav(wav)
+    target = archive_target(wav, fmt, ring is not None, empty=info.frames == 0)
+    if target == wav:  # empty and unencrypted: the WAV is its own archive
+        digest, size = sha256_file(wav)
+        return Produced(wav, "wav", digest, 0, size, digest, None)
+    try:
+        if info.frames == 0:  # nothing to encode (codecs reject empty input): keep the WAV bytes
+            data, decoded_ms = wav.read_bytes(), 0
+        else:
+            data = encode_archive(read_pcm(wav, info), info, fmt, bitrate)
+            decoded_ms = decoded_duration_ms(data, info.sample_rate)
+    except AudioError as exc:
+        raise ArchiveError(str(exc)) from exc
+    if abs(decoded_ms - info.duration_ms) > slack_ms:
+        raise ArchiveError(
+            f"{fmt.value} archive decodes to {decoded_ms} ms, the recording is {info.duration_ms} ms"
+        )
+    archive_sha = hashlib.sha256(data).hexdigest()
+    part = target.with_name(target.name + PART_SUFFIX)
+    sealed = _write_part(target, data, ring, context)
+    try:
+        if ring is not None:
+            with part.open("rb") as handle:
+                if decrypt_all(handle, ring, context) != data:
+                    raise ArchiveError("sealed archive does not decrypt to what was encoded")
+        stored_sha, stored_size = sha256_file(part)
+        os.replace(part, target)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    fsync_dir(target.parent)
+    return Produced(
+        path=target,
+        format="wav" if info.frames == 0 else fmt.value,
+        archive_sha256=archive_sha,
+        archive_duration_ms=decoded_ms,
+        stored_size=stored_size,
+        stored_sha256=stored_sha,
+        key_id=sealed.key_id if sealed is not None else None,
+    )
+
+
+def archive_target(wav: Path, fmt: ArchiveFormat, encrypted: bool, empty: bool = False) -> Path:
+    """Where the archive of ``wav`` goes (an empty recording keeps its WAV form, sealed)."""
+    suffix = ".wav" if empty else ARCHIVE_SUFFIX[fmt]
+    name = wav.name.removesuffix(".wav") + suffix + (".enc" if encrypted else "")
+    return wav.with_name(name)
+
+
+def remove_file(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    fsync_dir(path.parent)

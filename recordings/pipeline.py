@@ -1,0 +1,278 @@
+"""After close: hash -> catalog -> convert -> verify -> encrypt -> remove the plaintext.
+
+The engine calls ``recording_closed(uniqueid, path)`` when a call's MixMonitor file is
+closed; ``run()`` consumes those and, at start and then periodically, scans the spools for
+recordings nobody announced (the engine was down, or an archive failed and must be retried).
+
+Invariants:
+- A WAV is removed only after its verified archive is on disk and the catalog (with its
+  chain link) says so; any failure leaves the WAV in place and raises an alarm, and the next
+  scan retries. Nothing is lost silently.
+- The SHA-256 is taken from the closed file: a WAV whose header is not finalized and that
+  is still changing is left for a later scan; one that stopped changing ``settle_s`` ago,
+  or whose call is known to be over, is finished as it is (the PBX may have been killed).
+- CPU and disk work runs in threads, at most ``workers`` at a time; the loop never blocks.
+- A file is processed by one task at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from dasan.alarms import AlarmBus, Clock, Severity, utc_now
+from dasan.config import Settings
+from recordings.archive import (
+    ArchiveError,
+    ClosedWav,
+    finish_removal,
+    inspect_closed,
+    produce_archive,
+    remove_file,
+)
+from recordings.audio import AudioError
+from recordings.calllog import CallLog
+from recordings.catalog import ArchiveFacts, Catalog, NewRecording, Recording
+from recordings.cdr import CdrIndex
+from recordings.keys import KeyRing
+from recordings.layout import FoundFile, Roots, host_path, scan, split_name, stale_parts
+from recordings.models import RecordingState
+
+log = logging.getLogger(__name__)
+SOURCE = "recordings"
+_STABLE_POLL_S = 0.1
+_CLOSE_WAIT_S = 3.0
+
+
+@dataclass
+class RecoveryReport:
+    archived: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+class RecordingPipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        calls: CallLog,
+        ring: KeyRing | None,
+        alarms: AlarmBus,
+        *,
+        clock: Clock = utc_now,
+        wall: Callable[[], float] = time.time,
+        cdr: CdrIndex | None = None,
+    ) -> None:
+        self._settings = settings
+        self._cfg = settings.recordings
+        if self._cfg.encrypt and ring is None:
+            raise ValueError("encryption at rest is on but no master key was given")
+        self._roots = Roots.of(settings)
+        self._catalog, self._calls, self._ring, self._alarms = catalog, calls, ring, alarms
+        self._clock, self._wall, self._cdr = clock, wall, cdr
+        self._queue: asyncio.Queue[Path] = asyncio.Queue()
+        self._gate = asyncio.Semaphore(self._cfg.workers)
+        self._busy: set[Path] = set()
+
+    # Engine-facing API ---------------------------------------------------------------
+    async def recording_closed(self, uniqueid: str, path: str | Path) -> None:
+        """Queue a closed recording (a PBX-side or host path) for processing."""
+        host = host_path(self._settings, path)
+        if split_name(host.name) is None or not host.name.startswith(uniqueid):
+            log.warning("recording_closed for %s names %s; queued anyway", uniqueid, host)
+        self._queue.put_nowait(host)
+
+    async def drain(self) -> None:
+        """Wait until everything queued so far has been processed (or failed)."""
+        await self._queue.join()
+
+    async def run(self) -> None:
+        """Recover, then process announced recordings and rescan periodically until cancelled."""
+        await self.recover()
+        async with asyncio.TaskGroup() as group:
+            for _ in range(self._cfg.workers):
+                group.create_task(self._consume())
+            group.create_task(self._rescan_forever())
+
+    async def _consume(self) -> None:
+        while True:
+            path = await self._queue.get()
+            try:
+                await self.process(path)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # keep consuming; the file stays and the next scan retries
+                log.exception("processing %s failed", path)
+                await self._alarm(path, f"recording {path.name} could not be processed: {exc}")
+            finally:
+                self._queue.task_done()
+
+    async def _rescan_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._cfg.rescan_interval_s)
+            await self.recover()
+
+    # Processing ----------------------------------------------------------------------
+    async def process(self, path: Path, *, call_over: bool = False) -> Recording | None:
+        """Catalog and archive one WAV; None when it is still being written or busy."""
+        if path in self._busy:
+            return None
+        self._busy.add(path)
+        try:
+            closed = await self._await_closed(path, call_over)
+            if closed is None:
+                return None
+            recording = await self._catalog_file(path, closed)
+            if recording.sha256 != closed.sha256:
+                raise ArchiveError(f"{path} changed after it was cataloged")
+            return await self._archive(recording)
+        finally:
+            self._busy.discard(path)
+
+    async def _await_closed(self, path: Path, call_over: bool) -> ClosedWav | None:
+        """The closed file's facts, once its size holds still (poll with a deadline)."""
+        deadline = time.monotonic() + _CLOSE_WAIT_S
+        last_size = -1
+        while True:
+            stat = await asyncio.to_thread(path.stat)
+            quiet = self._wall() - stat.st_mtime >= self._cfg.settle_s
+            if stat.st_size == last_size or quiet:
+                closed = await asyncio.to_thread(inspect_closed, path)
+                if closed.info.header_consistent or quiet or call_over:
+                    return closed
+            if time.monotonic() >= deadline:
+                return None
+            last_size = stat.st_size
+            await asyncio.sleep(_STABLE_POLL_S)
+
+    async def _catalog_file(self, path: Path, closed: ClosedWav) -> Recording:
+        root, rel = self._roots.locate(path)
+        parsed = split_name(path.name)
+        uniqueid = parsed[0] if parsed else path.stem
+        call = await self._calls.by_uniqueid(uniqueid)
+        if call is not None:
+            started = call.started_at
+        else:
+            mtime = datetime.fromtimestamp(closed.mtime, UTC)
+            started = mtime - timedelta(milliseconds=closed.info.duration_ms)
+        return await self._catalog.add(
+            NewRecording(
+                uniqueid=uniqueid,
+                call_id=call.id if call else None,
+                root=root.value,
+                rel_path=rel,
+                format="wav",
+                sample_rate=closed.info.sample_rate,
+                size_bytes=closed.size,
+                duration_ms=closed.info.duration_ms,
+                sha256=closed.sha256,
+                started_at=started,
+            )
+        )
+
+    async def _archive(self, recording: Recording) -> Recording:
+        wav = self._roots.absolute(recording.root, recording.rel_path)
+        if recording.state is RecordingState.PURGED:
+            return recording
+        if recording.state is RecordingState.ARCHIVED:
+            # A crash between cataloging the archive and removing the WAV: finish the job.
+            if recording.archive_rel_path and recording.archive_rel_path != recording.rel_path:
+                archive = self._roots.absolute(recording.root, recording.archive_rel_path)
+                await asyncio.to_thread(finish_removal, wav, archive)
+            return recording
+        async with self._gate:
+            produced = await asyncio.to_thread(
+                functools.partial(
+                    produce_archive,
+                    wav,
+                    fmt=self._cfg.archive_format,
+                    bitrate=self._cfg.opus_bitrate,
+                    ring=self._ring if self._cfg.encrypt else None,
+                    context=recording.uniqueid,
+                    slack_ms=round(self._cfg.archive_duration_slack_s * 1000),
+                )
+            )
+        _root, rel = self._roots.locate(produced.path)
+        archived = await self._catalog.archived(
+            recording.id,
+            ArchiveFacts(
+                archive_format=produced.format,
+                archive_rel_path=rel,
+                archive_sha256=produced.archive_sha256,
+                archive_duration_ms=produced.archive_duration_ms,
+                stored_size_bytes=produced.stored_size,
+                stored_sha256=produced.stored_sha256,
+                encrypted=produced.key_id is not None,
+                key_id=produced.key_id,
+            ),
+        )
+        if produced.path != wav:
+            await asyncio.to_thread(remove_file, wav)
+        await self._alarms.clear(SOURCE, f"archive:{wav.name}")
+        return archived
+
+    async def _alarm(self, path: Path, message: str) -> None:
+        await self._alarms.raise_alarm(SOURCE, f"archive:{path.name}", Severity.MAJOR, message)
+
+    # Recovery ------------------------------------------------------------------------
+    async def recover(self) -> RecoveryReport:
+        """Finish every WAV left in the spools whose call is over (see module invariants)."""
+        report = RecoveryReport()
+        await asyncio.to_thread(self._remove_stale_parts)
+        found = await asyncio.to_thread(lambda: [f for f in scan(self._roots) if f.is_wav])
+        ended = await asyncio.to_thread(self._cdr_uniqueids)
+        for item in found:
+            path = self._roots.absolute(item.root, item.rel_path)
+            try:
+                done = await self._recover_one(item, path, ended)
+            except asyncio.CancelledError:
+                raise
+            except (ArchiveError, AudioError, OSError) as exc:
+                report.failed.append(item.rel_path)
+                log.warning("recovery of %s failed: %s", path, exc)
+                await self._alarm(path, f"recording {path.name} could not be recovered: {exc}")
+                continue
+            (report.archived if done else report.pending).append(item.rel_path)
+        if found:
+            log.info(
+                "recovery: %d archived, %d pending, %d failed",
+                len(report.archived),
+                len(report.pending),
+                len(report.failed),
+            )
+        return report
+
+    async def _recover_one(self, item: FoundFile, path: Path, ended: Iterable[str]) -> bool:
+        existing = [
+            r
+            for r in await self._catalog.find(uniqueid=item.uniqueid)
+            if r.root == item.root.value and r.rel_path == item.rel_path
+        ]
+        if existing:
+            await self._archive(existing[0])
+            return True
+        call = await self._calls.by_uniqueid(item.uniqueid)
+        over = (call is not None and call.ended_at is not None) or item.uniqueid in ended
+        if not over and self._wall() - item.mtime < self._cfg.settle_s:
+            return False
+        return await self.process(path, call_over=True) is not None
+
+    def _cdr_uniqueids(self) -> set[str]:
+        if self._cdr is None:
+            return set()
+        self._cdr.refresh()
+        return self._cdr.uniqueids()
+
+    def _remove_stale_parts(self) -> None:
+        for part in stale_parts(self._roots):
+            with contextlib.suppress(FileNotFoundError):
+                if self._wall() - part.stat().st_mtime >= self._cfg.settle_s:
+                    part.unlink()

