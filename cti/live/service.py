@@ -74,6 +74,7 @@ class LiveState:
         self._resync_task: asyncio.Task[None] | None = None
         self._synced = asyncio.Event()
         self.events_applied = 0
+        self.events_replayed = 0
         self.resyncs = 0
 
     @property
@@ -180,6 +181,7 @@ class LiveState:
         for event in replay:
             snapshot, _ = self._reducer.apply(snapshot, event, now)
         self.events_applied += len(replay)
+        self.events_replayed += len(replay)
         self._snapshot = snapshot
         self.resyncs += 1
         self._resync_task = None

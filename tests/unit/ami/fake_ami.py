@@ -34,6 +34,8 @@ class FakeAmi:
         self.actions: list[dict[str, str]] = []
         self.logins = 0
         self.answer_ping = True
+        # raw bytes written before the reply, after the first item, and after the list
+        self.around_list: dict[str, tuple[bytes, bytes, bytes]] = {}
         self.on_login: Callable[[asyncio.StreamWriter], None] | None = None
         self._server: asyncio.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
@@ -194,22 +196,19 @@ class FakeAmi:
             "PJSIPShowContacts": "ContactList",
             "DeviceStateList": "DeviceStateChange",
         }[name]
+        before, mid, after = self.around_list.pop(name, (b"", b"", b""))
+        writer.write(before)
         writer.write(
             encode([("Response", "Success"), aid, ("EventList", "start"), ("Message", message)])
         )
         items = self.lists[name]
-        for item in items:
+        for index, item in enumerate(items):
             writer.write(encode([("Event", item_name), aid, *item]))
-        writer.write(
-            encode(
-                [
-                    ("Event", complete),
-                    aid,
-                    ("EventList", "Complete"),
-                    ("ListItems", str(len(items))),
-                ]
-            )
-        )
+            if index == 0:
+                writer.write(mid)
+        end = [("Event", complete), aid, ("EventList", "Complete"), ("ListItems", str(len(items)))]
+        writer.write(encode(end))
+        writer.write(after)
 
 
 async def _read_action(reader: asyncio.StreamReader) -> dict[str, str] | None:
