@@ -190,14 +190,18 @@ def _schedule(where: str, raw: _ScheduleIn) -> Schedule:
 
 def _read_yaml(path: Path | None, shipped: str) -> tuple[str, Any]:
     if path is None:
+        where = f"ivr/data/{shipped}"
         text = resources.files("ivr.data").joinpath(shipped).read_text(encoding="utf-8")
-        return f"ivr/data/{shipped}", yaml.safe_load(text)
+    else:
+        where = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (FileNotFoundError, IsADirectoryError) as exc:
+            raise HoursError(f"{path}: cannot read ({exc.strerror})") from exc
     try:
-        return str(path), yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise HoursError(f"{path}: no such file") from exc
-    except yaml.YAMLError as exc:
-        raise HoursError(f"{path}: not valid YAML: {exc}") from exc
+        return where, yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for bad dates
+        raise HoursError(f"{where}: not valid YAML: {exc}") from exc
 
 
 def _pydantic_problem(where: str, exc: ValidationError) -> HoursError:

@@ -65,7 +65,7 @@ def _problems_from_pydantic(exc: ValidationError) -> list[Problem]:
 def parse_menu(text: str, source: str) -> MenuSpec:
     try:
         data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for bad dates
         raise MenuError(source, [Problem(MENU_LEVEL, f"not valid YAML: {exc}")]) from exc
     if not isinstance(data, dict):
         raise MenuError(source, [Problem(MENU_LEVEL, "the file must hold a mapping")])

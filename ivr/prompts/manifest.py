@@ -114,6 +114,11 @@ def _prompt_texts(
     return prompts
 
 
+def _manifest_problem(where: str, exc: ValidationError) -> ManifestError:
+    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+    return ManifestError(f"{where}: {problems}")
+
+
 def load_manifest(path: Path | None = None) -> PromptManifest:
     """Load and check the manifest (the shipped ``ivr/prompts/manifest.yaml`` by default)."""
     if path is None:
@@ -127,13 +132,10 @@ def load_manifest(path: Path | None = None) -> PromptManifest:
             raise ManifestError(f"{path}: no such file") from exc
     try:
         raw = _ManifestIn.model_validate(yaml.safe_load(text))
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # includes pydantic's ValidationError below
+        if isinstance(exc, ValidationError):
+            raise _manifest_problem(where, exc) from exc
         raise ManifestError(f"{where}: not valid YAML: {exc}") from exc
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ManifestError(f"{where}: {problems}") from exc
     missing = [lang for lang in raw.languages if lang not in raw.voices]
     if missing:
         raise ManifestError(f"{where}: no voice for language(s) {', '.join(missing)}")

@@ -1,0 +1,1 @@
+"""IVR unit tests."""

@@ -1,0 +1,189 @@
+"""run_menu over a scripted AGI session: prompts, channel language, keys, speech, outcome."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from ivr.agi.errors import AgiHangup
+from ivr.menu.loader import Menu
+from ivr.runner import IvrOutcome, PromptPaths, SpeechInput, run_menu
+from ivr.speech import SpeechInputError
+
+from .fake_call import Answer, Barge, FakeCall, FakeRecognizer, HangUp, Keys, Say, Silence
+from .helpers import WEEKDAY_NIGHT, WEEKDAY_NOON
+
+PBX = "/var/lib/dasan/prompts"
+SPOOL = "/var/spool/dasan/speech"
+
+
+def files_in(folder: Path) -> list[Path]:
+    return list(folder.iterdir())
+
+
+class Clock:
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        self.now += dt.timedelta(seconds=2)
+        return self.now
+
+
+async def run(
+    menu: Menu,
+    answers: list[Answer],
+    *,
+    at: dt.datetime = WEEKDAY_NOON,
+    speech_dir: Path | None = None,
+    native_format: str = "(ulaw)",
+    fail: Exception | None = None,
+) -> tuple[IvrOutcome, FakeCall, FakeRecognizer]:
+    call = FakeCall(answers, speech_dir=speech_dir, native_format=native_format)
+    recognizer = FakeRecognizer(call, fail)
+    speech = None
+    if speech_dir is not None:
+        speech = SpeechInput(stream=recognizer, host_dir=speech_dir, pbx_dir=SPOOL)
+    outcome = await run_menu(call, menu, PromptPaths(PBX), speech, Clock(at))
+    return outcome, call, recognizer
+
+
+async def test_english_caller_is_routed_to_an_english_consultant(menu: Menu) -> None:
+    outcome, call, _ = await run(menu, [Keys("2")])
+    assert outcome.target == "foreign_en" and outcome.service == "foreign_en"
+    assert outcome.language == "en" and outcome.skill == "interpretation"
+    assert call.channel == {"CHANNEL(language)": "en"}
+    assert call.played() == [
+        f"{PBX}/ko/welcome",
+        *(f"{PBX}/{lang}/language_option" for lang in ("ko", "en", "zh", "ja", "vi")),
+        f"{PBX}/mn/language_option",
+        f"{PBX}/en/recorded_notice",
+        f"{PBX}/en/foreign_connecting",
+    ]
+    assert ("GET DATA", f"{PBX}/mn/language_option", "5000", "1") in call.commands
+    # The language is set before the first prompt in that language.
+    set_at = call.commands.index(("SET VARIABLE", "CHANNEL(language)", "en"))
+    assert set_at < call.commands.index(("STREAM FILE", f"{PBX}/en/recorded_notice", ""))
+
+
+async def test_silent_caller_reaches_a_general_consultant_in_korean(menu: Menu) -> None:
+    outcome, call, _ = await run(menu, [])
+    assert outcome.target == "general" and outcome.language == "ko"
+    assert dict(outcome.tags)["ivr_fallback"] == "no_input"
+    assert call.channel == {"CHANNEL(language)": "ko"}
+    assert call.played()[-1] == f"{PBX}/ko/fallback_connecting"
+    assert call.played().count(f"{PBX}/ko/main_menu") == 3
+    assert not any(c[0] == "RECORD FILE" for c in call.commands)  # no speech without a recognizer
+
+
+async def test_barge_in_during_the_greeting(menu: Menu) -> None:
+    outcome, call, _ = await run(menu, [Barge("3")])
+    assert outcome.target == "foreign_zh" and outcome.language == "zh"
+    assert call.commands[0] == ("STREAM FILE", f"{PBX}/ko/welcome", "0123456789*#")
+
+
+async def test_korean_service_by_keys_with_priority(menu: Menu) -> None:
+    outcome, _, _ = await run(menu, [Keys("1"), Keys("6")])
+    assert (outcome.target, outcome.priority, outcome.language) == ("care129", 3, "ko")
+    assert json.loads(json.dumps(outcome.to_json(), ensure_ascii=False))["target"] == "care129"
+    visited = [e["node"] for e in outcome.journey["entries"] if e["event"] == "enter"]
+    assert visited[-2:] == ["main_menu", "route_care129"]
+
+
+async def test_default_priority(menu: Menu) -> None:
+    outcome, _, _ = await run(menu, [Keys("1"), Keys("2")])
+    assert (outcome.target, outcome.priority) == ("transport", 5)
+
+
+async def test_key_during_a_reprompt_lead_prompt(menu: Menu) -> None:
+    outcome, _, _ = await run(menu, [Keys("1"), Silence(), Barge("4")])
+    assert outcome.target == "water_tax"
+
+
+async def test_spoken_answer_confirmed_by_key(menu: Menu, tmp_path: Path) -> None:
+    outcome, call, recognizer = await run(
+        menu, [Keys("1"), Say("버스", 0.8), Keys("1")], speech_dir=tmp_path
+    )
+    assert outcome.target == "transport"
+    records = [c for c in call.commands if c[0] == "RECORD FILE"]
+    assert records[0] == (
+        "RECORD FILE",
+        f"{SPOOL}/1763450000.42-1",
+        "wav",
+        "0123456789*#",
+        "4000",
+        "1",
+    )
+    assert records[1][1] == f"{SPOOL}/1763450000.42-2"
+    assert recognizer.requests[0] == (
+        str(tmp_path / "1763450000.42-1.wav"),
+        recognizer.requests[0][1],
+    )
+    assert "버스" in recognizer.requests[0][1]
+    assert files_in(tmp_path) == []  # recordings are deleted once recognized
+    speech = [e for e in outcome.journey["entries"] if e["event"] == "speech"]
+    assert speech == [
+        {
+            "t_ms": speech[0]["t_ms"],
+            "node": "main_menu",
+            "event": "speech",
+            "value": "버스",
+            "confidence": 0.8,
+        }
+    ]
+    assert f"{PBX}/ko/svc_transport" in call.played()
+
+
+async def test_spoken_answer_confirmed_by_voice_on_a_wideband_call(
+    menu: Menu, tmp_path: Path
+) -> None:
+    outcome, call, recognizer = await run(
+        menu, [Keys("1"), Say("복지"), Say("네")], speech_dir=tmp_path, native_format="(g722)"
+    )
+    assert outcome.target == "welfare"
+    assert {c[2] for c in call.commands if c[0] == "RECORD FILE"} == {"wav16"}
+    assert recognizer.requests[1][1] == ("네", "예", "아니요")
+    assert call.commands.count(("GET VARIABLE", "CHANNEL(audionativeformat)")) == 1
+
+
+async def test_recognizer_failure_counts_as_no_input(menu: Menu, tmp_path: Path) -> None:
+    outcome, call, _ = await run(
+        menu, [Keys("1"), Say("버스"), Keys("5")], speech_dir=tmp_path, fail=SpeechInputError("bad")
+    )
+    assert outcome.target == "welfare"
+    assert f"{PBX}/ko/no_input" in call.played()
+
+
+async def test_unrecognized_speech_then_keys(menu: Menu, tmp_path: Path) -> None:
+    outcome, call, _ = await run(menu, [Keys("1"), Say("피자"), Keys("3")], speech_dir=tmp_path)
+    assert outcome.target == "documents"
+    assert f"{PBX}/ko/no_input" in call.played()
+
+
+async def test_caller_chooses_to_end_the_call(menu: Menu) -> None:
+    outcome, call, _ = await run(menu, [Keys("2"), Barge("9")], at=WEEKDAY_NIGHT)
+    assert outcome.target is None and outcome.language == "en"
+    assert call.played()[-1] == f"{PBX}/en/goodbye"
+
+
+async def test_outside_hours_callback_offer(menu: Menu) -> None:
+    outcome, call, _ = await run(menu, [Keys("5"), Keys("1")], at=WEEKDAY_NIGHT)
+    assert (outcome.target, outcome.language, outcome.service) == ("callback", "vi", None)
+    assert f"{PBX}/vi/foreign_closed" in call.played()
+    assert call.played()[-1] == f"{PBX}/vi/callback_accepted"
+
+
+async def test_hangup_propagates(menu: Menu) -> None:
+    with pytest.raises(AgiHangup):
+        await run(menu, [Keys("1"), HangUp()])
+
+
+async def test_hungup_flag_stops_the_ivr(menu: Menu) -> None:
+    call = FakeCall([Keys("1")])
+    call.hungup.set()
+    with pytest.raises(AgiHangup):
+        await run_menu(call, menu, PromptPaths(PBX), None, Clock(WEEKDAY_NOON))
+    assert call.commands == []

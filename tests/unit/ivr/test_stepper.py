@@ -1,0 +1,373 @@
+"""The pure menu stepper on the shipped 120 menu: languages, services, hours, retries, speech."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from ivr.menu.events import (
+    Collect,
+    DigitsReceived,
+    EndCall,
+    NoInput,
+    PlayPrompts,
+    PromptFinished,
+    PromptRef,
+    RouteTo,
+    SetLanguage,
+    SetTags,
+    SpeechRecognized,
+    Started,
+)
+from ivr.menu.loader import Menu
+from ivr.menu.state import Mark, Phase, journey_to_json
+from ivr.menu.stepper import ALL_KEYS, step
+
+from .helpers import (
+    CHUSEOK_EVENING,
+    SATURDAY_EVENING,
+    WEEKDAY_NIGHT,
+    WEEKDAY_NOON,
+    Walk,
+    seoul,
+)
+
+LANGUAGE_DIGITS = {"1": "ko", "2": "en", "3": "zh", "4": "ja", "5": "vi", "6": "mn"}
+
+
+def test_call_starts_with_an_interruptible_greeting_then_the_language_menu(menu: Menu) -> None:
+    walk = Walk(menu, WEEKDAY_NOON)
+    (greeting,) = walk.start()
+    assert greeting == PlayPrompts((PromptRef("welcome", "ko"),), ALL_KEYS)
+    walk.send(PromptFinished())
+    collect = walk.last
+    assert isinstance(collect, Collect)
+    assert [f"{p.language}/{p.id}" for p in collect.prompts] == [
+        f"{lang}/language_option" for lang in ("ko", "en", "zh", "ja", "vi", "mn")
+    ]
+    assert collect.max_digits == 1 and collect.timeout_ms == 5000 and not collect.speech
+
+
+@pytest.mark.parametrize(("digit", "language"), sorted(LANGUAGE_DIGITS.items()))
+def test_language_choice_sets_the_channel_and_plays_the_notice_in_that_language(
+    menu: Menu, digit: str, language: str
+) -> None:
+    walk = Walk(menu, WEEKDAY_NOON)
+    walk.to_language_menu()
+    actions = walk.send(DigitsReceived(digit))
+    assert actions == (
+        SetLanguage(language),
+        PlayPrompts((PromptRef("recorded_notice", language),)),
+    )
+    walk.send(PromptFinished())
+    if language == "ko":
+        assert isinstance(walk.last, Collect) and walk.last.speech
+        assert walk.last.prompts == (PromptRef("main_menu", "ko"),)
+    else:
+        assert walk.last == RouteTo(
+            f"foreign_{language}",
+            (
+                ("language", language),
+                ("service", f"foreign_{language}"),
+                ("skill", "interpretation"),
+            ),
+        )
+        assert walk.played() == [f"{language}/foreign_connecting"]
+        assert walk.state.phase is Phase.DONE
+
+
+def test_no_input_at_the_language_menu_means_korean_at_once(menu: Menu) -> None:
+    walk = Walk(menu, WEEKDAY_NOON)
+    walk.to_language_menu()
+    actions = walk.send(NoInput())
+    assert actions == (SetLanguage("ko"), PlayPrompts((PromptRef("recorded_notice", "ko"),)))
+
+
+def test_typing_ahead_during_the_greeting_chooses_the_language(menu: Menu) -> None:
+    walk = Walk(menu, WEEKDAY_NOON)
+    walk.start()
+    actions = walk.send(DigitsReceived("4"))
+    assert actions[0] == SetLanguage("ja")
+    assert walk.played() == ["ja/recorded_notice"]
+
+
+@pytest.mark.parametrize(
+    ("digit", "target", "skill", "priority"),
+    [
+        ("1", "general", "general", None),
+        ("2", "transport", "transport", None),
+        ("3", "documents", "documents", None),
+        ("4", "water_tax", "water_tax", None),
+        ("5", "welfare", "welfare", None),
+        ("6", "care129", "care129", "3"),
+        ("0", "general", "general", None),
+    ],
+)
+def test_korean_services_by_keypad(
+    menu: Menu, digit: str, target: str, skill: str, priority: str | None
+) -> None:
+    walk = Walk(menu, WEEKDAY_NOON)
+    walk.to_main_menu()
+    walk.send(DigitsReceived(digit))
+    route = walk.last
+    assert isinstance(route, RouteTo) and route.target == target
+    assert route.tag("language") == "ko" and route.tag("service") == target
+    assert route.tag("skill") == skill and route.tag("priority") == priority
+    assert walk.played() == ["ko/connecting"]
+    assert any(isinstance(a, SetTags) for a in walk.actions)
+
+
+def test_no_input_reprompts_then_routes_to_a_general_consultant(menu: Menu) -> None:
+    walk = Walk(menu, WEEKDAY_NOON)
+    walk.to_main_menu()
+    for attempt in (1, 2):
+        (collect,) = walk.send(NoInput(), after_ms=6000)
+        assert isinstance(collect, Collect)
+        assert collect.prompts == (PromptRef("no_input", "ko"), PromptRef("main_menu", "ko"))
+        assert walk.state.attempts == attempt
+    actions = walk.send(NoInput(), after_ms=6000)
+    assert not any(isinstance(a, EndCall) for a in actions)
+    assert walk.last == RouteTo(
+        "general", (("ivr_fallback", "no_input"), ("language", "ko"), ("service", "general"))
+    )
+    assert walk.played() == ["ko/fallback_connecting"]
+
+
+def test_invalid_keys_reprompt_with_the_invalid_prompt(menu: Menu) -> None:
+    walk = Walk(menu, WEEKDAY_NOON)
+    walk.to_main_menu()
+    (collect,) = walk.send(DigitsReceived("#"))
+    assert isinstance(collect, Collect)
+    assert collect.prompts[0] == PromptRef("invalid_choice", "ko")
+    walk.send(DigitsReceived("3"))
+    assert isinstance(walk.last, RouteTo) and walk.last.target == "documents"
+    marks = [(e.mark, e.value) for e in walk.state.journey if e.node == "main_menu"]
+    assert (Mark.INVALID, "#") in marks and (Mark.DIGITS, "3") in marks
+
+
+def test_invalid_keys_at_the_language_menu_end_in_korean(menu: Menu) -> None:
+    walk = Walk(menu, WEEKDAY_NOON)
+    walk.to_language_menu()
+    walk.send(DigitsReceived("9"))
+    walk.send(DigitsReceived("9"))
+    actions = walk.send(DigitsReceived("9"))
+    assert actions[0] == SetLanguage("ko")
+
+
+def test_speech_is_confirmed_before_it_counts(menu: Menu) -> None:
+    walk = Walk(menu, WEEKDAY_NOON)
+    main = walk.to_main_menu()
+    assert "버스" in main.grammar and "수어" in main.grammar
+    (confirm,) = walk.send(SpeechRecognized("버스", 0.91))
+    assert isinstance(confirm, Collect) and confirm.speech
+    assert walk.played() == ["ko/confirm_you_said", "ko/svc_transport", "ko/confirm_press_1"]
+    assert confirm.grammar == ("네", "예", "아니요") and confirm.max_digits == 1
+    walk.send(DigitsReceived("1"))
+    assert isinstance(walk.last, RouteTo) and walk.last.target == "transport"
+    speech = [e for e in walk.state.journey if e.mark is Mark.SPEECH]
+    assert speech[0].value == "버스" and speech[0].confidence == pytest.approx(0.91)
+
+
+def test_spoken_yes_confirms(menu: Menu) -> None:
+    walk = Walk(menu, WEEKDAY_NOON)
+    walk.to_main_menu()
+    walk.send(SpeechRecognized("복지", 0.8))
+    walk.send(SpeechRecognized("네", 0.7))
+    assert isinstance(walk.last, RouteTo) and walk.last.target == "welfare"
+
+
+def test_no_returns_to_the_menu_and_keys_still_work(menu: Menu) -> None:
+    walk = Walk(menu, WEEKDAY_NOON)
+    walk.to_main_menu()
+    walk.send(SpeechRecognized("세금", 0.8))
+    (again,) = walk.send(DigitsReceived("2"))
+    assert isinstance(again, Collect) and again.prompts == (PromptRef("main_menu", "ko"),)
+    assert walk.state.phase is Phase.COLLECTING
+    walk.send(SpeechRecognized("세금", 0.8))
+    walk.send(SpeechRecognized("아니요", 0.9))
+    assert walk.state.phase is Phase.COLLECTING
+    walk.send(SpeechRecognized("수도", 0.8))
+    # Any other menu key during the confirmation chooses that option directly.
+    walk.send(DigitsReceived("5"))
+    assert isinstance(walk.last, RouteTo) and walk.last.target == "welfare"
+
+
+def test_low_confidence_or_unknown_words_are_invalid(menu: Menu) -> None:
+    walk = Walk(menu, WEEKDAY_NOON)
+    walk.to_main_menu()
+    (collect,) = walk.send(SpeechRecognized("버스", 0.1))
+    assert isinstance(collect, Collect) and collect.prompts[0].id == "invalid_choice"
+    (collect,) = walk.send(SpeechRecognized("피자", 0.99))
+    assert isinstance(collect, Collect) and collect.prompts[0].id == "invalid_choice"
+    walk.send(SpeechRecognized("버스", 0.1))
+    assert isinstance(walk.last, RouteTo)
+    assert walk.last.tag("ivr_fallback") == "invalid" and walk.last.target == "general"
+
+
+def test_silence_during_confirmation_goes_back_to_the_menu(menu: Menu) -> None:
+    walk = Walk(menu, WEEKDAY_NOON)
+    walk.to_main_menu()
+    walk.send(SpeechRecognized("신고", 0.8))
+    (collect,) = walk.send(NoInput())
+    assert isinstance(collect, Collect) and collect.prompts[0].id == "no_input"
+
+
+def test_speech_is_offered_only_to_korean_callers(menu: Menu) -> None:
+    walk = Walk(menu, WEEKDAY_NOON, language="en")
+    walk.start()
+    walk.send(PromptFinished())
+    assert isinstance(walk.last, Collect) and not walk.last.speech
+
+
+def test_foreign_language_help_from_the_korean_menu(menu: Menu) -> None:
+    walk = Walk(menu, WEEKDAY_NOON)
+    walk.to_main_menu()
+    (collect,) = walk.send(DigitsReceived("7"))
+    assert isinstance(collect, Collect) and collect.prompts == (PromptRef("interp_menu", "ko"),)
+    walk.send(DigitsReceived("5"))
+    assert walk.actions[0] == SetLanguage("mn")
+    assert isinstance(walk.last, RouteTo) and walk.last.target == "foreign_mn"
+    assert walk.last.tag("language") == "mn"
+
+
+def test_outside_foreign_language_hours_the_caller_hears_what_is_open(menu: Menu) -> None:
+    walk = Walk(menu, WEEKDAY_NIGHT)
+    walk.to_language_menu()
+    walk.send(DigitsReceived("3"))
+    walk.send(PromptFinished())
+    assert walk.actions == (PlayPrompts((PromptRef("foreign_closed", "zh"),), ALL_KEYS),)
+    hours = [e.value for e in walk.state.journey if e.mark is Mark.HOURS]
+    assert hours == ["foreign_language:closed"]
+    (offer,) = walk.send(PromptFinished())
+    assert isinstance(offer, Collect) and offer.prompts == (PromptRef("closed_options", "zh"),)
+
+
+@pytest.mark.parametrize(
+    ("digit", "target", "prompt"),
+    [
+        ("1", "callback", "callback_accepted"),
+        ("2", "sms", "sms_accepted"),
+        ("3", "general", "connecting"),
+    ],
+)
+def test_closed_menu_offers(menu: Menu, digit: str, target: str, prompt: str) -> None:
+    walk = Walk(menu, WEEKDAY_NIGHT)
+    walk.to_language_menu()
+    walk.send(DigitsReceived("2"))
+    walk.send(PromptFinished())
+    walk.send(DigitsReceived("1"))  # interrupts the closed notice: type-ahead into the offers
+    assert isinstance(walk.last, RouteTo) and walk.last.target == "callback"
+    walk = Walk(menu, WEEKDAY_NIGHT)
+    walk.to_language_menu()
+    walk.send(DigitsReceived("2"))
+    walk.send(PromptFinished())
+    walk.send(PromptFinished())
+    walk.send(DigitsReceived(digit))
+    assert isinstance(walk.last, RouteTo) and walk.last.target == target
+    assert walk.last.tag("language") == "en"
+    assert walk.played() == [f"en/{prompt}"]
+
+
+def test_the_caller_may_choose_to_end_the_call(menu: Menu) -> None:
+    walk = Walk(menu, WEEKDAY_NIGHT)
+    walk.to_language_menu()
+    walk.send(DigitsReceived("6"))
+    walk.send(PromptFinished())
+    walk.send(PromptFinished())
+    walk.send(DigitsReceived("9"))
+    assert walk.actions == (EndCall((PromptRef("goodbye", "mn"),)),)
+    assert walk.state.phase is Phase.DONE
+
+
+@pytest.mark.parametrize(
+    ("now", "is_open"),
+    [
+        (seoul(2026, 11, 18, 19), True),  # weekday evening
+        (WEEKDAY_NIGHT, False),
+        (SATURDAY_EVENING, False),  # weekends close at 18:00
+        (seoul(2026, 11, 21, 10), True),
+        (CHUSEOK_EVENING, False),  # a Thursday, but a public holiday
+    ],
+)
+def test_sign_language_follows_its_hours(menu: Menu, now: dt.datetime, is_open: bool) -> None:
+    walk = Walk(menu, now)
+    walk.to_main_menu()
+    walk.send(DigitsReceived("8"))
+    if is_open:
+        assert isinstance(walk.last, RouteTo) and walk.last.target == "sign_language"
+        assert walk.last.tag("priority") == "3"
+        assert walk.played() == ["ko/sign_connecting"]
+    else:
+        assert walk.played() == ["ko/sign_closed"]
+
+
+def test_hours_information_returns_to_the_menu(menu: Menu) -> None:
+    walk = Walk(menu, WEEKDAY_NOON)
+    walk.to_main_menu()
+    walk.send(DigitsReceived("9"))
+    assert walk.played() == ["ko/hours_info"]
+    (collect,) = walk.send(PromptFinished())
+    assert isinstance(collect, Collect) and collect.prompts == (PromptRef("main_menu", "ko"),)
+
+
+def test_step_is_pure(menu: Menu) -> None:
+    a, b = Walk(menu, WEEKDAY_NOON), Walk(menu, WEEKDAY_NOON)
+    for walk in (a, b):
+        walk.to_main_menu()
+    before = a.state
+    first = step(menu, before, SpeechRecognized("교통", 0.8), WEEKDAY_NOON)
+    second = step(menu, before, SpeechRecognized("교통", 0.8), WEEKDAY_NOON)
+    assert first == second
+    assert a.state is before and a.state == b.state
+
+
+def test_events_outside_a_session_are_ignored(menu: Menu) -> None:
+    walk = Walk(menu, WEEKDAY_NOON)
+    assert walk.send(DigitsReceived("1")) == ()
+    walk.to_main_menu()
+    walk.send(DigitsReceived("2"))
+    done = walk.state
+    assert walk.send(DigitsReceived("3")) == () and walk.state is done
+    assert walk.send(Started()) == ()
+
+
+def test_journey_records_nodes_inputs_and_timings_as_json(menu: Menu) -> None:
+    walk = Walk(menu, WEEKDAY_NOON)
+    walk.start()
+    walk.send(PromptFinished(), after_ms=4000)
+    walk.send(DigitsReceived("1"), after_ms=1500)
+    walk.send(PromptFinished(), after_ms=3000)
+    walk.send(SpeechRecognized("여권", 0.83), after_ms=2500)
+    walk.send(DigitsReceived("1"), after_ms=2000)
+    journey = journey_to_json(walk.state)
+    assert json.loads(json.dumps(journey, ensure_ascii=False)) == journey
+    assert journey["menu"] == "dasan120" and journey["language"] == "ko"
+    assert journey["started_at"] == WEEKDAY_NOON.isoformat()
+    assert journey["duration_ms"] == 13000
+    entries = journey["entries"]
+    visited = [e["node"] for e in entries if e["event"] == "enter"]
+    assert visited == [
+        "welcome",
+        "language",
+        "notice",
+        "by_language",
+        "main_menu",
+        "route_documents",
+    ]
+    assert {"t_ms": 5500, "node": "language", "event": "digits", "value": "1"} in entries
+    assert {
+        "t_ms": 11000,
+        "node": "main_menu",
+        "event": "speech",
+        "value": "여권",
+        "confidence": 0.83,
+    } in entries
+    assert entries[-1] == {
+        "t_ms": 13000,
+        "node": "route_documents",
+        "event": "route",
+        "value": "documents",
+    }
+    assert [e["t_ms"] for e in entries] == sorted(e["t_ms"] for e in entries)
