@@ -1,0 +1,202 @@
+"""After close: catalog, archive (Opus/FLAC), verify, encrypt, remove the WAV; recovery scan."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import os
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from rec_support import FakeTranscriber, make_settings, recorded_call, spool_wav
+
+from dasan.config import Settings
+from recordings import pipeline as pipeline_module
+from recordings.archive import ArchiveError
+from recordings.audio import decoded_duration_ms
+from recordings.crypto import decrypt_all
+from recordings.models import RecordingState
+from recordings.system import Recordings
+
+
+def age(path: Path, seconds: float) -> None:
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+async def test_closed_recording_is_archived_sealed_and_removed(
+    system: Recordings, call_start: datetime
+) -> None:
+    wav = await recorded_call(system, "call-1", call_start, 2.5)
+    wav_bytes = wav.read_bytes()
+    recording = await system.pipeline.process(wav)
+    assert recording is not None
+    assert recording.state is RecordingState.ARCHIVED
+    assert (recording.call_id, recording.duration_ms, recording.format) == ("call-1", 2500, "wav")
+    assert recording.archive_format == "opus"
+    assert recording.encrypted
+    assert not wav.exists()
+    sealed = system.settings.recordings_dir / recording.archive_rel_path  # type: ignore[operator]
+    assert sealed.name.endswith(".opus.enc")
+    plain = decrypt_all(io.BytesIO(sealed.read_bytes()), system.ring, recording.uniqueid)
+    assert plain[:4] == b"OggS"
+    assert await asyncio.to_thread(decoded_duration_ms, plain, 8000) == 2500
+    assert recording.sha256 == hashlib.sha256(wav_bytes).hexdigest()
+
+
+async def test_announced_recordings_are_processed_by_the_running_pipeline(
+    system: Recordings, call_start: datetime
+) -> None:
+    paths = [
+        await recorded_call(system, f"call-{n}", call_start + timedelta(seconds=n), 1.0)
+        for n in range(4)
+    ]
+    runner = asyncio.create_task(system.pipeline.run())
+    try:
+        for path in paths:
+            pbx_path = f"{system.settings.recordings.pbx_spool_dir}/{path.relative_to(system.settings.recordings_dir)}"
+            await system.pipeline.recording_closed(path.name.removesuffix(".wav"), pbx_path)
+        await asyncio.wait_for(system.pipeline.drain(), 60)
+    finally:
+        runner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await runner
+    archived = await system.catalog.find(states=[RecordingState.ARCHIVED])
+    assert sorted(r.call_id for r in archived if r.call_id) == [f"call-{n}" for n in range(4)]
+    assert not any(p.exists() for p in paths)
+
+
+async def test_flac_archive_unencrypted(tmp_path: Path, call_start: datetime) -> None:
+    settings = make_settings(tmp_path, archive_format="flac", encrypt=False)
+    system = await Recordings.open(settings, load_transcriber=FakeTranscriber)
+    try:
+        wav = await recorded_call(system, "call-1", call_start, 1.2)
+        recording = await system.pipeline.process(wav)
+        assert recording is not None
+        assert (recording.archive_format, recording.encrypted) == ("flac", False)
+        stored = settings.recordings_dir / (recording.archive_rel_path or "")
+        assert stored.read_bytes()[:4] == b"fLaC"
+        assert recording.stored_sha256 == recording.archive_sha256
+    finally:
+        await system.close()
+
+
+async def test_empty_recording_is_archived_as_sealed_wav(
+    system: Recordings, call_start: datetime
+) -> None:
+    wav = await recorded_call(system, "call-1", call_start, 0.0)
+    recording = await system.pipeline.process(wav)
+    assert recording is not None
+    assert recording.archive_format == "wav"
+    assert (recording.archive_rel_path or "").endswith(".wav.enc")
+    assert not wav.exists()
+
+
+async def test_failed_archive_keeps_the_wav_and_raises_an_alarm(
+    system: Recordings, call_start: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wav = await recorded_call(system, "call-1", call_start, 1.0)
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise ArchiveError("opus archive decodes to 0 ms, the recording is 1000 ms")
+
+    monkeypatch.setattr(pipeline_module, "produce_archive", broken)
+    await system.pipeline.recording_closed("x", wav)
+    runner = asyncio.create_task(system.pipeline.run())
+    try:
+        await asyncio.wait_for(system.pipeline.drain(), 30)
+        assert wav.exists()
+        [row] = await system.catalog.find()
+        assert row.state is RecordingState.CATALOGED
+        [alarm] = system.alarms.active()
+        assert "could not be processed" in alarm.message
+        monkeypatch.undo()
+        report = await system.pipeline.recover()
+    finally:
+        runner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await runner
+    assert report.archived == [wav.relative_to(system.settings.recordings_dir).as_posix()]
+    assert not wav.exists()
+    assert system.alarms.active() == []
+
+
+async def test_crash_before_removing_the_wav_is_finished_by_recovery(
+    system: Recordings, call_start: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wav = await recorded_call(system, "call-1", call_start, 1.0)
+
+    def crash(path: Path) -> None:
+        raise OSError("killed")
+
+    monkeypatch.setattr(pipeline_module, "remove_file", crash)
+    with pytest.raises(OSError, match="killed"):
+        await system.pipeline.process(wav)
+    [row] = await system.catalog.find()
+    assert row.state is RecordingState.ARCHIVED
+    assert wav.exists()
+    monkeypatch.undo()
+    report = await system.pipeline.recover()
+    assert len(report.archived) == 1
+    assert not wav.exists()
+
+
+async def test_recovery_after_the_engine_was_killed_mid_call(
+    system: Recordings, call_start: datetime
+) -> None:
+    """The engine saw the call start but died: no call_ended, no recording_closed."""
+    uniqueid = f"{int(call_start.timestamp())}.77"
+    await system.calls.call_started("call-77", uniqueid, uniqueid, "010-1111-2222", call_start)
+    wav = spool_wav(system.settings, uniqueid, 3.0, call_start, finalize=False)
+    # While the call goes on (file fresh, call not over) the recording is left alone.
+    report = await system.pipeline.recover()
+    assert report.pending == [wav.relative_to(system.settings.recordings_dir).as_posix()]
+    assert await system.catalog.find() == []
+    # After the call (the file stops changing), the restarted engine finishes it.
+    age(wav, system.settings.recordings.settle_s + 1)
+    report = await system.pipeline.recover()
+    assert len(report.archived) == 1
+    [row] = await system.catalog.find()
+    assert (row.call_id, row.duration_ms, row.state) == ("call-77", 3000, RecordingState.ARCHIVED)
+
+
+async def test_recovery_uses_the_cdr_to_know_a_call_is_over(
+    system: Recordings, call_start: datetime
+) -> None:
+    uniqueid = f"{int(call_start.timestamp())}.88"
+    wav = spool_wav(system.settings, uniqueid, 1.0, call_start, spare=True)
+    cdr = system.settings.pbx_dir / "log" / "cdr-csv" / "Master.csv"
+    cdr.parent.mkdir(parents=True)
+    t0 = call_start.strftime("%Y-%m-%d %H:%M:%S")
+    t1 = (call_start + timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S")
+    cdr.write_text(
+        f'"","0101112222","120","dasan-citizen","""x"" <0101112222>","PJSIP/citizen-1","","Hangup","",'
+        f'"{t0}","{t0}","{t1}",1,1,"ANSWERED","DOCUMENTATION","{uniqueid}",""\n'
+    )
+    report = await system.pipeline.recover()
+    assert len(report.archived) == 1
+    assert not wav.exists()
+    [row] = await system.catalog.find()
+    assert (row.root, row.call_id) == ("spare", None)
+
+
+async def test_stale_part_files_are_removed(system: Recordings, call_start: datetime) -> None:
+    folder = system.settings.recordings_dir / "2026/11/28"
+    folder.mkdir(parents=True)
+    stale, fresh = folder / "1.1.opus.enc.part", folder / "1.2.opus.enc.part"
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"half")
+    age(stale, 3600)
+    await system.pipeline.recover()
+    assert not stale.exists()
+    assert fresh.exists()
+
+
+async def test_encryption_needs_a_key(settings: Settings, system: Recordings) -> None:
+    with pytest.raises(ValueError, match="no master key"):
+        pipeline_module.RecordingPipeline(
+            settings, system.catalog, system.calls, None, system.alarms
+        )

@@ -1,0 +1,88 @@
+"""Storage opens and migrates idempotently; the models match the migration scripts."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, select
+
+import recordings.models  # noqa: F401  (registers the recordings tables on Base)
+from dasan.alarms import AlarmRow
+from dasan.storage import Base, Storage, StorageError
+
+
+async def test_open_twice_is_idempotent(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db' / 'x.sqlite3'}"
+    first = await Storage.open(url)
+    assert await first.revision() == "0001"
+    await first.close()
+    second = await Storage.open(url)
+    assert await second.revision() == "0001"
+    await second.close()
+
+
+async def test_concurrent_openers_agree(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}"
+    opened = await asyncio.gather(*(Storage.open(url) for _ in range(3)))
+    assert [await s.revision() for s in opened] == ["0001"] * 3
+    for store in opened:
+        await store.close()
+
+
+async def test_unknown_driver_is_refused() -> None:
+    with pytest.raises(StorageError):
+        await Storage.open("mysql://nope")
+
+
+def _diff(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": False})
+    return list(compare_metadata(context, Base.metadata))
+
+
+async def test_models_match_migrations(storage: Storage) -> None:
+    assert AlarmRow.__tablename__ in Base.metadata.tables
+    async with storage.engine.connect() as conn:
+        diff = await conn.run_sync(_diff)
+    assert diff == []
+
+
+async def test_write_rolls_back_on_error(storage: Storage) -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    with pytest.raises(RuntimeError):
+        async with storage.write() as session:
+            session.add(AlarmRow(source="s", key="k", severity="info", message="m", raised_at=at))
+            await session.flush()
+            raise RuntimeError("boom")
+    async with storage.session() as session:
+        assert list(await session.scalars(select(AlarmRow))) == []
+
+
+async def test_utc_times_round_trip(storage: Storage) -> None:
+    at = datetime(2026, 11, 28, 9, 30, 1, 123456, tzinfo=UTC)
+    async with storage.write() as session:
+        session.add(AlarmRow(source="s", key="k", severity="info", message="m", raised_at=at))
+    async with storage.session() as session:
+        row = await session.scalar(select(AlarmRow))
+    assert row is not None
+    assert row.raised_at == at
+    assert row.raised_at.tzinfo is not None
+
+
+async def test_naive_datetimes_are_refused(storage: Storage) -> None:
+    with pytest.raises(Exception, match="naive"):
+        async with storage.write() as session:
+            session.add(
+                AlarmRow(
+                    source="s",
+                    key="k",
+                    severity="info",
+                    message="m",
+                    raised_at=datetime(2026, 1, 1),
+                )
+            )
+            await session.flush()
