@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 
 from cti.ami import names
@@ -40,6 +41,7 @@ from cti.ami.protocol import HeaderValue
 from cti.settings import AmiSettings
 
 AmiSubscription = Subscription[AmiStreamItem]
+_EMPTY_LIST = re.compile(r"No [\w ]+ found\.?", re.IGNORECASE)
 
 
 class AmiClient:
@@ -199,8 +201,18 @@ class AmiClient:
         timeout: float | None = None,  # noqa: ASYNC109 - per-action timeout is the interface
         **headers: HeaderValue,
     ) -> list[AmiEvent]:
-        """Run an EventList action (CoreShowChannels, QueueStatus...) and return its items."""
-        response = await self.action(name, timeout, **headers)
+        """Run an EventList action (CoreShowChannels, QueueStatus...) and return its items.
+
+        Asterisk answers some empty lists with an error instead of an empty list (the real
+        PJSIPShowContacts says ``Response: Error`` / ``Message: No Contacts found``); such a
+        "No ... found" reply is returned as ``[]``.
+        """
+        try:
+            response = await self.action(name, timeout, **headers)
+        except AmiActionError as exc:
+            if _EMPTY_LIST.fullmatch(exc.message.strip()):
+                return []
+            raise
         return list(response.events)
 
     async def command(

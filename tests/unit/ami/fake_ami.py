@@ -34,6 +34,7 @@ class FakeAmi:
         self.actions: list[dict[str, str]] = []
         self.logins = 0
         self.answer_ping = True
+        self.fail_actions: set[str] = set()  # answered "Response: Error"
         # raw bytes written before the reply, after the first item, and after the list
         self.around_list: dict[str, tuple[bytes, bytes, bytes]] = {}
         self.on_login: Callable[[asyncio.StreamWriter], None] | None = None
@@ -144,7 +145,7 @@ class FakeAmi:
             if self.on_login is not None:
                 self.on_login(writer)
             return True
-        if not logged_in:
+        if not logged_in or name in self.fail_actions:
             writer.write(encode([("Response", "Error"), aid, ("Message", "Permission denied")]))
         elif name == "Ping":
             if self.answer_ping:
@@ -196,6 +197,11 @@ class FakeAmi:
             "PJSIPShowContacts": "ContactList",
             "DeviceStateList": "DeviceStateChange",
         }[name]
+        if name == "PJSIPShowContacts" and not self.lists[name]:
+            # what Asterisk 22 really sends (bare LF, then an extra blank line)
+            writer.write(b"Response: Error\r\n" + aid[0].encode() + b": " + aid[1].encode()
+                         + b"\r\nMessage: No Contacts found\n\r\n\r\n")  # fmt: skip
+            return
         before, mid, after = self.around_list.pop(name, (b"", b"", b""))
         writer.write(before)
         writer.write(

@@ -82,6 +82,15 @@ async def test_login_actions_lists_and_command(fake: FakeAmi, client: AmiClient)
     assert login["Username"] == "dasan" and login["Events"] == "on"
 
 
+async def test_empty_list_reported_as_error_is_empty(fake: FakeAmi, client: AmiClient) -> None:
+    assert await client.action_list("PJSIPShowContacts") == []
+    fake.lists["PJSIPShowContacts"] = [[("Endpoint", "c0001"), ("Uri", "sip:c0001@h")]]
+    (contact,) = await client.action_list("PJSIPShowContacts")
+    assert contact.get("Uri") == "sip:c0001@h"
+    with pytest.raises(AmiActionError):
+        await client.action_list("QueueStatus")  # other errors still raise
+
+
 async def test_action_error_and_command_error_carry_asterisk_message(client: AmiClient) -> None:
     with pytest.raises(AmiActionError, match="Invalid/unknown command") as info:
         await client.action("Originate", Channel="PJSIP/c0001")

@@ -279,3 +279,38 @@ def test_eof_mid_message_is_reported_clean_eof_is_not() -> None:
     partial.receive_data(b"Event: A\r\nUniqueid: 1")
     with pytest.raises(RemoteProtocolError, match="middle of a message"):
         partial.receive_eof()
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 1500])
+def test_real_asterisk22_action_replies(chunk: int | None) -> None:
+    """Recorded from Asterisk 22.10.1: Login, lists, Command, a failed Originate, Ping."""
+    ids = ["login-1", "csc-1", "bl-1", "pc-1", "ds-1", "cmd-1", "cmd-2", "orig-1", "ping-1"]
+    protocol = AmiProtocol()
+    for action_id in ids:
+        protocol.send_action(action_id, "X")
+    messages = feed(protocol, wire("asterisk22_actions.ami"), chunk=chunk)
+    responses = _responses(messages)
+    assert set(responses) == set(ids) and protocol.pending_actions == ()
+    # PJSIPShowContacts with no contacts: an error, "Message: ...\n" with a bare LF
+    assert responses["pc-1"].message == "No Contacts found" and not responses["pc-1"].ok
+    devices = responses["ds-1"].events
+    assert len(devices) > 471 and {e.name for e in devices} == {"DeviceStateChange"}
+    assert responses["csc-1"].events == () and responses["csc-1"].complete is not None
+    assert responses["cmd-1"].output[0].startswith("Asterisk 22.10.1")
+    assert responses["orig-1"].message == "Originate failed"
+    assert all(e.headers.get("SystemName") == "dasan" for e in _events(messages)[1:])
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 999])
+def test_real_asterisk22_call(chunk: int | None) -> None:
+    """Recorded: a citizen call through the static fallback queue to a SIPp consultant."""
+    protocol = AmiProtocol()
+    protocol.send_action("login-1", "Login")
+    events = _events(feed(protocol, wire("asterisk22_fallback_call.ami"), chunk=chunk))
+    names_seen = [e.name for e in events]
+    for expected in ("Newchannel", "MixMonitorStart", "DialBegin", "DialEnd", "BridgeEnter",
+                     "BridgeLeave", "Hangup", "QueueCallerJoin"):  # fmt: skip
+        assert expected in names_seen
+    dial_end = next(e for e in events if e.name == "DialEnd")
+    assert dial_end.get("DialStatus") == "ANSWER"
+    assert dial_end.uniqueid.startswith("dasan-")  # systemname=dasan prefixes uniqueids

@@ -151,13 +151,15 @@ async def test_lost_events_trigger_resync(fake: FakeAmi) -> None:
 
 
 async def test_resync_failure_is_retried(fake: FakeAmi) -> None:
-    fake.lists.pop("BridgeList")  # the fake now answers BridgeList with an error
+    fake.fail_actions.add("BridgeList")
     ami = AmiClient(make_settings(fake.port))
     await ami.start()
     live = LiveState(ami, clock=lambda: NOW, resync_retry_s=0.02)
     task = asyncio.create_task(live.run())
-    await fake.wait_for(lambda: sum(a["Action"] == "BridgeList" for a in fake.actions) >= 2)
-    assert not live.snapshot.synced
+    await fake.wait_for(lambda: sum(a["Action"] == "BridgeList" for a in fake.actions) >= 3)
+    assert not live.snapshot.synced and ami.reconnects == 0
+    fake.fail_actions.clear()
+    await live.wait_synced(5)
     await ami.stop()
     async with asyncio.timeout(5):
         await task

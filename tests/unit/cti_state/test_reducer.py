@@ -34,6 +34,7 @@ NOW = 1795046500.0
 def recorded(name: str, *pending: str) -> list[AmiEvent | AmiResponse]:
     protocol = AmiProtocol()
     protocol.receive_data(b"Asterisk Call Manager/11.0.0\r\n")
+    protocol.send_action("login-1", "Login")
     for action_id in pending:
         protocol.send_action(action_id, "X")
     data = (FIXTURES / name).read_bytes()
@@ -56,7 +57,7 @@ def run(
 
 
 def test_recorded_call_lifecycle() -> None:
-    events = [m for m in recorded("call_lifecycle.ami", "login-1") if isinstance(m, AmiEvent)]
+    events = [m for m in recorded("call_lifecycle.ami") if isinstance(m, AmiEvent)]
     reducer = Reducer()
     snapshot = LiveSnapshot()
     seen: dict[str, LiveSnapshot] = {}
@@ -221,3 +222,20 @@ def test_interleaved_calls_keep_invariants_and_end_empty(order: list[int], cut: 
                 replayed, _ = reducer.apply(replayed, again, NOW)
             assert replayed.channels.keys() == snapshot.channels.keys()
     assert snapshot.channels == {} and snapshot.bridges == {} and snapshot.dials == {}
+
+
+def test_real_asterisk22_call_through_the_reducer() -> None:
+    events = [m for m in recorded("asterisk22_fallback_call.ami") if isinstance(m, AmiEvent)]
+    reducer = Reducer()
+    snapshot = LiveSnapshot()
+    peak_members = 0
+    answered = False
+    recording_seen = False
+    for event in events:
+        snapshot, changes = reducer.apply(snapshot, event, NOW)
+        peak_members = max([peak_members, *(len(b.members) for b in snapshot.bridges.values())])
+        answered |= any(isinstance(c, DialChanged) and c.dial.answered for c in changes)
+        recording_seen |= any(c.recording for c in snapshot.channels.values())
+    assert answered and recording_seen and peak_members == 2
+    assert snapshot.channels == {} and snapshot.bridges == {} and snapshot.dials == {}
+    assert snapshot.endpoints  # DeviceStateChange for PJSIP/cNNNN
