@@ -2,8 +2,8 @@
 
 For page development and the unit tier only. Same seed, same clock -> same story.
 Invariants: every consultant speaks Korean; every queue's language is spoken by someone;
-consultants in ``manual`` are never answered-for, hung-up-on or wrapped-up by the traffic
-(a person drives them from the desktop page).
+consultants in ``manual`` have their ringing calls answered (as a softphone would) but are
+never hung up on, wrapped up or set ready by the traffic: a person drives them from the desktop.
 """
 
 from __future__ import annotations
@@ -89,10 +89,10 @@ class DemoTraffic:
             self._arrive()
         await self._route()
         for call in await self._center.live_calls():
-            if call.consultant_id in self._manual:
-                continue
             if call.state is CallState.RINGING and rng.random() < 0.5:
-                self._center.answer(call.call_id)
+                self._center.answer(call.call_id)  # the softphone answers, also for a person
+            elif call.consultant_id in self._manual:
+                continue
             elif rng.random() < _HANG_UP_CHANCE.get(call.state, 0.0):
                 self._center.citizen_hangs_up(call.call_id)
         await self._settle()
