@@ -78,10 +78,14 @@ class DemoTraffic:
                 await self._center.log_in(self._by, view.consultant_id)
                 await self._center.set_ready(self._by, view.consultant_id)
         now = self._clock()
+        staff = len(await self._center.consultants())
         for minute in range(60, 0, -1):
-            wave = 6 + int(5 * abs((minute % 20) - 10) / 10)
+            wave = (6 + 5 * abs((minute % 20) - 10) / 10) * staff / 471
+            talking = int(staff * 0.12 + 2 * wave)
+            ready = max(0, int(staff * 0.78 - 2 * wave))
             at = now - timedelta(minutes=minute)
-            self._center.add_sample(CenterSample(at, wave, 120 + 3 * wave, 300 - 3 * wave, 40))
+            sample = CenterSample(at, int(wave), talking, ready, staff - talking - ready)
+            self._center.add_sample(sample)
 
     async def step(self) -> None:
         rng = self._rng

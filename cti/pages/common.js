@@ -63,16 +63,23 @@ export function fmtDuration(seconds) {
   return h > 0 ? `${h}:${pad(m % 60)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
 }
 
+const locale = () => (lang() === "ko" ? "ko-KR" : "en-GB");
+
+// 24-hour clock times, as a contact center reads them.
 export function fmtTime(iso) {
   if (!iso) return "";
-  return new Date(iso).toLocaleTimeString(lang() === "ko" ? "ko-KR" : "en-GB",
-    { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return new Date(iso).toLocaleTimeString(locale(),
+    { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+}
+
+export function fmtClock(ms) {
+  return new Date(ms).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 }
 
 export function fmtDateTime(iso) {
   if (!iso) return "";
-  return new Date(iso).toLocaleString(lang() === "ko" ? "ko-KR" : "en-GB",
-    { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+  return new Date(iso).toLocaleString(locale(),
+    { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 }
 
 export function fmtPercent(fraction) {

@@ -5,7 +5,7 @@
 // so no clock skew between browser and server enters the numbers.
 
 import {
-  LiveSocket, api, applyI18n, byTestId, describeError, el, ensureSignedIn, fmtDuration,
+  LiveSocket, api, applyI18n, byTestId, describeError, el, ensureSignedIn, fmtClock, fmtDuration,
   fmtPercent, fmtTime, setConnection, t, wireHeader,
 } from "./common.js";
 
@@ -134,7 +134,9 @@ function drawGraph(sum) {
   for (let m = 0; m <= 60; m += 15) {
     const gx = x(now - HOUR_MS + m * 60000);
     g.beginPath(); g.moveTo(gx, pad.top); g.lineTo(gx, pad.top + plotH); g.stroke();
-    g.fillText(fmtTime(new Date(now - HOUR_MS + m * 60000).toISOString()).slice(0, 5), gx - 14, height - 6);
+    const label = fmtClock(now - HOUR_MS + m * 60000);
+    const w = g.measureText(label).width;
+    g.fillText(label, Math.min(Math.max(gx - w / 2, 0), width - w), height - 6);
   }
   for (const frac of [0, 0.5, 1]) {
     const value = Math.round((top / 1.1) * frac);
