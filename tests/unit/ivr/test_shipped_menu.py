@@ -117,9 +117,8 @@ def test_language_menu_offers_the_six_languages_in_order(menu: Menu) -> None:
 def _respond(walk: Walk, draw: st.DrawFn) -> Event:
     last = walk.last
     if isinstance(last, PlayPrompts):
-        return draw(
-            st.sampled_from([PromptFinished(), DigitsReceived(draw(st.sampled_from("1239*")))])
-        )
+        finished: list[Event] = [PromptFinished(), DigitsReceived(draw(st.sampled_from("1239*")))]
+        return draw(st.sampled_from(finished))
     assert isinstance(last, Collect)
     word = st.sampled_from([*last.grammar, "피자", "네"]) if last.grammar else st.just("피자")
     return draw(
