@@ -67,12 +67,18 @@ def create_app(
     for endpoint in extra:
         if not endpoint.path.startswith("/api/"):
             raise ValueError(f"extra route {endpoint.key} must live under /api/")
-    endpoints = [*api, *extra, *PageSite(load_files()).endpoints(), *_edge(hub, registry)]
+    document: list[bytes] = []  # filled below: the document describes its own route too
+    endpoints = [
+        *api,
+        *extra,
+        *PageSite(load_files()).endpoints(),
+        *_edge(hub, registry),
+        _openapi_endpoint(document),
+    ]
     keys = [e.key for e in endpoints]
     if len(set(keys)) != len(keys):
         raise ValueError(f"duplicate routes: {sorted({k for k in keys if keys.count(k) > 1})}")
-    openapi = json.dumps(build_openapi(endpoints, "Dasan CTI", VERSION)).encode()
-    endpoints.append(_openapi_endpoint(openapi))
+    document.append(json.dumps(build_openapi(endpoints, "Dasan CTI", VERSION)).encode())
 
     app = web.Application(middlewares=[_json_errors, metrics.middleware, _authenticator(auth)])
     for endpoint in endpoints:
@@ -134,9 +140,9 @@ def _edge(hub: WebSocketHub, registry: CollectorRegistry) -> list[Endpoint]:
     ]
 
 
-def _openapi_endpoint(document: bytes) -> Endpoint:
+def _openapi_endpoint(document: list[bytes]) -> Endpoint:
     async def openapi(r: ApiRequest) -> object:
-        return web.Response(body=document, content_type="application/json")
+        return web.Response(body=document[0], content_type="application/json")
 
     return Endpoint(
         "GET",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from cti.auth import Authenticator, DemoUserStore, MemoryUserStore, ScryptParams, User, make_user
@@ -53,7 +54,7 @@ def new_auth(clock: ManualClock) -> Authenticator:
 
 @dataclass
 class Edge:
-    client: TestClient[object, object]
+    client: TestClient[web.Request, web.Application]
     center: FakeCenter
     auth: Authenticator
     clock: ManualClock

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+from collections.abc import Callable
 from datetime import timedelta
 
 from cti.control import CallState, IvrStep
@@ -38,3 +41,12 @@ def answered_call(
     call = center.answer(call_id)
     assert call.state is CallState.TALKING
     return call_id
+
+
+async def eventually(condition: Callable[[], bool], deadline_s: float = 5.0) -> None:
+    """Poll ``condition`` until it holds, failing after ``deadline_s`` (never a fixed sleep)."""
+    async with asyncio.timeout(deadline_s):
+        for _ in itertools.count():
+            if condition():
+                return
+            await asyncio.sleep(0.01)

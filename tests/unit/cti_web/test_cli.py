@@ -1,0 +1,68 @@
+"""``dasan users ...`` (the group alone, so other areas' commands cannot break it): add, list, token, revoke, remove, demo-password."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cti.auth import Authenticator, JsonUserStore, demo_password
+from cti.cli import users
+from dasan.principal import Role
+
+
+@pytest.fixture
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("DASAN_HOME", str(tmp_path))
+    monkeypatch.delenv("DASAN_CONFIG", raising=False)
+    return CliRunner()
+
+
+def test_users_lifecycle(runner: CliRunner, tmp_path: Path) -> None:
+    added = runner.invoke(users, ["add", "alice", "--role", "supervisor"])
+    assert added.exit_code == 0, added.output
+    assert "password: " in added.output
+    piped = runner.invoke(
+        users,
+        ["add", "bob", "--role", "admin", "--password-stdin"],
+        input="bob's password\n",
+    )
+    assert piped.exit_code == 0
+    assert "password" not in piped.output.replace("--password", "")
+    issued = runner.invoke(users, ["token", "alice", "--label", "tv", "--json"])
+    token = json.loads(issued.output)["token"]
+    store = JsonUserStore(tmp_path / "users.json")
+    principal = Authenticator(store, lambda: 0.0).authenticate(token, "cli")
+    assert principal is not None
+    assert principal.role is Role.SUPERVISOR
+    listed = json.loads(runner.invoke(users, ["list", "--json"]).output)
+    assert [(u["user_id"], u["role"], u["api_tokens"]) for u in listed] == [
+        ("alice", "supervisor", 1),
+        ("bob", "admin", 0),
+    ]
+    assert "1 token(s) revoked" in runner.invoke(users, ["revoke-tokens", "alice"]).output
+    assert runner.invoke(users, ["remove", "bob"]).exit_code == 0
+    missing = runner.invoke(users, ["remove", "bob"])
+    assert missing.exit_code != 0
+    assert "no user 'bob'" in missing.output
+
+
+def test_bad_input_is_a_clear_error(runner: CliRunner) -> None:
+    bad = runner.invoke(users, ["add", "Bad Id", "--role", "admin"])
+    assert bad.exit_code != 0
+    assert "user id must be" in bad.output
+    short = runner.invoke(
+        users, ["add", "carol", "--role", "admin", "--password-stdin"], input="short\n"
+    )
+    assert "at least 8" in short.output
+    ghost = runner.invoke(users, ["token", "ghost"])
+    assert "no user 'ghost'" in ghost.output
+
+
+def test_demo_password(runner: CliRunner) -> None:
+    result = runner.invoke(users, ["demo-password", "c0001", "--json"])
+    data = json.loads(result.output)
+    assert data["password"] == demo_password("c0001", "dasan-demo-web-secret")
+    assert data["demo_users"] is True
