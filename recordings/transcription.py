@@ -134,7 +134,7 @@ class Transcripts:
             .limit(limit)
         )
         async with self._storage.session() as session:
-            rows = (await session.execute(query)).tuples().all()
+            rows = (await session.execute(query)).all()
         return [(Recording.from_row(row), language or "ko") for row, language in rows]
 
     async def transcribe_pending(self, limit: int = 100) -> int:

@@ -1,7 +1,8 @@
 """aiohttp handlers for listening to, downloading and searching recordings.
 
-The CTI web edge authenticates each request and puts a ``dasan.principal.Principal`` in
-``request["principal"]``; these handlers never authenticate. The reason for an access comes
+The CTI web edge authenticates each request and puts a ``dasan.principal.Principal`` in the
+request under its key (``cti.web.dispatch.PRINCIPAL``, a ``web.RequestKey``; pass it as
+``principal_key``); these handlers never authenticate. The reason for an access comes
 from the ``X-Access-Reason`` header (preferred: it stays out of URLs and proxy logs) or the
 ``reason`` query parameter (for an ``<audio src>``).
 
@@ -45,8 +46,11 @@ _MAX_SEARCH_RESULTS = 200
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _principal(request: web.Request) -> Principal:
-    principal = request.get("principal")
+PrincipalKey = web.RequestKey[Principal] | str
+
+
+def _principal(request: web.Request, key: PrincipalKey) -> Principal:
+    principal = request.get(key)
     if not isinstance(principal, Principal):
         raise web.HTTPUnauthorized(
             text='{"error": "not authenticated"}', content_type="application/json"
@@ -75,11 +79,21 @@ def _mapped(handler: Handler) -> Handler:
     return wrapper
 
 
-def routes(access: RecordingAccess, prefix: str = "/api/recordings") -> list[web.RouteDef]:
+def routes(
+    access: RecordingAccess,
+    prefix: str = "/api/recordings",
+    *,
+    principal_key: PrincipalKey = "principal",
+) -> list[web.RouteDef]:
+    """Route definitions; ``principal_key`` is where the auth middleware left the caller."""
+
+    def who(request: web.Request) -> Principal:
+        return _principal(request, principal_key)
+
     async def audio(request: web.Request, download: bool) -> web.StreamResponse:
         call_id = request.match_info["call_id"]
         stream = await access.open_audio(
-            _principal(request), call_id, _reason(request), download=download
+            who(request), call_id, _reason(request), download=download
         )
         response = web.StreamResponse(
             headers={
@@ -107,11 +121,11 @@ def routes(access: RecordingAccess, prefix: str = "/api/recordings") -> list[web
     async def search(request: web.Request) -> web.StreamResponse:
         keyword = request.query.get("q", "")
         limit = min(int(request.query.get("limit", "50")), _MAX_SEARCH_RESULTS)
-        hits = await access.search(_principal(request), keyword, _reason(request), limit)
+        hits = await access.search(who(request), keyword, _reason(request), limit)
         return web.json_response({"query": keyword, "hits": [h.as_json() for h in hits]})
 
     async def report(request: web.Request) -> web.StreamResponse:
-        result = await access.report(_principal(request), request.query.get("month", ""))
+        result = await access.report(who(request), request.query.get("month", ""))
         return web.json_response(result.as_json())
 
     return [
