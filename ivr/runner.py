@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ivr.agi.errors import AgiHangup
-from ivr.agi.session import RecordingResult
+from ivr.agi import AgiHangup, RecordingResult
 from ivr.menu.events import (
     Action,
     Collect,
@@ -45,7 +44,7 @@ from ivr.menu.loader import Menu
 from ivr.menu.state import MenuState, journey_to_json
 from ivr.menu.stepper import ALL_KEYS, initial_state, step
 from ivr.speech import FileRecognizer, SpeechInputError
-from ivr.targets import DEFAULT_PRIORITY, TAG_PRIORITY, TAG_SERVICE, TAG_SKILL
+from ivr.targets import DEFAULT_LANGUAGE, DEFAULT_PRIORITY, TAG_PRIORITY, TAG_SERVICE, TAG_SKILL
 
 log = logging.getLogger(__name__)
 
@@ -159,10 +158,14 @@ async def run_menu(
     prompts: PromptPaths,
     recognizer: SpeechInput | None,
     clock: Clock,
+    *,
+    language: str = DEFAULT_LANGUAGE,
 ) -> IvrOutcome:
-    """Walk ``menu`` with the caller until it routes the call or the caller chose to end it."""
+    """Walk ``menu`` with the caller until it routes the call or the caller chose to end it;
+    ``language`` is the caller's language until the menu sets one (IvrSettings.default_language).
+    """
     runner = _Runner(session, prompts, recognizer)
-    state, actions = step(menu, initial_state(menu), Started(), clock())
+    state, actions = step(menu, initial_state(menu, language), Started(), clock())
     while True:
         event = await runner.execute(actions)
         if event is None:

@@ -10,8 +10,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ivr.agi.errors import AgiHangup
-from ivr.agi.session import RecordingResult
+from ivr.agi import AgiHangup, RecordingResult
 from ivr.speech import Recognition
 
 

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ivr.agi.errors import AgiHangup
-from ivr.menu.loader import Menu
+from ivr.agi import AgiHangup
+from ivr.hours import ServiceHours
+from ivr.menu.loader import Menu, load_menu
+from ivr.prompts.manifest import PromptManifest
 from ivr.runner import IvrOutcome, PromptPaths, SpeechInput, run_menu
 from ivr.speech import SpeechInputError
 
@@ -18,6 +20,7 @@ from .helpers import WEEKDAY_NIGHT, WEEKDAY_NOON
 
 PBX = "/var/lib/dasan/prompts"
 SPOOL = "/var/spool/dasan/speech"
+MINIMAL = Path(__file__).parents[2] / "fixtures" / "menus" / "minimal.yaml"
 
 
 def files_in(folder: Path) -> list[Path]:
@@ -187,3 +190,16 @@ async def test_hungup_flag_stops_the_ivr(menu: Menu) -> None:
     with pytest.raises(AgiHangup):
         await run_menu(call, menu, PromptPaths(PBX), None, Clock(WEEKDAY_NOON))
     assert call.commands == []
+
+
+async def test_language_is_set_on_the_channel_even_if_the_menu_never_chooses(
+    manifest: PromptManifest, hours: ServiceHours
+) -> None:
+    minimal = load_menu(MINIMAL, manifest, hours)
+    call = FakeCall([Keys("2")])
+    outcome = await run_menu(
+        call, minimal, PromptPaths(PBX), None, Clock(WEEKDAY_NOON), language="en"
+    )
+    assert (outcome.target, outcome.language, outcome.priority) == ("welfare", "en", 2)
+    assert call.played() == [f"{PBX}/en/welcome", f"{PBX}/en/main_menu"]
+    assert call.commands[-1] == ("SET VARIABLE", "CHANNEL(language)", "en")
