@@ -80,9 +80,14 @@ def token_hash(token: str) -> str:
 def _scrypt(password: str, salt: bytes, params: ScryptParams) -> bytes:
     maxmem = 128 * params.n * params.r * params.p * 2 + 1024 * 1024
     return hashlib.scrypt(
-        password.encode(), salt=salt, n=params.n, r=params.r, p=params.p,
-        dklen=params.dklen, maxmem=maxmem,
-    )  # fmt: skip
+        password.encode(),
+        salt=salt,
+        n=params.n,
+        r=params.r,
+        p=params.p,
+        dklen=params.dklen,
+        maxmem=maxmem,
+    )
 
 
 def _b64(raw: bytes) -> str:

@@ -110,8 +110,14 @@ class CenterState:
         self._set(call.consultant_id, ConsultantState.TALKING, call_id=call_id)
         waited = (now - self._enqueued[call_id]).total_seconds()
         self._ledger.answered(call.queue_id, call.consultant_id, waited)
-        agent = Party(f"{call_id}-p{next(self._ids)}", PartyKind.CONSULTANT, PartyState.CONNECTED,
-                      call.consultant_id, None, now)  # fmt: skip
+        agent = Party(
+            f"{call_id}-p{next(self._ids)}",
+            PartyKind.CONSULTANT,
+            PartyState.CONNECTED,
+            call.consultant_id,
+            None,
+            now,
+        )
         answered = replace(
             call, state=CallState.TALKING, answered_at=now, parties=(*call.parties, agent)
         )
@@ -129,9 +135,13 @@ class CenterState:
         """Append one point to the last-hour timeline (the real center does this each minute)."""
         states = [c.state for c in self._consultants.values()]
         waiting = sum(c.state is CallState.WAITING for c in self._calls.values())
-        point = CenterSample(self._clock(), waiting, states.count(ConsultantState.TALKING),
-                             states.count(ConsultantState.READY),
-                             states.count(ConsultantState.NOT_READY))  # fmt: skip
+        point = CenterSample(
+            self._clock(),
+            waiting,
+            states.count(ConsultantState.TALKING),
+            states.count(ConsultantState.READY),
+            states.count(ConsultantState.NOT_READY),
+        )
         self._ledger.add_sample(point)
         return point
 
@@ -202,8 +212,14 @@ class CenterState:
         return call
 
     def _join(self, call: CallSummary, kind: PartyKind, address: str, lang: str | None) -> Party:
-        party = Party(f"{call.call_id}-p{next(self._ids)}", kind, PartyState.CONNECTED, address,
-                      lang, self._clock())  # fmt: skip
+        party = Party(
+            f"{call.call_id}-p{next(self._ids)}",
+            kind,
+            PartyState.CONNECTED,
+            address,
+            lang,
+            self._clock(),
+        )
         self._put(replace(call, parties=(*call.parties, party)))
         return party
 
@@ -213,8 +229,14 @@ class CenterState:
         if target.kind is TargetKind.CONSULTANT:
             self._ready_consultant(target.value, call.consultant_id)
             self._set(target.value, ConsultantState.TALKING, call_id=call.call_id)
-        party = Party(f"{call.call_id}-p{next(self._ids)}", PartyKind.TRANSFER_TARGET,
-                      PartyState.CONNECTED, target.value, None, self._clock())  # fmt: skip
+        party = Party(
+            f"{call.call_id}-p{next(self._ids)}",
+            PartyKind.TRANSFER_TARGET,
+            PartyState.CONNECTED,
+            target.value,
+            None,
+            self._clock(),
+        )
         parties = (*with_citizen(call, PartyState.HELD), party)
         return self._put(replace(call, state=CallState.CONSULTING, parties=parties))
 
@@ -239,8 +261,12 @@ class CenterState:
     def _end(self, call: CallSummary, outcome: CallOutcome) -> CallSummary:
         now = self._clock()
         talk = (now - call.answered_at).total_seconds() if call.answered_at else 0.0
-        self.add_history(call.number, EarlierCall(call.call_id, call.started_at, call.queue_id,
-                                                  outcome, call.consultant_id, talk))  # fmt: skip
+        self.add_history(
+            call.number,
+            EarlierCall(
+                call.call_id, call.started_at, call.queue_id, outcome, call.consultant_id, talk
+            ),
+        )
         return self._put(replace(call, state=CallState.ENDED, parties=()), queue=call.queue_id)
 
     def _stats(self, queue_id: str) -> QueueStats:
