@@ -298,6 +298,7 @@ def main() -> None:
     if args.serve:
         asyncio.run(serve())
         return
+    load_before = [round(x, 2) for x in os.getloadavg()]
     runs = [asyncio.run(measure(c, args.duration)) for c in args.concurrency]
     for run in runs:
         print(
@@ -313,7 +314,11 @@ def main() -> None:
         "scenarios": [s.name for s in SCENARIOS],
         "runs": runs,
         "stepper_only": stepper_only(3.0),
-        "host": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "host": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_average_before": load_before,
+        },
         "note": "2 shared cores: the load generator runs on the same host as the server",
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

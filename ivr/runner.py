@@ -160,12 +160,15 @@ async def run_menu(
     clock: Clock,
     *,
     language: str = DEFAULT_LANGUAGE,
+    entry: str = "",
 ) -> IvrOutcome:
-    """Walk ``menu`` with the caller until it routes the call or the caller chose to end it;
-    ``language`` is the caller's language until the menu sets one (IvrSettings.default_language).
+    """Walk ``menu`` with the caller until it routes the call or the caller chose to end it.
+
+    ``language`` is the caller's language until the menu sets one (IvrSettings.default_language);
+    ``entry`` (e.g. the dialed number, ``agi_dnid``) picks one of the menu's ``entries``.
     """
     runner = _Runner(session, prompts, recognizer)
-    state, actions = step(menu, initial_state(menu, language), Started(), clock())
+    state, actions = step(menu, initial_state(menu, language), Started(entry), clock())
     while True:
         event = await runner.execute(actions)
         if event is None:

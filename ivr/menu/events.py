@@ -30,7 +30,9 @@ class PromptRef:
 
 @dataclass(frozen=True)
 class Started:
-    pass
+    # How the call came in (e.g. the dialed number); a key of the menu's ``entries`` starts
+    # there, anything else at the menu's start node.
+    entry: str = ""
 
 
 @dataclass(frozen=True)

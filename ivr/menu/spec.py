@@ -138,6 +138,8 @@ class MenuSpec(_Model):
     id: str = Field(min_length=1)
     description: str = ""
     start: str
+    # Other ways into the menu, e.g. the dialed number: {"129": "line_129"}.
+    entries: dict[str, str] = Field(default_factory=dict)
     defaults: Defaults
     nodes: dict[str, Node] = Field(min_length=1)
 

@@ -70,7 +70,8 @@ def step(menu: Menu, state: MenuState, event: Event, now: dt.datetime) -> Step:
     if state.phase is Phase.DONE or (state.phase is Phase.NEW) != isinstance(event, Started):
         return state, ()
     if isinstance(event, Started):
-        return _enter(ctx, replace(state, started_at=now), menu.spec.start, [])
+        start = menu.spec.entries.get(event.entry, menu.spec.start)
+        return _enter(ctx, replace(state, started_at=now), start, [])
     if state.phase is Phase.PLAYING:
         return _after_play(ctx, state, event)
     return _on_input(ctx, state, event)

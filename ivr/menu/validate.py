@@ -90,6 +90,11 @@ def validate_menu(menu: MenuSpec, names: Names) -> list[Problem]:
     problems: list[Problem] = []
     if menu.start not in menu.nodes:
         problems.append(Problem(MENU_LEVEL, f"start node {menu.start!r} does not exist"))
+    problems += [
+        Problem(MENU_LEVEL, f"entries.{entry}: unknown node {node!r}")
+        for entry, node in menu.entries.items()
+        if node not in menu.nodes
+    ]
     problems += _check_defaults(menu, names)
     for node_id, node in menu.nodes.items():
         problems += [Problem(node_id, m) for m in _check_node(menu, node, names)]
@@ -216,15 +221,16 @@ def _check_collect(node: CollectNode, names: Names) -> list[str]:
 def _check_reachable(menu: MenuSpec) -> list[Problem]:
     if menu.start not in menu.nodes:
         return []
-    seen = {menu.start}
-    todo = [menu.start]
+    roots = [menu.start, *(n for n in menu.entries.values() if n in menu.nodes)]
+    seen = set(roots)
+    todo = list(roots)
     while todo:
         for _, target in successors(menu.nodes[todo.pop()]):
             if target in menu.nodes and target not in seen:
                 seen.add(target)
                 todo.append(target)
     return [
-        Problem(node_id, f"unreachable from the start node {menu.start!r}")
+        Problem(node_id, f"unreachable from the start node {menu.start!r} or an entry")
         for node_id in menu.nodes
         if node_id not in seen
     ]

@@ -211,3 +211,15 @@ def test_file_errors_name_the_file(
     good = tmp_path / "good.yaml"
     good.write_text(FIXTURE.read_text(encoding="utf-8"), encoding="utf-8")
     assert load_menu(good, manifest, hours).source == str(good)
+
+
+def test_entries_must_name_nodes_and_make_them_reachable(
+    manifest: PromptManifest, hours: ServiceHours
+) -> None:
+    data = minimal()
+    data["nodes"]["side_door"] = {"kind": "set", "tags": {"line": "x"}, "next": "choose"}
+    assert "node 'side_door': unreachable" in problems_of(data, manifest, hours)
+    data["entries"] = {"7": "side_door"}
+    assert build(data, manifest, hours).spec.entries == {"7": "side_door"}
+    data["entries"] = {"7": "side_door", "8": "nowhere"}
+    assert "menu: entries.8: unknown node 'nowhere'" in problems_of(data, manifest, hours)

@@ -73,10 +73,15 @@ def test_every_manifest_prompt_has_every_language_and_a_voice_text(
     }  # fmt: skip
 
 
+def test_the_dialplan_fallback_prompt_exists(manifest: PromptManifest) -> None:
+    # dialplans/120.conf plays <prompts>/<lang>/fallback_wait when the engine is unavailable.
+    assert set(manifest.prompts["fallback_wait"]) == set(LANGUAGES)
+
+
 def test_no_consultant_is_reached_without_the_recording_notice(menu: Menu) -> None:
     spec = menu.spec
-    seen = {spec.start}
-    todo = [spec.start]
+    seen = {spec.start, *spec.entries.values()}
+    todo = list(seen)
     while todo:
         node_id = todo.pop()
         for _, nxt in successors(spec.nodes[node_id]):

@@ -352,6 +352,7 @@ def test_journey_records_nodes_inputs_and_timings_as_json(menu: Menu) -> None:
         "welcome",
         "language",
         "notice",
+        "by_line",
         "by_language",
         "main_menu",
         "route_documents",
@@ -371,3 +372,24 @@ def test_journey_records_nodes_inputs_and_timings_as_json(menu: Menu) -> None:
         "value": "documents",
     }
     assert [e["t_ms"] for e in entries] == sorted(e["t_ms"] for e in entries)
+
+
+@pytest.mark.parametrize(
+    ("entry", "digit", "target"),
+    [("129", "1", "care129"), ("129", "2", "foreign_en"), ("120", "1", None), ("", "1", None)],
+)
+def test_the_129_line_enters_at_its_own_node(
+    menu: Menu, entry: str, digit: str, target: str | None
+) -> None:
+    walk = Walk(menu, WEEKDAY_NOON)
+    walk.send(Started(entry), after_ms=0)
+    assert walk.played() == ["ko/welcome"]  # the same greeting and language choice
+    walk.send(PromptFinished())
+    walk.send(DigitsReceived(digit))
+    assert walk.played()[-1].endswith("/recorded_notice")  # and the notice, always
+    walk.send(PromptFinished())
+    if target is None:
+        assert isinstance(walk.last, Collect) and walk.last.prompts[0].id == "main_menu"
+    else:
+        assert isinstance(walk.last, RouteTo) and walk.last.target == target
+        assert walk.last.tag("line") == "129"
