@@ -3,8 +3,10 @@
 Invariants:
 - A link is appended in the same transaction as the change it proves; if either fails,
   neither is stored.
-- Two writers racing for the same sequence number cannot fork the chain: the primary key on
-  ``seq`` rejects the loser, whose whole transaction is retried from the new head.
+- Two writers racing for the same sequence number cannot fork the chain: appenders are
+  serialized (a per-chain advisory transaction lock on PostgreSQL, the write lock taken by
+  BEGIN IMMEDIATE on SQLite), and should anything slip through, the primary key on ``seq``
+  rejects the loser, whose whole transaction is retried from the new head.
 - Links are never updated or deleted through this module (append-only).
 """
 
@@ -16,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +29,8 @@ from recordings.models import AccessLogRow, CatalogLinkRow
 T = TypeVar("T")
 LinkModel = type[CatalogLinkRow] | type[AccessLogRow]
 _ATTEMPTS = 8
+# Advisory lock ids (PostgreSQL) serializing appends to each chain across processes.
+_LOCK_IDS = {"catalog_chain": 120_120_1, "access_log": 120_120_2}
 
 
 def iso(at: datetime) -> str:
@@ -75,6 +79,9 @@ async def append(
     **columns: Any,
 ) -> Link:
     """Append one link after the current head (inside the caller's write transaction)."""
+    if (await session.connection()).dialect.name == "postgresql":
+        lock = _LOCK_IDS[model.__tablename__]
+        await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock})
     link = next_link(await head(session, model), iso(at), kind, content)
     body = json.dumps(dict(content), sort_keys=True, ensure_ascii=False)
     session.add(

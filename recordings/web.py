@@ -92,9 +92,7 @@ def routes(
 
     async def audio(request: web.Request, download: bool) -> web.StreamResponse:
         call_id = request.match_info["call_id"]
-        stream = await access.open_audio(
-            who(request), call_id, _reason(request), download=download
-        )
+        stream = await access.open_audio(who(request), call_id, _reason(request), download=download)
         response = web.StreamResponse(
             headers={
                 "Content-Type": stream.media_type,

@@ -1,0 +1,97 @@
+"""CDR CSV parsing is tolerant and folds several rows of one channel into one call."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from recordings.cdr import CdrIndex, citizen_calls, parse_text, read_cdr
+
+ROW = (
+    '"","0212345678","{dst}","{ctx}","""Kim"" <0212345678>","PJSIP/trunk-00000001",'
+    '"{dstchan}","{app}","","2026-11-28 09:00:00","{answer}","{end}",{dur},{bill},'
+    '"{disp}","DOCUMENTATION","{uid}","{user}"{extra}\n'
+)
+
+
+def row(uid: str, **fields: object) -> str:
+    values: dict[str, object] = {
+        "dst": "120",
+        "ctx": "dasan-citizen",
+        "dstchan": "",
+        "app": "AGI",
+        "answer": "2026-11-28 09:00:00",
+        "end": "2026-11-28 09:00:30",
+        "dur": 30,
+        "bill": 30,
+        "disp": "ANSWERED",
+        "uid": uid,
+        "user": "",
+        "extra": "",
+    }
+    values.update(fields)
+    return ROW.format(**values)
+
+
+def test_columns_are_read_by_position() -> None:
+    parsed = parse_text(row("1764320400.1", extra=',"","1764320400.1",3'))
+    [cdr] = parsed.rows
+    assert (cdr.src, cdr.dst, cdr.dcontext, cdr.channel) == (
+        "0212345678",
+        "120",
+        "dasan-citizen",
+        "PJSIP/trunk-00000001",
+    )
+    assert cdr.answer == datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+    assert (cdr.billsec, cdr.disposition, cdr.uniqueid, cdr.linkedid) == (
+        30,
+        "ANSWERED",
+        "1764320400.1",
+        "1764320400.1",
+    )
+
+
+def test_bad_lines_are_counted_not_fatal() -> None:
+    text = "garbage\n" + '"a","b"\n' + row("") + row("1.1", answer="not a time") + "\n"
+    parsed = parse_text(text)
+    assert parsed.skipped == 3
+    [cdr] = parsed.rows
+    assert cdr.answer is None
+
+
+def test_rows_of_one_channel_fold_into_one_call() -> None:
+    text = (
+        row("1.1", app="AGI", answer="2026-11-28 09:00:00", end="2026-11-28 09:00:45")
+        + row(
+            "1.1",
+            dst="s",
+            app="Dial",
+            dstchan="PJSIP/c0001-1",
+            answer="2026-11-28 09:00:45",
+            end="2026-11-28 09:03:00",
+        )
+        + row("2.2", disp="NO ANSWER", answer="")
+        + row("3.3", dst="7000", ctx="internal")
+    )
+    calls = citizen_calls(parse_text(text).rows, ["120"], [])
+    assert list(calls) == ["1.1"]
+    assert calls["1.1"].duration_ms == 180_000
+    assert calls["1.1"].rows == 2
+    assert list(citizen_calls(parse_text(text).rows, [], ["internal"])) == ["3.3"]
+
+
+def test_incremental_index_follows_appends_and_rotation(tmp_path: Path) -> None:
+    path = tmp_path / "Master.csv"
+    index = CdrIndex(path)
+    assert index.refresh().rows == []
+    path.write_text(row("1.1") + row("2.2")[:40])  # the second line is still being written
+    assert index.refresh() and index.uniqueids() == {"1.1"}
+    with path.open("a") as out:
+        out.write(row("2.2")[40:])
+    index.refresh()
+    assert index.uniqueids() == {"1.1", "2.2"}
+    path.unlink()
+    path.write_text(row("3.3"))  # rotated: a new file
+    index.refresh()
+    assert index.uniqueids() == {"3.3"}
+    assert read_cdr(tmp_path / "missing.csv").rows == []
