@@ -57,10 +57,8 @@ class Headers(Mapping[str, str]):
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
         self._items: tuple[tuple[str, str], ...] = tuple(items)
-        index: dict[str, str] = {}
-        for key, value in self._items:
-            index.setdefault(key.lower(), value)
-        self._index = index
+        # reversed: the first occurrence of a duplicated header wins
+        self._index = {key.lower(): value for key, value in reversed(self._items)}
 
     def __getitem__(self, key: str) -> str:
         return self._index[key.lower()]

@@ -39,6 +39,8 @@ from cti.ami.messages import (
 
 HeaderValue = str | int | Sequence[str]
 _FORGOTTEN_LIMIT = 1024
+_RESPONSE = f"{names.RESPONSE}:"
+_FOLLOWS = names.RESPONSE_FOLLOWS
 
 
 class _Reading(enum.Enum):
@@ -123,25 +125,53 @@ class AmiProtocol:
         del self._buffer[: cut + 1]
         out: list[AmiMessage] = []
         try:
-            for raw in complete.split(b"\n")[:-1]:
-                if len(raw) > self._max_line:
+            if len(complete) > self._max_line:
+                longest = max(map(len, complete.split(b"\n")))
+                if longest > self._max_line + 1:  # +1: the line's own \n-less CR
                     raise RemoteProtocolError(
-                        f"AMI line of {len(raw)} bytes exceeds the {self._max_line}-byte limit"
+                        f"AMI line of {longest} bytes exceeds the {self._max_line}-byte limit"
                     )
-                self._message_bytes += len(raw) + 1
-                if self._message_bytes > self._max_message:
-                    raise RemoteProtocolError(
-                        f"AMI message exceeds the {self._max_message}-byte limit"
-                    )
-                line = raw.decode("utf-8", "replace")
-                if line.endswith("\r"):
-                    line = line[:-1]
-                self._line(line, out)
+            self._text(complete.decode("utf-8", "replace").replace("\r\n", "\n"), out)
             self._check_partial(len(self._buffer))
         except RemoteProtocolError:
             self._state = _Reading.FAILED
             raise
         return out
+
+    def _text(self, text: str, out: list[AmiMessage]) -> None:
+        """Complete lines (LF-terminated, CRLF already folded) -> messages.
+
+        Fast path: a whole ``Key: Value`` block between blank lines is parsed with
+        comprehensions; anything unusual (banner, Follows body, a message continued from the
+        previous chunk, extra blank lines, junk) goes line by line through ``_line``.
+        """
+        blocks = text.split("\n\n")
+        tail = blocks.pop()
+        for block in blocks:
+            if self._headers or self._state is not _Reading.HEADERS or not self._block(block, out):
+                self._slow([*block.split("\n"), ""], out)
+        if tail:
+            self._slow(tail.split("\n")[:-1], out)
+
+    def _block(self, block: str, out: list[AmiMessage]) -> bool:
+        """Parse one complete message at C speed; False if it needs the careful path."""
+        if len(block) > self._max_message or block[:1] == "\n":
+            return False
+        if block.startswith(_RESPONSE) and _FOLLOWS in block[:24]:
+            return False
+        parts = [line.partition(":") for line in block.split("\n")]
+        if not all(sep and key and key[0] not in " \t" for key, sep, _ in parts):
+            return False
+        self._headers = [(k, v[1:] if v[:1] == " " else v) for k, _, v in parts]
+        self._finish(out)
+        return True
+
+    def _slow(self, lines: list[str], out: list[AmiMessage]) -> None:
+        for line in lines:
+            self._message_bytes += len(line) + 1
+            if self._message_bytes > self._max_message:
+                raise RemoteProtocolError(f"AMI message exceeds the {self._max_message}-byte limit")
+            self._line(line, out)
 
     def receive_eof(self) -> None:
         """The peer closed. Raises RemoteProtocolError if it closed in the middle of a message."""

@@ -46,19 +46,19 @@ class Draft(EndpointDraft):
     @property
     def channels(self) -> dict[str, Channel]:
         if self._channels is None:
-            self._channels = dict(self.base.channels)
+            self._channels = copy_map(self.base.channels)
         return self._channels
 
     @property
     def bridges(self) -> dict[str, Bridge]:
         if self._bridges is None:
-            self._bridges = dict(self.base.bridges)
+            self._bridges = copy_map(self.base.bridges)
         return self._bridges
 
     @property
     def dials(self) -> dict[str, Dial]:
         if self._dials is None:
-            self._dials = dict(self.base.dials)
+            self._dials = copy_map(self.base.dials)
         return self._dials
 
     def dials_view(self) -> Mapping[str, Dial]:
@@ -128,6 +128,13 @@ class Draft(EndpointDraft):
     def put_dial(self, dial: Dial) -> None:
         self.dials[dial.dest_uniqueid] = dial
         self.changes.append(DialChanged(dial=dial, at=self.at))
+
+
+def copy_map(mapping: Mapping[K, V]) -> dict[K, V]:
+    """A writable copy; a MappingProxyType over a dict copies at C speed via its ``copy``."""
+    if isinstance(mapping, MappingProxyType | dict):
+        return mapping.copy()
+    return dict(mapping)
 
 
 def known(value: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 from cti.ami import names as n
 from cti.ami.messages import AmiEvent
@@ -38,12 +39,18 @@ class EndpointDraft:
         if self.endpoint(endpoint.name) == endpoint and endpoint.name in self._current():
             return
         if self.endpoints_written is None:
-            self.endpoints_written = dict(self._endpoint_base)
+            self.endpoints_written = _copy(self._endpoint_base)
         self.endpoints_written[endpoint.name] = endpoint
         self.changes.append(EndpointChanged(endpoint=endpoint, at=self.at))
 
     def _current(self) -> Mapping[str, Endpoint]:
         return self.endpoints_written if self.endpoints_written is not None else self._endpoint_base
+
+
+def _copy(mapping: Mapping[str, Endpoint]) -> dict[str, Endpoint]:
+    if isinstance(mapping, MappingProxyType | dict):
+        return mapping.copy()
+    return dict(mapping)
 
 
 def _with_contact(endpoint: Endpoint, uri: str, status: str) -> Endpoint:

@@ -87,3 +87,25 @@ def test_command_output_round_trip(lines: list[str]) -> None:
     (response,) = protocol.receive_data(b"Response: Success\r\nActionID: c\r\n" + body + b"\r\n")
     assert isinstance(response, AmiResponse)
     assert response.output == tuple(lines)
+
+
+PIECES = st.sampled_from(
+    [b"Event: A", b"Response: Follows", b"Response:Follows", b"Response: Success",
+     b"ActionID: login-1", b"--END COMMAND--", b"x--END COMMAND--", b"Key: v", b"K:v",
+     b" Ind: x", b": x", b"junk", b"", b"\r", b"\xe9", b"Output:  sp "]
+)  # fmt: skip
+ENDS = st.sampled_from([b"\r\n", b"\n", b"\r\r\n"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.tuples(PIECES, ENDS), max_size=30),
+    st.lists(st.integers(min_value=0, max_value=400), max_size=6),
+)
+def test_structured_junk_same_whole_or_chunked(
+    lines: list[tuple[bytes, bytes]], cuts: list[int]
+) -> None:
+    """Whole blocks take the fast path, chunked ones the line-by-line path: same result."""
+    data = BANNER + b"".join(text + end for text, end in lines)
+    cuts = [c for c in cuts if c <= len(data)]
+    assert _parse(data, cuts) == _parse(data, [])

@@ -314,3 +314,18 @@ def test_real_asterisk22_call(chunk: int | None) -> None:
     dial_end = next(e for e in events if e.name == "DialEnd")
     assert dial_end.get("DialStatus") == "ANSWER"
     assert dial_end.uniqueid.startswith("dasan-")  # systemname=dasan prefixes uniqueids
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"Response:Follows\r\nActionID: f\r\nbody\r\n--END COMMAND--\r\n\r\n",
+        b"Event: A\r\nKey: v\r\r\n\r\n",
+        b"Event: A\r\nNoSpace:v\r\n\r\n\r\n\r\nEvent: B\r\n\r\n",
+        b"Response: Follows\r\nActionID: f\r\n\r\n\r\nx\r\n--END COMMAND--\r\n\r\n",
+    ],
+)
+def test_fast_and_line_by_line_paths_agree(data: bytes) -> None:
+    whole = started(("f", "Command")).receive_data(data)
+    assert whole == feed(started(("f", "Command")), data, chunk=1)
+    assert whole
