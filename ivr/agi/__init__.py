@@ -1,6 +1,7 @@
 """FastAGI for Dasan: a sans-IO protocol (``protocol``), the per-call session API
 (``session``) and the asyncio server that routes calls by AGI URL path (``server``)."""
 
+from ivr.agi.commands import DEFAULT_TIMEOUT, AgiCommands, AgiReply, RecordingResult
 from ivr.agi.errors import (
     AgiCommandError,
     AgiConnectionError,
@@ -21,11 +22,12 @@ from ivr.agi.protocol import (
     SessionStarted,
 )
 from ivr.agi.server import AgiHandler, AgiServer, AgiServerStats
-from ivr.agi.session import DEFAULT_TIMEOUT, AgiReply, AgiSession, RecordingResult
+from ivr.agi.session import AgiSession
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "AgiCommandError",
+    "AgiCommands",
     "AgiConnection",
     "AgiConnectionError",
     "AgiError",

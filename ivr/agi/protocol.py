@@ -30,30 +30,49 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from types import MappingProxyType
 
-# Asterisk reads a command with fgets into a 2048-byte buffer (AGI_BUF_LEN): a longer line is
-# cut and its tail runs as a second command, so we refuse to write one.
-MAX_COMMAND_BYTES = 2047
+from ivr.agi.commandline import (
+    MAX_COMMAND_BYTES,
+    AgiProtocolError,
+    LocalProtocolError,
+    encode_command,
+    format_command,
+    quote_argument,
+    split_command_line,
+)
+
+__all__ = [
+    "MAX_COMMAND_BYTES",
+    "AgiConnection",
+    "AgiProtocolError",
+    "CommandCompleted",
+    "CommandProgress",
+    "ConnectionClosed",
+    "ConnectionState",
+    "Event",
+    "HangupReceived",
+    "LocalProtocolError",
+    "RemoteProtocolError",
+    "SessionStarted",
+    "format_command",
+    "parse_reply",
+    "quote_argument",
+    "split_command_line",
+]
+
 DEFAULT_MAX_LINE_BYTES = 8192
 DEFAULT_MAX_VARIABLES = 512
 DEFAULT_MAX_BLOCK_BYTES = 65536
 DEFAULT_MAX_USAGE_LINES = 256
 
 _VARIABLE_LINE = re.compile(r"(agi_[A-Za-z0-9_]+): ?(.*)\Z", re.DOTALL)
+_VARIABLE_KEY = re.compile(r"agi_[A-Za-z0-9_]+\Z")
 _REPLY_LINE = re.compile(r"([0-9]{3})([ -])(.*)\Z", re.DOTALL)
 _KEY_AHEAD = re.compile(r"\s+[A-Za-z_][A-Za-z0-9_]*=")
 _KEY_TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z", re.DOTALL)
-_COMMAND_NAME = re.compile(r"[A-Za-z][A-Za-z_]*(?: [A-Za-z][A-Za-z_]*)*\Z")
-_NEEDS_QUOTES = frozenset(' \t"\\')
-_FORBIDDEN_IN_ARGS = frozenset("\n\r\x00")
-
-
-class AgiProtocolError(Exception):
-    """Base of the wire errors."""
-
-
-class LocalProtocolError(AgiProtocolError):
-    """We misused the protocol (our bug): nothing was sent and the state is unchanged."""
+_NO_EXTRA: Mapping[str, str] = MappingProxyType({})
+_REPLY_CACHE_SIZE = 64
 
 
 class RemoteProtocolError(AgiProtocolError):
@@ -86,7 +105,7 @@ class CommandCompleted:
     code: int
     result: str = ""
     data: str | None = None
-    extra: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, str] = field(default_factory=lambda: _NO_EXTRA)
 
     @property
     def ok(self) -> bool:
@@ -119,62 +138,7 @@ class ConnectionClosed:
 Event = SessionStarted | CommandCompleted | CommandProgress | HangupReceived | ConnectionClosed
 
 
-def quote_argument(arg: str) -> str:
-    """Quote ``arg`` for Asterisk's argument parser (double quotes, backslash escapes)."""
-    if not isinstance(arg, str):
-        raise LocalProtocolError(f"AGI arguments must be str, not {type(arg).__name__}")
-    if _FORBIDDEN_IN_ARGS.intersection(arg):
-        raise LocalProtocolError(f"AGI argument contains a newline, CR or NUL: {arg!r}")
-    if arg and not _NEEDS_QUOTES.intersection(arg):
-        return arg
-    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def format_command(name: str, *args: str, max_bytes: int = MAX_COMMAND_BYTES) -> bytes:
-    """The command line for ``name`` (e.g. ``"STREAM FILE"``) with quoted ``args``."""
-    if not isinstance(name, str) or not _COMMAND_NAME.match(name):
-        raise LocalProtocolError(f"not an AGI command name: {name!r}")
-    parts = [name, *(quote_argument(a) for a in args)]
-    line = (" ".join(parts) + "\n").encode("utf-8")
-    if len(line) > max_bytes:
-        raise LocalProtocolError(
-            f"AGI command line is {len(line)} bytes; Asterisk reads at most {max_bytes}"
-        )
-    return line
-
-
-def split_command_line(line: str) -> list[str]:
-    """Split a command line the way Asterisk's res_agi does (used by fakes and tests):
-    spaces/tabs separate words outside quotes, ``"`` toggles quoting (and starts a word
-    after whitespace), a backslash makes the next character literal."""
-    words: list[str] = []
-    current: list[str] | None = None
-    quoted = escaped = False
-    for ch in line:
-        if ch == '"' and not escaped:
-            quoted = not quoted
-            if quoted and current is None:
-                current = []
-                words.append("")
-        elif ch in " \t" and not quoted and not escaped:
-            if current is not None:
-                words[-1] = "".join(current)
-            current = None
-        elif ch == "\\" and not escaped:
-            escaped = True
-            continue
-        else:
-            if current is None:
-                current = []
-                words.append("")
-            current.append(ch)
-        escaped = False
-    if current is not None:
-        words[-1] = "".join(current)
-    return words
-
-
-def _parse_tail(tail: str, line: str) -> tuple[str | None, dict[str, str]]:
+def _parse_tail(tail: str, line: str) -> tuple[str | None, Mapping[str, str]]:
     """Split what follows ``result=<r>`` into ``(data)`` / free text and ``key=value`` pairs."""
     data: str | None = None
     end = len(tail.rstrip())
@@ -201,17 +165,17 @@ def _parse_tail(tail: str, line: str) -> tuple[str | None, dict[str, str]]:
             free.append(token)
     if free:
         data = " ".join(free)
-    return data, extra
+    return data, extra or _NO_EXTRA
 
 
 def parse_reply(code: int, text: str, line: str) -> CommandCompleted:
     """Parse the text after ``NNN `` of a one-line reply."""
     if not text.startswith("result="):
-        return CommandCompleted(code, "", text or None, {})
+        return CommandCompleted(code, "", text or None, _NO_EXTRA)
     rest = text[7:]
     space = rest.find(" ")
     if space < 0:
-        return CommandCompleted(code, rest, None, {})
+        return CommandCompleted(code, rest, None, _NO_EXTRA)
     data, extra = _parse_tail(rest[space + 1 :], line)
     return CommandCompleted(code, rest[:space], data, extra)
 
@@ -239,6 +203,8 @@ class AgiConnection:
         self._multi_code: str | None = None
         self._multi_lines: list[str] = []
         self._pending: str | None = None
+        self._names: set[str] = set()  # command names already validated
+        self._replies: dict[str, CommandCompleted] = {}  # parsed one-line replies, by line
         self.hangup_received = False
 
     @property
@@ -257,7 +223,11 @@ class AgiConnection:
             raise LocalProtocolError(f"command {self._pending!r} is still waiting for its reply")
         if self._state is not ConnectionState.IDLE:
             raise LocalProtocolError(f"connection is {self._state.value}")
-        data = format_command(name, *args)
+        if name not in self._names:
+            data = format_command(name, *args)
+            self._names.add(name)
+        else:
+            data = encode_command(name, args)
         self._pending = name
         self._state = ConnectionState.AWAITING_REPLY
         return data
@@ -278,6 +248,15 @@ class AgiConnection:
             self._end_of_stream(events)
             return events
         buffer = self._buffer
+        if not buffer and self._state is ConnectionState.VARIABLES:
+            data = self._whole_block(data, events)  # the usual case: the block in one piece
+            if not data:
+                return events
+        if not buffer and data.find(b"\n") == len(data) - 1:  # one whole line: the usual case
+            if len(data) - 1 > self._max_line:
+                raise RemoteProtocolError("line too long", data[:80].decode("utf-8", "replace"))
+            self._handle_line(data[:-2] if data.endswith(b"\r\n") else data[:-1], events)
+            return events
         buffer += data
         start = 0
         while True:
@@ -295,6 +274,28 @@ class AgiConnection:
         if len(buffer) > self._max_line:
             raise RemoteProtocolError("line too long", self._preview(0))
         return events
+
+    def _whole_block(self, data: bytes, events: list[Event]) -> bytes:
+        """Parse a complete, plain variable block at the start of ``data`` in one go; returns
+        the bytes after it, or ``data`` untouched for the line-by-line path (which also gives
+        the precise error for anything unusual)."""
+        end = data.find(b"\n\n")
+        if end < 0 or end + 2 > self._max_block or b"\r" in data[:end]:
+            return data
+        lines = data[:end].decode("utf-8", "replace").split("\n")
+        if len(lines) > self._max_variables or (
+            end > self._max_line and max(len(line.encode()) for line in lines) > self._max_line
+        ):
+            return data
+        variables: dict[str, str] = {}
+        for line in lines:
+            key, sep, value = line.partition(": ")
+            if not sep or not _VARIABLE_KEY.match(key):
+                return data
+            variables[key] = value
+        self._state = ConnectionState.IDLE
+        events.append(SessionStarted(variables))
+        return data[end + 2 :]
 
     def _preview(self, start: int) -> str:
         return bytes(self._buffer[start : start + 80]).decode("utf-8", "replace")
@@ -338,6 +339,10 @@ class AgiConnection:
         self._variables[match.group(1)] = match.group(2)
 
     def _reply_line(self, line: str, events: list[Event]) -> None:
+        cached = self._replies.get(line)
+        if cached is not None and self._state is ConnectionState.AWAITING_REPLY:
+            self._complete(cached, events)  # replies are immutable: "200 result=0" repeats
+            return
         match = _REPLY_LINE.match(line)
         if match is None:
             raise RemoteProtocolError("not an AGI reply line", line)
@@ -350,7 +355,10 @@ class AgiConnection:
         elif code == "100":
             events.append(CommandProgress(text))
         else:
-            self._complete(parse_reply(int(code), text, line), events)
+            reply = parse_reply(int(code), text, line)
+            if reply.extra is _NO_EXTRA and len(self._replies) < _REPLY_CACHE_SIZE:
+                self._replies[line] = reply
+            self._complete(reply, events)
 
     def _usage_line(self, line: str, events: list[Event]) -> None:
         code = self._multi_code

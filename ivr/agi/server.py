@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from ivr.agi.errors import AgiConnectionError, AgiError, AgiHandshakeError, AgiHangup
-from ivr.agi.session import AgiSession
+from ivr.agi.session import AgiReader, AgiSession
 from ivr.settings import AgiSettings
 
 log = logging.getLogger(__name__)
@@ -85,8 +85,9 @@ class AgiServer:
     async def start(self) -> None:
         if self._server is not None:
             raise RuntimeError("AgiServer already started")
-        self._server = await asyncio.start_server(
-            self._on_connection,
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: AgiReader(self._settings, self._on_session),
             self._settings.host,
             self._settings.port,
             backlog=self._settings.backlog,
@@ -101,47 +102,38 @@ class AgiServer:
             return
         server.close()
         grace = self._settings.stop_grace_s if grace_s is None else grace_s
-        tasks = set(self._tasks)
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                log.info("FastAGI stop: cancelled %d live session(s)", len(pending))
-                await asyncio.wait(pending)
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+        pending = set(self._tasks)  # including any accepted while we waited
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.info("FastAGI stop: cancelled %d live session(s)", len(pending))
+            await asyncio.wait(pending)
         await server.wait_closed()
 
-    async def _on_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        # Python 3.11's streams log an error when the callback task itself is cancelled, so the
-        # connection runs in its own tracked task (the one stop() cancels); this only waits.
-        task = asyncio.create_task(self._run_connection(reader, writer), name="agi-connection")
+    def _on_session(self, session: AgiSession) -> None:
+        """A connection arrived: run its session in a tracked task."""
+        task = asyncio.get_running_loop().create_task(self._run(session), name="agi-session")
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        await asyncio.wait({task})
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            log.error("FastAGI connection task failed", exc_info=exc)
-
-    async def _run_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        session = AgiSession(reader, writer, self._settings)
         self._sessions.add(session)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, session: AgiSession) -> None:
         try:
-            await self._serve(session, writer)
+            await self._serve(session)
         finally:
             self._sessions.discard(session)
             self._commands_done += session.commands_sent
             await session.close()
 
-    async def _serve(self, session: AgiSession, writer: asyncio.StreamWriter) -> None:
+    async def _serve(self, session: AgiSession) -> None:
         try:
             await session.start(self._settings.handshake_timeout_s)
         except AgiHandshakeError as exc:
             self._failed += 1
             self._handshake_failures += 1
-            log.info("FastAGI client %s dropped: %s", writer.get_extra_info("peername"), exc)
+            log.info("FastAGI client %s dropped: %s", session.peer, exc)
             return
         self._started += 1
         handler = self._router.get(session.path)

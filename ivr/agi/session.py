@@ -1,18 +1,20 @@
-"""One FastAGI call: the session API the IVR and ACD build on.
+"""One FastAGI call: the session API the IVR and ACD build on, and its socket adapter.
 
 Invariants:
-  - One reader task per connection feeds the sans-IO protocol continuously, so ``hungup`` is
-    set the moment Asterisk writes HANGUP, answers 511, or closes the socket, even while the
-    session is waiting on something else (``asyncio.wait([acd_future, session.hungup.wait()])``).
-  - Commands run one at a time (a lock), each under a timeout: ``command_timeout_s`` by
-    default, ``media_timeout_s`` plus the Asterisk-side timeout for audio commands; ``None``
-    (no timeout) only when a caller asks for it, e.g. ``exec("Dial", ..., timeout=None)``.
-  - A command abandoned by timeout or cancellation stays in flight on the wire; the next
-    command first waits for that reply, so a reply is never attributed to the wrong command.
+  - Reading never stops while the connection lives: the connection's reader (``AgiReader``,
+    the asyncio protocol of the socket) feeds every byte to the sans-IO protocol as it
+    arrives, so ``hungup`` is set the moment Asterisk writes HANGUP, answers 511 or closes the
+    socket, even while the handler waits on something else
+    (``asyncio.wait([acd_future, session.hungup.wait()])``). It runs in the event loop's read
+    callback rather than a task of its own: no task hop per reply, same guarantee.
+  - Commands run one at a time (a lock), each under a timeout (see ``commands``), enforced by
+    one lazy timer per session rather than a timer per command. A command abandoned by
+    timeout or cancellation stays in flight on the wire; the next command first waits for
+    that reply, so a reply is never attributed to the wrong command.
   - Once the channel is gone, the pending command and every later one raise ``AgiHangup``
     without writing anything.
-  - ``close()`` is idempotent, cancels and awaits the reader task, and always closes the
-    socket: closing is what lets Asterisk continue the dialplan.
+  - ``close()`` is idempotent and always closes the socket (that is what lets Asterisk
+    continue the dialplan); it waits a bounded time for the close to complete.
   - A protocol violation after the handshake is logged once, here, with the uniqueid.
 """
 
@@ -20,12 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import Enum
+from collections.abc import Callable, Mapping
 from typing import Final
 from urllib.parse import parse_qsl
 
+from ivr.agi.commands import DEFAULT_TIMEOUT, AgiCommands, AgiReply, RecordingResult, Timeout
 from ivr.agi.errors import (
     AgiCommandError,
     AgiConnectionError,
@@ -38,6 +39,7 @@ from ivr.agi.protocol import (
     AgiConnection,
     CommandCompleted,
     ConnectionClosed,
+    ConnectionState,
     Event,
     HangupReceived,
     RemoteProtocolError,
@@ -45,29 +47,13 @@ from ivr.agi.protocol import (
 )
 from ivr.settings import AgiSettings
 
+__all__ = ["DEFAULT_TIMEOUT", "AgiReader", "AgiReply", "AgiSession", "RecordingResult"]
+
 log = logging.getLogger(__name__)
 
-AgiReply = CommandCompleted
-_READ_SIZE: Final = 65536
 _CLOSE_TIMEOUT_S: Final = 1.0
-
-
-class _Default(Enum):
-    TIMEOUT = "default"
-
-
-DEFAULT_TIMEOUT: Final = _Default.TIMEOUT
-Timeout = float | None | _Default
-
-
-@dataclass(frozen=True, slots=True)
-class RecordingResult:
-    """Outcome of RECORD FILE: why it stopped (``timeout``, ``dtmf``, ``hangup``), the digit
-    that stopped it, and the end position in samples."""
-
-    reason: str
-    digit: str | None
-    endpos: int
+_TIMER_SLACK_S: Final = 0.001  # asyncio may run a timer up to its clock resolution early
+_REFUSALS: Final = {510: "invalid or unknown command", 520: "invalid command syntax"}
 
 
 def split_script(script: str) -> tuple[str, dict[str, str]]:
@@ -80,36 +66,62 @@ def split_script(script: str) -> tuple[str, dict[str, str]]:
     return path.strip("/"), dict(parse_qsl(query, keep_blank_values=True))
 
 
-class AgiSession:
-    """A live FastAGI connection. Created and closed by the server; handlers use the API."""
+class AgiReader(asyncio.Protocol):
+    """The connection's reader: hands every byte, the EOF and the loss to its session."""
 
-    def __init__(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        settings: AgiSettings,
-    ) -> None:
-        self._reader = reader
-        self._writer = writer
+    def __init__(self, settings: AgiSettings, on_session: Callable[[AgiSession], None]) -> None:
+        self._settings = settings
+        self._on_session = on_session
+        self._session: AgiSession | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._session = AgiSession(transport, self._settings)
+        self._on_session(self._session)
+
+    def data_received(self, data: bytes) -> None:
+        assert self._session is not None
+        self._session.feed(data)
+
+    def eof_received(self) -> bool:
+        assert self._session is not None
+        self._session.feed(b"")
+        return False  # let the transport close: nothing more can happen on this call
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        assert self._session is not None
+        self._session.connection_lost(exc)
+
+
+class AgiSession(AgiCommands):
+    """A live FastAGI connection. Created by ``AgiReader``, driven by the server and the
+    handler, closed by the server."""
+
+    def __init__(self, transport: asyncio.Transport, settings: AgiSettings) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        self._transport = transport
         self._settings = settings
         self._conn = AgiConnection(
             max_line_bytes=settings.max_line_bytes,
             max_variables=settings.max_variables,
             max_block_bytes=settings.max_variable_block_bytes,
         )
+        self.peer: object = transport.get_extra_info("peername")
         self.hungup = asyncio.Event()
         self.variables: Mapping[str, str] = {}
         self.path = ""
         self.query: dict[str, str] = {}
         self.commands_sent = 0
         self._lock = asyncio.Lock()
-        self._inflight: asyncio.Future[CommandCompleted | AgiError] | None = None
-        self._started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._reader_task: asyncio.Task[None] | None = None
+        self._waiter: asyncio.Future[CommandCompleted | AgiError] | None = None
+        self._started: asyncio.Future[None] = loop.create_future()
+        self._lost: asyncio.Future[None] = loop.create_future()
         self._gone: AgiError | None = None
         self._closed = False
+        self._deadline: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
-    # -- identity ---------------------------------------------------------------------------
+    # -- identity -----------------------------------------------------------------------------
     @property
     def uniqueid(self) -> str:
         return self.variables.get("agi_uniqueid", "")
@@ -131,16 +143,15 @@ class AgiSession:
         return out
 
     def __repr__(self) -> str:
-        return (
-            f"<AgiSession uniqueid={self.uniqueid!r} channel={self.channel!r} path={self.path!r}>"
-        )
+        return f"<AgiSession uniqueid={self.uniqueid!r} channel={self.channel!r}>"
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self, timeout: float) -> None:  # noqa: ASYNC109 - the handshake limit
-        """Start the reader task and wait for the variable block; ``AgiHandshakeError`` if it
-        is not complete and valid within ``timeout`` seconds."""
-        if self._reader_task is None:
-            self._reader_task = asyncio.create_task(self._read_loop(), name="agi-reader")
+        """Wait for the variable block; ``AgiHandshakeError`` if it is not complete and valid
+        within ``timeout`` seconds (early close, garbage, stall)."""
+        if self._started.done():  # the block often arrives with the connection
+            self._started.result()
+            return
         try:
             async with asyncio.timeout(timeout):
                 await asyncio.shield(self._started)
@@ -148,54 +159,61 @@ class AgiSession:
             raise AgiHandshakeError(f"no complete variable block within {timeout} s") from None
 
     async def close(self) -> None:
-        """Stop reading and close the socket (idempotent)."""
+        """Close the socket (idempotent); Asterisk then continues the dialplan."""
         if self._closed:
             return
         self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
         self._mark_gone(AgiConnectionError("session closed"), hangup=False)
         if self._started.done() and not self._started.cancelled():
-            self._started.exception()  # retrieved: a failed handshake was already reported
-        task = self._reader_task
-        if task is not None and not task.done():
-            task.cancel()
-            await asyncio.wait({task})
-        self._writer.close()
-        try:
+            self._started.exception()  # retrieved: a failed handshake was reported already
+        self._transport.close()
+        if self._transport.get_write_buffer_size() == 0:
+            return  # closes at once
+        try:  # the transport closes once the peer has read what is buffered
             async with asyncio.timeout(_CLOSE_TIMEOUT_S):
-                await self._writer.wait_closed()
-        except (OSError, TimeoutError) as exc:
-            # The peer may already be gone (reset, broken pipe); the socket is closed anyway.
-            log.debug("agi %s: close: %r", self.uniqueid, exc)
+                await asyncio.shield(self._lost)
+        except TimeoutError:
+            self._transport.abort()  # the peer does not read: drop the rest
 
-    # -- reader task --------------------------------------------------------------------------
-    async def _read_loop(self) -> None:
+    # -- the reader's side ----------------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        """Bytes from Asterisk (``b""``: end of stream)."""
+        if self._conn.state in (ConnectionState.CLOSED, ConnectionState.ERROR):
+            return  # the session is over; late bytes change nothing
         try:
-            while True:
-                data = await self._reader.read(_READ_SIZE)
-                for event in self._conn.receive_data(data):
-                    self._dispatch(event)
-                if not data:
-                    return
+            events = self._conn.receive_data(data)
         except RemoteProtocolError as exc:
-            self._broken(AgiConnectionError(f"protocol violation: {exc}"), exc)
-        except OSError as exc:
-            self._broken(AgiHangup(f"connection lost: {exc}"), exc)
+            self._broken(exc)
+            return
+        for event in events:
+            self._dispatch(event)
 
-    def _broken(self, error: AgiError, cause: Exception) -> None:
-        if not self._started.done():
-            self._started.set_exception(AgiHandshakeError(str(cause)))
-        else:
-            log.warning("agi %s (%s): %s; closing the session", self.uniqueid, self.channel, error)
-            self._writer.close()  # Asterisk then continues the dialplan
-        self._mark_gone(error)
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._lost.done():
+            self._lost.set_result(None)
+        reason = f"connection lost: {exc}" if exc else "Asterisk closed the AGI connection"
+        self._mark_gone(AgiHangup(reason), hangup=not self._closed)
+
+    def _broken(self, exc: RemoteProtocolError) -> None:
+        if self._started.done():
+            log.warning(
+                "agi %s (%s): protocol violation: %s; closing the session",
+                self.uniqueid,
+                self.channel,
+                exc,
+            )
+            self._transport.close()
+        self._mark_gone(AgiConnectionError(f"protocol violation: {exc}"))
 
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, CommandCompleted):
-            future, self._inflight = self._inflight, None
+            waiter, self._waiter = self._waiter, None
             if event.code == 511:
                 self._mark_gone(AgiHangup("511: command not permitted on a dead channel"))
-            if future is not None and not future.done():
-                future.set_result(event)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(event)
         elif isinstance(event, SessionStarted):
             self.variables = event.variables
             script = event.variables.get("agi_network_script")
@@ -215,9 +233,9 @@ class AgiSession:
             self.hungup.set()
         if not self._started.done():
             self._started.set_exception(AgiHandshakeError(str(error)))
-        future = self._inflight
-        if future is not None and not future.done():
-            future.set_result(self._gone)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(self._gone)
 
     def _gone_error(self) -> AgiError:
         gone = self._gone
@@ -233,177 +251,85 @@ class AgiSession:
     ) -> AgiReply:
         """Run one AGI command; returns the ``200`` reply, raises an ``AgiError`` otherwise."""
         limit = self._settings.command_timeout_s if timeout is DEFAULT_TIMEOUT else timeout
+        if self._gone is not None:
+            raise self._gone_error()
+        deadline = None if limit is None else self._loop.time() + limit
+        if self._lock.locked() or self._conn.pending_command is not None:
+            await self._wait_turn(name, limit, deadline)
+        else:
+            await self._lock.acquire()  # free: returns at once
         try:
-            async with asyncio.timeout(limit):
-                outcome = await self._exchange(name, args)
+            if self._gone is not None:
+                outcome: CommandCompleted | AgiError = self._gone
+            else:
+                # No drain(): at most one command (<= 2 KiB) is ever buffered, and a lost
+                # connection reaches the waiter through connection_lost.
+                self._transport.write(self._conn.send_command(name, *args))
+                self.commands_sent += 1
+                waiter = self._next_reply()
+                self._arm(deadline)
+                try:
+                    outcome = await waiter
+                finally:
+                    self._deadline = None
+        finally:
+            self._lock.release()
+        return self._reply_or_raise(name, limit, outcome)
+
+    async def _wait_turn(self, name: str, limit: float | None, deadline: float | None) -> None:
+        """Take the lock behind another command, then wait for any reply still owed to an
+        abandoned command, all before the deadline."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._lock.acquire()
+                try:
+                    while self._conn.pending_command is not None and self._gone is None:
+                        await self._next_reply()
+                except BaseException:
+                    self._lock.release()
+                    raise
         except TimeoutError:
             raise AgiTimeout(f"{name}: no reply within {limit} s") from None
+
+    def _reply_or_raise(
+        self, name: str, limit: float | None, outcome: CommandCompleted | AgiError
+    ) -> AgiReply:
         if isinstance(outcome, AgiError):
+            if isinstance(outcome, AgiTimeout):
+                raise AgiTimeout(f"{name}: no reply within {limit} s")
             raise self._gone_error()
         if outcome.code == 200:
             return outcome
         if outcome.code == 511:
             raise AgiHangup(f"{name}: 511 command not permitted on a dead channel")
-        reason = {510: "invalid or unknown command", 520: "invalid command syntax"}
-        raise AgiCommandError(name, outcome, reason.get(outcome.code, "command failed"))
+        raise AgiCommandError(name, outcome, _REFUSALS.get(outcome.code, "command failed"))
 
-    async def _exchange(self, name: str, args: tuple[str, ...]) -> CommandCompleted | AgiError:
+    def _arm(self, deadline: float | None) -> None:
+        """The reply deadline. One lazy timer per session instead of one per command: it
+        fires at the earliest armed deadline and re-arms itself for the current one."""
+        self._deadline = deadline
+        if deadline is not None and (self._timer is None or self._timer.when() > deadline):
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline is None:
+            return
+        if self._loop.time() + _TIMER_SLACK_S < deadline:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+            return
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(AgiTimeout("no reply in time"))  # the reply is still owed
+
+    def _next_reply(self) -> asyncio.Future[CommandCompleted | AgiError]:
+        """A future the reader resolves with the next reply (or the reason the channel is
+        gone). Cancelling the waiter cancels only this future; the reply is still owed."""
+        future: asyncio.Future[CommandCompleted | AgiError] = self._loop.create_future()
         if self._gone is not None:
-            raise self._gone_error()
-        async with self._lock:
-            if self._inflight is not None:  # a reply still owed to an abandoned command
-                await asyncio.shield(self._inflight)
-            if self._gone is not None:
-                raise self._gone_error()
-            data = self._conn.send_command(name, *args)
-            future: asyncio.Future[CommandCompleted | AgiError]
-            future = asyncio.get_running_loop().create_future()
-            self._inflight = future
-            self.commands_sent += 1
-            self._writer.write(data)
-            try:
-                await self._writer.drain()
-            except OSError as exc:
-                self._mark_gone(AgiHangup(f"connection lost: {exc}"))
-            return await asyncio.shield(future)
-
-    async def _failure(self, name: str, reply: AgiReply, reason: str) -> AgiError:
-        """A failed result: a hangup if Asterisk's HANGUP line follows promptly."""
-        if not self.hungup.is_set():
-            try:
-                async with asyncio.timeout(self._settings.hangup_grace_s):
-                    await self.hungup.wait()
-            except TimeoutError:
-                return AgiCommandError(name, reply, reason)
-        return AgiHangup(f"{name}: the channel hung up")
-
-    def _media_timeout(self, timeout: Timeout, asterisk_ms: int = 0) -> float | None:
-        if timeout is not DEFAULT_TIMEOUT:
-            return timeout
-        return self._settings.media_timeout_s + max(asterisk_ms, 0) / 1000
-
-    # -- helpers ------------------------------------------------------------------------------
-    async def answer(self) -> None:
-        reply = await self.command("ANSWER")
-        if reply.int_result() < 0:
-            raise await self._failure("ANSWER", reply, "answer failed")
-
-    async def stream_file(
-        self,
-        file: str,
-        escape_digits: str = "",
-        *,
-        timeout: Timeout = DEFAULT_TIMEOUT,  # noqa: ASYNC109
-    ) -> tuple[str | None, int]:
-        """Play ``file``; returns (digit that stopped it or None, end position in samples)."""
-        reply = await self.command(
-            "STREAM FILE", file, escape_digits, timeout=self._media_timeout(timeout)
-        )
-        result = reply.int_result()
-        if result < 0:
-            raise await self._failure("STREAM FILE", reply, f"cannot play {file!r}")
-        return (chr(result) if result > 0 else None), _endpos(reply)
-
-    async def get_data(
-        self,
-        file: str,
-        timeout_ms: int,
-        max_digits: int,
-        *,
-        timeout: Timeout = DEFAULT_TIMEOUT,  # noqa: ASYNC109
-    ) -> str | None:
-        """Play ``file`` and collect up to ``max_digits`` DTMF digits; None if none came."""
-        limit = self._media_timeout(timeout, timeout_ms * max(max_digits, 1))
-        reply = await self.command(
-            "GET DATA", file, str(timeout_ms), str(max_digits), timeout=limit
-        )
-        if reply.result.startswith("-"):
-            raise await self._failure("GET DATA", reply, f"cannot play {file!r}")
-        return reply.result or None
-
-    async def wait_for_digit(
-        self,
-        timeout_ms: int,
-        *,
-        timeout: Timeout = DEFAULT_TIMEOUT,  # noqa: ASYNC109
-    ) -> str | None:
-        reply = await self.command(
-            "WAIT FOR DIGIT", str(timeout_ms), timeout=self._media_timeout(timeout, timeout_ms)
-        )
-        result = reply.int_result()
-        if result < 0:
-            raise await self._failure("WAIT FOR DIGIT", reply, "wait failed")
-        return chr(result) if result > 0 else None
-
-    async def exec(
-        self,
-        app: str,
-        *args: str,
-        timeout: Timeout = DEFAULT_TIMEOUT,  # noqa: ASYNC109
-    ) -> int:
-        """Run dialplan application ``app`` with ``args`` joined by ``,``; returns its result.
-        Long applications (Dial, Queue, Wait) need an explicit ``timeout`` (None: unbounded)."""
-        options = (",".join(args),) if args else ()
-        reply = await self.command("EXEC", app, *options, timeout=timeout)
-        result = reply.int_result()
-        if result == -2:
-            raise AgiCommandError("EXEC", reply, f"no such application {app!r}")
-        return result
-
-    async def set_variable(self, name: str, value: str) -> None:
-        await self.command("SET VARIABLE", name, value)
-
-    async def get_variable(self, name: str) -> str | None:
-        reply = await self.command("GET VARIABLE", name)
-        return (reply.data or "") if reply.result == "1" else None
-
-    async def get_full_variable(self, expression: str, channel: str | None = None) -> str | None:
-        """Evaluate an expression such as ``${CHANNEL(language)}`` (optionally on another
-        channel); None if it cannot be evaluated."""
-        args = (expression,) if channel is None else (expression, channel)
-        reply = await self.command("GET FULL VARIABLE", *args)
-        return (reply.data or "") if reply.result == "1" else None
-
-    async def record_file(
-        self,
-        path: str,
-        fmt: str,
-        escape_digits: str,
-        timeout_ms: int,
-        silence_s: int | None = None,
-        *,
-        beep: bool = False,
-        timeout: Timeout = DEFAULT_TIMEOUT,  # noqa: ASYNC109
-    ) -> RecordingResult:
-        """Record to ``path``.``fmt`` until a digit in ``escape_digits``, ``timeout_ms``
-        (-1: none), or ``silence_s`` seconds of silence."""
-        args = [path, fmt, escape_digits, str(timeout_ms)]
-        if beep:
-            args.append("BEEP")
-        if silence_s is not None:
-            args.append(f"s={silence_s}")
-        limit = self._media_timeout(timeout, timeout_ms) if timeout_ms >= 0 else timeout
-        reply = await self.command("RECORD FILE", *args, timeout=limit)
-        reason = reply.data or ""
-        result = reply.int_result()
-        if result < 0 and reason != "hangup":
-            raise await self._failure("RECORD FILE", reply, f"recording failed ({reason})")
-        digit = chr(result) if reason == "dtmf" and result > 0 else None
-        return RecordingResult(reason, digit, _endpos(reply))
-
-    async def set_music(self, on: bool, cls: str | None = None) -> None:
-        args = ("on", cls) if on and cls else ("on",) if on else ("off",)
-        await self.command("SET MUSIC", *args)
-
-    async def verbose(self, message: str, level: int = 1) -> None:
-        await self.command("VERBOSE", message, str(level))
-
-    async def hangup(self) -> None:
-        await self.command("HANGUP")
-
-
-def _endpos(reply: AgiReply) -> int:
-    try:
-        return int(reply.extra.get("endpos", "0"))
-    except ValueError:
-        raise RemoteProtocolError("endpos is not an integer", reply.extra["endpos"]) from None
+            future.set_result(self._gone)
+        self._waiter = future
+        return future

@@ -109,7 +109,7 @@ ARG = st.text(st.characters(blacklist_characters="\n\r\x00", codec="utf-8"), max
 NAME = st.lists(st.from_regex(r"[A-Za-z][A-Za-z_]{0,8}", fullmatch=True), min_size=1, max_size=3)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(NAME, st.lists(ARG, max_size=6))
 def test_command_quoting_round_trips(name_words: list[str], args: list[str]) -> None:
     name = " ".join(name_words)

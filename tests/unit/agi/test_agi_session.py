@@ -218,28 +218,32 @@ async def test_hangup_while_waiting_on_something_else_is_seen_at_once() -> None:
     assert results == {"hangup_first": True}
 
 
-async def test_hangup_before_the_reply_fails_the_pending_command_and_the_late_reply_is_ignored() -> (
-    None
-):
+async def test_hangup_before_the_reply_fails_the_pending_command_at_once() -> None:
     results, done = recorder()
+    late_reply_sent = asyncio.Event()
 
     async def handler(session: AgiSession) -> None:
         with pytest.raises(AgiHangup):
             await session.stream_file("dasan/ko/please-wait")
         results["hungup"] = session.hungup.is_set()
         with pytest.raises(AgiHangup):
-            await session.get_variable("DIALSTATUS")
+            await session.get_variable("DIALSTATUS")  # refused without writing
         done.set()
+        async with asyncio.timeout(WAIT_S):
+            await late_reply_sent.wait()
 
     async with running_server({"ivr": handler}) as server:
         fake = await FakeAsterisk.call(server.bound_port)
         assert await fake.read_command() == ["STREAM", "FILE", "dasan/ko/please-wait", ""]
         await fake.send(b"HANGUP\n")
         async with asyncio.timeout(WAIT_S):
-            await done.wait()  # failed at once, not after the reply
-        await fake.send(b"200 result=-1 endpos=11520\n")
+            await done.wait()  # failed at once, not when the reply comes
+        await fake.send(b"200 result=-1 endpos=11520\n")  # the late reply changes nothing
+        late_reply_sent.set()
         assert await fake.expect_closed() == b""
         await fake.close()
+        await wait_until(lambda: server.stats().active == 0, "session ended")
+        assert (server.stats().completed, server.stats().failed) == (1, 0)
     assert results == {"hungup": True}
 
 
@@ -311,6 +315,39 @@ async def test_timeout_then_late_reply_is_not_misattributed() -> None:
         await fake.close()
     assert done.is_set()
     assert results == {"second": "fast-value"}
+
+
+async def test_concurrent_commands_are_serialized_and_timeouts_release_the_turn() -> None:
+    results, done = recorder()
+    first_timed_out = asyncio.Event()
+
+    async def handler(session: AgiSession) -> None:
+        a, b = await asyncio.gather(session.get_variable("A"), session.get_variable("B"))
+        results["concurrent"] = (a, b)
+        with pytest.raises(AgiTimeout):
+            await session.get_variable(
+                "SLOW",
+            )
+        with pytest.raises(AgiTimeout):  # waits for SLOW's reply, which does not come in time
+            await session.get_variable("BLOCKED")
+        first_timed_out.set()
+        results["after"] = await session.command("NOOP", timeout=WAIT_S)
+        done.set()
+
+    async with running_server({"ivr": handler}, command_timeout_s=0.05) as server:
+        fake = await FakeAsterisk.call(server.bound_port)
+        await fake.expect("GET", "VARIABLE", "A", reply="200 result=1 (a)")
+        await fake.expect("GET", "VARIABLE", "B", reply="200 result=1 (b)")
+        assert await fake.read_command() == ["GET", "VARIABLE", "SLOW"]
+        async with asyncio.timeout(WAIT_S):
+            await first_timed_out.wait()
+        await fake.send(b"200 result=1 (slow)\n")
+        await fake.expect("NOOP", reply="200 result=0")
+        assert await fake.expect_closed() == b""
+        await fake.close()
+    assert done.is_set()
+    assert results["concurrent"] == ("a", "b")
+    assert results["after"].result == "0"
 
 
 async def test_cancelled_command_stays_in_flight_and_the_next_waits_for_its_reply() -> None:
