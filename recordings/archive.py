@@ -103,6 +103,7 @@ def produce_archive(
     ring: KeyRing | None,
     context: str,
     slack_ms: int,
+    complexity: int = 5,
 ) -> Produced:
     """Convert ``wav`` into its archive beside it (sealed when ``ring`` is given), verified.
 
@@ -117,7 +118,7 @@ def produce_archive(
         if info.frames == 0:  # nothing to encode (codecs reject empty input): keep the WAV bytes
             data, decoded_ms = wav.read_bytes(), 0
         else:
-            data = encode_archive(read_pcm(wav, info), info, fmt, bitrate)
+            data = encode_archive(read_pcm(wav, info), info, fmt, bitrate, complexity)
             decoded_ms = decoded_duration_ms(data, info.sample_rate)
     except AudioError as exc:
         raise ArchiveError(str(exc)) from exc

@@ -131,7 +131,9 @@ ARCHIVE_SUFFIX = {ArchiveFormat.OPUS: ".opus", ArchiveFormat.FLAC: ".flac"}
 _PYDUB_FORMAT = {ArchiveFormat.OPUS: ("ogg", "libopus"), ArchiveFormat.FLAC: ("flac", "flac")}
 
 
-def encode_archive(pcm: bytes, info: WavInfo, fmt: ArchiveFormat, bitrate: str) -> bytes:
+def encode_archive(
+    pcm: bytes, info: WavInfo, fmt: ArchiveFormat, bitrate: str, complexity: int = 5
+) -> bytes:
     """Encode PCM (as described by ``info``) into the archival format."""
     segment = AudioSegment(
         data=pcm,
@@ -147,7 +149,11 @@ def encode_archive(pcm: bytes, info: WavInfo, fmt: ArchiveFormat, bitrate: str) 
             format=container,
             codec=codec,
             bitrate=bitrate if fmt is ArchiveFormat.OPUS else None,
-            parameters=["-application", "voip"] if fmt is ArchiveFormat.OPUS else None,
+            parameters=(
+                ["-application", "voip", "-compression_level", str(complexity)]
+                if fmt is ArchiveFormat.OPUS
+                else None
+            ),
         )
     except Exception as exc:  # pydub raises bare Exception/CouldntEncodeError on ffmpeg errors
         raise AudioError(f"encoding to {fmt.value} failed: {exc}") from exc

@@ -122,11 +122,17 @@ class RecordingPipeline:
 
     # Processing ----------------------------------------------------------------------
     async def process(self, path: Path, *, call_over: bool = False) -> Recording | None:
-        """Catalog and archive one WAV; None when it is still being written or busy."""
+        """Catalog and archive one WAV; None when it is still being written or busy.
+
+        Raises FileNotFoundError when the file is missing and was never cataloged (the PBX
+        did not record: the consumer turns that into an alarm).
+        """
         if path in self._busy:
             return None
         self._busy.add(path)
         try:
+            if not await asyncio.to_thread(path.exists):
+                return await self._already_done(path)
             closed = await self._await_closed(path, call_over)
             if closed is None:
                 return None
@@ -136,6 +142,15 @@ class RecordingPipeline:
             return await self._archive(recording)
         finally:
             self._busy.discard(path)
+
+    async def _already_done(self, path: Path) -> Recording:
+        """A file announced twice (the recovery scan got there first) is not an error."""
+        root, rel = self._roots.locate(path)
+        parsed = split_name(path.name)
+        for recording in await self._catalog.find(uniqueid=parsed[0] if parsed else path.stem):
+            if (recording.root, recording.rel_path) == (root.value, rel):
+                return recording
+        raise FileNotFoundError(f"recording {path} does not exist and was never cataloged")
 
     async def _await_closed(self, path: Path, call_over: bool) -> ClosedWav | None:
         """The closed file's facts, once its size holds still (poll with a deadline)."""
@@ -198,6 +213,7 @@ class RecordingPipeline:
                     ring=self._ring if self._cfg.encrypt else None,
                     context=recording.uniqueid,
                     slack_ms=round(self._cfg.archive_duration_slack_s * 1000),
+                    complexity=self._cfg.opus_complexity,
                 )
             )
         _root, rel = self._roots.locate(produced.path)

@@ -32,6 +32,8 @@ class RecordingsSettings(BaseModel):
     # After close: archival format, Opus bitrate, encryption at rest.
     archive_format: ArchiveFormat = ArchiveFormat.OPUS
     opus_bitrate: str = "16k"
+    # libopus effort 0-10: 5 costs about half the CPU of 10 at voice bitrates (benchmark).
+    opus_complexity: int = Field(default=5, ge=0, le=10)
     encrypt: bool = True
     # Master key (32 random bytes, hex) wrapping each file's data key; None: <state>/keys/...
     key_file: Path | None = None

@@ -200,3 +200,27 @@ async def test_encryption_needs_a_key(settings: Settings, system: Recordings) ->
         pipeline_module.RecordingPipeline(
             settings, system.catalog, system.calls, None, system.alarms
         )
+
+
+async def test_announced_twice_is_not_an_error(system: Recordings, call_start: datetime) -> None:
+    wav = await recorded_call(system, "call-1", call_start, 1.0)
+    first = await system.pipeline.process(wav)
+    again = await system.pipeline.process(wav)
+    assert first is not None and again is not None
+    assert again.id == first.id
+    assert system.alarms.active() == []
+
+
+async def test_missing_recording_raises_an_alarm(system: Recordings, call_start: datetime) -> None:
+    await system.pipeline.recording_closed(
+        "1.404", system.settings.recordings_dir / "2026/11/28/1.404.wav"
+    )
+    runner = asyncio.create_task(system.pipeline.run())
+    try:
+        await asyncio.wait_for(system.pipeline.drain(), 30)
+    finally:
+        runner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await runner
+    [alarm] = system.alarms.active()
+    assert "never cataloged" in alarm.message
