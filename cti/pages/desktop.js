@@ -271,6 +271,8 @@ async function main() {
   render();
   new LiveSocket(onMessage, setConnection, () => location.reload()).start();
   setInterval(tickTimer, 1000);
+  // Keyboard users land on the first thing they can do, not at the top of the page.
+  setTimeout(() => [...document.querySelectorAll("main button")].find((b) => !b.disabled)?.focus(), 300);
 }
 
 main();
