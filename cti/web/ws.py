@@ -136,6 +136,8 @@ class WebSocketHub:
         except TimeoutError:
             log.warning("ws %s: the center did not answer the snapshot", principal.user_id)
             await ws.close(code=1011, message=b"center did not answer")
+        except ConnectionError as exc:  # the client went away mid-send; nothing left to tell it
+            log.info("ws %s: connection lost: %r", principal.user_id, exc)
         finally:
             self._sockets.discard(ws)
             self._on_count(len(self._sockets))
