@@ -15,7 +15,7 @@ function operationBlock(path, method, op) {
   const body = op.requestBody?.content?.["application/json"]?.schema;
   const ok = op.responses?.["200"]?.content;
   const result = ok ? Object.values(ok)[0]?.schema : null;
-  return el("div", { "data-testid": "docs-operation", "data-path": path, "data-method": method },
+  return el("div", { class: "op", "data-testid": "docs-operation", "data-path": path, "data-method": method },
     el("h3", {}, el("span", { class: `method ${method}`, text: method.toUpperCase() }), el("code", { text: path })),
     el("div", { text: op.summary }),
     el("div", { class: "hint", text: `${t("docs.roles")}: ${who}` }),
