@@ -249,7 +249,7 @@ class AgiConnection:
             return events
         buffer = self._buffer
         if not buffer and self._state is ConnectionState.VARIABLES:
-            data = self._whole_block(data, events)  # the usual case: the block in one piece
+            data = self._whole_block(data, events)
             if not data:
                 return events
         if not buffer and data.find(b"\n") == len(data) - 1:  # one whole line: the usual case
@@ -276,16 +276,18 @@ class AgiConnection:
         return events
 
     def _whole_block(self, data: bytes, events: list[Event]) -> bytes:
-        """Parse a complete, plain variable block at the start of ``data`` in one go; returns
-        the bytes after it, or ``data`` untouched for the line-by-line path (which also gives
-        the precise error for anything unusual)."""
+        """Parse the rest of the variable block in one go when ``data`` (starting at a line
+        boundary) holds all of it: Asterisk writes the block line by line, so it may come in
+        one piece or several. Returns the bytes after the block, or ``data`` untouched for the
+        line-by-line path (which applies the same limits and gives the precise error)."""
         end = data.find(b"\n\n")
-        if end < 0 or end + 2 > self._max_block or b"\r" in data[:end]:
+        if end < 0 or self._block_bytes + end + 1 > self._max_block or b"\r" in data[:end]:
             return data
-        lines = data[:end].decode("utf-8", "replace").split("\n")
-        if len(lines) > self._max_variables or (
-            end > self._max_line and max(len(line.encode()) for line in lines) > self._max_line
-        ):
+        raw = data[:end]
+        if end > self._max_line and max(map(len, raw.split(b"\n"))) > self._max_line:
+            return data
+        lines = raw.decode("utf-8", "replace").split("\n")
+        if len(self._variables) + len(lines) > self._max_variables:
             return data
         variables: dict[str, str] = {}
         for line in lines:
@@ -293,8 +295,10 @@ class AgiConnection:
             if not sep or not _VARIABLE_KEY.match(key):
                 return data
             variables[key] = value
+        self._variables.update(variables)
         self._state = ConnectionState.IDLE
-        events.append(SessionStarted(variables))
+        events.append(SessionStarted(self._variables))
+        self._variables = {}
         return data[end + 2 :]
 
     def _preview(self, start: int) -> str:

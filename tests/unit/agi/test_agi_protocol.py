@@ -55,6 +55,39 @@ def test_variable_block_fed_byte_by_byte_gives_one_event_at_the_empty_line() -> 
     assert conn.state is ConnectionState.IDLE
 
 
+def test_variable_block_split_anywhere_gives_the_same_variables() -> None:
+    """Asterisk writes the block line by line, so it arrives in pieces of any size."""
+    block = (
+        b"agi_network: yes\nagi_network_script: ivr?lang=ko\nagi_request: agi://h/ivr\n"
+        b"agi_uniqueid: 1.1\nagi_threadid: 7\n\nHANGUP\n"
+    )
+    whole = AgiConnection().receive_data(block)
+    for cut in range(1, len(block)):
+        for second in range(cut, len(block)):
+            conn = AgiConnection()
+            pieces = [block[:cut], block[cut:second], block[second:]]
+            events = [e for p in pieces if p for e in conn.receive_data(p)]
+            assert events == whole, (cut, second)
+
+
+@pytest.mark.parametrize("limit", ["max_variables", "max_block_bytes", "max_line_bytes"])
+def test_block_limits_hold_however_the_block_is_split(limit: str) -> None:
+    lines = [b"agi_v%02d: %s\n" % (i, b"x" * 40) for i in range(12)]
+    limits = {"max_variables": 8, "max_block_bytes": 1024, "max_line_bytes": 256}
+    sized = {
+        "max_variables": lines[:9],
+        "max_block_bytes": [b"agi_v%02d: %s\n" % (i, b"x" * 200) for i in range(6)],
+        "max_line_bytes": [*lines[:3], b"agi_long: " + b"y" * 300 + b"\n"],
+    }[limit]
+    block = b"".join(sized) + b"\n"
+    for cut in range(len(block)):
+        conn = AgiConnection(**{limit: limits[limit]})
+        with pytest.raises(RemoteProtocolError, match="too"):
+            for piece in (block[:cut], block[cut:]):
+                if piece:
+                    conn.receive_data(piece)
+
+
 def test_crlf_line_endings_and_empty_values_are_accepted() -> None:
     conn = AgiConnection()
     events = conn.receive_data(b"agi_accountcode: \r\nagi_x:\r\n\r\n")
