@@ -29,7 +29,7 @@ from recordings.catalog import Catalog, Recording, catalog_problems
 from recordings.cdr import citizen_calls, read_cdr
 from recordings.crypto import DecryptionError
 from recordings.keys import KeyFileError, KeyRing, WrongKeyError, load_key_ring
-from recordings.layout import FoundFile, Roots, cdr_csv, key_file, scan
+from recordings.layout import FoundFile, Roots, cdr_files, key_file, scan
 from recordings.models import RecordingState
 from recordings.reconcile import (
     Gap,
@@ -121,10 +121,12 @@ async def audit_storage(
     report = AuditReport()
     cfg, roots = settings.recordings, Roots.of(settings)
     calls = await CallLog(storage, None).all(since)
-    cdr_parsed = await asyncio.to_thread(read_cdr, cdr_csv(settings))
+    cdr_parsed = await asyncio.to_thread(read_cdr, *cdr_files(settings))
     cdr = {
         u: c
-        for u, c in citizen_calls(cdr_parsed.rows, cfg.cdr_numbers, cfg.cdr_contexts).items()
+        for u, c in citizen_calls(
+            cdr_parsed.rows, cfg.cdr_numbers, cfg.cdr_contexts, cfg.cdr_userfields
+        ).items()
         if since_filter(c.answer, since)
     }
     if cdr_parsed.skipped:

@@ -3,15 +3,14 @@
 Column order as written by cdr_csv: accountcode, src, dst, dcontext, clid, channel,
 dstchannel, lastapp, lastdata, start, answer, end, duration, billsec, disposition, amaflags,
 then uniqueid (loguniqueid=yes), userfield (loguserfield=yes) and, with newcdrcolumns=yes,
-peeraccount, linkedid, sequence. Times are UTC with usegmtime=yes (our configuration).
+peeraccount, linkedid, sequence. Our PBX writes the same columns with cdr_custom
+(``asterisk-config/cdr_custom.conf``) followed directly by linkedid. Times are UTC.
 
 Invariants:
 - Parsing is tolerant: short or malformed lines are counted in ``skipped``, never fatal.
   A line without a uniqueid column cannot be matched to a recording and is skipped.
 - A channel may have several CDR rows (IVR leg, then each bridge); ``citizen_calls`` folds
   them into one call per uniqueid: earliest answer, latest end.
-- ``CdrIndex`` reads the file incrementally (offset and inode remembered) and starts over
-  if the file was rotated or truncated.
 """
 
 from __future__ import annotations
@@ -76,6 +75,14 @@ def _int(text: str) -> int:
         return 0
 
 
+def _linkedid(extra: list[str]) -> str:
+    if len(extra) == 3:  # cdr_custom: uniqueid, userfield, linkedid
+        return extra[2].strip()
+    if len(extra) >= 5:  # cdr_csv newcdrcolumns: ..., peeraccount, linkedid, sequence
+        return extra[3].strip()
+    return ""
+
+
 def parse_line(fields: list[str]) -> CdrRow | None:
     if len(fields) <= _BASE_COLUMNS or not fields[16].strip():
         return None
@@ -95,7 +102,7 @@ def parse_line(fields: list[str]) -> CdrRow | None:
         disposition=fields[14].strip().upper(),
         uniqueid=extra[0].strip(),
         userfield=extra[1] if len(extra) > 1 else "",
-        linkedid=extra[3].strip() if len(extra) > 3 else "",
+        linkedid=_linkedid(extra),
     )
 
 
@@ -119,16 +126,27 @@ def parse_text(text: str, into: ParsedCdr | None = None) -> ParsedCdr:
 
 
 def citizen_calls(
-    rows: Iterable[CdrRow], numbers: Iterable[str], contexts: Iterable[str]
+    rows: Iterable[CdrRow],
+    numbers: Iterable[str],
+    contexts: Iterable[str],
+    userfields: Iterable[str] = (),
 ) -> dict[str, CdrCall]:
-    """Answered calls into the center, one per uniqueid (rows of the same channel folded)."""
+    """Answered calls into the center, one per uniqueid (rows of the same channel folded).
+
+    A channel counts when any of its rows has a wanted dst, dcontext or userfield (the 120
+    dialplan marks citizen channels with CDR(userfield)=citizen).
+    """
     wanted_numbers, wanted_contexts = set(numbers), set(contexts)
+    wanted_fields = {f for f in userfields if f}
     grouped: dict[str, list[CdrRow]] = {}
     for row in rows:
         grouped.setdefault(row.uniqueid, []).append(row)
     calls: dict[str, CdrCall] = {}
     for uniqueid, group in grouped.items():
-        if not any(r.dst in wanted_numbers or r.dcontext in wanted_contexts for r in group):
+        if not any(
+            r.dst in wanted_numbers or r.dcontext in wanted_contexts or r.userfield in wanted_fields
+            for r in group
+        ):
             continue
         answers = [r.answer for r in group if r.answer is not None and r.disposition == "ANSWERED"]
         ends = [r.end for r in group if r.end is not None]
@@ -137,39 +155,10 @@ def citizen_calls(
     return calls
 
 
-class CdrIndex:
-    """Incremental reader of Master.csv (call ``refresh`` before reading ``rows``)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._offset = 0
-        self._inode: int | None = None
-        self._pending = b""
-        self.parsed = ParsedCdr()
-
-    def refresh(self) -> ParsedCdr:
-        try:
-            info = self.path.stat()
-        except FileNotFoundError:
-            return self.parsed
-        if info.st_ino != self._inode or info.st_size < self._offset:
-            self._offset, self._inode, self._pending = 0, info.st_ino, b""
-            self.parsed = ParsedCdr()
-        with self.path.open("rb") as handle:
-            handle.seek(self._offset)
-            data = self._pending + handle.read()
-            self._offset = handle.tell()
-        complete, newline, rest = data.rpartition(b"\n")
-        self._pending = rest
-        if newline:
-            parse_text(complete.decode("utf-8", errors="replace") + "\n", self.parsed)
-        return self.parsed
-
-    def uniqueids(self) -> set[str]:
-        return {r.uniqueid for r in self.parsed.rows}
-
-
-def read_cdr(path: Path) -> ParsedCdr:
-    if not os.path.exists(path):
-        return ParsedCdr()
-    return parse_text(path.read_text(encoding="utf-8", errors="replace"))
+def read_cdr(*paths: Path) -> ParsedCdr:
+    """Rows of every CDR file that exists (none: an empty result)."""
+    parsed = ParsedCdr()
+    for path in paths:
+        if os.path.exists(path):
+            parse_text(path.read_text(encoding="utf-8", errors="replace"), parsed)
+    return parsed

@@ -33,8 +33,12 @@ def key_file(settings: Settings) -> Path:
     return settings.recordings.key_file or settings.state_dir / "keys" / "recordings.key"
 
 
-def cdr_csv(settings: Settings) -> Path:
-    return settings.recordings.cdr_csv or settings.pbx_dir / "log" / "cdr-csv" / "Master.csv"
+def cdr_files(settings: Settings) -> tuple[Path, ...]:
+    """The PBX's CDR CSV files (cdr_custom as our PBX writes it, or cdr_csv)."""
+    if settings.recordings.cdr_csv is not None:
+        return (settings.recordings.cdr_csv,)
+    log = settings.pbx_dir / "log"
+    return (log / "cdr-custom" / "Master.csv", log / "cdr-csv" / "Master.csv")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,9 @@ Invariants:
 - A WAV is removed only after its verified archive is on disk and the catalog (with its
   chain link) says so; any failure leaves the WAV in place and raises an alarm, and the next
   scan retries. Nothing is lost silently.
-- The SHA-256 is taken from the closed file: a WAV whose header is not finalized and that
-  is still changing is left for a later scan; one that stopped changing ``settle_s`` ago,
-  or whose call is known to be over, is finished as it is (the PBX may have been killed).
+- The SHA-256 is taken from the closed file: Asterisk finalizes the WAV header only at
+  close, so a finalized header means closed; a file that has not changed for ``settle_s``
+  is finished as it is (the PBX was killed); anything else is left for a later scan.
 - CPU and disk work runs in threads, at most ``workers`` at a time; the loop never blocks.
 - A file is processed by one task at a time.
 """
@@ -22,7 +22,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,10 +37,9 @@ from recordings.archive import (
     produce_archive,
     remove_file,
 )
-from recordings.audio import AudioError
+from recordings.audio import AudioError, inspect_wav
 from recordings.calllog import CallLog
 from recordings.catalog import ArchiveFacts, Catalog, NewRecording, Recording
-from recordings.cdr import CdrIndex
 from recordings.keys import KeyRing
 from recordings.layout import FoundFile, Roots, host_path, scan, split_name, stale_parts
 from recordings.models import RecordingState
@@ -69,7 +68,6 @@ class RecordingPipeline:
         *,
         clock: Clock = utc_now,
         wall: Callable[[], float] = time.time,
-        cdr: CdrIndex | None = None,
     ) -> None:
         self._settings = settings
         self._cfg = settings.recordings
@@ -77,7 +75,7 @@ class RecordingPipeline:
             raise ValueError("encryption at rest is on but no master key was given")
         self._roots = Roots.of(settings)
         self._catalog, self._calls, self._ring, self._alarms = catalog, calls, ring, alarms
-        self._clock, self._wall, self._cdr = clock, wall, cdr
+        self._clock, self._wall = clock, wall
         self._queue: asyncio.Queue[Path] = asyncio.Queue()
         self._gate = asyncio.Semaphore(self._cfg.workers)
         self._busy: set[Path] = set()
@@ -121,7 +119,7 @@ class RecordingPipeline:
             await self.recover()
 
     # Processing ----------------------------------------------------------------------
-    async def process(self, path: Path, *, call_over: bool = False) -> Recording | None:
+    async def process(self, path: Path) -> Recording | None:
         """Catalog and archive one WAV; None when it is still being written or busy.
 
         Raises FileNotFoundError when the file is missing and was never cataloged (the PBX
@@ -133,7 +131,7 @@ class RecordingPipeline:
         try:
             if not await asyncio.to_thread(path.exists):
                 return await self._already_done(path)
-            closed = await self._await_closed(path, call_over)
+            closed = await self._await_closed(path)
             if closed is None:
                 return None
             recording = await self._catalog_file(path, closed)
@@ -152,8 +150,13 @@ class RecordingPipeline:
                 return recording
         raise FileNotFoundError(f"recording {path} does not exist and was never cataloged")
 
-    async def _await_closed(self, path: Path, call_over: bool) -> ClosedWav | None:
-        """The closed file's facts, once its size holds still (poll with a deadline)."""
+    async def _await_closed(self, path: Path) -> ClosedWav | None:
+        """The closed file's facts, or None while the PBX may still be writing it.
+
+        Asterisk rewrites the WAV header only when it closes the file, so a header that
+        agrees with a non-empty file whose size holds still means "closed"; a file that has
+        not changed for ``settle_s`` is taken as it is (the PBX died or never finalized it).
+        """
         deadline = time.monotonic() + _CLOSE_WAIT_S
         last_size = -1
         while True:
@@ -161,7 +164,8 @@ class RecordingPipeline:
             quiet = self._wall() - stat.st_mtime >= self._cfg.settle_s
             if stat.st_size == last_size or quiet:
                 closed = await asyncio.to_thread(inspect_closed, path)
-                if closed.info.header_consistent or quiet or call_over:
+                finalized = closed.info.header_consistent and closed.info.data_bytes > 0
+                if finalized or quiet:
                     return closed
             if time.monotonic() >= deadline:
                 return None
@@ -240,15 +244,14 @@ class RecordingPipeline:
 
     # Recovery ------------------------------------------------------------------------
     async def recover(self) -> RecoveryReport:
-        """Finish every WAV left in the spools whose call is over (see module invariants)."""
+        """Finish every WAV left in the spools that is closed (see module invariants)."""
         report = RecoveryReport()
         await asyncio.to_thread(self._remove_stale_parts)
         found = await asyncio.to_thread(lambda: [f for f in scan(self._roots) if f.is_wav])
-        ended = await asyncio.to_thread(self._cdr_uniqueids)
         for item in found:
             path = self._roots.absolute(item.root, item.rel_path)
             try:
-                done = await self._recover_one(item, path, ended)
+                done = await self._recover_one(item, path)
             except asyncio.CancelledError:
                 raise
             except (ArchiveError, AudioError, OSError) as exc:
@@ -266,7 +269,7 @@ class RecordingPipeline:
             )
         return report
 
-    async def _recover_one(self, item: FoundFile, path: Path, ended: Iterable[str]) -> bool:
+    async def _recover_one(self, item: FoundFile, path: Path) -> bool:
         existing = [
             r
             for r in await self._catalog.find(uniqueid=item.uniqueid)
@@ -275,17 +278,12 @@ class RecordingPipeline:
         if existing:
             await self._archive(existing[0])
             return True
-        call = await self._calls.by_uniqueid(item.uniqueid)
-        over = (call is not None and call.ended_at is not None) or item.uniqueid in ended
-        if not over and self._wall() - item.mtime < self._cfg.settle_s:
+        # Cheap check first: a call still being recorded is skipped without waiting.
+        info = await asyncio.to_thread(inspect_wav, path)
+        finalized = info.header_consistent and info.data_bytes > 0
+        if not finalized and self._wall() - item.mtime < self._cfg.settle_s:
             return False
-        return await self.process(path, call_over=True) is not None
-
-    def _cdr_uniqueids(self) -> set[str]:
-        if self._cdr is None:
-            return set()
-        self._cdr.refresh()
-        return self._cdr.uniqueids()
+        return await self.process(path) is not None
 
     def _remove_stale_parts(self) -> None:
         for part in stale_parts(self._roots):

@@ -71,11 +71,13 @@ class RecordingsSettings(BaseModel):
     duration_tolerance_ratio: float = Field(default=0.01, ge=0)
     duration_slack_s: float = Field(default=0.5, ge=0)
     cdr_duration_slack_s: float = Field(default=1.5, ge=0)
-    # CDR rows counted as citizen calls: answered rows whose dst is one of these numbers or
-    # whose dcontext is one of these contexts (empty tuple: that criterion is unused).
-    cdr_numbers: tuple[str, ...] = ("120",)
-    cdr_contexts: tuple[str, ...] = ()
-    # None: <state>/pbx/log/cdr-csv/Master.csv.
+    # CDR rows counted as citizen calls: answered rows whose dst is one of these numbers, whose
+    # dcontext is one of these contexts or whose userfield is one of these (the 120 dialplan
+    # sets CDR(userfield)=citizen); an empty tuple leaves that criterion unused.
+    cdr_numbers: tuple[str, ...] = ("120", "129")
+    cdr_contexts: tuple[str, ...] = ("from-citizens",)
+    cdr_userfields: tuple[str, ...] = ("citizen",)
+    # None: <state>/pbx/log/cdr-custom/Master.csv and <state>/pbx/log/cdr-csv/Master.csv.
     cdr_csv: Path | None = None
 
     @field_validator("retention_days")

@@ -21,10 +21,9 @@ from recordings.access import RecordingAccess
 from recordings.accesslog import AccessLog
 from recordings.calllog import CallLog
 from recordings.catalog import Catalog
-from recordings.cdr import CdrIndex
 from recordings.disk import DiskMonitor
 from recordings.keys import KeyRing, NumberProtector, load_or_create_key_ring
-from recordings.layout import Roots, cdr_csv, key_file
+from recordings.layout import Roots, key_file
 from recordings.pipeline import RecordingPipeline
 from recordings.retention import Retention, RetentionPolicy
 from recordings.transcription import Transcriber, Transcripts, load_vosk_transcriber
@@ -79,9 +78,7 @@ class Recordings:
             alarms=bus,
             calls=calls,
             catalog=catalog,
-            pipeline=RecordingPipeline(
-                settings, catalog, calls, ring, bus, clock=clock, cdr=CdrIndex(cdr_csv(settings))
-            ),
+            pipeline=RecordingPipeline(settings, catalog, calls, ring, bus, clock=clock),
             access_log=access_log,
             access=RecordingAccess(
                 log=access_log,

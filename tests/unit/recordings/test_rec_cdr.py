@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recordings.cdr import CdrIndex, citizen_calls, parse_text, read_cdr
+from recordings.cdr import citizen_calls, parse_text, read_cdr
 
 ROW = (
     '"","0212345678","{dst}","{ctx}","""Kim"" <0212345678>","PJSIP/trunk-00000001",'
@@ -80,18 +80,11 @@ def test_rows_of_one_channel_fold_into_one_call() -> None:
     assert list(citizen_calls(parse_text(text).rows, [], ["internal"])) == ["3.3"]
 
 
-def test_incremental_index_follows_appends_and_rotation(tmp_path: Path) -> None:
-    path = tmp_path / "Master.csv"
-    index = CdrIndex(path)
-    assert index.refresh().rows == []
-    path.write_text(row("1.1") + row("2.2")[:40])  # the second line is still being written
-    assert index.refresh() and index.uniqueids() == {"1.1"}
-    with path.open("a") as out:
-        out.write(row("2.2")[40:])
-    index.refresh()
-    assert index.uniqueids() == {"1.1", "2.2"}
-    path.unlink()
-    path.write_text(row("3.3"))  # rotated: a new file
-    index.refresh()
-    assert index.uniqueids() == {"3.3"}
+def test_several_files_are_read_together(tmp_path: Path) -> None:
+    custom, csv_file = tmp_path / "custom.csv", tmp_path / "csv.csv"
+    custom.write_text(row("1.1", extra=',"1.0"'))
+    csv_file.write_text(row("2.2"))
+    parsed = read_cdr(custom, csv_file, tmp_path / "missing.csv")
+    assert [(r.uniqueid, r.linkedid) for r in parsed.rows] == [("1.1", "1.0"), ("2.2", "")]
     assert read_cdr(tmp_path / "missing.csv").rows == []
+    assert list(citizen_calls(parsed.rows, [], [], ["citizen"])) == []
