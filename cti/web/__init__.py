@@ -17,6 +17,7 @@ from cti.web.endpoint import (
     Access,
     ApiRequest,
     Endpoint,
+    from_route,
     own_or_staff,
 )
 
@@ -32,5 +33,6 @@ __all__ = [
     "ApiRequest",
     "Endpoint",
     "create_app",
+    "from_route",
     "own_or_staff",
 ]

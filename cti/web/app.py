@@ -3,7 +3,8 @@
 Invariants:
 - ``create_app`` builds everything from its arguments (no globals, nothing at import time):
   the center, the authenticator, a metrics registry (a fresh one when none is given) and any
-  extra endpoints, which must live under ``/api/`` and may not shadow a built-in route.
+  extra routes (``Endpoint``s, or plain ``web.RouteDef``s which then need any signed-in
+  role), which must live under ``/api/`` and may not shadow a built-in route.
 - The auth middleware only identifies the caller (``request["principal"]``, origin = remote
   address); each endpoint's dispatcher decides 401/403. A WebSocket may carry its token in
   ``?token=`` (browsers cannot set headers there) or send it as its first message.
@@ -28,7 +29,7 @@ from cti.web.api_calls import CallApi, QueueApi
 from cti.web.api_consultants import ConsultantApi
 from cti.web.api_session import SessionApi
 from cti.web.dispatch import PRINCIPAL, make_handler
-from cti.web.endpoint import PUBLIC, STAFF, ApiRequest, Endpoint
+from cti.web.endpoint import PUBLIC, STAFF, ApiRequest, Endpoint, from_route
 from cti.web.errors import error_response
 from cti.web.metrics import WebMetrics
 from cti.web.openapi import build_openapi
@@ -45,7 +46,7 @@ VERSION = "0.1.0"
 def create_app(
     center: ContactCenter,
     auth: Authenticator,
-    extra_routes: Iterable[Endpoint] = (),
+    extra_routes: Iterable[Endpoint | web.RouteDef] = (),
     *,
     registry: CollectorRegistry | None = None,
     settings: HttpSettings | None = None,
@@ -63,7 +64,8 @@ def create_app(
         *CallApi(center).endpoints(),
         *QueueApi(center).endpoints(),
     ]
-    extra = list(extra_routes)
+    # Plain aiohttp routes are open to any signed-in role; their handlers check the rest.
+    extra = [r if isinstance(r, Endpoint) else from_route(r) for r in extra_routes]
     for endpoint in extra:
         if not endpoint.path.startswith("/api/"):
             raise ValueError(f"extra route {endpoint.key} must live under /api/")

@@ -111,3 +111,28 @@ class Endpoint:
     @property
     def key(self) -> str:
         return f"{self.method} {self.path}"
+
+
+def from_route(route: web.RouteDef, access: Access = ANY_ROLE, tag: str = "") -> Endpoint:
+    """Wrap a plain aiohttp route (e.g. recordings' handlers) as an ``Endpoint``.
+
+    The handler gets the raw request (the principal is under ``cti.web.PRINCIPAL``), does its
+    own finer checks, and may stream: it runs without the request timeout.
+    """
+    raw = route.handler
+    doc = (getattr(raw, "__doc__", None) or "").strip().splitlines()
+
+    async def handler(r: ApiRequest) -> object:
+        return await raw(r.raw)
+
+    words = [w for w in route.path.split("/") if w and not w.startswith("{")]
+    return Endpoint(
+        route.method,
+        route.path,
+        handler,
+        doc[0] if doc else route.path,
+        access,
+        tag or (words[1] if len(words) > 1 else "extra"),
+        media_type="*/*",
+        long_lived=True,
+    )

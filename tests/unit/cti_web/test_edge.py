@@ -6,12 +6,13 @@ import asyncio
 from typing import Any, cast
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry, Counter
 
 from cti.control import ContactCenter, Unavailable
 from cti.settings import HttpSettings
-from cti.web import PUBLIC, STAFF, ApiRequest, Endpoint, create_app
+from cti.web import PRINCIPAL, PUBLIC, STAFF, ApiRequest, Endpoint, create_app
 
 from .conftest import Edge, ManualClock, new_auth, new_center
 from .scenes import all_ready, answered_call
@@ -154,3 +155,28 @@ async def test_unknown_api_route_is_json_404(edge: Edge) -> None:
     wrong_method = await edge.client.put("/api/queues", headers=edge.headers("admin"))
     assert wrong_method.status == 405
     assert response.headers["Cache-Control"] == "no-store"
+
+
+async def test_plain_aiohttp_routes_mount_with_the_principal(clock: ManualClock) -> None:
+    async def audio(request: web.Request) -> web.StreamResponse:
+        """Stream one recording."""
+        principal = request[PRINCIPAL]
+        response = web.StreamResponse(headers={"Content-Type": "audio/wav"})
+        await response.prepare(request)
+        await response.write(principal.user_id.encode())
+        await response.write_eof()
+        return response
+
+    route = web.get("/api/recordings/calls/{call_id}/audio", audio, allow_head=False)
+    auth = new_auth(clock)
+    app = create_app(new_center(clock), auth, [route])
+    async with TestClient(TestServer(app)) as client:
+        assert (await client.get("/api/recordings/calls/c1/audio")).status == 401
+        user = auth.store.get("c0001")
+        assert user is not None
+        headers = {"Authorization": f"Bearer {auth.open_session(user).token}"}
+        ok = await client.get("/api/recordings/calls/c1/audio", headers=headers)
+        assert (ok.status, await ok.read()) == (200, b"c0001")
+        doc = await (await client.get("/openapi.json")).json()
+        op = doc["paths"]["/api/recordings/calls/{call_id}/audio"]["get"]
+        assert (op["summary"], op["tags"]) == ("Stream one recording.", ["recordings"])
