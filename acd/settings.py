@@ -1,4 +1,8 @@
-"""Settings slice for the ACD (routing core and its Asterisk driver)."""
+"""Settings slice for the ACD (routing core, simulator and the Asterisk driver).
+
+Invariants: frozen and validated at start; ``None`` for a file means the shipped data
+(``acd/data/services.yaml``, ``acd/data/roster.csv``).
+"""
 
 from __future__ import annotations
 
@@ -14,3 +18,12 @@ class AcdSettings(BaseModel):
     roster_file: str | None = None
     # Only these consultants are logged in at start (None: all of the roster).
     logged_in: tuple[str, ...] | None = None
+    # Services (queues) with targets, wrap-up and overflow stages. None: the shipped catalog.
+    services_file: str | None = None
+    # Position / estimated-wait announcements: first on arrival, then every this many seconds
+    # (None: only the one on arrival).
+    announce_every_s: float | None = Field(default=60.0, gt=0)
+    # Offer a call-back (virtual hold) once the estimated wait reaches this (None: never).
+    callback_offer_min_wait_s: float | None = Field(default=120.0, ge=0)
+    # How many competing calls a DecisionRecord lists (the chosen one always included).
+    record_calls: int = Field(default=5, ge=1, le=100)

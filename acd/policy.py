@@ -1,0 +1,253 @@
+"""Routing policy: which waiting call goes to which free consultant, and how long a caller
+should expect to wait. Pure functions over :class:`acd.state.AcdState`.
+
+The policy, in order of precedence:
+1. Eligibility. A consultant may take a call only through an overflow stage that is open
+   (the call has waited at least ``after_s``): they speak the call's language (a hard
+   constraint) and hold the stage's skill (the call's service, or ``via_service``) at the
+   stage's minimum proficiency. An interpreter stage matches Korean speakers instead and the
+   offer asks for an interpreter of the call's language.
+2. One global choice over all queues: the most urgent waiting call that has an eligible free
+   consultant goes first. Urgency = higher priority tier, then the earliest deadline
+   ``enqueued_at + target.within_s`` (the call furthest behind its service-level target),
+   then earlier enqueue time, then arrival order, so equals are served first come first served.
+3. For that call, the best consultant: own skill before overflow before interpreter, then
+   higher proficiency, then longest idle, then earlier ready.
+Dispatch repeats until no waiting call has an eligible free consultant. Only bucket heads are
+examined: within a bucket the head is the oldest call and so has the widest pool.
+
+Wait estimates are Erlang-style from live staffing, not a moving average: with every eligible
+consultant busy, departures come at rate N/(handle + wrap-up), so the k-th call in line waits
+about k (handle + wrap-up) / N, where k counts the calls ahead that compete for the same pool.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+
+from acd.commands import (
+    CallCandidate,
+    Command,
+    ConsultantCandidate,
+    DecisionRecord,
+    OfferCall,
+)
+from acd.indexes import BucketKey, IdleEntry, IdlePool
+from acd.model import CallStatus, ConsultantState, Language, Service, WaitingCall
+from acd.state import AcdState
+
+KINDS = ("skill", "overflow", "interpreter")
+
+Urgency = tuple[int, float, float, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    rank: tuple[int, int, float, int]  # (kind, -proficiency, idle_since, token): lower wins
+    consultant_id: str
+    stage: int
+    kind: int
+
+
+def _stage_target(service: Service, index: int, language: Language) -> tuple[Language, str, int]:
+    stage = service.stages[index]
+    skill = stage.via_service or service.id
+    kind = 2 if stage.with_interpreter else (1 if stage.via_service else 0)
+    return (Language.KO if stage.with_interpreter else language), skill, kind
+
+
+def best_pick(language: Language, service: Service, waited: float, pool: IdlePool) -> Pick | None:
+    """The best free consultant for a call of ``service`` that has waited ``waited`` s."""
+    best: Pick | None = None
+    for index, stage in enumerate(service.stages):
+        if stage.after_s > waited:
+            break
+        lang, skill, kind = _stage_target(service, index, language)
+        entry = pool.best(lang, skill, stage.min_proficiency)
+        if entry is None:
+            continue
+        rank = (kind, entry[0], entry[1], entry[2])
+        if best is None or rank < best.rank:
+            best = Pick(rank, entry[3], index, kind)
+    return best
+
+
+def urgency(key: BucketKey, enqueued_at: float, seq: int, service: Service) -> Urgency:
+    return (-key[2], enqueued_at + service.target.within_s, enqueued_at, seq)
+
+
+def dispatch(state: AcdState, now: float, trigger: str, out: list[Command]) -> None:
+    """Offer waiting calls to free consultants until no eligible pair is left."""
+    catalog = state.catalog
+    while len(state.pool) and len(state.queues):
+        best: tuple[Urgency, BucketKey, int, Pick] | None = None
+        considered: list[tuple[Urgency, BucketKey, float, int, Pick | None]] = []
+        for key, (enqueued_at, seq) in state.queues.heads():
+            service = catalog[key[1]]
+            pick = best_pick(key[0], service, now - enqueued_at, state.pool)
+            rank = urgency(key, enqueued_at, seq, service)
+            considered.append((rank, key, enqueued_at, seq, pick))
+            if pick is not None and (best is None or rank < best[0]):
+                best = (rank, key, seq, pick)
+        if best is None:
+            return
+        _assign(state, best[2], best[3], considered, now=now, trigger=trigger, out=out)
+
+
+def _assign(
+    state: AcdState,
+    seq: int,
+    pick: Pick,
+    considered: list[tuple[Urgency, BucketKey, float, int, Pick | None]],
+    *,
+    now: float,
+    trigger: str,
+    out: list[Command],
+) -> None:
+    record = state.calls[state.by_seq[seq]]
+    call = record.call
+    service = state.catalog[call.service]
+    out.append(_record(state, call, service, pick, considered, now=now, trigger=trigger))
+    state.dequeue(record)
+    agent = state.agents[pick.consultant_id]
+    record.status = CallStatus.OFFERED
+    record.consultant_id = agent.profile.id
+    record.calling_back = call.callback_number is not None
+    agent.call_id = call.call_id
+    state.set_state(agent, ConsultantState.RINGING, now, out)
+    state.decisions += 1
+    out.append(
+        OfferCall(
+            call.call_id,
+            agent.profile.id,
+            float(state.settings.ring_timeout_s),
+            interpreter_language=call.language if pick.kind == 2 else None,
+            callback_number=call.callback_number,
+        )
+    )
+
+
+def _record(
+    state: AcdState,
+    call: WaitingCall,
+    service: Service,
+    pick: Pick,
+    considered: list[tuple[Urgency, BucketKey, float, int, Pick | None]],
+    *,
+    now: float,
+    trigger: str,
+) -> DecisionRecord:
+    considered.sort(key=lambda item: item[0])
+    limit = state.settings.record_calls
+    shown = [c for c in considered[:limit]]
+    if all(c[3] != call.seq for c in shown):
+        shown.append(next(c for c in considered if c[3] == call.seq))
+    calls = tuple(
+        CallCandidate(
+            call_id=state.by_seq[c_seq],
+            service=key[1],
+            language=key[0],
+            priority=key[2],
+            waited_s=now - enq,
+            behind_target_s=now - rank[1],
+            best_consultant=None if p is None else p.consultant_id,
+        )
+        for rank, key, enq, c_seq, p in shown
+    )
+    consultants = _consultant_candidates(state, call, service, now)
+    chosen = state.agents[pick.consultant_id]
+    late = now - (call.enqueued_at + service.target.within_s)
+    reason = (
+        f"most urgent of {len(considered)} queue heads "
+        f"({'late by' if late >= 0 else 'due in'} {abs(late):.1f} s, priority {int(call.priority)}); "
+        f"{pick.consultant_id}: {KINDS[pick.kind]} stage {pick.stage}, proficiency "
+        f"{-pick.rank[1]}, idle {now - chosen.idle_since:.1f} s"
+    )
+    return DecisionRecord(
+        at=now,
+        trigger=trigger,
+        call_id=call.call_id,
+        consultant_id=pick.consultant_id,
+        service=service.id,
+        language=call.language,
+        stage=pick.stage,
+        reason=reason,
+        consultants=consultants,
+        calls=calls,
+    )
+
+
+def _consultant_candidates(
+    state: AcdState, call: WaitingCall, service: Service, now: float
+) -> tuple[ConsultantCandidate, ...]:
+    """The best free consultant of each open stage (what the choice was made between)."""
+    seen: dict[str, ConsultantCandidate] = {}
+    waited = now - call.enqueued_at
+    for index, stage in enumerate(service.stages):
+        if stage.after_s > waited:
+            break
+        lang, skill, kind = _stage_target(service, index, call.language)
+        entry: IdleEntry | None = state.pool.best(lang, skill, stage.min_proficiency)
+        if entry is not None and entry[3] not in seen:
+            seen[entry[3]] = ConsultantCandidate(
+                entry[3], index, -entry[0], now - entry[1], KINDS[kind]
+            )
+    return tuple(seen.values())
+
+
+def next_overflow(state: AcdState, now: float) -> float | None:
+    """When the next overflow stage opens for a bucket head (only matters if someone is free)."""
+    if not len(state.pool):
+        return None
+    soonest: float | None = None
+    for key, (enqueued_at, _seq) in state.queues.heads():
+        for stage in state.catalog[key[1]].stages:
+            at = enqueued_at + stage.after_s
+            if at > now:
+                if soonest is None or at < soonest:
+                    soonest = at
+                break
+    return soonest
+
+
+def pool_skills(service: Service) -> frozenset[str]:
+    return frozenset(
+        {service.id}
+        | {s.via_service for s in service.stages if s.via_service and not s.with_interpreter}
+    )
+
+
+def estimate_wait(state: AcdState, call: WaitingCall) -> tuple[int, float]:
+    """(position, estimated seconds until a consultant answers) for a waiting call."""
+    catalog = state.catalog
+    service = catalog[call.service]
+    skills = pool_skills(service)
+    staffed = 0
+    for stage in service.stages:
+        if not stage.with_interpreter:
+            skill = stage.via_service or service.id
+            staffed = max(staffed, state.staff.staffed(call.language, skill, stage.min_proficiency))
+    deadline = call.enqueued_at + service.target.within_s
+    ahead = 0
+    for (_language, service_id, priority), entries in _buckets(state, call.language):
+        other = catalog[service_id]
+        if service_id != call.service and not (skills & pool_skills(other)):
+            continue
+        if priority > call.priority:
+            ahead += len(entries)
+        elif priority == call.priority:
+            # Calls with an earlier deadline (ties: earlier enqueue / seq) go first.
+            cutoff = deadline - other.target.within_s
+            ahead += bisect_right(entries, (cutoff, call.seq - 1))
+    position = state.queues.position(call)
+    per_departure = (service.handle_s + service.wrap_up_s) / max(staffed, 1)
+    return position, (ahead + 1) * per_departure
+
+
+def _buckets(
+    state: AcdState, language: Language
+) -> list[tuple[BucketKey, list[tuple[float, int]]]]:
+    return [
+        (key, state.queues.bucket(key)) for key, _head in state.queues.heads() if key[0] == language
+    ]
