@@ -11,7 +11,9 @@ Invariants:
   when the link drops and ``AmiReconnected`` after a re-login (before any event of the new
   connection), after which state owners resync. A slow subscriber loses its own oldest items
   and gets ``AmiEventsDropped``; the reader never waits for a subscriber.
-- Link tasks (reader, keep-alive) run under one TaskGroup per connection; stopping cancels it.
+- Each connection's two tasks (reader, keep-alive) end together: when one ends both are
+  cancelled and awaited, and a cancel of the client is never swallowed. ``stop`` never
+  triggers a reconnect, even though Asterisk closes the socket after Logoff.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class AmiClient:
         self._link: Link | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
+        self._stopping = False
         self.reconnects = 0
 
     @property
@@ -96,6 +99,7 @@ class AmiClient:
 
     async def stop(self) -> None:
         """Log off (best effort), close the connection and end every subscription."""
+        self._stopping = True  # Asterisk closes after Logoff: that is not a drop to repair
         task, self._supervisor = self._supervisor, None
         link = self._link
         if link is not None and link.down_reason is None:
@@ -120,6 +124,8 @@ class AmiClient:
         while True:
             reason = await self._serve(link)
             self._link = None
+            if self._stopping:
+                return
             self._fanout.publish(AmiConnectionLost(reason))
             self._log.warning(
                 "AMI connection to %s:%d lost: %s",
@@ -135,16 +141,29 @@ class AmiClient:
             self._adopt(link)
 
     async def _serve(self, link: Link) -> str:
-        """Run the link's reader and keep-alive until the link dies; return why."""
-        reason = "client stopped"
+        """Run the link's reader and keep-alive until the link dies; return why.
+
+        Not a TaskGroup: in 3.11 a TaskGroup whose child fails while its parent is being
+        cancelled raises the child's error and leaves the cancel request unconsumed, so
+        ``stop`` racing Asterisk's close after Logoff would be swallowed.
+        """
+        tasks = (
+            asyncio.create_task(link.read_forever(), name="ami-reader"),
+            asyncio.create_task(self._keepalive(link), name="ami-keepalive"),
+        )
         try:
-            async with asyncio.TaskGroup() as group:
-                group.create_task(link.read_forever(), name="ami-reader")
-                group.create_task(self._keepalive(link), name="ami-keepalive")
-        except* LinkDown as down:
-            reason = str(down.exceptions[0])
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+            errors = [task.exception() for task in tasks if not task.cancelled()]
+            downs = [str(e) for e in errors if isinstance(e, LinkDown)]
+            reason = downs[0] if downs else "client stopped"
             link.close(reason)
+        for error in errors:
+            if error is not None and not isinstance(error, LinkDown):
+                raise error  # a bug in a link task: let the supervisor's done-callback log it
         return reason
 
     async def _keepalive(self, link: Link) -> None:

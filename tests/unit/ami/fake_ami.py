@@ -163,6 +163,7 @@ class FakeAmi:
             writer.write(
                 encode([("Response", "Goodbye"), aid, ("Message", "Thanks for all the fish.")])
             )
+            writer.close()  # Asterisk hangs up after Goodbye
         elif name == "Command":
             self._command(writer, aid, action.get("Command", ""))
         elif name in LIST_ACTIONS:

@@ -251,3 +251,20 @@ async def test_stop_ends_subscriptions_after_draining(fake: FakeAmi) -> None:
     assert names == ["UserEvent"]
     assert any(a["Action"] == "Logoff" for a in fake.actions)
     assert not ami.connected
+
+
+async def test_stop_does_not_reconnect_after_goodbye(fake: FakeAmi) -> None:
+    """Asterisk closes the socket after Logoff; a concurrent cancel must not be swallowed."""
+    delays: list[float] = []
+
+    async def record(delay: float) -> None:
+        delays.append(delay)
+        await asyncio.sleep(0)
+
+    for _ in range(5):
+        ami = AmiClient(make_settings(fake.port), sleep=record)
+        await ami.start()
+        await ami.stop()
+        assert not ami.connected
+    assert delays == []
+    assert fake.logins == 5
