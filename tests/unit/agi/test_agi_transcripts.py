@@ -77,8 +77,11 @@ def test_all_of_asterisks_bytes_at_once_give_the_same_events(name: str) -> None:
             got.extend(conn.receive_data(pending))
             pending = b""
             got.extend(conn.receive_data(b""))
+    if pending:
+        got.extend(conn.receive_data(pending))
     assert got == [s.event for s in steps if s.kind == "event"]
-    assert conn.state is ConnectionState.CLOSED
+    if any(s.kind == "eof" for s in steps):
+        assert conn.state is ConnectionState.CLOSED
 
 
 def test_transcripts_cover_the_required_cases() -> None:
