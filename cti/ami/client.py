@@ -9,8 +9,10 @@ Invariants:
   never replayed after a reconnect (an Originate must not run twice).
 - Subscribers receive, in wire order, every event plus stream notices: ``AmiConnectionLost``
   when the link drops and ``AmiReconnected`` after a re-login (before any event of the new
-  connection), after which state owners resync. A slow subscriber loses its own oldest items
-  and gets ``AmiEventsDropped``; the reader never waits for a subscriber.
+  connection), after which state owners resync; the first login in ``start`` sends one too
+  (``attempts=0``) so a state owner that subscribed before ``start`` syncs as well.
+- A slow subscriber loses its own oldest items and gets ``AmiEventsDropped``; the reader
+  never waits for a subscriber.
 - Each connection's two tasks (reader, keep-alive) end together: when one ends both are
   cancelled and awaited, and a cancel of the client is never swallowed. ``stop`` never
   triggers a reconnect, even though Asterisk closes the socket after Logoff.
@@ -89,6 +91,7 @@ class AmiClient:
         if self._supervisor is not None:
             raise RuntimeError("AmiClient.start() called twice")
         link = await Link.open(self._settings, self._log, self._next_id)
+        self._fanout.publish(AmiReconnected(attempts=0))  # for anyone subscribed before start
         self._adopt(link)
         self._supervisor = asyncio.create_task(self._supervise(link), name="ami-supervisor")
         self._supervisor.add_done_callback(self._supervisor_done)

@@ -174,7 +174,9 @@ class AmiResponse:
 
 @dataclass(frozen=True, slots=True)
 class AmiReconnected:
-    """Delivered to subscribers after a re-login: events may have been missed, resync."""
+    """Delivered to subscribers after a (re-)login: events may have been missed, resync.
+
+    ``attempts`` is 0 for the first login (``AmiClient.start``)."""
 
     attempts: int
 

@@ -174,3 +174,16 @@ async def test_slow_state_subscriber_told_of_drops(fake: FakeAmi, running: Runni
         first = await anext(slow)
     assert isinstance(first, StateChangesDropped) and first.count == 8
     assert isinstance(running.live.snapshot, LiveSnapshot)
+
+
+async def test_state_started_before_the_client_syncs_on_first_login(fake: FakeAmi) -> None:
+    ami = AmiClient(make_settings(fake.port))
+    live = LiveState(ami, clock=lambda: NOW)
+    task = asyncio.create_task(live.run())
+    await asyncio.sleep(0)  # let run() subscribe and try its first resync (AMI not up yet)
+    await ami.start()
+    snapshot = await live.wait_synced(5)
+    assert set(snapshot.channels) == {"1.1"}
+    await ami.stop()
+    async with asyncio.timeout(5):
+        await task
