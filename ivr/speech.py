@@ -8,9 +8,10 @@ Invariants:
 - Input is a mono 16-bit PCM WAV at 8 or 16 kHz (what Asterisk ``RECORD FILE`` writes as
   ``wav`` / ``wav16``); Vosk resamples to the model's 16 kHz itself. Anything else raises
   ``SpeechInputError``.
-- The result is one word of the grammar with its confidence, or None. The small Korean model
-  has no ``[unk]`` word, so out-of-grammar speech maps to the nearest word: callers confirm
-  every answer back and always accept keys instead.
+- The result is one word of the grammar with its confidence, or None (silence, or several
+  different words). The small Korean model has no ``[unk]`` word (Vosk ignores it in the
+  grammar), so out-of-grammar speech maps to the nearest words: callers confirm every answer
+  back and always accept keys instead.
 """
 
 from __future__ import annotations
@@ -57,13 +58,19 @@ def read_wav(path: Path) -> tuple[bytes, int]:
 
 
 def best_word(result: dict[str, Any], grammar: Sequence[str]) -> Recognition | None:
-    """The first grammar word in a Vosk result (with ``SetWords``) and its confidence."""
+    """The grammar word of a Vosk result (with ``SetWords``) and its lowest confidence.
+
+    None when nothing was heard, or when several different words were: the grammar has no
+    ``[unk]`` to absorb other speech, so a sentence comes out as a string of menu words, and
+    guessing one of them would put words in the caller's mouth.
+    """
     allowed = set(grammar)
-    for item in result.get("result", []):
-        word = item.get("word")
-        if word in allowed:
-            return Recognition(word, float(item.get("conf", 0.0)), result.get("text", ""))
-    return None
+    items = [i for i in result.get("result", []) if i.get("word") in allowed]
+    words = {i["word"] for i in items}
+    if len(words) != 1:
+        return None
+    confidence = min(float(i.get("conf", 0.0)) for i in items)
+    return Recognition(items[0]["word"], confidence, result.get("text", ""))
 
 
 class FileRecognizer(Protocol):

@@ -92,11 +92,20 @@ def test_unsupported_audio_is_rejected(tmp_path: Path) -> None:
         read_wav(tmp_path / "junk.wav")
 
 
-def test_best_word_picks_the_first_grammar_word() -> None:
-    result = {
-        "text": "음 버스",
-        "result": [{"word": "음", "conf": 1.0}, {"word": "버스", "conf": 0.7}],
-    }
-    found = best_word(result, ["버스", "수어"])
+def item(word: str, conf: float) -> dict[str, Any]:
+    return {"word": word, "conf": conf}
+
+
+def test_best_word_takes_one_word_and_its_lowest_confidence() -> None:
+    found = best_word({"text": "버스", "result": [item("버스", 0.7)]}, ["버스", "수어"])
     assert found is not None and (found.word, found.confidence) == ("버스", 0.7)
+    repeated = {"text": "버스 버스", "result": [item("버스", 0.9), item("버스", 0.6)]}
+    found = best_word(repeated, ["버스"])
+    assert found is not None and found.confidence == 0.6
     assert best_word({"text": ""}, ["버스"]) is None
+
+
+def test_a_sentence_of_different_menu_words_is_no_answer() -> None:
+    # Without [unk], "여권 발급 방법을 알고 싶습니다" comes out as several menu words.
+    words = [item("여권", 1.0), item("수어", 0.8), item("민원", 1.0)]
+    assert best_word({"text": "여권 수어 민원", "result": words}, ["여권", "수어", "민원"]) is None
