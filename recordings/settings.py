@@ -60,6 +60,8 @@ class RecordingsSettings(BaseModel):
     transcription_enabled: bool = True
     transcription_workers: int = Field(default=1, ge=1, le=8)
     transcription_languages: tuple[str, ...] = ("ko",)
+    # How long the worker sleeps when nothing waits for a transcript.
+    transcription_poll_s: float = Field(default=15.0, gt=0)
 
     # Disk monitor: alarm below either threshold; checks this often.
     low_disk_free_bytes: int = Field(default=1 << 30, ge=0)

@@ -11,10 +11,12 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from dasan.alarms import AlarmBus, AlarmStore, Clock, utc_now
+from dasan.alarms import AlarmBus, AlarmStore, Clock, Severity, utc_now
 from dasan.config import Settings
 from dasan.storage import Storage
 from recordings.access import RecordingAccess
@@ -24,9 +26,22 @@ from recordings.catalog import Catalog
 from recordings.disk import DiskMonitor
 from recordings.keys import KeyRing, NumberProtector, load_or_create_key_ring
 from recordings.layout import Roots, key_file
-from recordings.pipeline import RecordingPipeline
+from recordings.pipeline import SOURCE, RecordingPipeline
 from recordings.retention import Retention, RetentionPolicy
 from recordings.transcription import Transcriber, Transcripts, load_vosk_transcriber
+
+log = logging.getLogger(__name__)
+
+
+def _describe(exc: BaseException) -> str:
+    """The leaf errors' messages (TaskGroups wrap them in exception groups)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe(e) for e in exc.exceptions)
+    return f"{type(exc).__name__}: {exc}"
+
+
+_RESTART_MIN_S = 1.0
+_RESTART_MAX_S = 60.0
 
 
 @dataclass
@@ -102,12 +117,41 @@ class Recordings:
         )
 
     async def run(self) -> None:
-        """Pipeline (recovery first), disk monitor and transcription until cancelled."""
+        """Pipeline (recovery first), disk monitor and transcription until cancelled.
+
+        Each runs supervised: a crash is logged, raised as an alarm and the loop restarts
+        after a pause, so one failing part (say, a missing speech model) never stops the
+        others.
+        """
         async with asyncio.TaskGroup() as group:
-            group.create_task(self.disk.run())
-            group.create_task(self.pipeline.run())
+            group.create_task(self._supervise("disk-monitor", self.disk.run))
+            group.create_task(self._supervise("pipeline", self.pipeline.run))
             if self.settings.recordings.transcription_enabled:
-                group.create_task(self.transcripts.run())
+                poll = self.settings.recordings.transcription_poll_s
+                group.create_task(
+                    self._supervise("transcription", lambda: self.transcripts.run(poll))
+                )
+
+    async def _supervise(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        pause = _RESTART_MIN_S
+        while True:
+            started = time.monotonic()
+            try:
+                await loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # restart below; the alarm makes it visible
+                log.exception("recordings %s crashed; restarting in %.0f s", name, pause)
+                await self.alarms.raise_alarm(
+                    SOURCE,
+                    f"task:{name}",
+                    Severity.MAJOR,
+                    f"recordings {name} crashed: {_describe(exc)}",
+                )
+            if time.monotonic() - started > _RESTART_MAX_S:
+                pause = _RESTART_MIN_S
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _RESTART_MAX_S)
 
     async def close(self) -> None:
         if self.owns_storage:
