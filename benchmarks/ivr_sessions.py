@@ -35,6 +35,20 @@ from typing import Any
 
 import psutil
 
+from ivr.hours import load_service_hours
+from ivr.menu.events import (
+    Collect,
+    DigitsReceived,
+    Event,
+    NoInput,
+    PlayPrompts,
+    PromptFinished,
+    Started,
+)
+from ivr.menu.loader import Menu, load_menu
+from ivr.menu.stepper import initial_state, step
+from ivr.prompts.manifest import load_manifest
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "ivr_sessions.json"
 IO_TIMEOUT_S = 10.0
@@ -226,6 +240,20 @@ async def measure(concurrency: int, duration_s: float) -> dict[str, Any]:
             proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):
             await proc.wait()
+    return summarize(
+        concurrency, tally, wall, server_cpu=server_cpu, client_cpu=client_cpu, rss_mb=rss_mb
+    )
+
+
+def summarize(
+    concurrency: int,
+    tally: Tally,
+    wall: float,
+    *,
+    server_cpu: float,
+    client_cpu: float,
+    rss_mb: float,
+) -> dict[str, Any]:
     sessions = max(tally.sessions, 1)
     return {
         "concurrency": concurrency,
@@ -245,41 +273,34 @@ async def measure(concurrency: int, duration_s: float) -> dict[str, Any]:
     }
 
 
+def _walk(menu: Menu, scenario: Scenario) -> int:
+    """One scenario through the pure stepper; returns the number of steps."""
+    keys, barge = list(scenario.keys), scenario.barge
+    state, actions = step(menu, initial_state(menu), Started(), SEOUL_NOON)
+    steps = 0
+    while actions and isinstance(actions[-1], PlayPrompts | Collect):
+        last = actions[-1]
+        event: Event
+        if isinstance(last, PlayPrompts) and barge and last.interruptible:
+            event, barge = DigitsReceived(barge), None
+        elif isinstance(last, PlayPrompts):
+            event = PromptFinished()
+        else:
+            key = keys.pop(0) if keys else None
+            event = DigitsReceived(key) if key else NoInput()
+        state, actions = step(menu, state, event, SEOUL_NOON)
+        steps += 1
+    return steps
+
+
 def stepper_only(seconds: float) -> dict[str, Any]:
     """The pure stepper on the same scenarios, in this process: the menu logic's own cost."""
-    from ivr.hours import load_service_hours
-    from ivr.menu.events import (
-        Collect,
-        DigitsReceived,
-        NoInput,
-        PlayPrompts,
-        PromptFinished,
-        Started,
-    )
-    from ivr.menu.loader import load_menu
-    from ivr.menu.stepper import initial_state, step
-    from ivr.prompts.manifest import load_manifest
-
     menu = load_menu(None, load_manifest(), load_service_hours())
     sessions = steps = 0
     deadline = time.perf_counter() + seconds
     cpu0 = time.process_time()
     while time.perf_counter() < deadline:
-        scenario = SCENARIOS[sessions % len(SCENARIOS)]
-        keys, barge = list(scenario.keys), scenario.barge
-        state, actions = step(menu, initial_state(menu), Started(), SEOUL_NOON)
-        while actions and isinstance(actions[-1], PlayPrompts | Collect):
-            last = actions[-1]
-            if isinstance(last, PlayPrompts):
-                event: Any = (
-                    DigitsReceived(barge) if barge and last.interruptible else PromptFinished()
-                )
-                barge = None if event != PromptFinished() else barge
-            else:
-                key = keys.pop(0) if keys else None
-                event = DigitsReceived(key) if key else NoInput()
-            state, actions = step(menu, state, event, SEOUL_NOON)
-            steps += 1
+        steps += _walk(menu, SCENARIOS[sessions % len(SCENARIOS)])
         sessions += 1
     cpu = time.process_time() - cpu0
     return {

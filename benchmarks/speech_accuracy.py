@@ -106,8 +106,12 @@ def summarize(
         if found is not None:
             (right if ok else wrong).append(found.confidence)
     total = sum(sum(v) for v in words.values())
+    silent = sum(1 for *_, found in rows if found is None)
     return {
         "accuracy": round(total / len(rows), 3),
+        # Wrong answers are confirmed back to the caller; no answer re-prompts.
+        "wrong_word": round((len(rows) - total - silent) / len(rows), 3),
+        "no_answer": round(silent / len(rows), 3),
         "clips": len(rows),
         "per_word": {w: round(sum(v) / len(v), 3) for w, v in words.items()},
         "mean_confidence_right": round(sum(right) / len(right), 3) if right else None,

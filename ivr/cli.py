@@ -24,8 +24,15 @@ from dasan.context import settings_from
 from ivr.hours import load_service_hours
 from ivr.menu.loader import Menu, load_menu
 from ivr.menu.validate import MenuError
-from ivr.prompts.build import BuildResult, Status, build_prompts, check_prompts, plan
-from ivr.prompts.manifest import load_manifest
+from ivr.prompts.build import (
+    BuildReport,
+    BuildResult,
+    Status,
+    build_prompts,
+    check_prompts,
+    plan,
+)
+from ivr.prompts.manifest import PromptManifest, load_manifest
 from ivr.wiring import LOAD_ERRORS, pid_file, prompts_override_dir
 
 
@@ -53,26 +60,7 @@ def prompts_build(ctx: click.Context, as_json: bool, force: bool, jobs: int | No
     out_dir = settings.prompts_dir
     override = prompts_override_dir(settings)
     workers = settings.ivr.prompt_build_jobs if jobs is None else jobs
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("prompts"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        console=console,
-        disable=as_json,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("", total=len(plan(manifest, override)))
-
-        def advance(result: BuildResult) -> None:
-            progress.update(task, advance=1, description=result.job.name)
-            if result.status is Status.FAILED:
-                console.print(f"[red]failed[/red] {result.job.name}: {result.error}")
-
-        report = build_prompts(
-            manifest, out_dir, override, jobs=workers, force=force, progress=advance
-        )
+    report = _build_with_progress(manifest, out_dir, override, workers, force, quiet=as_json)
     summary = report.to_json() | {"dir": str(out_dir), "override_dir": str(override)}
     if as_json:
         _emit(summary)
@@ -84,6 +72,37 @@ def prompts_build(ctx: click.Context, as_json: bool, force: bool, jobs: int | No
         )
     if not report.ok:
         ctx.exit(1)
+
+
+def _build_with_progress(
+    manifest: PromptManifest,
+    out_dir: Path,
+    override: Path,
+    workers: int,
+    force: bool,
+    *,
+    quiet: bool,
+) -> BuildReport:
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("prompts"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        disable=quiet,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("", total=len(plan(manifest, override)))
+
+        def advance(result: BuildResult) -> None:
+            progress.update(task, advance=1, description=result.job.name)
+            if result.status is Status.FAILED:
+                console.print(f"[red]failed[/red] {result.job.name}: {result.error}")
+
+        return build_prompts(
+            manifest, out_dir, override, jobs=workers, force=force, progress=advance
+        )
 
 
 def _load_configured_menu(ctx: click.Context, file: Path | None) -> Menu:

@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import time
 import wave
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from enum import Enum
@@ -297,10 +297,3 @@ def check_prompts(
             if problem:
                 problems.append(f"{job.name}: {problem}")
     return problems
-
-
-def summarize(results: Iterable[BuildResult]) -> dict[str, int]:
-    counts = {status.value: 0 for status in Status}
-    for result in results:
-        counts[result.status.value] += 1
-    return counts
