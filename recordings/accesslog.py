@@ -4,8 +4,9 @@ Invariants:
 - Every attempt is logged, granted or denied, with who, role, from where, when, which call
   and the stated reason. Entries are hash-chained (``recordings.chain``) so an edited,
   deleted, inserted or reordered entry is detected by ``verify``.
-- The module offers no update or delete; entries are kept (at least the configured two
-  years — nothing here ever prunes them).
+- The module offers no update; entries older than the retention (never less than two
+  years) are pruned only by ``prune``, which leaves a prune link naming the last removed
+  entry and its hash, so ``verify`` still proves the remaining chain and any other gap.
 - Times are stored as canonical ISO text in UTC, so a month is a text range.
 """
 
@@ -17,17 +18,18 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dasan.alarms import Clock, utc_now
 from dasan.principal import Principal
 from dasan.storage import Storage
 from recordings import chainstore
-from recordings.chain import ChainBreak, verify
+from recordings.chain import BreakKind, ChainBreak, verify
 from recordings.models import AccessLogRow
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_ACCESS, _PRUNE = "access", "prune"
 
 
 class AccessAction(enum.StrEnum):
@@ -171,7 +173,7 @@ class AccessLog:
                 session,
                 AccessLogRow,
                 at,
-                "access",
+                _ACCESS,
                 entry.content(),
                 user_id=principal.user_id,
                 call_id=call_id,
@@ -185,14 +187,57 @@ class AccessLog:
         async with self._storage.session() as session:
             rows = await session.scalars(
                 select(AccessLogRow)
-                .where(AccessLogRow.at >= start, AccessLogRow.at < end)
+                .where(
+                    AccessLogRow.kind == _ACCESS,
+                    AccessLogRow.at >= start,
+                    AccessLogRow.at < end,
+                )
                 .order_by(AccessLogRow.seq)
             )
             return [_entry(r) for r in rows]
 
     async def verify(self) -> list[ChainBreak]:
+        """Breaks in the chain; a pruned prefix is accepted only as its prune link states."""
         async with self._storage.session() as session:
-            return verify(await chainstore.load(session, AccessLogRow))
+            links = await chainstore.load(session, AccessLogRow)
+        if not links or links[0].seq == 1:
+            return verify(links)
+        prunes = [link for link in links if link.kind == _PRUNE]
+        anchor = prunes[-1].content if prunes else {}
+        if anchor.get("through_seq") != links[0].seq - 1:
+            missing = ChainBreak(
+                links[0].seq, BreakKind.SEQUENCE_GAP, "entries before it are missing"
+            )
+            return [missing, *verify(links, start_prev=links[0].prev_hash, start_seq=links[0].seq)]
+        return verify(links, start_prev=str(anchor.get("through_hash")), start_seq=links[0].seq)
+
+    async def prune(self, before: datetime) -> int:
+        """Delete entries older than ``before`` (never the newest), proven by a prune link."""
+
+        async def work(session: AsyncSession) -> int:
+            head = await chainstore.head(session, AccessLogRow)
+            last = await session.scalar(
+                select(func.max(AccessLogRow.seq)).where(AccessLogRow.at < chainstore.iso(before))
+            )
+            if head is None or last is None:
+                return 0
+            last = min(last, head.seq - 1)  # the newest entry always stays
+            through = await session.get(AccessLogRow, last)
+            if through is None:  # a concurrent prune got there first
+                return 0
+            removed = await session.execute(delete(AccessLogRow).where(AccessLogRow.seq <= last))
+            content = {
+                "through_seq": last,
+                "through_hash": through.hash,
+                "before": chainstore.iso(before),
+                "removed": removed.rowcount,  # type: ignore[attr-defined]
+            }
+            await chainstore.append(
+                session, AccessLogRow, self._clock(), _PRUNE, content, user_id="system"
+            )
+            return int(content["removed"])
+
+        return await chainstore.write_retrying(self._storage, work)
 
     async def report(self, month: str) -> AccessReport:
         return AccessReport(month, await self.month(month), await self.verify())

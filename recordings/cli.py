@@ -112,6 +112,7 @@ def purge(ctx: click.Context, dry_run: bool, as_json: bool, as_of: str | None) -
                 "dry_run": result.dry_run,
                 "purged": [item.as_json() for item in result.purged],
                 "leftovers_removed": result.leftovers_removed,
+                "access_entries_pruned": result.access_entries_pruned,
             }
         )
         return

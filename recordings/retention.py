@@ -8,6 +8,7 @@ Invariants:
   leaves a purged row whose file still exists; the next purge deletes it. So a file never
   disappears without proof, and a proof never stays without the deletion being retried.
 - ``dry_run`` changes nothing and reports exactly what a real run would delete.
+- Access-log entries are pruned only past their own retention (never under two years).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from sqlalchemy import delete
 
 from dasan.storage import Storage
+from recordings.accesslog import AccessLog
 from recordings.calllog import CallLog
 from recordings.catalog import Catalog, Recording
 from recordings.chainstore import iso
@@ -80,6 +82,7 @@ class PurgeResult:
     dry_run: bool
     purged: list[PurgeItem] = field(default_factory=list)
     leftovers_removed: list[str] = field(default_factory=list)
+    access_entries_pruned: int = 0
 
 
 def _files(recording: Recording) -> list[tuple[str, str | None]]:
@@ -108,9 +111,13 @@ class Retention:
         calls: CallLog,
         roots: Roots,
         policy: RetentionPolicy,
+        *,
+        access_log: AccessLog | None = None,
+        access_log_days: int = 2 * 365 + 1,
     ) -> None:
         self._storage, self._catalog, self._calls = storage, catalog, calls
         self._roots, self._policy = roots, policy
+        self._access_log, self._access_log_days = access_log, max(access_log_days, 2 * 365)
 
     async def expired(self, now: datetime) -> list[PurgeItem]:
         horizon = now - timedelta(days=self._policy.shortest_days)
@@ -157,6 +164,9 @@ class Retention:
         for leftover in await self._catalog.find(states=[RecordingState.PURGED]):
             removed = await asyncio.to_thread(_delete_existing, self._roots, leftover)
             result.leftovers_removed.extend(removed)
+        if self._access_log is not None:
+            horizon = now - timedelta(days=self._access_log_days)
+            result.access_entries_pruned = await self._access_log.prune(horizon)
         return result
 
     async def _drop_transcript(self, recording_id: int) -> None:

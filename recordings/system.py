@@ -105,7 +105,15 @@ class Recordings:
                 transcripts=transcripts,
             ),
             transcripts=transcripts,
-            retention=Retention(store, catalog, calls, roots, RetentionPolicy.of(cfg)),
+            retention=Retention(
+                store,
+                catalog,
+                calls,
+                roots,
+                RetentionPolicy.of(cfg),
+                access_log=access_log,
+                access_log_days=cfg.access_log_retention_days,
+            ),
             disk=DiskMonitor(
                 [roots.primary, roots.spare],
                 bus,

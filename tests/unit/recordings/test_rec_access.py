@@ -263,3 +263,23 @@ async def test_http_download_search_and_report(
     )
     assert report.status == 200
     assert (await report.json())["by_action"] == {"download": 1, "search": 1}
+
+
+async def test_access_log_pruning_keeps_the_chain_provable(
+    system: Recordings, archived_call: str
+) -> None:
+    log = system.access_log
+    for _ in range(4):
+        await read(system, ADMIN, archived_call)
+    entries = await log.month(datetime.now(UTC).strftime("%Y-%m"))
+    cut = datetime.fromisoformat(entries[2].at)  # entries 1 and 2 are older than this
+    assert await log.prune(cut) == 2
+    assert await log.verify() == []
+    left = await log.month(datetime.now(UTC).strftime("%Y-%m"))
+    assert [e.seq for e in left] == [3, 4]
+    assert await log.prune(cut) == 0  # nothing older left
+    # Deleting more of the oldest entries is not mistaken for pruning.
+    async with system.storage.write() as session:
+        await session.execute(delete(AccessLogRow).where(AccessLogRow.seq == 3))
+    first = (await log.verify())[0]
+    assert (first.seq, first.kind.value) == (4, "sequence-gap")

@@ -10,6 +10,8 @@ from pathlib import Path
 from click.testing import CliRunner
 from rec_support import FakeTranscriber, make_settings, recorded_call
 
+from dasan.principal import Principal, Role
+from recordings.accesslog import AccessAction, AccessOutcome
 from recordings.catalog import catalog_problems
 from recordings.cli import recordings as recordings_group
 from recordings.models import RecordingState
@@ -112,3 +114,18 @@ async def test_purge_cli_json(tmp_path: Path) -> None:
     assert "1 recording(s) purged" in real.output
     again = await asyncio.to_thread(runner.invoke, recordings_group, ["purge", "--json"], obj=obj)
     assert json.loads(again.output)["purged"] == []
+
+
+async def test_purge_prunes_access_log_only_after_two_years(tmp_path: Path) -> None:
+    system = await open_system(tmp_path)
+    try:
+        who = Principal("s1", Role.SUPERVISOR, "10.0.0.9")
+        for n in range(3):
+            await system.access_log.record(who, AccessAction.LISTEN, AccessOutcome.DENIED, f"r{n}")
+        now = datetime.now(UTC)
+        assert (await system.retention.purge(now + timedelta(days=365))).access_entries_pruned == 0
+        later = await system.retention.purge(now + timedelta(days=800))
+        assert later.access_entries_pruned == 2  # the newest entry always stays
+        assert await system.access_log.verify() == []
+    finally:
+        await system.close()
