@@ -64,11 +64,14 @@ def synthesize(word: str, voice: str, speed: int, rate: str, out: Path) -> None:
         )  # fmt: skip
         first, _, second = rate.partition(">")
         narrow = Path(tmp) / "narrow.wav"
-        sox = ["sox", str(raw), "-r", first, "-c", "1", "-b", "16", "-e", "signed-integer"]
+        # -D: no dither, so the same word gives the same clip on every run.
+        sox = ["sox", "-D", str(raw), "-r", first, "-c", "1", "-b", "16", "-e", "signed-integer"]
         subprocess.run([*sox, str(narrow if second else out)], check=True, timeout=TOOL_TIMEOUT_S)
         if second:
             subprocess.run(
-                ["sox", str(narrow), "-r", second, str(out)], check=True, timeout=TOOL_TIMEOUT_S
+                ["sox", "-D", str(narrow), "-r", second, str(out)],
+                check=True,
+                timeout=TOOL_TIMEOUT_S,
             )
 
 
