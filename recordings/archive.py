@@ -114,19 +114,40 @@ def produce_archive(
     if target == wav:  # empty and unencrypted: the WAV is its own archive
         digest, size = sha256_file(wav)
         return Produced(wav, "wav", digest, 0, size, digest, None)
-    try:
-        if info.frames == 0:  # nothing to encode (codecs reject empty input): keep the WAV bytes
-            data, decoded_ms = wav.read_bytes(), 0
-        else:
-            data = encode_archive(read_pcm(wav, info), info, fmt, bitrate, complexity)
-            decoded_ms = decoded_duration_ms(data, info.sample_rate)
-    except AudioError as exc:
-        raise ArchiveError(str(exc)) from exc
+    data, decoded_ms = _encoded(wav, info, fmt, bitrate, complexity)
     if abs(decoded_ms - info.duration_ms) > slack_ms:
         raise ArchiveError(
             f"{fmt.value} archive decodes to {decoded_ms} ms, the recording is {info.duration_ms} ms"
         )
-    archive_sha = hashlib.sha256(data).hexdigest()
+    stored_sha, stored_size, key_id = _store_verified(target, data, ring, context)
+    return Produced(
+        path=target,
+        format="wav" if info.frames == 0 else fmt.value,
+        archive_sha256=hashlib.sha256(data).hexdigest(),
+        archive_duration_ms=decoded_ms,
+        stored_size=stored_size,
+        stored_sha256=stored_sha,
+        key_id=key_id,
+    )
+
+
+def _encoded(
+    wav: Path, info: WavInfo, fmt: ArchiveFormat, bitrate: str, complexity: int
+) -> tuple[bytes, int]:
+    """The archive bytes and the duration they decode to."""
+    try:
+        if info.frames == 0:  # nothing to encode (codecs reject empty input): keep the WAV bytes
+            return wav.read_bytes(), 0
+        data = encode_archive(read_pcm(wav, info), info, fmt, bitrate, complexity)
+        return data, decoded_duration_ms(data, info.sample_rate)
+    except AudioError as exc:
+        raise ArchiveError(str(exc)) from exc
+
+
+def _store_verified(
+    target: Path, data: bytes, ring: KeyRing | None, context: str
+) -> tuple[str, int, str | None]:
+    """Write ``data`` (sealed if ``ring``) to ``target`` atomically, checked; (sha, size, key)."""
     part = target.with_name(target.name + PART_SUFFIX)
     sealed = _write_part(target, data, ring, context)
     try:
@@ -140,15 +161,7 @@ def produce_archive(
         part.unlink(missing_ok=True)
         raise
     fsync_dir(target.parent)
-    return Produced(
-        path=target,
-        format="wav" if info.frames == 0 else fmt.value,
-        archive_sha256=archive_sha,
-        archive_duration_ms=decoded_ms,
-        stored_size=stored_size,
-        stored_sha256=stored_sha,
-        key_id=sealed.key_id if sealed is not None else None,
-    )
+    return stored_sha, stored_size, sealed.key_id if sealed is not None else None
 
 
 def archive_target(wav: Path, fmt: ArchiveFormat, encrypted: bool, empty: bool = False) -> Path:

@@ -24,9 +24,10 @@ from datetime import datetime
 from dasan.config import Settings
 from dasan.storage import Storage
 from recordings.accesslog import AccessLog
-from recordings.calllog import CallLog
+from recordings.calllog import CallLog, CallRecord
 from recordings.catalog import Catalog, Recording, catalog_problems
-from recordings.cdr import citizen_calls, read_cdr
+from recordings.cdr import CdrCall, citizen_calls, read_cdr
+from recordings.chain import Link
 from recordings.crypto import DecryptionError
 from recordings.keys import KeyFileError, KeyRing, WrongKeyError, load_key_ring
 from recordings.layout import FoundFile, Roots, cdr_files, key_file, scan
@@ -108,6 +109,39 @@ def _load_ring(settings: Settings, report: AuditReport) -> KeyRing | None:
         return None
 
 
+@dataclass
+class _Facts:
+    """Everything the audit compares, read once."""
+
+    calls: list[CallRecord]
+    cdr: dict[str, CdrCall]
+    everything: list[Recording]
+    recordings: list[Recording]
+    links: list[Link]
+    files: list[FoundFile]
+
+
+async def _gather(
+    settings: Settings, storage: Storage, since: datetime | None, report: AuditReport
+) -> _Facts:
+    cfg = settings.recordings
+    cdr_parsed = await asyncio.to_thread(read_cdr, *cdr_files(settings))
+    if cdr_parsed.skipped:
+        report.notes.append(f"{cdr_parsed.skipped} CDR lines could not be used")
+    rows = citizen_calls(cdr_parsed.rows, cfg.cdr_numbers, cfg.cdr_contexts, cfg.cdr_userfields)
+    catalog = Catalog(storage)
+    everything = await catalog.find()
+    files: list[FoundFile] = await asyncio.to_thread(lambda: list(scan(Roots.of(settings))))
+    return _Facts(
+        calls=await CallLog(storage, None).all(since),
+        cdr={u: c for u, c in rows.items() if since_filter(c.answer, since)},
+        everything=everything,
+        recordings=[r for r in everything if since_filter(r.started_at, since)],
+        links=await catalog.links(),
+        files=[f for f in files if since is None or f.mtime >= since.timestamp()],
+    )
+
+
 async def audit_storage(
     settings: Settings,
     storage: Storage,
@@ -119,57 +153,39 @@ async def audit_storage(
 ) -> AuditReport:
     """Audit with an open storage (the engine's, a test's); see the module docstring."""
     report = AuditReport()
-    cfg, roots = settings.recordings, Roots.of(settings)
-    calls = await CallLog(storage, None).all(since)
-    cdr_parsed = await asyncio.to_thread(read_cdr, *cdr_files(settings))
-    cdr = {
-        u: c
-        for u, c in citizen_calls(
-            cdr_parsed.rows, cfg.cdr_numbers, cfg.cdr_contexts, cfg.cdr_userfields
-        ).items()
-        if since_filter(c.answer, since)
-    }
-    if cdr_parsed.skipped:
-        report.notes.append(f"{cdr_parsed.skipped} CDR lines could not be used")
-    catalog = Catalog(storage)
-    everything = await catalog.find()
-    recordings = [r for r in everything if since_filter(r.started_at, since)]
-    files: list[FoundFile] = await asyncio.to_thread(lambda: list(scan(roots)))
-    if since is not None:
-        files = [f for f in files if f.mtime >= since.timestamp()]
-    finished, in_progress = finished_calls(calls, cdr, cfg)
-    known = {c.uniqueid for c in calls} | set(cdr)
-
+    cfg = settings.recordings
+    facts = await _gather(settings, storage, since, report)
+    finished, in_progress = finished_calls(facts.calls, facts.cdr, cfg)
+    known = {c.uniqueid for c in facts.calls} | set(facts.cdr)
     report.gaps += [
         Gap(
             GapKind.CATALOG_TAMPERED,
             f"recording #{p.recording_id}" if p.recording_id else "chain",
             f"{p.kind}: {p.detail}",
         )
-        for p in catalog_problems(everything, await catalog.links())
+        for p in catalog_problems(facts.everything, facts.links)
     ]
     file_gaps, uncataloged, live = check_files(
-        files, recordings, finished, known, now=wall(), cfg=cfg
+        facts.files, facts.recordings, finished, known, now=wall(), cfg=cfg
     )
     by_uniqueid: dict[str, list[Recording]] = {}
-    for rec in recordings:
+    for rec in facts.recordings:
         by_uniqueid.setdefault(rec.uniqueid, []).append(rec)
-    report.gaps += check_calls(finished, by_uniqueid, uncataloged, cfg)
-    report.gaps += file_gaps
-    present = {(f.root.value, f.rel_path) for f in files}
-    report.gaps += check_recordings(recordings, present, finished, known)
+    report.gaps += check_calls(finished, by_uniqueid, uncataloged, cfg) + file_gaps
+    present = {(f.root.value, f.rel_path) for f in facts.files}
+    report.gaps += check_recordings(facts.recordings, present, finished, known)
     if verify_hashes:
-        report.hashes_verified, hash_gaps = await _verify_all(roots, recordings, ring, present)
+        roots = Roots.of(settings)
+        report.hashes_verified, hash_gaps = await _verify_all(
+            roots, facts.recordings, ring, present
+        )
         report.gaps += hash_gaps
     report.gaps += [
         Gap(GapKind.ACCESS_LOG_TAMPERED, f"access log #{b.seq}", f"{b.kind.value}: {b.detail}")
         for b in await AccessLog(storage).verify()
     ]
-    report.calls_checked, report.recordings_checked, report.files_seen = (
-        len(finished),
-        len(recordings),
-        len(files),
-    )
+    report.calls_checked, report.recordings_checked = len(finished), len(facts.recordings)
+    report.files_seen = len(facts.files)
     report.in_progress = sorted(set(in_progress) | set(live))
     return report
 

@@ -70,58 +70,33 @@ class Recordings:
         clock: Clock = utc_now,
         load_transcriber: Callable[[], Transcriber] = load_vosk_transcriber,
     ) -> Recordings:
-        cfg, roots = settings.recordings, Roots.of(settings)
+        """Load (or create) the key, open (or share) the storage and alarms, assemble."""
+        cfg = settings.recordings
         ring = await asyncio.to_thread(
             load_or_create_key_ring, key_file(settings), create=cfg.create_key
         )
-        owns = storage is None
         store = storage or await Storage.open(settings.storage_url)
         bus = alarms
         if bus is None:
             bus = AlarmBus(AlarmStore(store), clock)
             await bus.restore()
-        calls = CallLog(store, NumberProtector(ring), clock)
-        catalog = Catalog(store, clock)
-        transcripts = Transcripts(
-            store, roots, ring, cfg, load_transcriber=load_transcriber, clock=clock
-        )
-        access_log = AccessLog(store, clock)
+        parts = _Parts(settings, store, ring, bus, clock=clock, load_transcriber=load_transcriber)
         return cls(
             settings=settings,
             storage=store,
             ring=ring,
             alarms=bus,
-            calls=calls,
-            catalog=catalog,
-            pipeline=RecordingPipeline(settings, catalog, calls, ring, bus, clock=clock),
-            access_log=access_log,
-            access=RecordingAccess(
-                log=access_log,
-                catalog=catalog,
-                calls=calls,
-                roots=roots,
-                ring=ring,
-                cfg=cfg,
-                transcripts=transcripts,
+            calls=parts.calls,
+            catalog=parts.catalog,
+            pipeline=RecordingPipeline(
+                settings, parts.catalog, parts.calls, ring, bus, clock=clock
             ),
-            transcripts=transcripts,
-            retention=Retention(
-                store,
-                catalog,
-                calls,
-                roots,
-                RetentionPolicy.of(cfg),
-                access_log=access_log,
-                access_log_days=cfg.access_log_retention_days,
-            ),
-            disk=DiskMonitor(
-                [roots.primary, roots.spare],
-                bus,
-                min_free_bytes=cfg.low_disk_free_bytes,
-                min_free_ratio=cfg.low_disk_free_ratio,
-                interval_s=cfg.disk_check_interval_s,
-            ),
-            owns_storage=owns,
+            access_log=parts.access_log,
+            access=parts.access(),
+            transcripts=parts.transcripts,
+            retention=parts.retention(),
+            disk=parts.disk_monitor(),
+            owns_storage=storage is None,
         )
 
     async def run(self) -> None:
@@ -164,3 +139,57 @@ class Recordings:
     async def close(self) -> None:
         if self.owns_storage:
             await self.storage.close()
+
+
+class _Parts:
+    """Builds the services that share the storage, key, clock and alarms."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Storage,
+        ring: KeyRing,
+        bus: AlarmBus,
+        *,
+        clock: Clock,
+        load_transcriber: Callable[[], Transcriber],
+    ) -> None:
+        self.cfg, self.roots = settings.recordings, Roots.of(settings)
+        self.store, self.ring, self.bus = store, ring, bus
+        self.calls = CallLog(store, NumberProtector(ring), clock)
+        self.catalog = Catalog(store, clock)
+        self.access_log = AccessLog(store, clock)
+        self.transcripts = Transcripts(
+            store, self.roots, ring, self.cfg, load_transcriber=load_transcriber, clock=clock
+        )
+
+    def access(self) -> RecordingAccess:
+        return RecordingAccess(
+            log=self.access_log,
+            catalog=self.catalog,
+            calls=self.calls,
+            roots=self.roots,
+            ring=self.ring,
+            cfg=self.cfg,
+            transcripts=self.transcripts,
+        )
+
+    def retention(self) -> Retention:
+        return Retention(
+            self.store,
+            self.catalog,
+            self.calls,
+            self.roots,
+            RetentionPolicy.of(self.cfg),
+            access_log=self.access_log,
+            access_log_days=self.cfg.access_log_retention_days,
+        )
+
+    def disk_monitor(self) -> DiskMonitor:
+        return DiskMonitor(
+            [self.roots.primary, self.roots.spare],
+            self.bus,
+            min_free_bytes=self.cfg.low_disk_free_bytes,
+            min_free_ratio=self.cfg.low_disk_free_ratio,
+            interval_s=self.cfg.disk_check_interval_s,
+        )

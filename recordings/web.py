@@ -79,25 +79,24 @@ def _mapped(handler: Handler) -> Handler:
     return wrapper
 
 
-def routes(
-    access: RecordingAccess,
-    prefix: str = "/api/recordings",
-    *,
-    principal_key: PrincipalKey = "principal",
-) -> list[web.RouteDef]:
-    """Route definitions; ``principal_key`` is where the auth middleware left the caller."""
+class _Handlers:
+    def __init__(self, access: RecordingAccess, principal_key: PrincipalKey) -> None:
+        self._access, self._key = access, principal_key
 
-    def who(request: web.Request) -> Principal:
-        return _principal(request, principal_key)
+    def _who(self, request: web.Request) -> Principal:
+        return _principal(request, self._key)
 
-    async def audio(request: web.Request, download: bool) -> web.StreamResponse:
+    async def _audio(self, request: web.Request, download: bool) -> web.StreamResponse:
         call_id = request.match_info["call_id"]
-        stream = await access.open_audio(who(request), call_id, _reason(request), download=download)
+        stream = await self._access.open_audio(
+            self._who(request), call_id, _reason(request), download=download
+        )
+        disposition = "attachment" if download else "inline"
         response = web.StreamResponse(
             headers={
                 "Content-Type": stream.media_type,
                 "Cache-Control": "no-store",
-                "Content-Disposition": f'{"attachment" if download else "inline"}; filename="{stream.filename}"',
+                "Content-Disposition": f'{disposition}; filename="{stream.filename}"',
             }
         )
         await response.prepare(request)
@@ -110,26 +109,35 @@ def routes(
         await response.write_eof()
         return response
 
-    async def listen(request: web.Request) -> web.StreamResponse:
-        return await audio(request, download=False)
+    async def listen(self, request: web.Request) -> web.StreamResponse:
+        return await self._audio(request, download=False)
 
-    async def download(request: web.Request) -> web.StreamResponse:
-        return await audio(request, download=True)
+    async def download(self, request: web.Request) -> web.StreamResponse:
+        return await self._audio(request, download=True)
 
-    async def search(request: web.Request) -> web.StreamResponse:
+    async def search(self, request: web.Request) -> web.StreamResponse:
         keyword = request.query.get("q", "")
         limit = min(int(request.query.get("limit", "50")), _MAX_SEARCH_RESULTS)
-        hits = await access.search(who(request), keyword, _reason(request), limit)
+        hits = await self._access.search(self._who(request), keyword, _reason(request), limit)
         return web.json_response({"query": keyword, "hits": [h.as_json() for h in hits]})
 
-    async def report(request: web.Request) -> web.StreamResponse:
-        result = await access.report(who(request), request.query.get("month", ""))
+    async def report(self, request: web.Request) -> web.StreamResponse:
+        result = await self._access.report(self._who(request), request.query.get("month", ""))
         return web.json_response(result.as_json())
 
+
+def routes(
+    access: RecordingAccess,
+    prefix: str = "/api/recordings",
+    *,
+    principal_key: PrincipalKey = "principal",
+) -> list[web.RouteDef]:
+    """Route definitions; ``principal_key`` is where the auth middleware left the caller."""
+    h = _Handlers(access, principal_key)
     return [
         # No HEAD: every request for audio is an access and is logged as one.
-        web.get(f"{prefix}/calls/{{call_id}}/audio", _mapped(listen), allow_head=False),
-        web.get(f"{prefix}/calls/{{call_id}}/download", _mapped(download), allow_head=False),
-        web.get(f"{prefix}/search", _mapped(search), allow_head=False),
-        web.get(f"{prefix}/access-report", _mapped(report), allow_head=False),
+        web.get(f"{prefix}/calls/{{call_id}}/audio", _mapped(h.listen), allow_head=False),
+        web.get(f"{prefix}/calls/{{call_id}}/download", _mapped(h.download), allow_head=False),
+        web.get(f"{prefix}/search", _mapped(h.search), allow_head=False),
+        web.get(f"{prefix}/access-report", _mapped(h.report), allow_head=False),
     ]
