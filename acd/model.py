@@ -124,6 +124,12 @@ class Consultant:
     def __post_init__(self) -> None:
         object.__setattr__(self, "skills", _readonly(self.skills))
 
+    def __deepcopy__(self, memo: dict[int, object]) -> Consultant:
+        return self  # immutable: a snapshot of the core's state shares its consultants
+
+    def __reduce__(self) -> tuple[type[Consultant], tuple[object, ...]]:
+        return (Consultant, (self.id, self.languages, dict(self.skills), self.team, self.shift))
+
     def proficiency(self, service: str) -> int:
         """0 when the consultant lacks the skill."""
         return self.skills.get(service, 0)
