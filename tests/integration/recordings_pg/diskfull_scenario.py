@@ -93,6 +93,7 @@ async def scenario(settings: Settings) -> dict[str, Any]:
         out["alarms_before"] = len(system.alarms.active())
         filler = fill(spool)
         out["alarm_after_s"] = await wait_for(lambda: bool(system.alarms.active()), 10)
+        await wait_for(lambda: len(system.alarms.active()) >= 2, 10)  # low space and write failure
         out["alarm_keys"] = sorted(a.key.split(":")[0] for a in system.alarms.active())
         try:
             await system.pipeline.process(wav)
