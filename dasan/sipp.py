@@ -153,14 +153,17 @@ def ensure_media(folder: Path) -> tuple[Path, Path]:
     for path, (voice, text) in texts.items():
         if path.is_file():
             continue
-        raw = path.with_suffix(".raw.wav")
+        # Unique temporary names, then an atomic rename: concurrent callers never collide.
+        tag = f"{os.getpid()}-{next(_port_counter)}"
+        raw, tmp = path.with_suffix(f".{tag}.raw.wav"), path.with_suffix(f".{tag}.tmp.wav")
         _check_run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(raw), text], "espeak-ng")
-        # Pad to ~12 s so a looped stream is continuous speech with short pauses.
+        # A second of silence between loops: continuous speech with short pauses.
         _check_run(
-            ["sox", str(raw), "-r", "8000", "-c", "1", "-e", "u-law", str(path), "pad", "0", "1"],
+            ["sox", str(raw), "-r", "8000", "-c", "1", "-e", "u-law", str(tmp), "pad", "0", "1"],
             "sox",
         )
         raw.unlink(missing_ok=True)
+        tmp.replace(path)
     return citizen, consultant
 
 
@@ -393,3 +396,113 @@ def _udp_port_bound(port: int) -> bool:
             if local.endswith(f":{port:04X}"):
                 return True
     return False
+
+
+class SippProcess:
+    """A long-running SIPp process on an already rendered scenario (load runs, benchmarks).
+
+    ``args`` are SIPp's own options beyond the loopback, port and tracing basics this class
+    adds (``-i/-mi 127.0.0.1``, ``-p``, ``-trace_stat -fd 1``, ``-trace_err``); for a UAC they
+    start with the target, e.g. ``["127.0.0.1:5060", "-m", "100", "-r", "5", "-trace_rtt",
+    "-rtt_freq", "1"]``. ``stats()`` reads SIPp's statistics file (rewritten every second)
+    while it runs; ``wait``/``stop`` return the same ``SippResult`` as ``run_citizens``.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        name: str,
+        scenario_xml: str,
+        args: Sequence[str],
+        local_port: int | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.name = f"{name}-{os.getpid()}-{next(_port_counter)}"
+        self._scenario_xml = scenario_xml
+        self._args = list(args)
+        self.local_port = local_port
+        self._proc: asyncio.subprocess.Process | None = None
+        self._started = 0.0
+        self._result: SippResult | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    async def start(self) -> None:
+        if self._proc is not None:
+            raise SippError(f"SIPp {self.name} was already started")
+        await asyncio.to_thread(self.workdir.mkdir, parents=True, exist_ok=True)
+        scenario = self.workdir / f"{self.name}.xml"
+        await asyncio.to_thread(scenario.write_text, self._scenario_xml, "utf-8")
+        port = self.local_port or free_udp_port()
+        self.local_port = port
+        self._started = time.monotonic()
+        # stderr goes to a file: a pipe nobody reads during a long run would block SIPp.
+        with self._stderr_path.open("wb") as stderr:
+            self._proc = await asyncio.create_subprocess_exec(
+                "sipp",
+                *self._args[:1],
+                "-sf",
+                str(scenario),
+                *self._args[1:],
+                *_base_args(port),
+                cwd=self.workdir,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=stderr,
+                stdin=asyncio.subprocess.DEVNULL,
+            )
+
+    @property
+    def _stderr_path(self) -> Path:
+        return self.workdir / f"{self.name}.stderr"
+
+    def stats(self) -> dict[str, str]:
+        """The latest statistics row (``CurrentCall``, ``SuccessfulCall(C)``, ...), or {}."""
+        return _last_stats_row(self.workdir, self.name)
+
+    async def wait(self, timeout_s: float) -> SippResult:
+        """Wait for SIPp to finish on its own (all calls done); ``SippError`` after the budget."""
+        proc = self._require()
+        try:
+            await asyncio.wait_for(proc.wait(), timeout_s)
+        except TimeoutError:
+            await self.stop()
+            raise SippError(f"SIPp {self.name} did not finish within {timeout_s:.0f} s") from None
+        return await self._finish()
+
+    async def stop(self, grace_s: float = 5.0) -> SippResult:
+        """Ask SIPp to dump its statistics and quit (calls still up are aborted), then collect."""
+        proc = self._require()
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGUSR1)
+            try:
+                await asyncio.wait_for(proc.wait(), grace_s)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        return await self._finish()
+
+    def _require(self) -> asyncio.subprocess.Process:
+        if self._proc is None:
+            raise SippError(f"SIPp {self.name} was not started")
+        return self._proc
+
+    async def _finish(self) -> SippResult:
+        if self._result is not None:
+            return self._result
+        proc = self._require()
+        stderr = await asyncio.to_thread(self._stderr_path.read_text, errors="replace")
+        self._result = await asyncio.to_thread(
+            _collect,
+            self.workdir,
+            self.name,
+            proc.returncode or 0,
+            time.monotonic() - self._started,
+            stderr[-4000:],
+        )
+        return self._result

@@ -10,6 +10,7 @@ from dasan.paths import project_root
 from dasan.pbx.container import Mount, PbxContainer
 from dasan.pbx.image import PbxImage
 from dasan.pbx.render import render_all, write_generated
+from ivr.wiring import speech_dir
 
 
 def pbx_image(settings: Settings) -> PbxImage:
@@ -49,7 +50,7 @@ def pbx_container(settings: Settings) -> PbxContainer:
         Mount(settings.prompts_dir, ivr.prompts_pbx_dir, read_only=True),
         Mount(settings.recordings_dir, rec.pbx_spool_dir),
         Mount(settings.recordings_spare_dir, rec.pbx_spare_dir),
-        Mount(settings.state_dir / "speech", "/var/spool/dasan/speech"),
+        Mount(speech_dir(settings), ivr.speech_pbx_dir),
     ]
     return PbxContainer(
         image=pbx_image(settings),
