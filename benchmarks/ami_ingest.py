@@ -3,15 +3,17 @@
 A fake Asterisk in its own process (so its CPU is not ours) accepts Login and the resync
 list actions, then floods events in the mix a busy Asterisk 22 sends for queue calls
 (modelled on a recorded call: ~35 events per call, ~300 calls interleaved, each with a
-``Timestamp`` header written at send time). Two phases, each on a fresh connection:
+``Timestamp`` header written at send time). Phases, each on a fresh connection:
   1. flood: as fast as the client takes it (TCP backpressure) for a fixed time; reported
-     events/s applied by the reducer and the client process's CPU seconds per event;
-  2. paced: a steady rate (default 4,000 events/s: ~120 new calls/s, the most our PBX
-     takes through the IVR on these machines, 100x the seed peak); reported lag from the server's Timestamp to the moment the state
-     change reaches a LiveState subscriber (p50/p99/max).
+     events/s applied by the reducer and the client process's CPU per event;
+  2. paced: a steady rate (default 4,000 events/s: ~120 new calls/s, the most our PBX takes
+     through the IVR on these machines, 100x the seed peak); reported lag from the server's
+     Timestamp to the moment the change reaches a LiveState subscriber (p50/p99/max);
+  3. client only, no reducer: our AmiClient with one counting subscriber, then panoramisk
+     1.4's Manager with one counting callback, on the same flood (CPU per event).
 Memory: the client process's RSS is sampled every 50 ms; growth = peak - baseline after
 login and first resync (bounded: state holds only live calls, queues are bounded).
-Output: benchmarks/results/ami_ingest.json. ``python -m benchmarks.ami_ingest``; ~40 s.
+Output: benchmarks/results/ami_ingest.json. ``python -m benchmarks.ami_ingest``; ~35 s.
 
 Invariants: the server process is always stopped; nothing is written outside results/.
 """
@@ -27,7 +29,7 @@ import platform
 import random
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "ami_ingest.json"
 SECRET = "bench"
 CONCURRENT_CALLS = 300
 _TS = b"\x00"  # placeholder replaced by the send time
+_DONE = "BenchDone"  # the fake PBX's last event
 
 
 # --- the fake busy PBX (server process) --------------------------------------------------
@@ -190,7 +193,9 @@ async def _flood(writer: asyncio.StreamWriter, seconds: float, rate: float | Non
         writer.write(b"".join(next(traffic).replace(_TS, stamp) for _ in range(batch)))
         sent += batch
         await writer.drain()
-    return sent
+    writer.write(f"Event: {_DONE}\r\nSent: {sent}\r\n\r\n".encode())
+    await writer.drain()
+    return sent + 1
 
 
 def _server_main(conn: Connection, seconds: float, rate: float | None) -> None:
@@ -198,19 +203,22 @@ def _server_main(conn: Connection, seconds: float, rate: float | None) -> None:
 
 
 # --- the client side (this process) ------------------------------------------------------
-async def _phase(seconds: float, rate: float | None, rss: list[int]) -> dict[str, Any]:
+Measure = Callable[[int, Connection, float], Awaitable[dict[str, Any]]]
+
+
+async def _phase(seconds: float, rate: float | None, measure: Measure) -> dict[str, Any]:
     parent, child = multiprocessing.Pipe()
     server = multiprocessing.Process(target=_server_main, args=(child, seconds, rate), daemon=True)
     server.start()
     try:
         port = parent.recv()
-        return await _measure(port, parent, seconds, rss)
+        return await measure(port, parent, seconds)
     finally:
         server.terminate()
         server.join(5)
 
 
-async def _measure(port: int, pipe: Connection, seconds: float, rss: list[int]) -> dict[str, Any]:
+async def _measure(port: int, pipe: Connection, seconds: float) -> dict[str, Any]:
     settings = AmiSettings(port=port, secret=SecretStr(SECRET), ping_interval_s=60.0)
     ami = AmiClient(settings)
     await ami.start()
@@ -218,14 +226,13 @@ async def _measure(port: int, pipe: Connection, seconds: float, rss: list[int]) 
     runner = asyncio.create_task(live.run())
     await live.wait_synced(10)
     try:
-        return await _observe(live, pipe, seconds, rss)
+        return await _observe(live, pipe, seconds)
     finally:
         await ami.stop()
         await runner
 
 
-async def _observe(live: LiveState, pipe: Connection, seconds: float, rss: list[int]
-                   ) -> dict[str, Any]:  # fmt: skip
+async def _observe(live: LiveState, pipe: Connection, seconds: float) -> dict[str, Any]:
     proc = psutil.Process()
     cpu0, t0, applied0 = proc.cpu_times(), time.monotonic(), live.events_applied
     lags: list[float] = []
@@ -235,7 +242,6 @@ async def _observe(live: LiveState, pipe: Connection, seconds: float, rss: list[
     elapsed = time.monotonic() - t0
     cpu1 = proc.cpu_times()
     applied = live.events_applied - applied0
-    rss.append(proc.memory_info().rss)
     return {
         "events_sent": sent,
         "events_applied": applied,
@@ -282,6 +288,80 @@ async def _drain(
     raise RuntimeError("the reducer did not catch up with the server within a minute")
 
 
+async def _measure_client_only(port: int, pipe: Connection, seconds: float) -> dict[str, Any]:
+    """Our AmiClient alone: one subscriber that only counts events (no reducer)."""
+    ami = AmiClient(AmiSettings(port=port, secret=SecretStr(SECRET), ping_interval_s=60.0))
+    await ami.start()
+    try:
+        with ami.subscribe(maxsize=1_000_000) as sub:
+            counter = _Counter()
+            await ami.action_list("DeviceStateList")  # the fake PBX starts flooding
+            async with asyncio.timeout(seconds + 60):
+                async for item in sub:
+                    if counter.tick(getattr(item, "name", "") == _DONE):
+                        break
+            return counter.result()
+    finally:
+        await ami.stop()
+
+
+async def _measure_panoramisk(port: int, pipe: Connection, seconds: float) -> dict[str, Any]:
+    """panoramisk 1.4's Manager (built inside the loop) with one '*' callback that counts."""
+    from panoramisk import Manager
+
+    loop = asyncio.get_running_loop()
+    logged_in, finished = loop.create_future(), loop.create_future()
+    counter = _Counter()
+
+    def count(_manager: object, event: Any) -> None:
+        if counter.tick(event.event == _DONE):
+            _resolve(finished)
+
+    manager = Manager(host="127.0.0.1", port=port, username="dasan", secret=SECRET,
+                      ping_delay=3600, loop=loop,
+                      on_login=lambda _m: _resolve(logged_in))  # fmt: skip
+    manager.register_event("*", count)
+    await manager.connect()
+    try:
+        async with asyncio.timeout(seconds + 60):
+            await logged_in
+            await manager.send_action({"Action": "DeviceStateList"})
+            await finished
+        return counter.result()
+    finally:
+        manager.close()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class _Counter:
+    """Counts flood events and this process's CPU until the server's closing event."""
+
+    def __init__(self) -> None:
+        self._proc = psutil.Process()
+        self._cpu0 = self._proc.cpu_times()
+        self._t0 = time.monotonic()
+        self.events = 0
+
+    def tick(self, done: bool) -> bool:
+        if not done:
+            self.events += 1
+        return done
+
+    def result(self) -> dict[str, Any]:
+        elapsed = time.monotonic() - self._t0
+        cpu = self._proc.cpu_times()
+        used = cpu.user + cpu.system - self._cpu0.user - self._cpu0.system
+        return {
+            "events": self.events,
+            "events_per_s": round(self.events / elapsed),
+            "client_cpu_us_per_event": round(1e6 * used / max(self.events, 1), 2),
+        }
+
+
 def _percentiles(lags: list[float]) -> dict[str, float]:
     if not lags:
         return {"p50": 0.0, "p99": 0.0, "max": 0.0}
@@ -298,13 +378,15 @@ async def _sample_rss(samples: list[int]) -> None:
         await asyncio.sleep(0.05)  # sampling period
 
 
-async def _run(flood_s: float, paced_s: float, rate: float) -> dict[str, Any]:
+async def _run(flood_s: float, paced_s: float, rate: float, raw_s: float) -> dict[str, Any]:
     samples: list[int] = []
     baseline = psutil.Process().memory_info().rss
     sampler = asyncio.create_task(_sample_rss(samples))
     try:
-        flood = await _phase(flood_s, None, samples)
-        paced = await _phase(paced_s, rate, samples)
+        flood = await _phase(flood_s, None, _measure)
+        paced = await _phase(paced_s, rate, _measure)
+        client_only = await _phase(raw_s, None, _measure_client_only)
+        panoramisk = await _phase(raw_s, None, _measure_panoramisk)
     finally:
         sampler.cancel()
         await asyncio.gather(sampler, return_exceptions=True)
@@ -314,6 +396,7 @@ async def _run(flood_s: float, paced_s: float, rate: float) -> dict[str, Any]:
         "what": "fake busy PBX -> AmiClient -> LiveState reducer -> subscriber",
         "flood": flood,
         "paced": {"rate_events_per_s": rate, **paced},
+        "client_only_no_reducer": {"ours": client_only, "panoramisk_1_4": panoramisk},
         "rss_mb": {
             "baseline": round(baseline / mb, 1),
             "peak": round(max(samples) / mb, 1),
@@ -335,8 +418,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--flood-seconds", type=float, default=10.0)
     parser.add_argument("--paced-seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=4_000.0)
+    parser.add_argument("--client-only-seconds", type=float, default=5.0)
     args = parser.parse_args(argv)
-    result = asyncio.run(_run(args.flood_seconds, args.paced_seconds, args.rate))
+    result = asyncio.run(
+        _run(args.flood_seconds, args.paced_seconds, args.rate, args.client_only_seconds)
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))

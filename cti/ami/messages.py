@@ -67,6 +67,10 @@ class Headers(Mapping[str, str]):
         """First value of ``key``, or ``default`` (``""``) when absent: AMI has no nulls."""
         return self._index.get(key.lower(), default)
 
+    def lookup_lower(self, lowered: str) -> str | None:
+        """First value of an already lower-cased header name, or None (hot-path lookup)."""
+        return self._index.get(lowered)
+
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key.lower() in self._index
 

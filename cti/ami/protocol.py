@@ -25,6 +25,7 @@ import enum
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 from cti.ami import names
 from cti.ami.messages import (
@@ -40,6 +41,9 @@ from cti.ami.messages import (
 HeaderValue = str | int | Sequence[str]
 _FORGOTTEN_LIMIT = 1024
 _RESPONSE = f"{names.RESPONSE}:"
+_RESPONSE_LOWER = names.RESPONSE.lower()
+_EVENT_LOWER = names.EVENT.lower()
+_ACTION_ID_LOWER = names.ACTION_ID.lower()
 _FOLLOWS = names.RESPONSE_FOLLOWS
 
 
@@ -155,14 +159,18 @@ class AmiProtocol:
 
     def _block(self, block: str, out: list[AmiMessage]) -> bool:
         """Parse one complete message at C speed; False if it needs the careful path."""
-        if len(block) > self._max_message or block[:1] == "\n":
+        if not block or len(block) > self._max_message or block[0] == "\n":
             return False
         if block.startswith(_RESPONSE) and _FOLLOWS in block[:24]:
             return False
-        parts = [line.partition(":") for line in block.split("\n")]
-        if not all(sep and key and key[0] not in " \t" for key, sep, _ in parts):
+        if block[0] in " \t:" or "\n " in block or "\n\t" in block or "\n:" in block:
+            return False  # a key that is empty or starts with blanks: let _header say why
+        lines = block.split("\n")
+        # "Key: Value" only; "Key:" or "Key:Value" (never sent by Asterisk) take the slow path
+        pairs = [(k, v[1:]) for k, _, v in map(str.partition, lines, repeat(":")) if v[:1] == " "]
+        if len(pairs) != len(lines):
             return False
-        self._headers = [(k, v[1:] if v[:1] == " " else v) for k, _, v in parts]
+        self._headers = pairs
         self._finish(out)
         return True
 
@@ -250,10 +258,11 @@ class AmiProtocol:
         self._body = []
         self._message_bytes = 0
         self._state = _Reading.HEADERS
-        if names.RESPONSE in headers:
+        event_name = headers.lookup_lower(_EVENT_LOWER)
+        if headers.lookup_lower(_RESPONSE_LOWER) is not None:
             self._on_response(headers, body, out)
-        elif names.EVENT in headers:
-            self._on_event(AmiEvent(name=headers[names.EVENT], headers=headers), out)
+        elif event_name is not None:
+            self._on_event(AmiEvent(name=event_name, headers=headers), out)
         else:
             first = headers.multi_items()[0]
             raise RemoteProtocolError(
@@ -277,7 +286,7 @@ class AmiProtocol:
             out.append(response)
 
     def _on_event(self, event: AmiEvent, out: list[AmiMessage]) -> None:
-        action_id = event.action_id
+        action_id = event.headers.lookup_lower(_ACTION_ID_LOWER)
         if action_id:
             pending = self._pending.get(action_id)
             if pending is not None and pending.response is not None:
