@@ -9,7 +9,8 @@ Invariants:
   item, so it knows to resynchronise; ``dropped`` is its lifetime total. The first drop of a
   burst is logged once.
 - After ``close`` (of the fan-out or the subscription) iteration ends once the queue is
-  drained; nothing queued before the close is lost.
+  drained; nothing queued before the close is lost. Subscribing to a closed fan-out gives
+  a subscription that is already over.
 """
 
 from __future__ import annotations
@@ -117,11 +118,15 @@ class Fanout(Generic[T]):
         self.log = log or logging.getLogger(__name__)
         self._subs: list[Subscription[T]] = []
         self._counter = 0
+        self._closed = False
 
     def subscribe(self, maxsize: int, name: str | None = None) -> Subscription[T]:
         self._counter += 1
         sub = Subscription(self, maxsize, name or f"#{self._counter}")
-        self._subs.append(sub)
+        if self._closed:
+            sub.close()  # the stream has ended: iteration stops at once
+        else:
+            self._subs.append(sub)
         return sub
 
     def discard(self, sub: Subscription[T]) -> None:
@@ -137,5 +142,6 @@ class Fanout(Generic[T]):
             sub.push(item)
 
     def close(self) -> None:
+        self._closed = True
         for sub in list(self._subs):
             sub.close()

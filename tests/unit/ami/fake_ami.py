@@ -12,6 +12,10 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 
+from pydantic import SecretStr
+
+from cti.settings import AmiSettings
+
 Headers = Sequence[tuple[str, str]]
 
 LIST_ACTIONS = {
@@ -20,6 +24,20 @@ LIST_ACTIONS = {
     "PJSIPShowContacts": ("ContactListComplete", "A listing of Contacts follows"),
     "DeviceStateList": ("DeviceStateListComplete", "Device State Changes will follow"),
 }
+
+
+def make_settings(port: int, **overrides: object) -> AmiSettings:
+    values: dict[str, object] = {
+        "port": port,
+        "secret": SecretStr("s3cret"),
+        "connect_timeout_s": 2.0,
+        "action_timeout_s": 1.0,
+        "reconnect_min_s": 0.02,
+        "reconnect_max_s": 0.1,
+        "ping_interval_s": 30.0,
+    }
+    values.update(overrides)
+    return AmiSettings.model_validate(values)
 
 
 def encode(headers: Iterable[tuple[str, str]]) -> bytes:

@@ -22,23 +22,8 @@ from cti.ami import (
     AmiSubscription,
     AmiTimeout,
 )
-from cti.settings import AmiSettings
 
-from .fake_ami import FakeAmi, encode
-
-
-def make_settings(port: int, **overrides: object) -> AmiSettings:
-    values: dict[str, object] = {
-        "port": port,
-        "secret": SecretStr("s3cret"),
-        "connect_timeout_s": 2.0,
-        "action_timeout_s": 1.0,
-        "reconnect_min_s": 0.02,
-        "reconnect_max_s": 0.1,
-        "ping_interval_s": 30.0,
-    }
-    values.update(overrides)
-    return AmiSettings.model_validate(values)
+from .fake_ami import FakeAmi, encode, make_settings
 
 
 @pytest.fixture
@@ -268,3 +253,11 @@ async def test_stop_does_not_reconnect_after_goodbye(fake: FakeAmi) -> None:
         assert not ami.connected
     assert delays == []
     assert fake.logins == 5
+
+
+async def test_subscribing_after_stop_ends_at_once(fake: FakeAmi) -> None:
+    ami = AmiClient(make_settings(fake.port))
+    await ami.start()
+    await ami.stop()
+    late = [item async for item in ami.subscribe()]
+    assert late == []

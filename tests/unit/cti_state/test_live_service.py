@@ -7,8 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from ami.fake_ami import FakeAmi, encode
-from ami.test_ami_client import make_settings
+from ami.fake_ami import FakeAmi, encode, make_settings
 
 from cti.ami import AmiClient
 from cti.ami.fanout import Subscription
