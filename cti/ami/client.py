@@ -91,6 +91,7 @@ class AmiClient:
         if self._supervisor is not None:
             raise RuntimeError("AmiClient.start() called twice")
         link = await Link.open(self._settings, self._log, self._next_id)
+        self._stopping = False
         self._fanout.publish(AmiReconnected(attempts=0))  # for anyone subscribed before start
         self._adopt(link)
         self._supervisor = asyncio.create_task(self._supervise(link), name="ami-supervisor")
