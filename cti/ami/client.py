@@ -87,11 +87,15 @@ class AmiClient:
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
-        """Connect and log in once (raising on failure), then stay connected until ``stop``."""
+        """Connect and log in once (raising on failure), then stay connected until ``stop``.
+
+        A client is started once: after ``stop`` (which ends its subscriptions) make a new one.
+        """
         if self._supervisor is not None:
             raise RuntimeError("AmiClient.start() called twice")
+        if self._stopping:
+            raise RuntimeError("AmiClient was stopped; create a new one")
         link = await Link.open(self._settings, self._log, self._next_id)
-        self._stopping = False
         self._fanout.publish(AmiReconnected(attempts=0))  # for anyone subscribed before start
         self._adopt(link)
         self._supervisor = asyncio.create_task(self._supervise(link), name="ami-supervisor")

@@ -261,3 +261,5 @@ async def test_subscribing_after_stop_ends_at_once(fake: FakeAmi) -> None:
     await ami.stop()
     late = [item async for item in ami.subscribe()]
     assert late == []
+    with pytest.raises(RuntimeError, match="create a new one"):
+        await ami.start()
