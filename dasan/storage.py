@@ -8,6 +8,7 @@ Invariants:
   and rolls back on any error. On SQLite it takes the write lock up front (BEGIN IMMEDIATE)
   so two writers wait for each other instead of failing half-way; readers never block.
 - Every table of every area is declared on ``Base`` so one migration history covers them.
+- On PostgreSQL every connect and statement has a timeout (10 s, 60 s).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from sqlalchemy.types import TypeDecorator
 MIGRATIONS = "recordings:migrations"
 _ADVISORY_LOCK_ID = 120_120_5
 _WRITE_OPTION = "dasan_write"
+_PG_CONNECT_S = 10.0
+_PG_COMMAND_S = 60.0
 
 
 class StorageError(RuntimeError):
@@ -127,7 +130,14 @@ class Storage:
             path = _sqlite_path(url)
             if path is not None:
                 await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, pool_pre_ping=True)
+        # asyncpg: bounded connect and statement times, so a stuck server never hangs us.
+        connect_args = {"timeout": _PG_CONNECT_S, "command_timeout": _PG_COMMAND_S}
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            pool_pre_ping=True,
+            connect_args=connect_args if url.startswith("postgresql") else {},
+        )
         if engine.dialect.name == "sqlite":
             _install_sqlite_hooks(engine)
         storage = cls(engine)

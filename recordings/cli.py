@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -222,8 +223,11 @@ def export(ctx: click.Context, call_id: str, reason: str, output: Path) -> None:
     data = _with_system(
         settings_from(ctx), lambda s: s.access.read_audio(cli_principal(), call_id, reason)
     )
-    output.write_bytes(data)
-    click.echo(f"{len(data)} bytes written to {output}")
+    # Personal data in clear: readable by the owner only.
+    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    click.echo(f"{len(data)} bytes written to {output} (mode 0600)")
 
 
 COMMANDS = [recordings]
