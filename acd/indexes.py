@@ -60,6 +60,10 @@ class CallQueues:
         for key, entries in self._buckets.items():
             yield key, entries[0]
 
+    def items(self) -> Iterator[tuple[BucketKey, list[QueueEntry]]]:
+        """Every non-empty bucket (read-only in intent)."""
+        return iter(self._buckets.items())
+
     def bucket(self, key: BucketKey) -> list[QueueEntry]:
         """A read-only view in intent: callers must not mutate it."""
         return self._buckets.get(key, [])

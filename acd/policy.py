@@ -23,7 +23,7 @@ about k (handle + wrap-up) / N, where k counts the calls ahead that compete for 
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from acd.commands import (
@@ -35,6 +35,7 @@ from acd.commands import (
 )
 from acd.indexes import BucketKey, IdleEntry, IdlePool
 from acd.model import CallStatus, ConsultantState, Language, Service, WaitingCall
+from acd.plans import ServicePlan
 from acd.state import AcdState
 
 KINDS = ("skill", "overflow", "interpreter")
@@ -50,43 +51,37 @@ class Pick:
     kind: int
 
 
-def _stage_target(service: Service, index: int, language: Language) -> tuple[Language, str, int]:
-    stage = service.stages[index]
-    skill = stage.via_service or service.id
-    kind = 2 if stage.with_interpreter else (1 if stage.via_service else 0)
-    return (Language.KO if stage.with_interpreter else language), skill, kind
-
-
-def best_pick(language: Language, service: Service, waited: float, pool: IdlePool) -> Pick | None:
-    """The best free consultant for a call of ``service`` that has waited ``waited`` s."""
+def best_pick(language: Language, plan: ServicePlan, waited: float, pool: IdlePool) -> Pick | None:
+    """The best free consultant for a call of ``plan``'s service that has waited ``waited`` s."""
     best: Pick | None = None
-    for index, stage in enumerate(service.stages):
+    for index, stage in enumerate(plan.stages):
         if stage.after_s > waited:
             break
-        lang, skill, kind = _stage_target(service, index, language)
-        entry = pool.best(lang, skill, stage.min_proficiency)
+        entry = pool.best(
+            Language.KO if stage.korean else language, stage.skill, stage.min_proficiency
+        )
         if entry is None:
             continue
-        rank = (kind, entry[0], entry[1], entry[2])
+        rank = (stage.kind, entry[0], entry[1], entry[2])
         if best is None or rank < best.rank:
-            best = Pick(rank, entry[3], index, kind)
+            best = Pick(rank, entry[3], index, stage.kind)
     return best
 
 
-def urgency(key: BucketKey, enqueued_at: float, seq: int, service: Service) -> Urgency:
-    return (-key[2], enqueued_at + service.target.within_s, enqueued_at, seq)
+def urgency(key: BucketKey, enqueued_at: float, seq: int, plan: ServicePlan) -> Urgency:
+    return (-key[2], enqueued_at + plan.target_s, enqueued_at, seq)
 
 
 def dispatch(state: AcdState, now: float, trigger: str, out: list[Command]) -> None:
     """Offer waiting calls to free consultants until no eligible pair is left."""
-    catalog = state.catalog
+    plans = state.plans
     while len(state.pool) and len(state.queues):
         best: tuple[Urgency, BucketKey, int, Pick] | None = None
         considered: list[tuple[Urgency, BucketKey, float, int, Pick | None]] = []
         for key, (enqueued_at, seq) in state.queues.heads():
-            service = catalog[key[1]]
-            pick = best_pick(key[0], service, now - enqueued_at, state.pool)
-            rank = urgency(key, enqueued_at, seq, service)
+            plan = plans[key[1]]
+            pick = best_pick(key[0], plan, now - enqueued_at, state.pool)
+            rank = urgency(key, enqueued_at, seq, plan)
             considered.append((rank, key, enqueued_at, seq, pick))
             if pick is not None and (best is None or rank < best[0]):
                 best = (rank, key, seq, pick)
@@ -155,7 +150,7 @@ def _record(
         )
         for rank, key, enq, c_seq, p in shown
     )
-    consultants = _consultant_candidates(state, call, service, now)
+    consultants = _consultant_candidates(state, call, now)
     chosen = state.agents[pick.consultant_id]
     late = now - (call.enqueued_at + service.target.within_s)
     reason = (
@@ -179,19 +174,19 @@ def _record(
 
 
 def _consultant_candidates(
-    state: AcdState, call: WaitingCall, service: Service, now: float
+    state: AcdState, call: WaitingCall, now: float
 ) -> tuple[ConsultantCandidate, ...]:
     """The best free consultant of each open stage (what the choice was made between)."""
     seen: dict[str, ConsultantCandidate] = {}
     waited = now - call.enqueued_at
-    for index, stage in enumerate(service.stages):
+    for index, stage in enumerate(state.plans[call.service].stages):
         if stage.after_s > waited:
             break
-        lang, skill, kind = _stage_target(service, index, call.language)
-        entry: IdleEntry | None = state.pool.best(lang, skill, stage.min_proficiency)
+        language = Language.KO if stage.korean else call.language
+        entry: IdleEntry | None = state.pool.best(language, stage.skill, stage.min_proficiency)
         if entry is not None and entry[3] not in seen:
             seen[entry[3]] = ConsultantCandidate(
-                entry[3], index, -entry[0], now - entry[1], KINDS[kind]
+                entry[3], index, -entry[0], now - entry[1], KINDS[stage.kind]
             )
     return tuple(seen.values())
 
@@ -202,7 +197,7 @@ def next_overflow(state: AcdState, now: float) -> float | None:
         return None
     soonest: float | None = None
     for key, (enqueued_at, _seq) in state.queues.heads():
-        for stage in state.catalog[key[1]].stages:
+        for stage in state.plans[key[1]].stages:
             at = enqueued_at + stage.after_s
             if at > now:
                 if soonest is None or at < soonest:
@@ -211,43 +206,29 @@ def next_overflow(state: AcdState, now: float) -> float | None:
     return soonest
 
 
-def pool_skills(service: Service) -> frozenset[str]:
-    return frozenset(
-        {service.id}
-        | {s.via_service for s in service.stages if s.via_service and not s.with_interpreter}
-    )
-
-
 def estimate_wait(state: AcdState, call: WaitingCall) -> tuple[int, float]:
     """(position, estimated seconds until a consultant answers) for a waiting call."""
-    catalog = state.catalog
-    service = catalog[call.service]
-    skills = pool_skills(service)
+    plans = state.plans
+    plan = plans[call.service]
     staffed = 0
-    for stage in service.stages:
-        if not stage.with_interpreter:
-            skill = stage.via_service or service.id
-            staffed = max(staffed, state.staff.staffed(call.language, skill, stage.min_proficiency))
-    deadline = call.enqueued_at + service.target.within_s
-    ahead = 0
-    for (_language, service_id, priority), entries in _buckets(state, call.language):
-        other = catalog[service_id]
-        if service_id != call.service and not (skills & pool_skills(other)):
+    for stage in plan.stages:
+        if not stage.korean:
+            staffed = max(
+                staffed, state.staff.staffed(call.language, stage.skill, stage.min_proficiency)
+            )
+    deadline = call.enqueued_at + plan.target_s
+    own = (call.enqueued_at, call.seq)
+    ahead, position = 0, 1
+    for (language, service_id, priority), entries in state.queues.items():
+        if language != call.language or service_id not in plan.competitors:
             continue
+        mine = service_id == call.service
         if priority > call.priority:
             ahead += len(entries)
+            position += len(entries) if mine else 0
         elif priority == call.priority:
-            # Calls with an earlier deadline (ties: earlier enqueue / seq) go first.
-            cutoff = deadline - other.target.within_s
+            # Calls with an earlier deadline (ties: earlier enqueue, then arrival) go first.
+            cutoff = deadline - plans[service_id].target_s
             ahead += bisect_right(entries, (cutoff, call.seq - 1))
-    position = state.queues.position(call)
-    per_departure = (service.handle_s + service.wrap_up_s) / max(staffed, 1)
-    return position, (ahead + 1) * per_departure
-
-
-def _buckets(
-    state: AcdState, language: Language
-) -> list[tuple[BucketKey, list[tuple[float, int]]]]:
-    return [
-        (key, state.queues.bucket(key)) for key, _head in state.queues.heads() if key[0] == language
-    ]
+            position += bisect_left(entries, own) if mine else 0
+    return position, (ahead + 1) * plan.per_call_s / max(staffed, 1)

@@ -21,6 +21,7 @@ from acd.commands import Command, ConsultantStateChanged
 from acd.errors import InvalidEvent
 from acd.indexes import CallQueues, IdlePool, StaffCounts
 from acd.model import CallStatus, Consultant, ConsultantState, WaitingCall
+from acd.plans import build_plans
 from acd.services import ServiceCatalog
 from acd.settings import AcdSettings
 
@@ -89,6 +90,7 @@ class AcdState:
         self, catalog: ServiceCatalog, roster: Iterable[Consultant], settings: AcdSettings
     ) -> None:
         self.catalog = catalog
+        self.plans = build_plans(catalog)
         self.settings = settings
         self.agents: dict[str, Agent] = {c.id: Agent(c) for c in roster}
         self.calls: dict[str, CallRecord] = {}
