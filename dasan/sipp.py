@@ -461,9 +461,30 @@ class SippProcess:
     def _stderr_path(self) -> Path:
         return self.workdir / f"{self.name}.stderr"
 
+    @property
+    def started_at(self) -> float:
+        """``time.monotonic()`` when the process was started (0 before ``start``)."""
+        return self._started
+
     def stats(self) -> dict[str, str]:
         """The latest statistics row (``CurrentCall``, ``SuccessfulCall(C)``, ...), or {}."""
         return _last_stats_row(self.workdir, self.name)
+
+    def setup_times(self) -> list[tuple[float, float]]:
+        """``(seconds after start, INVITE->200 ms)`` of every call set up so far (``-trace_rtt
+        -rtt_freq 1``): SIPp's ``Date_ms`` counts from its own start."""
+        out = []
+        for path in self.workdir.glob(f"{self.name}_*_rtt.csv"):
+            for row in _csv_rows(path):
+                if len(row) >= 2 and _is_number(row[0]) and _is_number(row[1]):
+                    out.append((float(row[0]) / 1000, float(row[1])))
+        return sorted(out)
+
+    def snapshot(self) -> SippResult:
+        """What SIPp has written so far (a live view; ``returncode`` -1 while running)."""
+        proc = self._require()
+        code = proc.returncode if proc.returncode is not None else -1
+        return _collect(self.workdir, self.name, code, time.monotonic() - self._started, "")
 
     async def wait(self, timeout_s: float) -> SippResult:
         """Wait for SIPp to finish on its own (all calls done); ``SippError`` after the budget."""
