@@ -12,6 +12,7 @@ Invariants:
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import os
@@ -30,7 +31,7 @@ from recordings.audio import (
 )
 from recordings.crypto import Sealed, decrypt_all, seal
 from recordings.keys import KeyRing
-from recordings.layout import PART_SUFFIX
+from recordings.layout import LOCK_SUFFIX, PART_SUFFIX
 from recordings.settings import ArchiveFormat
 
 
@@ -169,6 +170,25 @@ def archive_target(wav: Path, fmt: ArchiveFormat, encrypted: bool, empty: bool =
     suffix = ".wav" if empty else ARCHIVE_SUFFIX[fmt]
     name = wav.name.removesuffix(".wav") + suffix + (".enc" if encrypted else "")
     return wav.with_name(name)
+
+
+def try_lock(wav: Path) -> int | None:
+    """An exclusive, non-blocking flock on ``<wav>.lock``: its fd, or None when held elsewhere."""
+    fd = os.open(wav.with_name(wav.name + LOCK_SUFFIX), os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def unlock(fd: int, wav: Path | None = None) -> None:
+    """Release a lock from ``try_lock``; remove the lock file too when ``wav`` is given."""
+    if wav is not None:
+        wav.with_name(wav.name + LOCK_SUFFIX).unlink(missing_ok=True)
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
 
 
 def remove_file(path: Path) -> None:

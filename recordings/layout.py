@@ -22,6 +22,7 @@ from dasan.config import Settings
 from recordings.models import Root
 
 PART_SUFFIX = ".part"
+LOCK_SUFFIX = ".lock"
 _SUFFIXES = (".opus.enc", ".flac.enc", ".wav.enc", ".opus", ".flac", ".wav")
 
 

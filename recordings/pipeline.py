@@ -12,7 +12,8 @@ Invariants:
   close, so a finalized header means closed; a file that has not changed for ``settle_s``
   is finished as it is (the PBX was killed); anything else is left for a later scan.
 - CPU and disk work runs in threads, at most ``workers`` at a time; the loop never blocks.
-- A file is processed by one task at a time.
+- A file is processed by one task at a time, and archived by one process at a time (an
+  flock on ``<name>.wav.lock``: the engine and a ``dasan recordings recover`` never race).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from recordings.archive import (
     inspect_closed,
     produce_archive,
     remove_file,
+    try_lock,
+    unlock,
 )
 from recordings.audio import AudioError, inspect_wav
 from recordings.calllog import CallLog
@@ -198,15 +201,27 @@ class RecordingPipeline:
         )
 
     async def _archive(self, recording: Recording) -> Recording:
+        """Archive under a per-file lock, so two processes never archive one file twice."""
         wav = self._roots.absolute(recording.root, recording.rel_path)
-        if recording.state is RecordingState.PURGED:
-            return recording
-        if recording.state is RecordingState.ARCHIVED:
-            # A crash between cataloging the archive and removing the WAV: finish the job.
-            if recording.archive_rel_path and recording.archive_rel_path != recording.rel_path:
-                archive = self._roots.absolute(recording.root, recording.archive_rel_path)
+        lock = await asyncio.to_thread(try_lock, wav)
+        if lock is None:
+            return recording  # another process is archiving it right now
+        done = False
+        try:
+            current = await self._catalog.get(recording.id)  # it may have finished meanwhile
+            if current.state is RecordingState.CATALOGED:
+                current = await self._produce(current, wav)
+            elif current.archive_rel_path not in (None, current.rel_path):
+                # A crash between cataloging the archive and removing the WAV: finish the job.
+                archive = self._roots.absolute(current.root, current.archive_rel_path or "")
                 await asyncio.to_thread(finish_removal, wav, archive)
-            return recording
+            done = current.state is not RecordingState.CATALOGED
+            return current
+        finally:
+            # The lock file goes once the catalog says archived (a later locker re-checks).
+            await asyncio.to_thread(unlock, lock, wav if done else None)
+
+    async def _produce(self, recording: Recording, wav: Path) -> Recording:
         async with self._gate:
             produced = await asyncio.to_thread(
                 functools.partial(

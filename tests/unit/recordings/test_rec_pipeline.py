@@ -220,3 +220,26 @@ async def test_missing_recording_raises_an_alarm(system: Recordings, call_start:
             await runner
     [alarm] = system.alarms.active()
     assert "never cataloged" in alarm.message
+
+
+async def test_two_processes_never_archive_one_file_twice(
+    system: Recordings, call_start: datetime
+) -> None:
+    """The engine and `dasan recordings recover` racing: one archive, one proof, no leftovers."""
+    paths = [
+        await recorded_call(system, f"call-{n}", call_start + timedelta(seconds=n), 1.0)
+        for n in range(3)
+    ]
+    other = pipeline_module.RecordingPipeline(
+        system.settings, system.catalog, system.calls, system.ring, system.alarms
+    )
+    await asyncio.gather(
+        system.pipeline.recover(), other.recover(), *(other.process(p) for p in paths)
+    )
+    await system.pipeline.recover()  # whatever the loser left is finished now
+    rows = await system.catalog.find()
+    assert [r.state for r in rows] == [RecordingState.ARCHIVED] * 3
+    assert [link.kind for link in await system.catalog.links()].count("archived") == 3
+    leftovers = [p.name for p in system.settings.recordings_dir.rglob("*") if p.is_file()]
+    assert sorted(leftovers) == sorted(p.name.replace(".wav", ".opus.enc") for p in paths)
+    assert system.alarms.active() == []
