@@ -59,13 +59,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from acd.announce import announce, announce_due, request_wakeup
 from acd.commands import (
-    AnnounceWait,
     CancelOffer,
     Command,
     EventIgnored,
-    OfferCallback,
-    ScheduleWakeup,
 )
 from acd.errors import InvalidEvent
 from acd.events import (
@@ -93,7 +91,7 @@ from acd.model import (
     ConsultantState,
     WaitingCall,
 )
-from acd.policy import dispatch, estimate_wait, next_overflow
+from acd.policy import dispatch
 from acd.state import AcdState, Agent, CallRecord
 
 S = ConsultantState
@@ -108,9 +106,9 @@ def decide(state: AcdState, event: Event, now: float) -> tuple[AcdState, list[Co
     arrived = handler(state, event, now, out)
     dispatch(state, now, type(event).__name__, out)
     if arrived is not None and arrived.status is CallStatus.WAITING:
-        _announce(state, arrived, now, out)
-    _announce_due(state, now, out)
-    _request_wakeup(state, now, out)
+        announce(state, arrived, now, out)
+    announce_due(state, now, out)
+    request_wakeup(state, now, out)
     return state, out
 
 
@@ -350,37 +348,6 @@ def _expire_wrap_ups(state: AcdState, now: float, out: list[Command]) -> None:
         agent = state.agents[consultant_id]
         if agent.token == token and agent.state is S.WRAP_UP:
             _finish_wrap_up(state, agent, until, out)
-
-
-def _announce(state: AcdState, record: CallRecord, now: float, out: list[Command]) -> None:
-    position, estimate = estimate_wait(state, record.call)
-    if record.call.callback_number is None:
-        out.append(AnnounceWait(record.call.call_id, position, round(estimate, 1)))
-        threshold = state.settings.callback_offer_min_wait_s
-        if threshold is not None and not record.callback_offered and estimate >= threshold:
-            record.callback_offered = True
-            out.append(OfferCallback(record.call.call_id, round(estimate, 1)))
-    every = state.settings.announce_every_s
-    if every is not None:
-        state.schedule_announcement(record, now + every)
-
-
-def _announce_due(state: AcdState, now: float, out: list[Command]) -> None:
-    heap = state.announcements
-    while heap and heap[0][0] <= now:
-        at, seq = heapq.heappop(heap)
-        call_id = state.by_seq.get(seq)
-        record = state.calls.get(call_id) if call_id is not None else None
-        if record is not None and record.announce_at == at and record.status is CallStatus.WAITING:
-            _announce(state, record, now, out)
-
-
-def _request_wakeup(state: AcdState, now: float, out: list[Command]) -> None:
-    times = [t for t in (state.next_timer(), next_overflow(state, now)) if t is not None]
-    wakeup = min(times) if times else None
-    if wakeup is not None and wakeup != state.last_wakeup:
-        out.append(ScheduleWakeup(wakeup))
-    state.last_wakeup = wakeup
 
 
 _HANDLERS: dict[type, Handler] = {

@@ -51,6 +51,10 @@ class Pick:
     kind: int
 
 
+# A queue head as weighed in one round: (urgency, bucket, enqueued_at, seq, best pick or None).
+Considered = tuple[Urgency, BucketKey, float, int, Pick | None]
+
+
 def best_pick(language: Language, plan: ServicePlan, waited: float, pool: IdlePool) -> Pick | None:
     """The best free consultant for a call of ``plan``'s service that has waited ``waited`` s."""
     best: Pick | None = None
@@ -77,7 +81,7 @@ def dispatch(state: AcdState, now: float, trigger: str, out: list[Command]) -> N
     plans = state.plans
     while len(state.pool) and len(state.queues):
         best: tuple[Urgency, BucketKey, int, Pick] | None = None
-        considered: list[tuple[Urgency, BucketKey, float, int, Pick | None]] = []
+        considered: list[Considered] = []
         for key, (enqueued_at, seq) in state.queues.heads():
             plan = plans[key[1]]
             pick = best_pick(key[0], plan, now - enqueued_at, state.pool)
@@ -94,7 +98,7 @@ def _assign(
     state: AcdState,
     seq: int,
     pick: Pick,
-    considered: list[tuple[Urgency, BucketKey, float, int, Pick | None]],
+    considered: list[Considered],
     *,
     now: float,
     trigger: str,
@@ -128,29 +132,11 @@ def _record(
     call: WaitingCall,
     service: Service,
     pick: Pick,
-    considered: list[tuple[Urgency, BucketKey, float, int, Pick | None]],
+    considered: list[Considered],
     *,
     now: float,
     trigger: str,
 ) -> DecisionRecord:
-    considered.sort(key=lambda item: item[0])
-    limit = state.settings.record_calls
-    shown = [c for c in considered[:limit]]
-    if all(c[3] != call.seq for c in shown):
-        shown.append(next(c for c in considered if c[3] == call.seq))
-    calls = tuple(
-        CallCandidate(
-            call_id=state.by_seq[c_seq],
-            service=key[1],
-            language=key[0],
-            priority=key[2],
-            waited_s=now - enq,
-            behind_target_s=now - rank[1],
-            best_consultant=None if p is None else p.consultant_id,
-        )
-        for rank, key, enq, c_seq, p in shown
-    )
-    consultants = _consultant_candidates(state, call, now)
     chosen = state.agents[pick.consultant_id]
     late = now - (call.enqueued_at + service.target.within_s)
     reason = (
@@ -168,8 +154,30 @@ def _record(
         language=call.language,
         stage=pick.stage,
         reason=reason,
-        consultants=consultants,
-        calls=calls,
+        consultants=_consultant_candidates(state, call, now),
+        calls=_call_candidates(state, call, considered, now),
+    )
+
+
+def _call_candidates(
+    state: AcdState, call: WaitingCall, considered: list[Considered], now: float
+) -> tuple[CallCandidate, ...]:
+    """The most urgent queue heads (the chosen call always among them)."""
+    considered.sort(key=lambda item: item[0])
+    shown = considered[: state.settings.record_calls]
+    if all(c[3] != call.seq for c in shown):
+        shown.append(next(c for c in considered if c[3] == call.seq))
+    return tuple(
+        CallCandidate(
+            call_id=state.by_seq[seq],
+            service=key[1],
+            language=key[0],
+            priority=key[2],
+            waited_s=now - enqueued_at,
+            behind_target_s=now - rank[1],
+            best_consultant=None if pick is None else pick.consultant_id,
+        )
+        for rank, key, enqueued_at, seq, pick in shown
     )
 
 

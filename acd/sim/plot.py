@@ -11,7 +11,8 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from acd.sim.report import HALVES, DayReport
+from acd.sim.erlang_day import HALVES
+from acd.sim.report import DayReport
 
 _COLORS = {
     "dasan": "#1f77b4",

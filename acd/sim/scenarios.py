@@ -23,9 +23,10 @@ from acd.services import ServiceCatalog
 from acd.settings import AcdSettings
 from acd.sim.appqueue import STRATEGIES, AppQueueRouter
 from acd.sim.engine import Router, SimResult, Simulation
-from acd.sim.report import DayReport, erlang_report, policy_report
-from acd.sim.staffing import plan_day
-from acd.sim.traffic import SEED_CALLS, Surge, TrafficProfile, generate
+from acd.sim.erlang_day import erlang_report
+from acd.sim.report import DayReport, policy_report
+from acd.sim.staffing import WorkPlan, plan_day
+from acd.sim.traffic import SEED_CALLS, SimCall, Surge, TrafficProfile, generate
 from acd.state import AcdState
 
 SCENARIOS = ("default", "unbalanced")
@@ -88,6 +89,28 @@ def make_router(
     return AppQueueRouter(catalog, roster, policy, float(settings.ring_timeout_s), seed)
 
 
+@dataclass(frozen=True, slots=True)
+class DayInputs:
+    catalog: ServiceCatalog
+    settings: AcdSettings
+    seed: int
+
+
+def _simulate(
+    policy: str, setup: tuple[list[SimCall], list[WorkPlan], TrafficProfile], day: DayInputs
+) -> SimResult:
+    traffic, plans, profile = setup
+    working = tuple(p.consultant for p in plans)
+    router = make_router(policy, day.catalog, working, day.settings, day.seed)
+    ring_timeout_s = float(day.settings.ring_timeout_s)
+    started = time.perf_counter()
+    result = Simulation(
+        traffic, plans, router, profile, ring_timeout_s=ring_timeout_s, seed=day.seed
+    ).run()
+    result.wall_s = time.perf_counter() - started
+    return result
+
+
 def run_day(
     scene: Scenario,
     catalog: ServiceCatalog,
@@ -103,26 +126,15 @@ def run_day(
     profile = replace(scene.traffic, calls=calls)
     traffic = generate(profile, catalog, seed)
     plans = plan_day(roster, scene.day, calls / SEED_CALLS)
-    working = tuple(p.consultant for p in plans)
+    day = DayInputs(catalog, settings, seed)
     results: list[SimResult] = []
     for policy in policies:
         if progress is not None:
             progress(f"simulating {policy} ({len(traffic)} calls, {len(plans)} consultants)")
-        router = make_router(policy, catalog, working, settings, seed)
-        started = time.perf_counter()
-        result = Simulation(
-            traffic,
-            plans,
-            router,
-            profile,
-            ring_timeout_s=float(settings.ring_timeout_s),
-            seed=seed,
-        ).run()
-        result.wall_s = time.perf_counter() - started
-        results.append(result)
+        results.append(_simulate(policy, (traffic, plans, profile), day))
     if progress is not None:
         progress("computing the Erlang figures")
-    by_id = {c.id: c for c in working}
+    by_id = {p.consultant.id: p.consultant for p in plans}
     return DayReport(
         scenario=scene.name,
         description=scene.description,
