@@ -389,6 +389,11 @@ class ConsultantUas:
         await self.stop()
 
 
+def udp_port_bound(port: int) -> bool:
+    """Whether something listens on UDP ``port`` (any address) in this network namespace."""
+    return _udp_port_bound(port)
+
+
 def _udp_port_bound(port: int) -> bool:
     with contextlib.suppress(FileNotFoundError):
         for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
