@@ -133,7 +133,7 @@ def _daytime(rng: random.Random, n: int, works: bool) -> Shift:
 def _specialists(rng: random.Random) -> list[Consultant]:
     people: list[Consultant] = []
     for n in range(SIGN_TEAM):
-        skills = {"sign": rng.choice((3, 4, 5)), "general": 3}
+        skills = {"sign": rng.choice((3, 4, 5)), "general": 1}
         people.append(
             Consultant("", frozenset({Language.KO}), skills, "sign", _daytime(rng, n, n < 6))
         )
