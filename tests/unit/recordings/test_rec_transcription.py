@@ -21,6 +21,12 @@ from recordings.transcription import Transcripts, load_vosk_transcriber, snippet
 SPEECH = Path(__file__).parents[2] / "fixtures" / "speech"
 
 
+def _clip(word: str, rate: int) -> str:
+    """A committed IVR speech fixture (tests/fixtures/speech) saying ``word``."""
+    catalog = json.loads((SPEECH / "fixtures.json").read_text(encoding="utf-8"))
+    return next(c["file"] for c in catalog["clips"] if c["word"] == word and c["rate"] == rate)
+
+
 async def test_only_archived_korean_recordings_are_transcribed_once(
     system: Recordings, call_start: datetime
 ) -> None:
@@ -102,7 +108,7 @@ async def test_real_korean_model_transcribes_an_archived_recording(
         uniqueid = f"{int(call_start.timestamp())}.5"
         await system.calls.call_started("call-ko", uniqueid, uniqueid, None, call_start)
         await system.calls.call_routed("call-ko", "ko", "general")
-        pcm = decode_pcm((SPEECH / "confirm-00-8000.wav").read_bytes(), 8000)
+        pcm = decode_pcm((SPEECH / _clip("네", 8000)).read_bytes(), 8000)
         wav = system.settings.recordings_dir / relative_wav(uniqueid, call_start)
         wav.parent.mkdir(parents=True)
         silence = b"\0" * 8000
