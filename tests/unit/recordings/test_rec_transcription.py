@@ -24,7 +24,7 @@ SPEECH = Path(__file__).parents[2] / "fixtures" / "speech"
 def _clip(word: str, rate: int) -> str:
     """A committed IVR speech fixture (tests/fixtures/speech) saying ``word``."""
     catalog = json.loads((SPEECH / "fixtures.json").read_text(encoding="utf-8"))
-    return next(c["file"] for c in catalog["clips"] if c["word"] == word and c["rate"] == rate)
+    return str(next(c["file"] for c in catalog["clips"] if c["word"] == word and c["rate"] == rate))
 
 
 async def test_only_archived_korean_recordings_are_transcribed_once(
