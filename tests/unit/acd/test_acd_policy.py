@@ -35,6 +35,7 @@ from acd.events import (
 )
 from acd.model import NO_ANSWER, CallStatus, ConsultantState, Language, Priority
 from acd.settings import AcdSettings
+from acd.views import QueueView, consultant_counts, queue_views
 
 KO, EN = Language.KO, Language.EN
 
@@ -309,3 +310,17 @@ def test_decision_record_explains_and_serializes() -> None:
     assert body["consultants"][0]["proficiency"] == 5
     assert body["calls"][0]["call_id"] == "k1"
     assert "proficiency 5" in body["reason"]
+
+
+def test_views_for_the_wallboard() -> None:
+    h = Harness([person("c1", general=4), person("c2", general=4, transport=3)])
+    login(h, "c1", "c2")
+    h.feed(CallArrived("k1", KO, "general"), 1.0)
+    h.feed(CallArrived("t1", KO, "transport"), 2.0)  # to c2 (transport 3)
+    h.feed(CallArrived("k2", KO, "general"), 3.0)
+    rows = {(v.service, v.language): v for v in queue_views(h.state, 10.0)}
+    assert rows[("general", KO)] == QueueView("general", KO, 1, 7.0, 2, 0)
+    assert rows[("transport", KO)].waiting == 0
+    assert rows[("foreign_en", EN)].staffed == 0
+    counts = consultant_counts(h.state)
+    assert counts[ConsultantState.RINGING] == 2 and counts[ConsultantState.LOGGED_OUT] == 0
