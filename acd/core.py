@@ -8,8 +8,11 @@ policy itself (eligibility, the one global choice, wait estimates) is in :mod:`a
 
 How a driver uses it
 --------------------
-Build the state once: ``state = AcdState.new(load_catalog(), load_roster(), settings)``. Keep
-it in one task; feed every event in order with the current time and carry out every command:
+Build the state once: ``catalog, roster = acd.cli.load_acd(settings.acd)`` (or
+``load_catalog(path)`` and ``load_roster(catalog, path)``), ``state = AcdState.new(catalog,
+roster, settings.acd)``, then feed ``ConsultantLoggedIn`` for ``settings.acd.logged_in`` (None:
+the whole roster). Keep the state in one task; feed every event in order with the current time
+and carry out every command. :mod:`acd.views` gives read-only queue and consultant counts.
 
 Events the driver must feed (all in :mod:`acd.events`):
 - ``ConsultantLoggedIn`` / ``ConsultantLoggedOut`` / ``ConsultantReady`` /
@@ -22,7 +25,8 @@ Events the driver must feed (all in :mod:`acd.events`):
   then set NOT_READY with reason "no answer" and the call goes back to the head of its queue
   with its original enqueue time.
 - ``CallEnded`` when a connected call hangs up (the consultant starts wrap-up of the service's
-  ``wrap_up_s``, then is READY again on their own; ``WrapUpEnded`` ends it early).
+  ``wrap_up_s``, then is READY again on their own; ``WrapUpEnded`` ends it early). A
+  ``CallEnded`` for a call not connected yet counts as ``CallAbandoned``, and vice versa.
 - ``CallbackAccepted(number)`` when a caller takes the call-back offer (virtual hold: they keep
   their place and may hang up, which is then *not* an abandonment); ``CallbackAnswered`` /
   ``CallbackFailed`` for the outcome of calling them back.
