@@ -15,8 +15,8 @@ from rich.table import Table
 
 from acd.errors import AcdConfigError
 from acd.model import Consultant
-from acd.roster import load_roster
-from acd.services import ServiceCatalog, load_catalog
+from acd.roster import load_configured
+from acd.services import ServiceCatalog
 from acd.settings import AcdSettings
 from acd.sim.plot import plot_day
 from acd.sim.report import DayReport
@@ -27,11 +27,9 @@ from acd.sim.traffic import SEED_CALLS
 def load_acd(settings: AcdSettings) -> tuple[ServiceCatalog, tuple[Consultant, ...]]:
     """The configured (or shipped) catalog and roster, or a ClickException saying why not."""
     try:
-        catalog = load_catalog(Path(settings.services_file) if settings.services_file else None)
-        roster = load_roster(catalog, Path(settings.roster_file) if settings.roster_file else None)
+        return load_configured(settings)
     except AcdConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    return catalog, roster
 
 
 def _settings(ctx: click.Context) -> AcdSettings:

@@ -8,9 +8,9 @@ policy itself (eligibility, the one global choice, wait estimates) is in :mod:`a
 
 How a driver uses it
 --------------------
-Build the state once: ``catalog, roster = acd.cli.load_acd(settings.acd)`` (or
-``load_catalog(path)`` and ``load_roster(catalog, path)``), ``state = AcdState.new(catalog,
-roster, settings.acd)``, then feed ``ConsultantLoggedIn`` for ``settings.acd.logged_in`` (None:
+Build the state once: ``catalog, roster = acd.roster.load_configured(settings.acd)`` (raises
+AcdConfigError with file, line and reason), ``state = AcdState.new(catalog, roster,
+settings.acd)``, then feed ``ConsultantLoggedIn`` for ``settings.acd.logged_in`` (None:
 the whole roster). Keep the state in one task; feed every event in order with the current time
 and carry out every command. :mod:`acd.views` gives read-only queue and consultant counts.
 

@@ -35,7 +35,8 @@ from acd.model import (
     Language,
     Shift,
 )
-from acd.services import ServiceCatalog
+from acd.services import ServiceCatalog, load_catalog
+from acd.settings import AcdSettings
 
 COLUMNS = (
     "id",
@@ -178,6 +179,13 @@ def load_roster(catalog: ServiceCatalog, path: Path | None = None) -> tuple[Cons
     except (OSError, UnicodeDecodeError) as exc:
         raise AcdConfigError(f"{path}: cannot read the roster: {exc}") from exc
     return parse_roster(text, catalog, str(path))
+
+
+def load_configured(settings: AcdSettings) -> tuple[ServiceCatalog, tuple[Consultant, ...]]:
+    """The catalog and roster named by ``settings`` (shipped ones for None), or AcdConfigError."""
+    catalog = load_catalog(Path(settings.services_file) if settings.services_file else None)
+    roster = load_roster(catalog, Path(settings.roster_file) if settings.roster_file else None)
+    return catalog, roster
 
 
 def format_roster(consultants: Iterable[Consultant]) -> str:
