@@ -137,7 +137,13 @@ def _print_tables(report: DayReport, console: Console) -> None:
     "--markdown", "as_markdown", is_flag=True, help="Print Markdown tables (for the README)."
 )
 @click.option("--seed", type=int, default=1, show_default=True, help="Traffic seed.")
-@click.option("--calls", type=click.IntRange(1, 2_000_000), default=SEED_CALLS, show_default=True)
+@click.option(
+    "--calls",
+    type=click.IntRange(1, 2_000_000),
+    default=SEED_CALLS,
+    show_default=True,
+    help="Calls in the day; the staffing scales with them.",
+)
 @click.option(
     "--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG plot."
 )

@@ -4,7 +4,7 @@ Invariants:
 - The day is circular: a shift that runs past midnight (22:00 + 9 h) covers the end of the day
   and its first hours (the previous night's shift), so every instant has the same cover.
 - ``plan_day`` keeps, per team, an evenly spread subset of ``scale`` of the day's workers
-  (sorted by shift start), so a smaller day keeps the shape of the staffing curve.
+  (sorted by shift start; at least one), so a smaller day keeps the shape of the staffing curve.
 - ``on_phones`` counts consultants logged in and not on their meal break at an instant;
   the Erlang figure and the simulator use the same plan.
 """
@@ -49,7 +49,7 @@ def _merge(parts: list[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
     return tuple(merged)
 
 
-def _plan(consultant: Consultant) -> WorkPlan | None:
+def _plan(consultant: Consultant) -> WorkPlan:
     shift = consultant.shift
     if shift is None:
         return WorkPlan(consultant, ((0.0, DAY_S),), ())
@@ -69,11 +69,12 @@ def plan_day(roster: tuple[Consultant, ...], day: str, scale: float = 1.0) -> li
     plans: list[WorkPlan] = []
     for members in teams.values():
         members.sort(key=lambda c: (c.shift.start_s if c.shift else 0.0, c.id))
-        for i, consultant in enumerate(members):
-            if scale >= 1.0 or math.floor((i + 1) * scale) > math.floor(i * scale):
-                plan = _plan(consultant)
-                if plan is not None:
-                    plans.append(plan)
+        kept = [
+            c
+            for i, c in enumerate(members)
+            if scale >= 1.0 or math.floor((i + 1) * scale) > math.floor(i * scale)
+        ]
+        plans.extend(_plan(c) for c in (kept or members[len(members) // 2 : len(members) // 2 + 1]))
     plans.sort(key=lambda p: p.consultant.id)
     return plans
 
