@@ -37,7 +37,7 @@ KOREAN_SHARE = 1.0 - 0.0155 - 0.003  # of the seed traffic (foreign and sign cal
 SPECIALTIES = (
     ("transport", 32),
     ("documents", 20),
-    ("taxes", 18),
+    ("water_tax", 18),
     ("welfare", 18),
     ("care129", 12),
 )
@@ -133,7 +133,7 @@ def _daytime(rng: random.Random, n: int, works: bool) -> Shift:
 def _specialists(rng: random.Random) -> list[Consultant]:
     people: list[Consultant] = []
     for n in range(SIGN_TEAM):
-        skills = {"sign": rng.choice((3, 4, 5)), "general": 1}
+        skills = {"sign_language": rng.choice((3, 4, 5)), "general": 1}
         people.append(
             Consultant("", frozenset({Language.KO}), skills, "sign", _daytime(rng, n, n < 6))
         )

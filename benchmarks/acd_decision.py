@@ -58,7 +58,7 @@ KINDS = (
     (Language.KO, "general", 50),
     (Language.KO, "transport", 16),
     (Language.KO, "documents", 10),
-    (Language.KO, "taxes", 9),
+    (Language.KO, "water_tax", 9),
     (Language.KO, "welfare", 9),
     (Language.KO, "care129", 6),
     (Language.EN, "foreign_en", 1),

@@ -62,7 +62,7 @@ class TrafficProfile:
         ("general", 0.50),
         ("transport", 0.16),
         ("documents", 0.10),
-        ("taxes", 0.09),
+        ("water_tax", 0.09),
         ("welfare", 0.09),
         ("care129", 0.06),
     )
@@ -158,7 +158,7 @@ def _kind(
                 kind = "interp" if rng.random() < profile.interpreter_share else "foreign"
                 return language, f"{kind}_{language.value}"
         if x < profile.sign_share * scale:
-            return Language.KO, "sign"
+            return Language.KO, "sign_language"
     return Language.KO, _korean_service(profile, rng, t)
 
 
