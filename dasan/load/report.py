@@ -1,0 +1,221 @@
+"""The report of a load run: one JSON object, a terminal table, and the problems that fail it.
+
+Invariants:
+- ``LoadReport.summary`` always has ``offered``, ``answered``, ``abandoned``,
+  ``sipp_failures``, ``service_level``, ``setup_ms_p50``, ``setup_ms_p99`` and ``audit_ok``
+  (``null`` only when the audit was skipped on purpose).
+- ``problems`` lists every SIPp failure and audit gap (the run fails, exit status 1), plus a
+  run cut short by its deadline; other findings (channels left, unserved calls) are reported
+  without failing the run.
+- Numbers that could not be measured are ``null``, never zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from dasan.load.machine import describe_machine
+from dasan.load.runner import RunData, TimelineRow
+from dasan.load.sampler import ResourceSampler
+from dasan.load.stats import percentile, rounded, summary
+from dasan.load.stress import StageFigures, verdict
+from dasan.load.tracker import CitizenCall, Outcome, service_level
+from dasan.sipp import SippResult
+
+MAX_GAPS = 20
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    summary: dict[str, Any]
+    timeline: list[dict[str, Any]]
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _results(data: RunData) -> list[SippResult]:
+    return [r for stage in data.stages for r in stage.results]
+
+
+def _sipp(data: RunData) -> dict[str, Any]:
+    results = _results(data)
+    uas = data.consultants
+    setups = [ms for r in results for ms in r.setup_ms]
+    failures = sum(r.failed for r in results) + (uas.failed if uas else 0)
+    out: dict[str, Any] = {
+        "sipp_failures": failures,
+        "sipp_retransmissions": sum(r.retransmissions for r in results)
+        + (uas.retransmissions if uas else 0),
+        "sipp_successful": sum(r.successful for r in results),
+        "sipp_consultant_calls": uas.successful + uas.failed if uas else None,
+        "setup_ms_p50": rounded(percentile(setups, 50), 1),
+        "setup_ms_p90": rounded(percentile(setups, 90), 1),
+        "setup_ms_p99": rounded(percentile(setups, 99), 1),
+        "setup_ms_max": rounded(max(setups), 1) if setups else None,
+    }
+    if failures:
+        out["sipp_errors"] = [r.errors[-1500:] for r in [*results, uas] if r and r.failed]
+    return out
+
+
+def _outcomes(calls: list[CitizenCall], threshold_s: float) -> dict[str, Any]:
+    tally = dict.fromkeys(Outcome, 0)
+    for call in calls:
+        tally[call.outcome] += 1
+    waits = [c.wait_s for c in calls if c.outcome is Outcome.ANSWERED and c.wait_s is not None]
+    sl = service_level(calls, threshold_s)
+    return {
+        "offered": len(calls),
+        "answered": tally[Outcome.ANSWERED],
+        "abandoned": tally[Outcome.ABANDONED_QUEUE] + tally[Outcome.ABANDONED_IVR],
+        "abandoned_in_queue": tally[Outcome.ABANDONED_QUEUE],
+        "abandoned_in_ivr": tally[Outcome.ABANDONED_IVR],
+        "unserved": tally[Outcome.UNSERVED],
+        "unfinished": tally[Outcome.ACTIVE],
+        "service_level": rounded(sl, 4),
+        "service_level_s": threshold_s,
+        "speed_of_answer_s": summary(waits, 2),
+    }
+
+
+def _by_type(calls: list[CitizenCall], threshold_s: float) -> dict[str, Any]:
+    names = sorted({c.call_type for c in calls})
+    out = {}
+    for name in names:
+        mine = [c for c in calls if c.call_type == name]
+        result = _outcomes(mine, threshold_s)
+        out[name or "unknown"] = {
+            key: result[key]
+            for key in ("offered", "answered", "abandoned", "unserved", "service_level")
+        } | {"wait_s_p50": result["speed_of_answer_s"]["p50"]}
+    return out
+
+
+def _resources(sampler: ResourceSampler | None, answered: int) -> dict[str, Any]:
+    if sampler is None:
+        return {}
+    out: dict[str, Any] = {name: sampler.summary(name) for name in sampler.names()}
+    out["host"] = sampler.host_summary()
+    asterisk_s = out.get("asterisk", {}).get("cpu_s")
+    engine_s = out.get("engine", {}).get("cpu_s")
+    if answered and isinstance(asterisk_s, float) and isinstance(engine_s, float):
+        out["asterisk_cpu_ms_per_answered_call"] = round(1000 * asterisk_s / answered, 1)
+        out["engine_cpu_ms_per_answered_call"] = round(1000 * engine_s / answered, 1)
+    if isinstance(asterisk_s, float) and isinstance(engine_s, float) and asterisk_s > 0:
+        out["engine_to_asterisk_cpu"] = round(engine_s / asterisk_s, 4)
+    return out
+
+
+def _audit(audit: dict[str, Any] | None) -> dict[str, Any]:
+    if audit is None:
+        return {"audit_ok": None, "audit": {"skipped": True}}
+    gaps = list(audit.get("gaps") or [])
+    trimmed = {k: v for k, v in audit.items() if k != "gaps"}
+    trimmed["gap_count"] = len(gaps)
+    trimmed["gaps"] = gaps[:MAX_GAPS]
+    return {"audit_ok": bool(audit.get("ok")), "audit": trimmed}
+
+
+def stage_figures(data: RunData) -> list[StageFigures]:
+    calls = data.tracker.calls() if data.tracker else []
+    out = []
+    for stage in data.stages:
+        mine = [c for c in calls if c.stage == stage.index]
+        setups = [ms for r in stage.results for ms in r.setup_ms]
+        resources: dict[str, Any] = {}
+        if data.sampler is not None:
+            t_start = stage.started - data.sampler.origin
+            window = (t_start, t_start + stage.window_s)
+            resources = {n: data.sampler.summary(n, *window) for n in data.sampler.names()}
+            resources["host"] = data.sampler.host_summary(*window)
+        out.append(
+            StageFigures(
+                index=stage.index,
+                rate=round(stage.rate, 4),
+                placed=sum(r.successful + r.failed for r in stage.results),
+                failures=sum(r.failed for r in stage.results),
+                retransmissions=sum(r.retransmissions for r in stage.results),
+                setup_ms_p50=rounded(percentile(setups, 50), 1),
+                setup_ms_p99=rounded(percentile(setups, 99), 1),
+                offered=len(mine),
+                answered=sum(1 for c in mine if c.outcome is Outcome.ANSWERED),
+                unserved=sum(1 for c in mine if c.outcome is Outcome.UNSERVED),
+                resources=resources,
+            )
+        )
+    return out
+
+
+def _concurrency(rows: Iterable[TimelineRow]) -> dict[str, int]:
+    rows = list(rows)
+    return {
+        "max_active": max((r.counts.active for r in rows), default=0),
+        "max_talking": max((r.counts.talking for r in rows), default=0),
+        "max_waiting": max((r.counts.waiting for r in rows), default=0),
+    }
+
+
+def timeline_json(rows: Iterable[TimelineRow]) -> list[dict[str, Any]]:
+    return [
+        {
+            "t": round(r.t, 2),
+            "placed": r.placed,
+            "in_ivr": r.counts.in_ivr,
+            "waiting": r.counts.waiting,
+            "talking": r.counts.talking,
+            "answered": r.counts.answered,
+            "abandoned": r.counts.abandoned,
+            "unserved": r.counts.unserved,
+            "failures": r.failures,
+            "retransmissions": r.retransmissions,
+            "cpu_pct": r.cpu_pct,
+            "rss_mb": r.rss_mb,
+        }
+        for r in rows
+    ]
+
+
+def build_report(data: RunData) -> LoadReport:
+    profile = data.profile
+    calls = data.tracker.calls() if data.tracker else []
+    outcomes = _outcomes(calls, profile.service_level_s)
+    out: dict[str, Any] = {
+        "profile": profile.name,
+        "service": profile.service,
+        "started_at": data.started_at.isoformat(timespec="seconds"),
+        "elapsed_s": round(data.elapsed_s, 1),
+        "rate": round(profile.effective_rate, 4),
+        "scale": profile.scale,
+        "planned_calls": data.planned,
+        **outcomes,
+        **_sipp(data),
+        **_concurrency(data.timeline),
+        **_audit(data.audit),
+        "resources": _resources(data.sampler, outcomes["answered"]),
+        "by_type": _by_type(calls, profile.service_level_s),
+        "channels_left": data.channels_left,
+        "ami_connection_lost": data.ami_lost,
+        "timed_out": data.timed_out,
+        "machine": describe_machine(data.asterisk_version),
+    }
+    if profile.stress is not None:
+        figures = stage_figures(data)
+        out["stages"] = [f.as_json() for f in figures]
+        out["stress"] = verdict(figures, profile.stress) | {"ramp_stopped": data.stopped_ramp}
+    return LoadReport(out, timeline_json(data.timeline), _problems(out))
+
+
+def _problems(out: dict[str, Any]) -> tuple[str, ...]:
+    problems = []
+    if out["sipp_failures"]:
+        problems.append(f"{out['sipp_failures']} SIPp failed calls")
+    if out["audit_ok"] is False:
+        problems.append(f"recordings audit: {out['audit'].get('gap_count', 0)} gaps")
+    if out["timed_out"]:
+        problems.append("SIPp did not finish within the run's deadline (calls cut short)")
+    return tuple(problems)
