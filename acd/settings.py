@@ -27,3 +27,9 @@ class AcdSettings(BaseModel):
     callback_offer_min_wait_s: float | None = Field(default=120.0, ge=0)
     # How many competing calls a DecisionRecord lists (the chosen one always included).
     record_calls: int = Field(default=5, ge=1, le=100)
+    # How the PBX reaches a citizen's number (call-backs) and outside numbers (departments,
+    # hospitals, shops brought into a call); "{number}" is replaced. The demo points at a SIPp
+    # UAS on loopback; production points at the PSTN trunk.
+    outside_dial: str = "PJSIP/outside/sip:{number}@127.0.0.1:5092"
+    # How long a call-back rings the citizen before it counts as failed.
+    callback_ring_s: int = Field(default=30, ge=5, le=120)

@@ -2,10 +2,10 @@
 
 Invariants:
 - Nothing is created at import time; ``Engine`` owns every long-lived object and task.
-- Components get only their settings slice. Tasks run under one TaskGroup; stopping cancels
-  them and closes listeners in reverse order of start.
-- The FastAGI server starts even when the PBX or the database are not up yet: AMI reconnects
-  in the background, so calls already reaching the engine are still served.
+- Components get only their settings slice. Tasks run under one TaskGroup; stopping closes
+  listeners first (no new calls), then lets calls in progress finish or fall back.
+- The FastAGI server starts even when the PBX is not up yet: AMI logs in in the background
+  and reconnects by itself, so calls reaching the engine are still served.
 """
 
 from __future__ import annotations
@@ -15,18 +15,24 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+from acd.driver import AcdDriver
 from cti.ami.client import AmiClient
 from cti.ami.messages import AmiError
+from cti.live.service import LiveState
+from dasan.acd_ami import AcdAmiBridge
+from dasan.callbacks import Callbacks
+from dasan.callflow import CallFlow
 from dasan.config import Settings
-from ivr.agi.server import AgiServer
-from ivr.agi.session import AgiSession
+from dasan.storage import Storage
+from ivr.agi import AgiServer, AgiSession
+from ivr.speech_model import load_korean_model
+from ivr.wiring import menu_store, pid_file, reload_menu
+from recordings.system import Recordings
 
 log = logging.getLogger("dasan.engine")
-
-Handler = Callable[[AgiSession], Awaitable[None]]
 
 
 class Engine:
@@ -35,29 +41,49 @@ class Engine:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.ami = AmiClient(settings.ami)
+        self.live = LiveState(self.ami)
+        self.acd = AcdDriver(settings.acd, settings.state_dir / "acd")
+        self.menus = menu_store(settings)
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="speech")
+        self.speech_model: Any = None
+        self.callbacks = Callbacks(self)
+        self.flow = CallFlow(self)
+        self.agi = AgiServer(
+            settings.agi, {"ivr": self.flow.handle, "callback": self.callbacks.handle}
+        )
         self._stop = asyncio.Event()
-        self._reload_hooks: list[Callable[[], None]] = []
-        self.agi = AgiServer(settings.agi, self.router())
-
-    def router(self) -> dict[str, Handler]:
-        from dasan.callflow import CallFlow
-
-        flow = CallFlow(self)
-        return {"ivr": flow.handle}
+        # Opened in run(): they need the event loop and the database.
+        self._recordings: Recordings | None = None
 
     @property
-    def pid_file(self) -> Path:
-        return self.settings.state_dir / "dasan.pid"
+    def recordings(self) -> Recordings:
+        if self._recordings is None:
+            raise RuntimeError("recordings are not open yet")
+        return self._recordings
 
+    @property
+    def alarms(self) -> Any:
+        return self.recordings.alarms
+
+    # Services for call handling ---------------------------------------------------------
+    async def hangup_channel(self, channel: str) -> None:
+        try:
+            await self.ami.action("Hangup", Channel=channel, Cause="16")
+        except AmiError as exc:
+            log.warning("AMI Hangup %s failed: %s", channel, exc)
+
+    async def consultant_connected(self, call_id: str, consultant_id: str) -> None:
+        await self.recordings.calls.consultant_joined(call_id, consultant_id, role="consultant")
+
+    async def register_callback_request(self, session: AgiSession, language: str) -> None:
+        await self.callbacks.request_later(session, language)
+
+    # Lifecycle --------------------------------------------------------------------------
     def request_stop(self) -> None:
         self._stop.set()
 
     def request_reload(self) -> None:
-        for hook in self._reload_hooks:
-            try:
-                hook()
-            except (OSError, ValueError) as exc:
-                log.error("reload failed, keeping the running configuration: %s", exc)
+        reload_menu(self.menus)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -65,26 +91,57 @@ class Engine:
         loop.add_signal_handler(signal.SIGINT, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
-        self.pid_file.write_text(str(os.getpid()), encoding="utf-8")
+        pid_file(self.settings).write_text(str(os.getpid()), encoding="utf-8")
+        storage = await Storage.open(self.settings.storage_url)
+        self._recordings = await Recordings.open(self.settings, storage=storage)
         try:
             async with asyncio.TaskGroup() as tasks:
-                background = [tasks.create_task(self._keep_ami())]
+                background = [
+                    tasks.create_task(self.recordings.run()),
+                    tasks.create_task(self.live.run()),
+                    tasks.create_task(AcdAmiBridge(self).run()),
+                    tasks.create_task(self._load_speech_model()),
+                    tasks.create_task(self._keep_ami()),
+                ]
+                self.acd.log_in_roster()
                 await self.agi.start()
+                web = await self._start_web()
                 log.info(
-                    "engine up: FastAGI %s:%d, AMI %s:%d",
+                    "engine up: FastAGI %s:%d, AMI %s:%d, HTTP %s:%d",
                     self.settings.agi.host,
                     self.agi.bound_port,
                     self.settings.ami.host,
                     self.settings.ami.port,
+                    self.settings.http.host,
+                    self.settings.http.port,
                 )
                 await self._stop.wait()
                 log.info("engine stopping")
                 await self.agi.stop(grace_s=2.0)
+                await web.cleanup()
                 await self.ami.stop()
                 for task in background:
                     task.cancel()
         finally:
-            self.pid_file.unlink(missing_ok=True)
+            self.acd.close()
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            await storage.close()
+            pid_file(self.settings).unlink(missing_ok=True)
+
+    async def _start_web(self) -> Any:
+        from dasan.web import start_web
+
+        return await start_web(self)
+
+    async def _load_speech_model(self) -> None:
+        if not self.settings.ivr.speech_enabled:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            self.speech_model = await loop.run_in_executor(self.executor, load_korean_model)
+            log.info("Korean speech model loaded")
+        except (OSError, RuntimeError) as exc:
+            log.error("speech disabled: the Korean model could not be loaded: %s", exc)
 
     async def _keep_ami(self) -> None:
         """Log in to AMI, retrying until the PBX answers; the client reconnects after that."""

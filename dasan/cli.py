@@ -16,6 +16,7 @@ _COMMAND_MODULES = (
     "dasan.pbx.cli",
     "dasan.serve_cli",
     "dasan.demo_cli",
+    "dasan.calls_cli",
     "ivr.cli",
     "acd.cli",
     "cti.cli",

@@ -162,9 +162,11 @@ class AmiRecorder:
         self.client = client
         self.events: list[AmiEvent] = []
         self._task: asyncio.Task[None] | None = None
+        self._subscription: Any = None
 
     async def __aenter__(self) -> AmiRecorder:
         subscription = self.client.subscribe(maxsize=100_000, name="test-recorder")
+        self._subscription = subscription
 
         async def pump() -> None:
             async for item in subscription:
@@ -175,6 +177,8 @@ class AmiRecorder:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._subscription is not None:
+            self._subscription.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -1,0 +1,204 @@
+"""The caller's side of the ACD, inside their FastAGI session: wait, hear announcements, ring.
+
+Invariants:
+- A waiting caller hears music on hold, interrupted only for position / wait announcements
+  and the call-back offer, in their own language; the music stops before a consultant rings.
+- Every outcome of a ring is reported to the core exactly once: OfferAccepted (from AMI's
+  DialEnd, or here if AMI missed it), OfferTimedOut, OfferRejected; a caller who hangs up while
+  waiting or ringing is reported as CallAbandoned, one who hangs up after talking as CallEnded.
+- A hangup is noticed at once (the session's reader task sets ``hungup``); waiting never
+  blocks on anything but the call's own inbox and its hangup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from acd.commands import AnnounceWait, CancelOffer, OfferCall, OfferCallback
+from acd.driver import AcdDriver, CallCommand, CallTicket
+from acd.events import (
+    CallAbandoned,
+    CallbackAccepted,
+    CallEnded,
+    OfferAccepted,
+    OfferRejected,
+    OfferTimedOut,
+)
+from ivr.agi import AgiHangup, AgiSession
+
+log = logging.getLogger("dasan.acd.waiting")
+
+# Dial's DIALSTATUS -> what the core is told.
+_TIMED_OUT = {"NOANSWER"}
+_CALLER_GONE = {"CANCEL"}
+
+
+class WaitOutcome(enum.Enum):
+    SERVED = "served"  # talked to a consultant; the conversation is over
+    CALLBACK = "callback"  # took the call-back offer; we call them back when it is their turn
+
+
+@dataclass(frozen=True)
+class WaitingRoom:
+    """What a waiting caller needs from outside: prompts, and a way to hang up a ringing leg."""
+
+    prompts_dir: str  # inside the PBX: <dir>/<lang>/<id>
+    hangup_channel: Callable[[str], Awaitable[None]]  # AMI Hangup by channel (regex allowed)
+    on_connected: Callable[[str, str], Awaitable[None]] | None = None  # (call id, consultant)
+    # Called before CallbackAccepted is fed, so the core's call-back offer finds its handler.
+    on_callback_accepted: Callable[[str], None] | None = None
+
+    def prompt(self, language: str, prompt_id: str) -> str:
+        return f"{self.prompts_dir}/{language}/{prompt_id}"
+
+
+def position_prompt(position: int) -> str:
+    return f"queue_position_{position}" if position <= 3 else "queue_position_many"
+
+
+def wait_prompt(seconds: float) -> str:
+    if seconds <= 60:
+        return "queue_wait_short"
+    for minutes, limit in ((2, 180), (5, 420), (10, 900)):
+        if seconds <= limit:
+            return f"queue_wait_{minutes}"
+    return "queue_wait_long"
+
+
+async def _next_command(session: AgiSession, ticket: CallTicket) -> CallCommand:
+    """The next command for this call, or raise AgiHangup as soon as the caller hangs up."""
+    get = asyncio.ensure_future(ticket.inbox.get())
+    gone = asyncio.ensure_future(session.hungup.wait())
+    try:
+        await asyncio.wait({get, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (get, gone):
+            if not task.done():
+                task.cancel()
+    if get.done() and not get.cancelled():
+        return get.result()
+    raise AgiHangup("caller hung up while waiting")
+
+
+async def wait_and_connect(
+    session: AgiSession,
+    driver: AcdDriver,
+    ticket: CallTicket,
+    room: WaitingRoom,
+    *,
+    language: str,
+    caller_number: str,
+) -> WaitOutcome:
+    """Keep the caller until a consultant answers and the conversation ends (or a call-back)."""
+    call_id = ticket.call_id
+    music = False
+    try:
+        while True:
+            if not music:
+                await session.set_music(True)
+                music = True
+            command = await _next_command(session, ticket)
+            if isinstance(command, OfferCall):
+                await session.set_music(False)
+                music = False
+                if await _ring(session, driver, ticket, room, command):
+                    return WaitOutcome.SERVED
+            elif isinstance(command, AnnounceWait):
+                await session.set_music(False)
+                music = False
+                await session.stream_file(room.prompt(language, position_prompt(command.position)))
+                await session.stream_file(
+                    room.prompt(language, wait_prompt(command.estimated_wait_s))
+                )
+            elif isinstance(command, OfferCallback):
+                await session.set_music(False)
+                music = False
+                if await _offer_callback(
+                    session, driver, call_id, room, language=language, caller_number=caller_number
+                ):
+                    return WaitOutcome.CALLBACK
+    except AgiHangup:
+        if ticket.connected:
+            driver.feed(CallEnded(call_id))
+        else:
+            driver.feed(CallAbandoned(call_id))
+        raise
+
+
+async def _offer_callback(
+    session: AgiSession,
+    driver: AcdDriver,
+    call_id: str,
+    room: WaitingRoom,
+    *,
+    language: str,
+    caller_number: str,
+) -> bool:
+    if not caller_number:
+        return False
+    digit = await session.get_data(room.prompt(language, "callback_offer"), 5000, 1)
+    if digit != "1" or room.on_callback_accepted is None:
+        return False
+    room.on_callback_accepted(call_id)
+    driver.feed(CallbackAccepted(call_id, caller_number))
+    await session.stream_file(room.prompt(language, "callback_confirmed"))
+    return True
+
+
+async def _ring(
+    session: AgiSession,
+    driver: AcdDriver,
+    ticket: CallTicket,
+    room: WaitingRoom,
+    offer: OfferCall,
+) -> bool:
+    """Dial the offered consultant; True when the conversation happened and is over."""
+    consultant = offer.consultant_id
+    watcher = asyncio.create_task(_watch_cancel(ticket, offer, room))
+    try:
+        await session.exec(
+            "Dial", f"PJSIP/{consultant}", str(round(offer.ring_timeout_s)), timeout=None
+        )
+        status = (await session.get_variable("DIALSTATUS")) or ""
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    log.info("call %s: dial %s -> %s", ticket.call_id, consultant, status or "?")
+    if status == "ANSWER":
+        if not ticket.connected:  # AMI missed DialEnd: report the answer now
+            driver.feed(OfferAccepted(ticket.call_id, consultant))
+            ticket.connected = True
+            if room.on_connected is not None:
+                await room.on_connected(ticket.call_id, consultant)
+        driver.feed(CallEnded(ticket.call_id))
+        return True
+    ticket.consultant_id = None
+    if status in _CALLER_GONE:
+        raise AgiHangup("caller hung up while a consultant was ringing")
+    if status in _TIMED_OUT:
+        driver.feed(OfferTimedOut(ticket.call_id, consultant))
+    else:
+        driver.feed(OfferRejected(ticket.call_id, consultant))
+    return False
+
+
+async def _watch_cancel(ticket: CallTicket, offer: OfferCall, room: WaitingRoom) -> None:
+    """While ringing, the core may withdraw the offer: hang up the consultant's ringing leg.
+    Other commands that arrive meanwhile go back to the inbox, in order."""
+    held: list[CallCommand] = []
+    try:
+        while True:
+            command = await ticket.inbox.get()
+            if isinstance(command, CancelOffer) and command.consultant_id == offer.consultant_id:
+                await room.hangup_channel(f"/^PJSIP/{offer.consultant_id}-/")
+            else:
+                held.append(command)
+    finally:
+        for command in held:
+            ticket.inbox.put_nowait(command)

@@ -1,0 +1,178 @@
+"""Call-backs: citizens on virtual hold are called back when their turn comes.
+
+Invariants:
+- A caller who accepts the call-back keeps their place in the core (``CallbackAccepted``);
+  when the core offers that call, the consultant is reserved and we originate the citizen's
+  number (AMI Originate, our own ChannelId) into ``dasan-callback``, where it is recorded like
+  any call before the engine's FastAGI session rings the reserved consultant.
+- Every originate ends in exactly one report to the core: ``CallbackAnswered`` (the session
+  started) or ``CallbackFailed`` (Asterisk's OriginateResponse says it failed).
+- A request that cannot be queued now (the recording could not be proven) is kept in
+  ``<state>/callbacks/requests.jsonl`` for the supervisors; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import uuid
+from typing import TYPE_CHECKING
+
+from acd.commands import OfferCall
+from acd.errors import InvalidEvent
+from acd.events import CallbackAnswered, CallbackFailed
+from acd.waiting import WaitingRoom, WaitOutcome, wait_and_connect
+from cti.ami.messages import AmiError, AmiEvent
+from ivr.agi import AgiError, AgiHangup, AgiSession
+
+if TYPE_CHECKING:
+    from dasan.app import Engine
+
+log = logging.getLogger("dasan.callbacks")
+
+
+class Callbacks:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        # call id -> the reserved offer, while the citizen is being called back
+        self._pending: dict[str, OfferCall] = {}
+        self._languages: dict[str, str] = {}
+
+    # Virtual hold -------------------------------------------------------------------------
+    def accepted(self, call_id: str, language: str) -> None:
+        """The caller took the offer: the core will offer this call through us."""
+        self._languages[call_id] = language
+        self._engine.acd.handle_offers_for(call_id, self._on_offer)
+
+    def _on_offer(self, offer: OfferCall) -> None:
+        if offer.callback_number is None:  # back in the queue with the citizen on the line
+            ticket = self._engine.acd.ticket(offer.call_id)
+            if ticket is not None:
+                ticket.consultant_id = offer.consultant_id
+                ticket.inbox.put_nowait(offer)
+            return
+        self._pending[offer.call_id] = offer
+        asyncio.get_running_loop().create_task(self._originate(offer))
+
+    async def _originate(self, offer: OfferCall) -> None:
+        engine = self._engine
+        settings = engine.settings.acd
+        channel_id = f"dasan-cb-{uuid.uuid4().hex[:12]}"
+        language = self._languages.get(offer.call_id, engine.settings.ivr.default_language)
+        subscription = engine.ami.subscribe(name=f"callback-{offer.call_id}")
+        try:
+            await engine.ami.action(
+                "Originate",
+                Channel=settings.outside_dial.format(number=offer.callback_number),
+                Context="dasan-callback",
+                Exten="s",
+                Priority="1",
+                ChannelId=channel_id,
+                CallerID=f"120 <{offer.callback_number}>",
+                Timeout=str(settings.callback_ring_s * 1000),
+                Variable=f"DASAN_CALL={offer.call_id},DASAN_LANG={language}",
+                Async="true",
+            )
+            if not await self._originate_succeeded(subscription, channel_id):
+                raise AmiError(f"call-back to {offer.callback_number} was not answered")
+        except AmiError as exc:
+            log.warning("call %s: call-back failed: %s", offer.call_id, exc)
+            self._pending.pop(offer.call_id, None)
+            self._feed(CallbackFailed(offer.call_id))
+        finally:
+            subscription.close()
+
+    async def _originate_succeeded(self, subscription: object, channel_id: str) -> bool:
+        deadline = self._engine.settings.acd.callback_ring_s + 10
+        async with asyncio.timeout(deadline):
+            async for item in subscription:  # type: ignore[attr-defined]
+                if (
+                    isinstance(item, AmiEvent)
+                    and item.name == "OriginateResponse"
+                    and item.uniqueid == channel_id
+                ):
+                    return item.get("Response") == "Success"
+        return False
+
+    def _feed(self, event: CallbackAnswered | CallbackFailed) -> None:
+        try:
+            self._engine.acd.feed(event)
+        except InvalidEvent as exc:
+            log.warning("call-back report refused: %s", exc)
+
+    # The called-back citizen's FastAGI session ---------------------------------------------
+    async def handle(self, session: AgiSession) -> None:
+        engine = self._engine
+        call_id = (await session.get_variable("DASAN_CALL")) or ""
+        offer = self._pending.pop(call_id, None)
+        if offer is None:
+            log.error("call-back session %s for unknown call %r", session.uniqueid, call_id)
+            return
+        language = self._languages.pop(call_id, engine.settings.ivr.default_language)
+        engine.acd.forget_offer_handler(call_id)
+        await engine.recordings.calls.call_started(
+            session.uniqueid, session.uniqueid, call_id, offer.callback_number, _now()
+        )
+        ticket = engine.acd.open_ticket(call_id)
+        ticket.consultant_id = offer.consultant_id
+        self._feed(CallbackAnswered(call_id))
+        room = WaitingRoom(
+            engine.settings.ivr.prompts_pbx_dir, engine.hangup_channel, self._connected(session)
+        )
+        prompts = engine.settings.ivr.prompts_pbx_dir
+        try:
+            await session.stream_file(f"{prompts}/{language}/callback_greeting")
+            ticket.inbox.put_nowait(offer)
+            outcome = await wait_and_connect(
+                session, engine.acd, ticket, room, language=language, caller_number=""
+            )
+            if outcome is WaitOutcome.SERVED:
+                await session.set_variable("DASAN_DONE", "1")
+        except AgiHangup:
+            log.info("call-back %s: citizen hung up", call_id)
+        except AgiError as exc:
+            log.error("call-back %s: AGI failure: %s", call_id, exc)
+        finally:
+            engine.acd.close_ticket(call_id)
+            await engine.recordings.calls.call_ended(session.uniqueid, _now())
+            rec = await _safe_variable(session, "DASAN_REC")
+            if rec:
+                await engine.recordings.pipeline.recording_closed(session.uniqueid, rec)
+
+    def _connected(self, session: AgiSession):  # type: ignore[no-untyped-def]
+        async def joined(_call_id: str, consultant: str) -> None:
+            await self._engine.recordings.calls.consultant_joined(session.uniqueid, consultant)
+
+        return joined
+
+    # Requests kept for later -----------------------------------------------------------
+    async def request_later(self, session: AgiSession, language: str) -> None:
+        folder = self._engine.settings.state_dir / "callbacks"
+        record = {
+            "call_id": session.uniqueid,
+            "number": session.variables.get("agi_callerid", ""),
+            "language": language,
+            "requested_at": _now().isoformat(),
+            "reason": "recording-unavailable",
+        }
+
+        def append() -> None:
+            folder.mkdir(parents=True, exist_ok=True)
+            with (folder / "requests.jsonl").open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+        await asyncio.to_thread(append)
+        log.warning("call %s: call-back request kept for later (%s)", session.uniqueid, language)
+
+
+async def _safe_variable(session: AgiSession, name: str) -> str | None:
+    try:
+        return await session.get_variable(name)
+    except AgiError:
+        return None
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

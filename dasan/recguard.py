@@ -1,0 +1,123 @@
+"""Before any consultant is bridged: prove the call is being recorded (recordings.guard).
+
+Invariants:
+- The pure guard decides; this module only observes (MixMonitor's id on the channel, the
+  file growing on the host) and carries out its commands: start MixMonitor on the spare path,
+  raise alarms, refuse (apologize in the caller's language and offer a call-back).
+- It fails closed: a call whose recording cannot be proven never reaches a consultant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dasan.alarms import Severity
+from ivr.agi import AgiSession
+from recordings.disk import observe_recording_file
+from recordings.guard import (
+    AllowBridge,
+    GuardCommand,
+    GuardState,
+    GuardStatus,
+    MixMonitorStarted,
+    RaiseAlarm,
+    RefuseBridge,
+    StartOnSpare,
+    Tick,
+    decide,
+    start,
+)
+
+if TYPE_CHECKING:
+    from dasan.app import Engine
+
+log = logging.getLogger("dasan.recguard")
+POLL_S = 0.25
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def host_path(engine: Engine, pbx_path: str) -> Path | None:
+    """Map a recording path inside the PBX to the host folder mounted there."""
+    rec = engine.settings.recordings
+    for pbx_dir, host_dir in (
+        (rec.pbx_spool_dir, engine.settings.recordings_dir),
+        (rec.pbx_spare_dir, engine.settings.recordings_spare_dir),
+    ):
+        if pbx_path.startswith(pbx_dir.rstrip("/") + "/"):
+            return host_dir / pbx_path[len(pbx_dir.rstrip("/")) + 1 :]
+    return None
+
+
+async def confirm_recording(engine: Engine, session: AgiSession, language: str) -> bool:
+    """True once the recording is proven; False after apologizing to the caller."""
+    status = start(session.uniqueid, _now(), language)
+    pbx_path = await session.get_variable("DASAN_REC") or ""
+    while status.state in (GuardState.WAITING_PRIMARY, GuardState.WAITING_SPARE):
+        status, commands = await _observe(engine, session, status, pbx_path)
+        for command in commands:
+            pbx_path = await _carry_out(engine, session, status, command, pbx_path)
+        if status.state in (GuardState.WAITING_PRIMARY, GuardState.WAITING_SPARE):
+            await asyncio.sleep(POLL_S)
+    return status.may_bridge
+
+
+async def _observe(
+    engine: Engine, session: AgiSession, status: GuardStatus, pbx_path: str
+) -> tuple[GuardStatus, list[GuardCommand]]:
+    commands: list[GuardCommand] = []
+    if not status.started_seen and await session.get_variable("DASAN_MIXMON_ID"):
+        status, out = decide(status, MixMonitorStarted(status.target, _now()))
+        commands += out
+    path = host_path(engine, pbx_path)
+    if path is not None:
+        seen = await asyncio.to_thread(observe_recording_file, path, status.target, _now())
+        status, out = decide(status, seen)
+        commands += out
+    status, out = decide(status, Tick(_now()))
+    return status, commands + out
+
+
+async def _carry_out(
+    engine: Engine, session: AgiSession, status: GuardStatus, command: GuardCommand, path: str
+) -> str:
+    if isinstance(command, RaiseAlarm):
+        await engine.alarms.raise_alarm(
+            key=command.key, severity=command.severity, source="recording", message=command.message
+        )
+    elif isinstance(command, StartOnSpare):
+        spare = path.replace(
+            engine.settings.recordings.pbx_spool_dir, engine.settings.recordings.pbx_spare_dir, 1
+        )
+        await session.exec("StopMixMonitor")
+        await session.set_variable("DASAN_MIXMON_ID", "")
+        await session.exec("MixMonitor", spare, "i(DASAN_MIXMON_ID)")
+        await session.set_variable("DASAN_REC", spare)
+        log.warning("call %s: recording moved to the spare path %s", status.uniqueid, spare)
+        return spare
+    elif isinstance(command, RefuseBridge):
+        await _apologize(engine, session, command)
+    elif isinstance(command, AllowBridge):
+        log.debug("call %s: recording confirmed on %s", status.uniqueid, command.target.value)
+    return path
+
+
+async def _apologize(engine: Engine, session: AgiSession, refusal: RefuseBridge) -> None:
+    prompts = engine.settings.ivr.prompts_pbx_dir
+    log.error("call %s: recording cannot be proven; consultant not bridged", session.uniqueid)
+    await engine.alarms.raise_alarm(
+        key=f"unrecorded:{session.uniqueid}",
+        severity=Severity.CRITICAL,
+        source="recording",
+        message=f"call {session.uniqueid} refused: recording could not be confirmed",
+    )
+    digit = await session.get_data(f"{prompts}/{refusal.language}/recording_unavailable", 5000, 1)
+    if digit == "1" and refusal.offer_callback:
+        await engine.register_callback_request(session, refusal.language)
+        await session.stream_file(f"{prompts}/{refusal.language}/callback_accepted")
