@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from acd.commands import (
     AnnounceWait,
@@ -37,7 +37,7 @@ from acd.commands import (
     ScheduleWakeup,
 )
 from acd.core import decide
-from acd.events import ConsultantLoggedIn, Event, Tick, event_to_json
+from acd.events import CallArrived, ConsultantLoggedIn, Event, Tick, event_to_json
 from acd.roster import load_configured
 from acd.settings import AcdSettings
 from acd.state import AcdState
@@ -49,6 +49,16 @@ StateListener = Callable[[ConsultantStateChanged], None]
 OfferHandler = Callable[[OfferCall], None]
 
 
+@dataclass(frozen=True)
+class Transfer:
+    """Where a connected call goes when its consultant's leg ends: another service's queue,
+    a named consultant, or an outside number (a department, a hospital)."""
+
+    kind: Literal["service", "consultant", "number"]
+    target: str
+    requested_by: str
+
+
 @dataclass
 class CallTicket:
     """A waiting caller's mailbox: the commands the core addressed to this call."""
@@ -58,6 +68,10 @@ class CallTicket:
     # The consultant currently offered (ringing) or connected, and whether the answer was fed.
     consultant_id: str | None = None
     connected: bool = False
+    # How the call entered the core (to re-queue it after a transfer to a service).
+    arrival: CallArrived | None = None
+    # Set by the consultant (CTI) before their leg is hung up: where the caller goes next.
+    transfer: Transfer | None = None
 
 
 class DecisionLog:
@@ -139,6 +153,18 @@ class AcdDriver:
 
     def ticket(self, call_id: str) -> CallTicket | None:
         return self._tickets.get(call_id)
+
+    def tickets(self) -> list[CallTicket]:
+        return list(self._tickets.values())
+
+    def request_transfer(self, call_id: str, transfer: Transfer) -> CallTicket:
+        """Mark a connected call for transfer; the caller hangs up the consultant's leg next.
+        Raises LookupError when the call is not connected to a consultant here."""
+        ticket = self._tickets.get(call_id)
+        if ticket is None or not ticket.connected:
+            raise LookupError(f"call {call_id} is not connected to a consultant")
+        ticket.transfer = transfer
+        return ticket
 
     # Feeding -------------------------------------------------------------------------------
     def feed(self, event: Event) -> list[Command]:

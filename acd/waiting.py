@@ -23,12 +23,16 @@ from acd.commands import AnnounceWait, CancelOffer, OfferCall, OfferCallback
 from acd.driver import AcdDriver, CallCommand, CallTicket
 from acd.events import (
     CallAbandoned,
+    CallArrived,
     CallbackAccepted,
     CallEnded,
+    ConsultantNotReady,
+    ConsultantReady,
     OfferAccepted,
     OfferRejected,
     OfferTimedOut,
 )
+from acd.model import ConsultantState
 from ivr.agi import AgiHangup, AgiSession
 
 log = logging.getLogger("dasan.acd.waiting")
@@ -36,6 +40,7 @@ log = logging.getLogger("dasan.acd.waiting")
 # Dial's DIALSTATUS -> what the core is told.
 _TIMED_OUT = {"NOANSWER"}
 _CALLER_GONE = {"CANCEL"}
+TRANSFER_REASON = "transfer"
 
 
 class WaitOutcome(enum.Enum):
@@ -52,6 +57,9 @@ class WaitingRoom:
     on_connected: Callable[[str, str], Awaitable[None]] | None = None  # (call id, consultant)
     # Called before CallbackAccepted is fed, so the core's call-back offer finds its handler.
     on_callback_accepted: Callable[[str], None] | None = None
+    # Transfers to outside numbers: the dial string ("{number}" replaced) and ring time.
+    outside_dial: str = "PJSIP/outside/sip:{number}@127.0.0.1:5092"
+    transfer_ring_s: int = 20
 
     def prompt(self, language: str, prompt_id: str) -> str:
         return f"{self.prompts_dir}/{language}/{prompt_id}"
@@ -106,7 +114,10 @@ async def wait_and_connect(
             if isinstance(command, OfferCall):
                 await session.set_music(False)
                 music = False
-                if await _ring(session, driver, ticket, room, command):
+                if await _ring(session, driver, ticket, room, command) and not (
+                    ticket.transfer is not None
+                    and not await _transfer(session, driver, ticket, room)
+                ):
                     return WaitOutcome.SERVED
             elif isinstance(command, AnnounceWait):
                 await session.set_music(False)
@@ -186,6 +197,69 @@ async def _ring(
     else:
         driver.feed(OfferRejected(ticket.call_id, consultant))
     return False
+
+
+async def _transfer(
+    session: AgiSession, driver: AcdDriver, ticket: CallTicket, room: WaitingRoom
+) -> bool:
+    """Carry out the transfer set on the ticket; True once the transferred call is over,
+    False when the caller is back in a queue (and waits on in the loop)."""
+    transfer, ticket.transfer = ticket.transfer, None
+    if transfer is None or ticket.arrival is None:
+        return True
+    log.info(
+        "call %s: transfer to %s %s by %s",
+        ticket.call_id,
+        transfer.kind,
+        transfer.target,
+        transfer.requested_by,
+    )
+    if transfer.kind == "service":
+        _requeue(driver, ticket, transfer.target)
+        return False
+    if transfer.kind == "consultant":
+        return await _direct(session, driver, ticket, room, transfer.target)
+    await session.exec(
+        "Dial",
+        room.outside_dial.format(number=transfer.target),
+        str(room.transfer_ring_s),
+        timeout=None,
+    )
+    if (await session.get_variable("DIALSTATUS")) == "ANSWER":
+        return True
+    _requeue(driver, ticket, ticket.arrival.service)  # nobody answered: nobody is lost
+    return False
+
+
+def _requeue(driver: AcdDriver, ticket: CallTicket, service: str) -> None:
+    arrival = ticket.arrival
+    assert arrival is not None
+    ticket.arrival = CallArrived(
+        arrival.call_id, arrival.language, service, arrival.priority, arrival.tags
+    )
+    ticket.consultant_id = None
+    ticket.connected = False
+    driver.feed(ticket.arrival)
+
+
+async def _direct(
+    session: AgiSession, driver: AcdDriver, ticket: CallTicket, room: WaitingRoom, target: str
+) -> bool:
+    """Ring one named consultant outside the queue (they are held not ready meanwhile)."""
+    reserved = driver.state.consultant_state(target) is ConsultantState.READY
+    if reserved:
+        driver.feed(ConsultantNotReady(target, TRANSFER_REASON))
+    try:
+        await session.exec("Dial", f"PJSIP/{target}", str(room.transfer_ring_s), timeout=None)
+        answered = (await session.get_variable("DIALSTATUS")) == "ANSWER"
+        if answered and room.on_connected is not None:
+            await room.on_connected(ticket.call_id, target)
+    finally:
+        if reserved:
+            driver.feed(ConsultantReady(target))
+    if not answered and ticket.arrival is not None:
+        _requeue(driver, ticket, ticket.arrival.service)
+    return answered
 
 
 async def _watch_cancel(ticket: CallTicket, offer: OfferCall, room: WaitingRoom) -> None:

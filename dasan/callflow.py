@@ -118,15 +118,14 @@ class CallFlow:
         target = outcome.target or "general"
         ticket = engine.acd.open_ticket(call_id)
         try:
-            engine.acd.feed(
-                CallArrived(
-                    call_id,
-                    Language(outcome.language),
-                    target,
-                    acd_priority(outcome.priority),
-                    frozenset(f"{k}={v}" for k, v in outcome.tags),
-                )
+            ticket.arrival = CallArrived(
+                call_id,
+                Language(outcome.language),
+                target,
+                acd_priority(outcome.priority),
+                frozenset(f"{k}={v}" for k, v in outcome.tags),
             )
+            engine.acd.feed(ticket.arrival)
         except (InvalidEvent, ValueError) as exc:
             log.error("call %s: the ACD refused it (%s); static fallback takes it", call_id, exc)
             return False
@@ -135,6 +134,7 @@ class CallFlow:
             hangup_channel=engine.hangup_channel,
             on_connected=engine.consultant_connected,
             on_callback_accepted=lambda cid: engine.callbacks.accepted(cid, outcome.language),
+            outside_dial=engine.settings.acd.outside_dial,
         )
         result = await wait_and_connect(
             session, engine.acd, ticket, room, language=outcome.language, caller_number=caller
