@@ -77,22 +77,28 @@ class Abandon(BaseModel):
 
 
 class StressPlan(BaseModel):
-    """Ramp: ``start_rate``, then ``+step_rate`` every ``stage_s`` up to ``max_rate``; a stage
-    breaks on SIPp failures, retransmissions or setup times beyond these limits."""
+    """Ramp: ``start_rate``, then ``+step_rate`` every ``stage_s`` up to ``max_rate`` (at most
+    ``max_stages`` stages; a step of 0 keeps the rate, so concurrency grows with long calls).
+    A stage breaks on SIPp failures, retransmissions, setup times or unserved calls beyond
+    these limits."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     start_rate: float = Field(gt=0)
-    step_rate: float = Field(gt=0)
+    step_rate: float = Field(ge=0)
     max_rate: float = Field(gt=0)
     stage_s: float = Field(gt=0)
+    max_stages: int = Field(default=100, ge=1, le=1000)
     max_failures: int = Field(default=0, ge=0)
     max_retransmission_share: float = Field(default=0.01, ge=0)
     max_setup_p99_ms: float = Field(default=1000.0, gt=0)
     max_unserved_share: float = Field(default=0.02, ge=0, le=1)
 
     def rates(self) -> tuple[float, ...]:
+        if self.step_rate == 0:
+            return (self.start_rate,) * self.max_stages
         count = math.floor((self.max_rate - self.start_rate) / self.step_rate + 1e-9) + 1
+        count = max(1, min(count, self.max_stages))
         return tuple(round(self.start_rate + i * self.step_rate, 6) for i in range(count))
 
 

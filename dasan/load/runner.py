@@ -23,13 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from cti.ami.client import AmiClient
 from cti.ami.messages import AmiConnectionLost, AmiEvent
 from dasan.config import Settings
 from dasan.load.profile import Profile, split_calls
 from dasan.load.sampler import ResourceSampler
-from dasan.load.stack import Stack
 from dasan.load.stats import percentile
 from dasan.load.stress import StageFigures, judge
 from dasan.load.tracker import CallTracker, CitizenCall, Counts, Outcome
@@ -42,6 +42,17 @@ from dasan.load.traffic import (
     start_stage,
 )
 from dasan.sipp import SippError, SippProcess, SippResult, ensure_media
+
+
+class Processes(Protocol):
+    """Where the measured processes are (``Stack`` for the real engine; benchmarks may pass
+    their own, e.g. a trivial FastAGI server as the "engine")."""
+
+    def asterisk_pid(self) -> int | None: ...
+
+    def engine_pid(self) -> int | None: ...
+
+    def asterisk_version(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -121,7 +132,7 @@ class LoadRun:
         self,
         settings: Settings,
         profile: Profile,
-        stack: Stack,
+        stack: Processes,
         options: RunOptions,
         on_progress: Callable[[Progress], None] | None = None,
     ) -> None:

@@ -7,6 +7,7 @@ container, the engine as a ``python -m dasan serve`` child process logging to th
 
 Invariants:
 - Only what this object started is stopped; a PBX or engine found running is left running.
+- ``engine=False`` (benchmarks of the bare PBX) neither needs nor starts the engine.
 - The engine counts as running when its pid file names a live process AND its FastAGI port
   accepts connections; every wait polls with a deadline.
 """
@@ -49,9 +50,11 @@ class Stack:
         start: bool = False,
         config_path: Path | None = None,
         log_dir: Path | None = None,
+        engine: bool = True,
     ) -> None:
         self._settings = settings
         self._start = start
+        self._want_engine = engine
         self._config_path = config_path
         self._log_dir = log_dir or settings.state_dir / "load"
         self.container: PbxContainer = pbx_container(settings)
@@ -104,7 +107,7 @@ class Stack:
             raise StackError(f"could not start the PBX: {exc}") from exc
 
     async def _ensure_engine(self, timeout_s: float = 60.0) -> None:
-        if self.engine_pid() is not None and self.engine_listening():
+        if not self._want_engine or (self.engine_pid() is not None and self.engine_listening()):
             return
         if not self._start:
             raise StackError(

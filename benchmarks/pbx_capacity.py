@@ -1,0 +1,309 @@
+"""PBX capacity (issue 7): calls/s and concurrent calls, engine against the bare PBX.
+
+Measured side by side in one run, each series on a freshly started Asterisk (and engine),
+SIPp on the same host, everything in a private network namespace (``benchmarks.pbx_env``):
+
+1. Call-rate ceilings, rate ramped until SIPp failures, retransmissions or setup times
+   explode: ``dialplan`` (9001 Answer/Playback/Hangup) vs ``fastagi`` (9003, the same through
+   a trivial FastAGI IVR served by Dasan's FastAGI server) vs ``full`` (120: IVR + ACD +
+   recording through the engine, consultants answering) vs ``raw`` (9002: MixMonitor + Dial
+   from the dialplan, no engine). Target: FastAGI >= 90 % of the dialplan's ceiling.
+2. Concurrency: recorded citizen-consultant calls held at once, constant arrival rate and
+   long calls until the overload signal: ``full`` (120) vs ``raw`` (9002). Target >= 90 %;
+   the stage where it broke says what limited it (Asterisk CPU, SIPp, disk) and by how much.
+3. Engine cost: the engine's CPU per call as a fraction of Asterisk's for the same calls
+   (target < 10 %), from the series above.
+
+Output: benchmarks/results/pbx_capacity.json with the machine it ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.pbx_env import (
+    REPO,
+    BenchEnv,
+    Processes,
+    bench_env,
+    in_own_netns,
+    trivial_agi_server,
+)
+from dasan.load.distributions import Distribution, Shape
+from dasan.load.machine import describe_machine
+from dasan.load.profile import CallType, Key, Profile, StressPlan
+from dasan.load.report import build_report
+from dasan.load.runner import LoadRun, RunData, RunOptions
+from dasan.load.stack import Stack
+
+RESULTS = REPO / "benchmarks" / "results" / "pbx_capacity.json"
+
+
+def _profile(
+    name: str, service: str, plan: StressPlan, talk_s: float, keys: tuple[Key, ...]
+) -> Profile:
+    return Profile(
+        name=name,
+        service=service,
+        rate=plan.start_rate,
+        calls=100_000,
+        duration_s=plan.stage_s * plan.max_stages,
+        drain_s=talk_s + 90,
+        ring_s=0.1,
+        talk_s=Distribution(dist=Shape.FIXED, value=talk_s),
+        citizen_timeout_s=talk_s + 120,
+        bins=1,
+        audit_wait_s=5,
+        mix=(CallType(name="bench", share=1.0, keys=keys),),
+        stress=plan,
+    )
+
+
+FAST_KEYS = (Key(digit="1", after_s=0.5), Key(digit="1", after_s=0.8))
+
+
+def _ramp(start: float, step: float, stage_s: float, stages: int, unserved: float) -> StressPlan:
+    return StressPlan(
+        start_rate=start,
+        step_rate=step,
+        max_rate=1000.0,
+        stage_s=stage_s,
+        max_stages=stages,
+        max_setup_p99_ms=500.0,
+        max_unserved_share=unserved,
+    )
+
+
+def series_plans(quick: bool = False) -> dict[str, tuple[Profile, str]]:
+    """name -> (profile, the process measured as "engine": engine | agi | none).
+
+    Rate series ramp until overload (one-leg calls are never "served": no unserved limit);
+    concurrency series keep 14 new calls/s with long calls, so calls held at once grow by 14
+    a second until the overload signal."""
+    stages, conc_stages, talk = (6, 5, 30.0) if quick else (30, 12, 75.0)
+    return {
+        "rate_dialplan": (
+            _profile("rate-dialplan", "9001", _ramp(20, 20, 4, stages, 1.0), 2, ()),
+            "none",
+        ),
+        "rate_fastagi": (
+            _profile("rate-fastagi", "9003", _ramp(20, 20, 4, stages, 1.0), 2, ()),
+            "agi",
+        ),
+        "rate_raw": (_profile("rate-raw", "9002", _ramp(4, 4, 5, stages, 0.02), 2, ()), "none"),
+        "rate_full": (
+            _profile("rate-full", "120", _ramp(4, 4, 5, stages, 0.02), 2, FAST_KEYS),
+            "engine",
+        ),
+        "concurrency_raw": (
+            _profile("concurrency-raw", "9002", _ramp(14, 0, 4, conc_stages, 0.02), talk, ()),
+            "none",
+        ),
+        "concurrency_full": (
+            _profile(
+                "concurrency-full", "120", _ramp(14, 0, 4, conc_stages, 0.02), talk, FAST_KEYS
+            ),
+            "engine",
+        ),
+    }
+
+
+def held_concurrency(data: RunData, verdict: dict[str, Any]) -> int:
+    """Most calls talking at once before the first stage that broke (all run if none did)."""
+    broke = verdict.get("broke_at_stage")
+    rows = data.timeline
+    if broke is not None and data.sampler is not None:
+        stage = next(s for s in data.stages if s.index == broke)
+        cutoff = stage.started - data.sampler.origin
+        rows = [r for r in rows if r.t <= cutoff]
+    return max((r.counts.talking for r in rows), default=0)
+
+
+def _per_call_ms(cpu_s: Any, calls: int) -> float | None:
+    return round(1000 * float(cpu_s) / calls, 2) if calls and isinstance(cpu_s, float) else None
+
+
+def summarize(data: RunData, engine_kind: str) -> dict[str, Any]:
+    report = build_report(data).summary
+    stress = report.get("stress") or {}
+    res = report["resources"]
+    ast, eng = res.get("asterisk", {}), res.get("engine", {})
+    calls = report["offered"]
+    return {
+        "service": data.profile.service,
+        "engine_process": engine_kind,
+        "held_rate": stress.get("held_rate"),
+        "broke_at_rate": stress.get("broke_at_rate"),
+        "reasons": stress.get("reasons"),
+        "limiter": stress.get("limiter"),
+        "held_concurrency": held_concurrency(data, stress),
+        "max_talking": report["max_talking"],
+        "max_active": report["max_active"],
+        "offered": calls,
+        "answered": report["answered"],
+        "unserved": report["unserved"],
+        "sipp_failures": report["sipp_failures"],
+        "sipp_retransmissions": report["sipp_retransmissions"],
+        "setup_ms_p50": report["setup_ms_p50"],
+        "setup_ms_p99": report["setup_ms_p99"],
+        "asterisk": ast,
+        "engine": eng,
+        "sipp": res.get("sipp"),
+        "host": res.get("host"),
+        "asterisk_cpu_ms_per_call": _per_call_ms(ast.get("cpu_s"), calls),
+        "engine_cpu_ms_per_call": _per_call_ms(eng.get("cpu_s"), calls),
+        "engine_to_asterisk_cpu": res.get("engine_to_asterisk_cpu"),
+        "elapsed_s": report["elapsed_s"],
+        "stages": [
+            {k: st[k] for k in ("rate", "placed", "failures", "retransmissions", "setup_ms_p99")}
+            | {"asterisk_cpu_pct": (st["resources"].get("asterisk") or {}).get("cpu_pct_mean")}
+            for st in report.get("stages", [])
+        ],
+    }
+
+
+async def run_series(
+    env: BenchEnv, name: str, profile: Profile, engine_kind: str
+) -> dict[str, Any]:
+    settings = env.settings
+    workdir = env.root / "runs" / name
+    # A fresh Asterisk (and engine) per series: Asterisk keeps its RSS after an overload burst.
+    stack = Stack(
+        settings,
+        start=True,
+        config_path=env.config_path,
+        log_dir=workdir,
+        engine=engine_kind == "engine",
+    )
+    async with stack:
+        options = RunOptions(workdir=workdir, audit=engine_kind == "engine", verify_hashes=False)
+        if engine_kind == "agi":
+            async with trivial_agi_server() as agi_pid:
+                data = await LoadRun(settings, profile, Processes(stack, agi_pid), options).run()
+        else:
+            data = await LoadRun(settings, profile, Processes(stack), options).run()
+    result = summarize(data, engine_kind)
+    result["asterisk_version"] = data.asterisk_version
+    if data.audit is not None:
+        result["audit_ok"] = bool(data.audit.get("ok"))
+    return result
+
+
+def _ratio(a: Any, b: Any) -> float | None:
+    return round(float(a) / float(b), 3) if isinstance(a, int | float) and b else None
+
+
+def ratios(series: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    def get(name: str, key: str) -> Any:
+        return (series.get(name) or {}).get(key)
+
+    out = {
+        "fastagi_vs_dialplan_calls_per_s": _ratio(
+            get("rate_fastagi", "held_rate"), get("rate_dialplan", "held_rate")
+        ),
+        "full_vs_raw_calls_per_s": _ratio(
+            get("rate_full", "held_rate"), get("rate_raw", "held_rate")
+        ),
+        "full_vs_dialplan_calls_per_s": _ratio(
+            get("rate_full", "held_rate"), get("rate_dialplan", "held_rate")
+        ),
+        "full_vs_raw_concurrency": _ratio(
+            get("concurrency_full", "held_concurrency"), get("concurrency_raw", "held_concurrency")
+        ),
+        "fastagi_server_cpu_vs_asterisk": get("rate_fastagi", "engine_to_asterisk_cpu"),
+        "engine_cpu_vs_asterisk_rate_run": get("rate_full", "engine_to_asterisk_cpu"),
+        "engine_cpu_vs_asterisk_concurrency_run": get("concurrency_full", "engine_to_asterisk_cpu"),
+    }
+    return out
+
+
+def targets(r: dict[str, Any]) -> dict[str, bool | None]:
+    def at_least(value: Any, limit: float) -> bool | None:
+        return None if value is None else value >= limit
+
+    def below(value: Any, limit: float) -> bool | None:
+        return None if value is None else value < limit
+
+    return {
+        "fastagi_at_least_90pct_of_dialplan_ceiling": at_least(
+            r["fastagi_vs_dialplan_calls_per_s"], 0.9
+        ),
+        "full_concurrency_at_least_90pct_of_raw": at_least(r["full_vs_raw_concurrency"], 0.9),
+        "engine_cpu_below_10pct_of_asterisk": below(
+            r["engine_cpu_vs_asterisk_concurrency_run"], 0.1
+        ),
+    }
+
+
+def _git_commit() -> str:
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    return done.stdout.strip()
+
+
+async def measure(names: list[str], quick: bool) -> dict[str, Any]:
+    plans = series_plans(quick)
+    series: dict[str, dict[str, Any]] = {}
+    version = None
+    with bench_env() as env:
+        for name in names:
+            profile, engine_kind = plans[name]
+            started = time.monotonic()
+            print(f"pbx_capacity: {name} ({profile.service}) ...", file=sys.stderr, flush=True)
+            series[name] = await run_series(env, name, profile, engine_kind)
+            version = series[name].pop("asterisk_version", None) or version
+            print(
+                f"pbx_capacity: {name}: held {series[name]['held_rate']}/s, "
+                f"held concurrency {series[name]['held_concurrency']}, "
+                f"{time.monotonic() - started:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+    r = ratios(series)
+    return {
+        "benchmark": "pbx_capacity",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": _git_commit(),
+        "machine": describe_machine(version),
+        "quick": quick,
+        "setup": "Asterisk, engine and SIPp on the same host, private network namespace; "
+        "overload = SIPp failures, retransmissions > 1 % of a stage's calls or setup p99 > 500 ms",
+        "series": series,
+        "ratios": r,
+        "targets_met": targets(r),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    args_in = sys.argv[1:] if argv is None else argv
+    rc = in_own_netns("benchmarks.pbx_capacity", args_in)
+    if rc is not None:
+        if rc:
+            raise SystemExit(rc)
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", nargs="*", default=list(series_plans()))
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter stages (a trial)")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(args_in)
+    result = asyncio.run(measure(args.series, args.quick))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({k: result[k] for k in ("ratios", "targets_met")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

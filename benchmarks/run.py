@@ -1,0 +1,327 @@
+"""``make bench``: run every benchmark module, then refresh the README table.
+
+Every module in ``benchmarks/`` with a top-level ``main()`` is a benchmark (helpers such as
+``pbx_env`` have none); each runs in its own process, the PBX ones (``pbx_*``, which move
+themselves into a private network namespace) last. Each writes
+``benchmarks/results/<name>.json``; this runner then rewrites the table between
+``<!-- bench:start -->`` and ``<!-- bench:end -->`` in README.md (the markers are appended at
+the end when missing) and nothing else in that file.
+
+Invariants: a failing or timed-out benchmark is reported (exit status 1) but does not stop
+the others; the table is built from the results files on disk, so ``--table-only`` refreshes
+it without measuring anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH_DIR = REPO / "benchmarks"
+RESULTS = BENCH_DIR / "results"
+README = REPO / "README.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+_MAIN = re.compile(r"^def main\(", re.MULTILINE)
+
+
+def discover() -> list[str]:
+    """Benchmark module names: non-PBX ones alphabetically, then the PBX ones."""
+    names = [
+        p.stem
+        for p in sorted(BENCH_DIR.glob("*.py"))
+        if p.stem not in {"__init__", "run"} and _MAIN.search(p.read_text(encoding="utf-8"))
+    ]
+    return sorted(names, key=lambda n: (n.startswith("pbx_"), n))
+
+
+def run_module(name: str, timeout_s: float) -> dict[str, Any]:
+    started = time.monotonic()
+    print(f"== benchmark {name}", file=sys.stderr, flush=True)
+    command = [sys.executable, "-c", f"from benchmarks.{name} import main; main()"]
+    try:
+        done = subprocess.run(command, cwd=REPO, timeout=timeout_s, check=False)
+        status = "ok" if done.returncode == 0 else f"failed (exit {done.returncode})"
+    except subprocess.TimeoutExpired:
+        status = f"timed out after {timeout_s:.0f} s"
+    seconds = round(time.monotonic() - started, 1)
+    print(f"== benchmark {name}: {status} in {seconds} s", file=sys.stderr, flush=True)
+    return {"module": name, "status": status, "seconds": seconds}
+
+
+def load_results() -> dict[str, dict[str, Any]]:
+    out = {}
+    for path in sorted(RESULTS.glob("*.json")):
+        if path.stem == "bench_run":
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            print(f"skipping {path.name}: {exc}", file=sys.stderr)
+            continue
+        if isinstance(data, dict):
+            out[path.stem] = data
+    return out
+
+
+# --- the README table: a few headline figures per benchmark, read defensively ---------------
+Row = tuple[str, str, str, str]  # figure, value, target, met
+
+
+def dig(data: Any, *path: str | int) -> Any:
+    for key in path:
+        in_dict = isinstance(data, dict) and key in data
+        in_list = isinstance(data, list) and isinstance(key, int) and -len(data) <= key < len(data)
+        if not (in_dict or in_list):
+            return None
+        data = data[key]
+    return data
+
+
+def fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+        return text + unit
+    if isinstance(value, int):
+        return f"{value:,}{unit}"
+    return f"{value}{unit}"
+
+
+def met(value: Any) -> str:
+    return "-" if value is None else ("✅" if value else "❌")
+
+
+def _agi_rows(d: dict[str, Any]) -> list[Row]:
+    t = d.get("targets_met") or {}
+    return [
+        (
+            "FastAGI commands per CPU-second",
+            fmt(dig(d, "results", "dasan", "commands_per_cpu_s")),
+            ">= 5,000",
+            met(t.get("commands_per_cpu_s_at_least_5000")),
+        ),
+        (
+            "FastAGI vs panoramisk (commands per CPU-s)",
+            fmt(dig(d, "ratios", "commands_per_cpu_s_vs_panoramisk"), "x"),
+            ">= 1x",
+            met(t.get("not_slower_than_panoramisk")),
+        ),
+        (
+            "FastAGI vs pyst2 process per call",
+            fmt(dig(d, "ratios", "commands_per_cpu_s_vs_process_per_call"), "x"),
+            ">= 20x",
+            met(t.get("at_least_20x_process_per_call")),
+        ),
+        (
+            "FastAGI p99 command turnaround",
+            fmt(dig(d, "results", "dasan", "turnaround_ms", "p99"), " ms"),
+            "",
+            "",
+        ),
+    ]
+
+
+def _ami_rows(d: dict[str, Any]) -> list[Row]:
+    return [
+        ("AMI ingestion, flood", fmt(dig(d, "flood", "events_per_s"), " events/s"), "", ""),
+        (
+            "AMI p99 lag at a paced rate",
+            fmt(dig(d, "paced", "lag_ms", "p99"), " ms"),
+            f"at {fmt(dig(d, 'paced', 'rate_events_per_s'))} events/s",
+            "",
+        ),
+        ("AMI memory growth under load", fmt(dig(d, "rss_mb", "growth"), " MB"), "bounded", ""),
+    ]
+
+
+def _acd_rows(d: dict[str, Any]) -> list[Row]:
+    p99 = dig(d, "decision", "routing_decision", "p99_us")
+    target = dig(d, "target_p99_us")
+    return [
+        (
+            "ACD routing decision p99",
+            fmt(p99, " µs"),
+            f"<= {fmt(target)} µs" if target else "",
+            met(p99 <= target) if isinstance(p99, int | float) and target else "-",
+        ),
+        (
+            "ACD simulator speed",
+            fmt(dig(d, "simulator", "policies", "dasan", "calls_per_s"), " calls/s"),
+            "",
+            "",
+        ),
+    ]
+
+
+def _ivr_rows(d: dict[str, Any]) -> list[Row]:
+    runs = d.get("runs") or []
+    best = max((r.get("sessions_per_s") or 0 for r in runs), default=None)
+    return [
+        ("IVR sessions through FastAGI (fake PBX)", fmt(best, " sessions/s"), "", ""),
+        (
+            "IVR menu stepper",
+            fmt(dig(d, "stepper_only", "sessions_per_cpu_s"), " sessions/CPU-s"),
+            "",
+            "",
+        ),
+    ]
+
+
+def _recordings_rows(d: dict[str, Any]) -> list[Row]:
+    return [
+        (
+            "Recordings to Opus, CPU",
+            fmt(dig(d, "opus", "cpu_s_per_audio_hour"), " CPU-s per audio hour"),
+            "",
+            "",
+        ),
+        (
+            "Recordings, cores for the seed volume",
+            fmt(dig(d, "opus", "cores_for_seed_volume")),
+            "",
+            "",
+        ),
+    ]
+
+
+def _speech_rows(d: dict[str, Any]) -> list[Row]:
+    return [
+        ("Korean speech, menu words at 8 kHz", fmt(dig(d, "rates", "8000", "accuracy")), "", ""),
+        ("Korean speech, menu words at 16 kHz", fmt(dig(d, "rates", "16000", "accuracy")), "", ""),
+    ]
+
+
+def _pbx_rows(d: dict[str, Any]) -> list[Row]:
+    s, r, t = d.get("series") or {}, d.get("ratios") or {}, d.get("targets_met") or {}
+
+    def rate(name: str) -> str:
+        return fmt(dig(s, name, "held_rate"), " calls/s")
+
+    return [
+        ("PBX ceiling: pure dialplan (9001)", rate("rate_dialplan"), "", ""),
+        (
+            "PBX ceiling: trivial FastAGI IVR (9003)",
+            rate("rate_fastagi"),
+            ">= 90 % of dialplan",
+            met(t.get("fastagi_at_least_90pct_of_dialplan_ceiling")),
+        ),
+        ("PBX ceiling: raw Dial + MixMonitor (9002)", rate("rate_raw"), "", ""),
+        ("PBX ceiling: IVR + ACD + recording (120)", rate("rate_full"), "", ""),
+        (
+            "Concurrent recorded calls, raw PBX (9002)",
+            fmt(dig(s, "concurrency_raw", "held_concurrency")),
+            "",
+            "",
+        ),
+        (
+            "Concurrent recorded calls, engine (120)",
+            fmt(dig(s, "concurrency_full", "held_concurrency")),
+            ">= 90 % of raw",
+            met(t.get("full_concurrency_at_least_90pct_of_raw")),
+        ),
+        ("Concurrency limited by", fmt(dig(s, "concurrency_raw", "limiter")), "", ""),
+        (
+            "Engine CPU / Asterisk CPU, same calls",
+            fmt(r.get("engine_cpu_vs_asterisk_concurrency_run")),
+            "< 0.10",
+            met(t.get("engine_cpu_below_10pct_of_asterisk")),
+        ),
+    ]
+
+
+EXTRACTORS = {
+    "agi_server": _agi_rows,
+    "ami_ingest": _ami_rows,
+    "acd": _acd_rows,
+    "acd_decision": _acd_rows,
+    "ivr_sessions": _ivr_rows,
+    "recordings_pipeline": _recordings_rows,
+    "speech_accuracy": _speech_rows,
+    "pbx_capacity": _pbx_rows,
+}
+
+
+def _machine(results: dict[str, dict[str, Any]]) -> str:
+    pbx = results.get("pbx_capacity") or {}
+    m: dict[str, Any] = pbx.get("machine") or next(
+        (r["machine"] for r in results.values() if isinstance(r.get("machine"), dict)), {}
+    )
+    parts = [
+        f"{m.get('cores') or m.get('cpus')} cores" if (m.get("cores") or m.get("cpus")) else "",
+        str(m.get("cpu_model") or ""),
+        f"{m['ram_gb']} GB RAM" if m.get("ram_gb") else "",
+        f"Linux {m['kernel']}" if m.get("kernel") else str(m.get("platform") or ""),
+        str(m.get("asterisk") or "").split(" built by")[0],
+    ]
+    when = pbx.get("measured_at")
+    text = ", ".join(p for p in parts if p)
+    return (
+        f"Measured on {text}" + (f" ({when}, commit {pbx.get('git_commit')})" if when else "") + "."
+    )
+
+
+def render_table(results: dict[str, dict[str, Any]]) -> str:
+    lines = ["| benchmark | figure | value | target | met |", "| --- | --- | --- | --- | --- |"]
+    for stem, data in results.items():
+        extract = EXTRACTORS.get(str(data.get("benchmark") or stem)) or EXTRACTORS.get(stem)
+        rows = extract(data) if extract else [("see the results file", "", "", "")]
+        for figure, value, target, ok in rows:
+            lines.append(f"| `{stem}` | {figure} | {value} | {target} | {ok} |")
+    lines += ["", _machine(results) + " Details: `benchmarks/results/*.json`; run `make bench`."]
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(readme: Path, table: str) -> bool:
+    """Replace the text between the markers (append the markers at the end if missing)."""
+    text = readme.read_text(encoding="utf-8") if readme.exists() else ""
+    block = f"{START}\n{table.rstrip()}\n{END}"
+    if START in text and END in text and text.index(START) < text.index(END):
+        before, rest = text.split(START, 1)
+        after = rest.split(END, 1)[1]
+        new = before + block + after
+    else:
+        new = text.rstrip("\n") + ("\n\n" if text else "") + "## Benchmarks\n\n" + block + "\n"
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+        return True
+    return False
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", help="run only these modules")
+    parser.add_argument("--skip", nargs="*", default=[], help="do not run these modules")
+    parser.add_argument("--table-only", action="store_true", help="only refresh the README")
+    parser.add_argument("--timeout", type=float, default=1200.0, help="seconds per module")
+    args = parser.parse_args(argv)
+    runs: list[dict[str, Any]] = []
+    if not args.table_only:
+        names = [n for n in (args.only or discover()) if n not in args.skip]
+        started = time.monotonic()
+        runs = [run_module(name, args.timeout) for name in names]
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "bench_run.json").write_text(
+            json.dumps({"runs": runs, "seconds": round(time.monotonic() - started, 1)}, indent=2)
+            + "\n",
+            encoding="utf-8",
+        )
+    changed = update_readme(README, render_table(load_results()))
+    print(f"README benchmark table {'updated' if changed else 'unchanged'}", file=sys.stderr)
+    failed = [r for r in runs if r["status"] != "ok"]
+    if failed:
+        print("failed: " + ", ".join(f"{r['module']} ({r['status']})" for r in failed))
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
