@@ -67,7 +67,7 @@ DEFAULT_MAX_BLOCK_BYTES = 65536
 DEFAULT_MAX_USAGE_LINES = 256
 
 _VARIABLE_LINE = re.compile(r"(agi_[A-Za-z0-9_]+): ?(.*)\Z", re.DOTALL)
-_VARIABLE_KEY = re.compile(r"agi_[A-Za-z0-9_]+\Z")
+_VARIABLE_PAIRS = re.compile(r"^(agi_[A-Za-z0-9_]+): (.*)$", re.MULTILINE)
 _REPLY_LINE = re.compile(r"([0-9]{3})([ -])(.*)\Z", re.DOTALL)
 _KEY_AHEAD = re.compile(r"\s+[A-Za-z_][A-Za-z0-9_]*=")
 _KEY_TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z", re.DOTALL)
@@ -249,7 +249,7 @@ class AgiConnection:
             return events
         buffer = self._buffer
         if not buffer and self._state is ConnectionState.VARIABLES:
-            data = self._whole_block(data, events)
+            data = self._variable_lines(data, events)
             if not data:
                 return events
         if not buffer and data.find(b"\n") == len(data) - 1:  # one whole line: the usual case
@@ -275,27 +275,29 @@ class AgiConnection:
             raise RemoteProtocolError("line too long", self._preview(0))
         return events
 
-    def _whole_block(self, data: bytes, events: list[Event]) -> bytes:
-        """Parse the rest of the variable block in one go when ``data`` (starting at a line
-        boundary) holds all of it: Asterisk writes the block line by line, so it may come in
-        one piece or several. Returns the bytes after the block, or ``data`` untouched for the
-        line-by-line path (which applies the same limits and gives the precise error)."""
+    def _variable_lines(self, data: bytes, events: list[Event]) -> bytes:
+        """Bulk path for the variable block: parse every complete line of ``data`` (which
+        starts at a line boundary) in one go, and the block's end if it is there. Returns the
+        bytes not consumed, or ``data`` untouched for the line-by-line path, which applies
+        the same limits and gives the precise error for anything unusual."""
         end = data.find(b"\n\n")
-        if end < 0 or self._block_bytes + end + 1 > self._max_block or b"\r" in data[:end]:
+        stop = end + 1 if end >= 0 else data.rfind(b"\n") + 1  # complete lines, with "\n"
+        raw = data[: stop - 1]
+        if stop <= 1 or self._block_bytes + stop > self._max_block or b"\r" in raw:
             return data
-        raw = data[:end]
-        if end > self._max_line and max(map(len, raw.split(b"\n"))) > self._max_line:
+        if stop > self._max_line and max(map(len, raw.split(b"\n"))) > self._max_line:
             return data
-        lines = raw.decode("utf-8", "replace").split("\n")
-        if len(self._variables) + len(lines) > self._max_variables:
+        text = raw.decode("utf-8", "replace")
+        count = text.count("\n") + 1
+        if len(self._variables) + count > self._max_variables:
             return data
-        variables: dict[str, str] = {}
-        for line in lines:
-            key, sep, value = line.partition(": ")
-            if not sep or not _VARIABLE_KEY.match(key):
-                return data
-            variables[key] = value
-        self._variables.update(variables)
+        pairs = _VARIABLE_PAIRS.findall(text)
+        if len(pairs) != count:  # some line is not "agi_<name>: <value>"
+            return data
+        self._variables.update(pairs)
+        self._block_bytes += stop
+        if end < 0:
+            return data[stop:]
         self._state = ConnectionState.IDLE
         events.append(SessionStarted(self._variables))
         self._variables = {}

@@ -1,8 +1,10 @@
 """The FastAGI server: accepts Asterisk's connections and runs one handler per call.
 
 Invariants:
-  - Every accepted connection runs in a tracked task; ``stop()`` stops accepting, waits up to
-    ``grace_s`` for live sessions, then cancels the rest and awaits them.
+  - A connection gets a task only once its variable block is complete (until then it costs a
+    timer); every such task is tracked. ``stop()`` stops accepting, drops connections still
+    in their handshake, waits up to ``grace_s`` for live sessions, then cancels the rest and
+    awaits them.
   - Each connection's socket is closed when its session ends, whatever happened (handler
     done, handler crash, hangup, garbage, stall): closing is what lets Asterisk continue the
     dialplan. One bad connection never affects another.
@@ -34,10 +36,12 @@ _NOTICE_TIMEOUT_S = 2.0
 
 @dataclass(frozen=True, slots=True)
 class AgiServerStats:
-    """Counters since start: ``failed`` counts handshake failures, unknown paths and handler
-    errors; ``commands`` counts commands written by finished and live sessions."""
+    """Counters since start: ``active`` sessions run a handler, ``handshaking`` ones are still
+    awaited; ``failed`` counts handshake failures, unknown paths and handler errors;
+    ``commands`` counts commands written by finished and live sessions."""
 
     active: int
+    handshaking: int
     started: int
     completed: int
     failed: int
@@ -54,6 +58,7 @@ class AgiServer:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._sessions: set[AgiSession] = set()
+        self._handshaking: set[AgiSession] = set()
         self._started = 0
         self._completed = 0
         self._failed = 0
@@ -75,6 +80,7 @@ class AgiServer:
         live = sum(s.commands_sent for s in self._sessions)
         return AgiServerStats(
             active=len(self._tasks),
+            handshaking=len(self._handshaking),
             started=self._started,
             completed=self._completed,
             failed=self._failed,
@@ -87,7 +93,7 @@ class AgiServer:
             raise RuntimeError("AgiServer already started")
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: AgiReader(self._settings, self._on_session),
+            lambda: AgiReader(self._settings, self),
             self._settings.host,
             self._settings.port,
             backlog=self._settings.backlog,
@@ -101,6 +107,8 @@ class AgiServer:
         if server is None:
             return
         server.close()
+        for session in list(self._handshaking):
+            session.drop()
         grace = self._settings.stop_grace_s if grace_s is None else grace_s
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=grace)
@@ -112,13 +120,26 @@ class AgiServer:
             await asyncio.wait(pending)
         await server.wait_closed()
 
-    def _on_session(self, session: AgiSession) -> None:
-        """A connection arrived: run its session in a tracked task."""
+    # -- SessionListener ------------------------------------------------------------------------
+    def session_connected(self, session: AgiSession) -> None:
+        self._handshaking.add(session)
+
+    def session_started(self, session: AgiSession) -> None:
+        """The variable block arrived: run the session in a tracked task."""
+        self._handshaking.discard(session)
+        self._started += 1
         task = asyncio.get_running_loop().create_task(self._run(session), name="agi-session")
         self._tasks.add(task)
         self._sessions.add(session)
         task.add_done_callback(self._tasks.discard)
 
+    def handshake_failed(self, session: AgiSession, error: AgiHandshakeError) -> None:
+        self._handshaking.discard(session)
+        self._failed += 1
+        self._handshake_failures += 1
+        log.info("FastAGI client %s dropped: %s", session.peer, error)
+
+    # -- one call -----------------------------------------------------------------------------
     async def _run(self, session: AgiSession) -> None:
         try:
             await self._serve(session)
@@ -128,14 +149,6 @@ class AgiServer:
             await session.close()
 
     async def _serve(self, session: AgiSession) -> None:
-        try:
-            await session.start(self._settings.handshake_timeout_s)
-        except AgiHandshakeError as exc:
-            self._failed += 1
-            self._handshake_failures += 1
-            log.info("FastAGI client %s dropped: %s", session.peer, exc)
-            return
-        self._started += 1
         handler = self._router.get(session.path)
         if handler is None:
             self._failed += 1

@@ -13,6 +13,9 @@ Invariants:
     that reply, so a reply is never attributed to the wrong command.
   - Once the channel is gone, the pending command and every later one raise ``AgiHangup``
     without writing anything.
+  - Until its variable block is complete a connection has no task: a handshake timer closes
+    it if the block does not come in ``handshake_timeout_s``; early close or garbage closes
+    it at once; either way the listener (the server) hears ``handshake_failed``.
   - ``close()`` is idempotent and always closes the socket (that is what lets Asterisk
     continue the dialplan); it waits a bounded time for the close to complete.
   - A protocol violation after the handshake is logged once, here, with the uniqueid.
@@ -22,8 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
-from typing import Final
+from collections.abc import Mapping
+from typing import Final, Protocol
 from urllib.parse import parse_qsl
 
 from ivr.agi.commands import DEFAULT_TIMEOUT, AgiCommands, AgiReply, RecordingResult, Timeout
@@ -63,21 +66,34 @@ def split_script(script: str) -> tuple[str, dict[str, str]]:
         script = script.split("://", 1)[1]
         script = script.split("/", 1)[1] if "/" in script else ""
     path, _, query = script.partition("?")
-    return path.strip("/"), dict(parse_qsl(query, keep_blank_values=True))
+    return path.strip("/"), dict(parse_qsl(query, keep_blank_values=True)) if query else {}
+
+
+class SessionListener(Protocol):
+    """What the server hears from a connection before a handler runs."""
+
+    def session_connected(self, session: AgiSession) -> None:
+        """A client connected; its variable block is awaited (``handshake_timeout_s``)."""
+
+    def session_started(self, session: AgiSession) -> None:
+        """The variable block is complete: run the handler."""
+
+    def handshake_failed(self, session: AgiSession, error: AgiHandshakeError) -> None:
+        """Closed early, garbage, or no block in time; the socket is being closed."""
 
 
 class AgiReader(asyncio.Protocol):
     """The connection's reader: hands every byte, the EOF and the loss to its session."""
 
-    def __init__(self, settings: AgiSettings, on_session: Callable[[AgiSession], None]) -> None:
+    def __init__(self, settings: AgiSettings, listener: SessionListener) -> None:
         self._settings = settings
-        self._on_session = on_session
+        self._listener = listener
         self._session: AgiSession | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        self._session = AgiSession(transport, self._settings)
-        self._on_session(self._session)
+        self._session = AgiSession(transport, self._settings, self._listener)
+        self._listener.session_connected(self._session)
 
     def data_received(self, data: bytes) -> None:
         assert self._session is not None
@@ -97,10 +113,13 @@ class AgiSession(AgiCommands):
     """A live FastAGI connection. Created by ``AgiReader``, driven by the server and the
     handler, closed by the server."""
 
-    def __init__(self, transport: asyncio.Transport, settings: AgiSettings) -> None:
-        loop = self._loop = asyncio.get_running_loop()
+    def __init__(
+        self, transport: asyncio.Transport, settings: AgiSettings, listener: SessionListener
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
         self._transport = transport
         self._settings = settings
+        self._listener = listener
         self._conn = AgiConnection(
             max_line_bytes=settings.max_line_bytes,
             max_variables=settings.max_variables,
@@ -112,14 +131,18 @@ class AgiSession(AgiCommands):
         self.path = ""
         self.query: dict[str, str] = {}
         self.commands_sent = 0
+        self.started = False  # the variable block arrived in time: a handler runs
         self._lock = asyncio.Lock()
         self._waiter: asyncio.Future[CommandCompleted | AgiError] | None = None
-        self._started: asyncio.Future[None] = loop.create_future()
-        self._lost: asyncio.Future[None] = loop.create_future()
+        self._lost: asyncio.Future[None] | None = None
         self._gone: AgiError | None = None
         self._closed = False
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
+        # A stalled client costs this timer, not a task: the handler task starts with the block.
+        self._handshake: asyncio.TimerHandle | None = self._loop.call_later(
+            settings.handshake_timeout_s, self._handshake_expired
+        )
 
     # -- identity -----------------------------------------------------------------------------
     @property
@@ -146,17 +169,23 @@ class AgiSession(AgiCommands):
         return f"<AgiSession uniqueid={self.uniqueid!r} channel={self.channel!r}>"
 
     # -- lifecycle ----------------------------------------------------------------------------
-    async def start(self, timeout: float) -> None:  # noqa: ASYNC109 - the handshake limit
-        """Wait for the variable block; ``AgiHandshakeError`` if it is not complete and valid
-        within ``timeout`` seconds (early close, garbage, stall)."""
-        if self._started.done():  # the block often arrives with the connection
-            self._started.result()
-            return
-        try:
-            async with asyncio.timeout(timeout):
-                await asyncio.shield(self._started)
-        except TimeoutError:
-            raise AgiHandshakeError(f"no complete variable block within {timeout} s") from None
+    def _handshake_expired(self) -> None:
+        timeout = self._settings.handshake_timeout_s
+        self._fail_handshake(AgiHandshakeError(f"no complete variable block within {timeout} s"))
+
+    def _fail_handshake(self, error: AgiHandshakeError) -> None:
+        if self._handshake is None:
+            return  # started already, or failed already
+        self._handshake.cancel()
+        self._handshake = None
+        self._closed = True
+        self._gone = self._gone or AgiConnectionError(str(error))
+        self._transport.close()
+        self._listener.handshake_failed(self, error)
+
+    def drop(self) -> None:
+        """Close a connection that has not started (server shutdown)."""
+        self._fail_handshake(AgiHandshakeError("server stopping"))
 
     async def close(self) -> None:
         """Close the socket (idempotent); Asterisk then continues the dialplan."""
@@ -166,14 +195,13 @@ class AgiSession(AgiCommands):
         if self._timer is not None:
             self._timer.cancel()
         self._mark_gone(AgiConnectionError("session closed"), hangup=False)
-        if self._started.done() and not self._started.cancelled():
-            self._started.exception()  # retrieved: a failed handshake was reported already
         self._transport.close()
         if self._transport.get_write_buffer_size() == 0:
             return  # closes at once
+        lost = self._lost = self._loop.create_future()
         try:  # the transport closes once the peer has read what is buffered
             async with asyncio.timeout(_CLOSE_TIMEOUT_S):
-                await asyncio.shield(self._lost)
+                await asyncio.shield(lost)
         except TimeoutError:
             self._transport.abort()  # the peer does not read: drop the rest
 
@@ -191,13 +219,13 @@ class AgiSession(AgiCommands):
             self._dispatch(event)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if not self._lost.done():
+        if self._lost is not None and not self._lost.done():
             self._lost.set_result(None)
         reason = f"connection lost: {exc}" if exc else "Asterisk closed the AGI connection"
         self._mark_gone(AgiHangup(reason), hangup=not self._closed)
 
     def _broken(self, exc: RemoteProtocolError) -> None:
-        if self._started.done():
+        if self.started:
             log.warning(
                 "agi %s (%s): protocol violation: %s; closing the session",
                 self.uniqueid,
@@ -220,7 +248,11 @@ class AgiSession(AgiCommands):
             if script is None:
                 script = event.variables.get("agi_request", "")
             self.path, self.query = split_script(script)
-            self._started.set_result(None)
+            if self._handshake is not None:
+                self._handshake.cancel()
+                self._handshake = None
+                self.started = True
+                self._listener.session_started(self)
         elif isinstance(event, HangupReceived):
             self._mark_gone(AgiHangup("the channel hung up"))
         elif isinstance(event, ConnectionClosed):
@@ -231,8 +263,8 @@ class AgiSession(AgiCommands):
             self._gone = error
         if hangup:
             self.hungup.set()
-        if not self._started.done():
-            self._started.set_exception(AgiHandshakeError(str(error)))
+        if not self.started:
+            self._fail_handshake(AgiHandshakeError(str(error)))
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(self._gone)
