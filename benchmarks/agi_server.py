@@ -431,7 +431,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=50, help="concurrent TCP sessions")
     parser.add_argument("--process-concurrency", type=int, default=4, help="concurrent processes")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per round")
-    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per server")
+    parser.add_argument("--rounds", type=int, default=6, help="alternating rounds per server")
     parser.add_argument("--output", type=Path, default=RESULTS)
     return parser.parse_args(argv)
 
