@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -52,6 +53,7 @@ class Engine:
             settings.agi, {"ivr": self.flow.handle, "callback": self.callbacks.handle}
         )
         self._stop = asyncio.Event()
+        self._status: dict[str, str] = {"pid": str(os.getpid())}
         # Opened in run(): they need the event loop and the database.
         self._recordings: Recordings | None = None
 
@@ -106,6 +108,7 @@ class Engine:
                 self.acd.log_in_roster()
                 await self.agi.start()
                 web = await self._start_web()
+                self._write_status(listening="yes")
                 log.info(
                     "engine up: FastAGI %s:%d, AMI %s:%d, HTTP %s:%d",
                     self.settings.agi.host,
@@ -127,6 +130,7 @@ class Engine:
             self.executor.shutdown(wait=False, cancel_futures=True)
             await storage.close()
             pid_file(self.settings).unlink(missing_ok=True)
+            (self.settings.state_dir / "engine-status.json").unlink(missing_ok=True)
 
     async def _start_web(self) -> Any:
         from dasan.web import start_web
@@ -135,13 +139,24 @@ class Engine:
 
     async def _load_speech_model(self) -> None:
         if not self.settings.ivr.speech_enabled:
+            self._write_status(speech="disabled")
             return
         loop = asyncio.get_running_loop()
         try:
             self.speech_model = await loop.run_in_executor(self.executor, load_korean_model)
             log.info("Korean speech model loaded")
+            self._write_status(speech="loaded")
         except (OSError, RuntimeError) as exc:
             log.error("speech disabled: the Korean model could not be loaded: %s", exc)
+            self._write_status(speech=f"failed: {exc}")
+
+    def _write_status(self, **changes: str) -> None:
+        """``<state>/engine-status.json``: what is up, for operators and test fixtures."""
+        self._status.update(changes)
+        path = self.settings.state_dir / "engine-status.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._status), encoding="utf-8")
+        tmp.replace(path)
 
     async def _keep_ami(self) -> None:
         """Log in to AMI, retrying until the PBX answers; the client reconnects after that."""

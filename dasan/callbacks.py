@@ -148,14 +148,23 @@ class Callbacks:
         return joined
 
     # Requests kept for later -----------------------------------------------------------
-    async def request_later(self, session: AgiSession, language: str) -> None:
+    async def request_later(
+        self,
+        session: AgiSession,
+        language: str,
+        *,
+        reason: str = "recording-unavailable",
+        kind: str = "callback",
+    ) -> None:
+        """Keep a request (a call-back, or an SMS answer) for the next open hours."""
         folder = self._engine.settings.state_dir / "callbacks"
         record = {
             "call_id": session.uniqueid,
+            "kind": kind,
             "number": session.variables.get("agi_callerid", ""),
             "language": language,
             "requested_at": _now().isoformat(),
-            "reason": "recording-unavailable",
+            "reason": reason,
         }
 
         def append() -> None:
@@ -164,7 +173,9 @@ class Callbacks:
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
         await asyncio.to_thread(append)
-        log.warning("call %s: call-back request kept for later (%s)", session.uniqueid, language)
+        log.warning(
+            "call %s: %s request kept for later (%s, %s)", session.uniqueid, kind, reason, language
+        )
 
 
 async def _safe_variable(session: AgiSession, name: str) -> str | None:

@@ -44,6 +44,18 @@ def acd_priority(ivr_priority: int) -> Priority:
     return Priority.NORMAL
 
 
+def acd_service(engine: Engine, target: str, language: str) -> str:
+    """The ACD queue for an IVR target: a Korean-only desk (the general line, a fallback)
+    chosen by a foreign-language caller becomes that language's desk, whose overflow brings in
+    a Korean consultant with an interpreter."""
+    service = engine.acd.state.catalog.get(target)
+    if service is not None and language not in service.languages:
+        foreign = f"foreign_{language}"
+        if engine.acd.state.catalog.get(foreign) is not None:
+            return foreign
+    return target
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -98,9 +110,20 @@ class CallFlow:
             language=settings.ivr.default_language,
             entry=session.variables.get("agi_dnid", ""),
         )
+        journey = {
+            **outcome.journey,
+            "target": outcome.target,
+            "tags": dict(outcome.tags),  # the final routing tags (menu and route node)
+            "priority": outcome.priority,
+        }
         await engine.recordings.calls.call_routed(
-            call_id, outcome.language, outcome.target, outcome.journey
+            call_id, outcome.language, outcome.target, journey
         )
+        if outcome.target in OFFERS:
+            # Outside hours the menu offers a call-back or an SMS answer; it confirmed it.
+            await engine.callbacks.request_later(
+                session, outcome.language, reason="after-hours", kind=outcome.target or ""
+            )
         if outcome.target is None or outcome.target in OFFERS:
             # The caller chose to end, or took an offer the menu already confirmed.
             log.info("call %s: ended in the IVR (%s)", call_id, outcome.target or "goodbye")
@@ -115,7 +138,7 @@ class CallFlow:
         self, session: AgiSession, call_id: str, caller: str, outcome: IvrOutcome
     ) -> bool:
         engine = self._engine
-        target = outcome.target or "general"
+        target = acd_service(engine, outcome.target or "general", outcome.language)
         ticket = engine.acd.open_ticket(call_id)
         try:
             ticket.arrival = CallArrived(

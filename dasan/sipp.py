@@ -115,6 +115,9 @@ def render_dtmf_steps(digits: Sequence[Dtmf], mode: str, service: str, caller: s
                 )
             )
         else:
+            # The digit's RTP events come from a pcap with its own SSRC; the template pauses
+            # our audio stream meanwhile, since interleaving two SSRCs makes Asterisk forget
+            # the event it reported and count the pcap's three end packets as three presses.
             pcap = DTMF_PCAP_DIR / f"dtmf_2833_{_PCAP_NAMES.get(step.digit, step.digit)}.pcap"
             parts.append(
                 _template("dtmf_rfc2833.xml.part").substitute(delay_ms=step.delay_ms, pcap=pcap)

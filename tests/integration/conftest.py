@@ -49,9 +49,16 @@ def pbx(it_env: ItEnv) -> Iterator[PbxContainer]:
     container.down()
 
 
-@pytest.fixture(scope="session")
-def engine(pbx: PbxContainer, it_env: ItEnv) -> Iterator[EngineProcess]:
-    proc = EngineProcess(it_env)
+@pytest.fixture(scope="module")
+def engine_env() -> dict[str, str]:
+    """Extra environment for this module's engine (override in a test module)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def engine(pbx: PbxContainer, it_env: ItEnv, engine_env: dict[str, str]) -> Iterator[EngineProcess]:
+    """`dasan serve` for one test module (modules may configure it through engine_env)."""
+    proc = EngineProcess(it_env, engine_env)
     proc.start()
     yield proc
     proc.stop()

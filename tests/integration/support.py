@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -104,8 +105,9 @@ async def eventually(
 class EngineProcess:
     """`dasan serve` as a child process (so a test can kill it like a crash would)."""
 
-    def __init__(self, env: ItEnv) -> None:
+    def __init__(self, env: ItEnv, extra_env: dict[str, str] | None = None) -> None:
         self.env = env
+        self.extra_env = dict(extra_env or {})
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = env.root / "engine.log"
         self.need_http = False
@@ -119,6 +121,7 @@ class EngineProcess:
                 stderr=log,
                 stdin=subprocess.DEVNULL,
                 cwd=REPO,
+                env={**os.environ, **self.extra_env},
             )
         http = (settings.http.host, settings.http.port)
         agi = (settings.agi.host, settings.agi.port)
@@ -126,13 +129,25 @@ class EngineProcess:
         def ready() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"engine exited with {self.proc.returncode}:\n{self.tail()}")
-            return port_open(*agi) and (not self.need_http or port_open(*http))
+            return (
+                port_open(*agi)
+                and (not self.need_http or port_open(*http))
+                and self.status().get("speech") is not None
+            )
 
         try:
             wait_for(ready, timeout, "the engine to listen on FastAGI and HTTP")
         except AssertionError:
             self.stop()
             raise
+
+    def status(self) -> dict[str, str]:
+        """The engine's own status file (written as components come up)."""
+        path = self.env.settings.state_dir / "engine-status.json"
+        try:
+            return dict(json.loads(path.read_text(encoding="utf-8")))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
 
     def kill(self) -> None:
         """SIGKILL: what a crash looks like to Asterisk (sockets closed, nothing cleaned up)."""
@@ -217,3 +232,35 @@ async def assert_no_leaked_channels(client: AmiClient, timeout: float = 15.0) ->
 
 def uniqueids(events: Iterable[AmiEvent]) -> set[str]:
     return {e.uniqueid for e in events if e.uniqueid}
+
+
+def dasan_json(env: ItEnv, *args: str) -> Any:
+    """Run a `dasan --config ... <args> --json` command and parse its one JSON document."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "dasan", "--config", str(env.config_path), *args, "--json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+        timeout=300,
+    )
+    if proc.returncode not in (0, 1):
+        raise AssertionError(f"dasan {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
+    return json.loads(proc.stdout)
+
+
+def citizen_uniqueid(recorder: AmiRecorder, caller: str) -> str:
+    """The uniqueid of the citizen channel whose caller number starts with ``caller``
+    (SIPp appends its call number to the configured caller)."""
+    for event in recorder.named("Newchannel"):
+        if event.get("CallerIDNum").startswith(caller) and event.get("Exten") in ("120", "129"):
+            return event.uniqueid
+    raise AssertionError(f"no citizen channel from {caller}")
+
+
+def roster_languages() -> dict[str, set[str]]:
+    """Consultant id -> languages, from the shipped demo roster."""
+    import csv
+
+    with (REPO / "acd" / "data" / "roster.csv").open(encoding="utf-8") as handle:
+        return {row["id"]: set(row["languages"].split(";")) for row in csv.DictReader(handle)}
