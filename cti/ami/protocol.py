@@ -259,7 +259,10 @@ class AmiProtocol:
         self._message_bytes = 0
         self._state = _Reading.HEADERS
         event_name = headers.lookup_lower(_EVENT_LOWER)
-        if headers.lookup_lower(_RESPONSE_LOWER) is not None:
+        # An event may carry a Response header too (OriginateResponse): Asterisk writes the
+        # Event header first in events and the Response header first in replies.
+        is_event = event_name is not None and headers.multi_items()[0][0].lower() == _EVENT_LOWER
+        if headers.lookup_lower(_RESPONSE_LOWER) is not None and not is_event:
             self._on_response(headers, body, out)
         elif event_name is not None:
             self._on_event(AmiEvent(name=event_name, headers=headers), out)
