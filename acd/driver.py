@@ -47,6 +47,8 @@ log = logging.getLogger("dasan.acd")
 CallCommand = OfferCall | AnnounceWait | OfferCallback | CancelOffer
 StateListener = Callable[[ConsultantStateChanged], None]
 OfferHandler = Callable[[OfferCall], None]
+# Called with every event the core accepted, before its commands are carried out.
+EventListener = Callable[[Event], None]
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ class AcdDriver:
         self.settings = settings
         self._tickets: dict[str, CallTicket] = {}
         self._state_listeners: list[StateListener] = []
+        self._event_listeners: list[EventListener] = []
         self._offer_handlers: dict[str, OfferHandler] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._log = DecisionLog(log_folder) if log_folder is not None else None
@@ -123,6 +126,11 @@ class AcdDriver:
     # Wiring ------------------------------------------------------------------------------
     def on_state_change(self, listener: StateListener) -> None:
         self._state_listeners.append(listener)
+
+    def on_event(self, listener: EventListener) -> None:
+        """``listener(event)`` after the core applied ``event`` and before its commands run, so
+        a call's arrival is seen before the offer it causes (the CTI's view of calls)."""
+        self._event_listeners.append(listener)
 
     def handle_offers_for(self, call_id: str, handler: OfferHandler) -> None:
         """Offers for ``call_id`` (no FastAGI session: interpreter request, call-back) go here."""
@@ -173,6 +181,9 @@ class AcdDriver:
         self.state, commands = decide(self.state, event, now)
         if self._log is not None and not isinstance(event, Tick):
             self._log.write({"kind": "event", "at": now, "event": event_to_json(event)})
+        if not isinstance(event, Tick):
+            for listener in self._event_listeners:
+                listener(event)
         for command in commands:
             self._execute(command, now)
         return commands
