@@ -67,7 +67,9 @@ def _profile(
     )
 
 
-FAST_KEYS = (Key(digit="1", after_s=0.5), Key(digit="1", after_s=0.8))
+# Korean, general: the first key barges into the welcome prompt, the second into the main
+# menu once the recording notice (~5 s, not interruptible) is over.
+FAST_KEYS = (Key(digit="1", after_s=0.5), Key(digit="1", after_s=7.0))
 
 
 def _ramp(start: float, step: float, stage_s: float, stages: int, unserved: float) -> StressPlan:

@@ -114,7 +114,9 @@ def load(ctx: click.Context, /, profile_name: str, **given: Any) -> None:
     png = write_plot(data, opts.plot_path or folder / "load.png", f"dasan load {profile.name}")
     summary = report.summary | {"plot": str(png), "report_file": str(folder / "report.json")}
     (folder / "report.json").write_text(
-        json.dumps(summary | {"timeline": report.timeline}, indent=1) + "\n", encoding="utf-8"
+        json.dumps(summary | {"timeline": report.timeline, "calls": list(report.calls)}, indent=1)
+        + "\n",
+        encoding="utf-8",
     )
     _print(summary, folder, opts.as_json)
     for problem in report.problems:

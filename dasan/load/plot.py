@@ -89,14 +89,22 @@ def _cpu(ax: Any, data: RunData) -> None:
 def _distributions(ax: Any, data: RunData) -> None:
     setups = [ms for s in data.stages for r in s.results for ms in r.setup_ms]
     calls = data.tracker.calls() if data.tracker else []
-    waits = [c.wait_s * 1000 for c in calls if c.outcome is Outcome.ANSWERED and c.wait_s]
+    waits = sorted(c.wait_s for c in calls if c.outcome is Outcome.ANSWERED and c.wait_s)
     if setups:
-        ax.hist(setups, bins=40, alpha=0.6, label="setup INVITE->200 (ms)")
+        ax.hist(setups, bins=40)
+        ax.set_yscale("log")
+    ax.set_title("setup time INVITE->200 (ms)")
     if waits:
-        ax.hist(waits, bins=40, alpha=0.6, label="speed of answer (ms)")
-    ax.set_title("distributions")
-    ax.set_yscale("log")
-    ax.legend(loc="upper right")
+        p50, p90 = waits[len(waits) // 2], waits[min(len(waits) - 1, int(len(waits) * 0.9))]
+        ax.text(
+            0.98,
+            0.95,
+            f"speed of answer: p50 {p50:.1f} s, p90 {p90:.1f} s, max {waits[-1]:.1f} s",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=9,
+        )
 
 
 def _stages(ax: Any, data: RunData) -> None:

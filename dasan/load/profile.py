@@ -112,7 +112,9 @@ class Profile(BaseModel):
     scale: float = Field(default=1.0, gt=0, description="multiplies the rate")
     calls: int = Field(ge=1, description="at most this many calls are placed")
     duration_s: float = Field(gt=0, description="calls are placed for at most this long")
-    drain_s: float = Field(default=60.0, ge=0, description="extra time for calls to end")
+    drain_s: float = Field(
+        default=60.0, ge=0, description="time for calls to end (at least the longest call)"
+    )
     service_level_s: float = Field(default=20.0, gt=0)
     ring_s: float = Field(default=0.5, ge=0)
     talk_s: Distribution
@@ -156,6 +158,11 @@ class Profile(BaseModel):
             return Profile.model_validate({**self.model_dump(), **update})
         except ValidationError as exc:
             raise ProfileError(_problems(self.name, exc)) from exc
+
+    def longest_call_s(self) -> float:
+        """The longest a citizen can stay: its keys, then at most ``citizen_timeout_s``."""
+        keys = max((sum(k.after_s for k in t.keys) for t in self.mix), default=0.0)
+        return keys + self.citizen_timeout_s + 15.0
 
     def planned_calls(self) -> int:
         by_time = math.ceil(self.effective_rate * self.duration_s - 1e-9)

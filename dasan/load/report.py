@@ -12,6 +12,7 @@ Invariants:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ class LoadReport:
     summary: dict[str, Any]
     timeline: list[dict[str, Any]]
     problems: tuple[str, ...]
+    calls: tuple[dict[str, Any], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -52,6 +54,7 @@ def _sipp(data: RunData) -> dict[str, Any]:
         "sipp_retransmissions": sum(r.retransmissions for r in results)
         + (uas.retransmissions if uas else 0),
         "sipp_successful": sum(r.successful for r in results),
+        "sipp_placed": sum(stage.placed for stage in data.stages),
         "sipp_consultant_calls": uas.successful + uas.failed if uas else None,
         "setup_ms_p50": rounded(percentile(setups, 50), 1),
         "setup_ms_p90": rounded(percentile(setups, 90), 1),
@@ -83,16 +86,24 @@ def _outcomes(calls: list[CitizenCall], threshold_s: float) -> dict[str, Any]:
     }
 
 
-def _by_type(calls: list[CitizenCall], threshold_s: float) -> dict[str, Any]:
+def _by_type(
+    calls: list[CitizenCall], threshold_s: float, log: dict[str, dict[str, str | None]]
+) -> dict[str, Any]:
     names = sorted({c.call_type for c in calls})
     out = {}
     for name in names:
         mine = [c for c in calls if c.call_type == name]
         result = _outcomes(mine, threshold_s)
+        routed = Counter(str(log[c.uniqueid].get("service")) for c in mine if c.uniqueid in log)
+        spoken = Counter(str(log[c.uniqueid].get("language")) for c in mine if c.uniqueid in log)
         out[name or "unknown"] = {
             key: result[key]
             for key in ("offered", "answered", "abandoned", "unserved", "service_level")
-        } | {"wait_s_p50": result["speed_of_answer_s"]["p50"]}
+        } | {
+            "wait_s_p50": result["speed_of_answer_s"]["p50"],
+            "routed_to": dict(routed.most_common()),
+            "languages": dict(spoken.most_common()),
+        }
     return out
 
 
@@ -137,7 +148,7 @@ def stage_figures(data: RunData) -> list[StageFigures]:
             StageFigures(
                 index=stage.index,
                 rate=round(stage.rate, 4),
-                placed=sum(r.successful + r.failed for r in stage.results),
+                placed=stage.placed or sum(r.successful + r.failed for r in stage.results),
                 failures=sum(r.failed for r in stage.results),
                 retransmissions=sum(r.retransmissions for r in stage.results),
                 setup_ms_p50=rounded(percentile(setups, 50), 1),
@@ -180,6 +191,29 @@ def timeline_json(rows: Iterable[TimelineRow]) -> list[dict[str, Any]]:
     ]
 
 
+def calls_json(calls: Iterable[CitizenCall], log: dict[str, dict[str, str | None]]) -> list[Any]:
+    """Every citizen call (times relative to its start), for the report file."""
+    out = []
+    for c in calls:
+        rel = {
+            name: round(value - c.started, 3) if value is not None else None
+            for name, value in (
+                ("enqueued", c.enqueued),
+                ("dialed", c.dialed),
+                ("answered", c.answered),
+                ("citizen_hung_up", c.citizen_hung_up),
+                ("ended", c.ended),
+            )
+        }
+        out.append(
+            {"uniqueid": c.uniqueid, "type": c.call_type, "stage": c.stage, "started": c.started}
+            | rel
+            | {"outcome": c.outcome.value, "consultant": c.consultant}
+            | {"routed_to": (log.get(c.uniqueid) or {}).get("service")}
+        )
+    return out
+
+
 def build_report(data: RunData) -> LoadReport:
     profile = data.profile
     calls = data.tracker.calls() if data.tracker else []
@@ -197,7 +231,9 @@ def build_report(data: RunData) -> LoadReport:
         **_concurrency(data.timeline),
         **_audit(data.audit),
         "resources": _resources(data.sampler, outcomes["answered"]),
-        "by_type": _by_type(calls, profile.service_level_s),
+        "by_type": _by_type(calls, profile.service_level_s, data.call_log),
+        "call_log_matched": len(data.call_log),
+        "call_log_error": data.call_log_error,
         "channels_left": data.channels_left,
         "ami_connection_lost": data.ami_lost,
         "timed_out": data.timed_out,
@@ -207,7 +243,12 @@ def build_report(data: RunData) -> LoadReport:
         figures = stage_figures(data)
         out["stages"] = [f.as_json() for f in figures]
         out["stress"] = verdict(figures, profile.stress) | {"ramp_stopped": data.stopped_ramp}
-    return LoadReport(out, timeline_json(data.timeline), _problems(out))
+    return LoadReport(
+        out,
+        timeline_json(data.timeline),
+        _problems(out),
+        tuple(calls_json(calls, data.call_log)),
+    )
 
 
 def _problems(out: dict[str, Any]) -> tuple[str, ...]:

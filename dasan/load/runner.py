@@ -108,6 +108,9 @@ class RunData:
     timed_out: bool = False
     stopped_ramp: str | None = None
     asterisk_version: str | None = None
+    # uniqueid -> {"service", "language", "consultant"} from the engine's call log
+    call_log: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    call_log_error: str | None = None
 
 
 def stage_plan(profile: Profile) -> list[Stage]:
@@ -168,6 +171,7 @@ class LoadRun:
                 await pump
             await ami.stop()
         data.elapsed_s = time.monotonic() - started
+        await self._read_call_log(tracker)
         if self._options.audit:
             self._phase = "audit"
             data.audit = await self._audit()
@@ -261,7 +265,7 @@ class LoadRun:
         profile, data = self._profile, self._data
         placing = sum(s.window_s for s in data.stages)
         deadline = (data.stages[0].started if data.stages else time.monotonic()) + placing
-        deadline += profile.drain_s
+        deadline += max(profile.drain_s, profile.longest_call_s())
         for stage in data.stages:
             for uac in stage.uacs:
                 budget = max(1.0, deadline - time.monotonic())
@@ -270,6 +274,7 @@ class LoadRun:
                 except SippError:
                     data.timed_out = True
                     stage.results.append(await uac.stop())
+            stage.placed = live_counter(stage.uacs, "OutgoingCall(C)")
         await _until(lambda: tracker.counts().active == 0, 15.0)
 
     async def _monitor(self, sampler: ResourceSampler, tracker: CallTracker) -> None:
@@ -326,6 +331,24 @@ class LoadRun:
             await asyncio.sleep(0.25)
             left = await count()
         return left
+
+    async def _read_call_log(self, tracker: CallTracker) -> None:
+        """Where the engine routed each call (its call log), to check the menu choices."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from dasan.calls_cli import last_calls
+
+        wanted = {c.uniqueid for c in tracker.calls()}
+        try:
+            rows = await asyncio.wait_for(last_calls(self._settings, len(wanted) + 100), 60.0)
+        except (OSError, SQLAlchemyError, TimeoutError) as exc:
+            self._data.call_log_error = f"{type(exc).__name__}: {exc}"
+            return
+        self._data.call_log = {
+            str(r["uniqueid"]): {k: r.get(k) for k in ("service", "language", "consultant")}
+            for r in rows
+            if r.get("uniqueid") in wanted
+        }
 
     async def _audit(self) -> dict[str, object]:
         from recordings.audit import audit_async

@@ -5,7 +5,8 @@ Invariants:
 - The consultant UAS listens on the port every consultant's static contact points at
   (127.0.0.1:5090 by default); a port already taken is an error, never shared silently.
 - Citizen UACs of one stage place exactly the planned calls at the planned rate
-  (``-m``/``-r``) and trace every call's setup time (``-trace_rtt -rtt_freq 1``).
+  (``-m``/``-r``, never throttled by SIPp's own ``-l``) and trace every call's setup time
+  (``-trace_rtt -rtt_freq 1``).
 - Caller numbers encode stage and call type (``0107<stage:02d><type:02d><n>``), so AMI
   events map back to both without any shared state.
 """
@@ -40,10 +41,15 @@ def classify_caller(profile: Profile, caller: str) -> tuple[str, int]:
 
 
 def uac_args(pbx: tuple[str, int], calls: int, rate: float) -> list[str]:
+    """SIPp options of a citizen UAC. ``-l`` is the call count: SIPp's default limit of
+    simultaneous calls (3 x rate x the scenario's pauses) would otherwise throttle long calls
+    at low rates (one call at a time below ~0.3 calls/s) and distort the arrival rate."""
     return [
         f"{pbx[0]}:{pbx[1]}",
         "-m",
         str(calls),
+        "-l",
+        str(max(1, calls)),
         "-r",
         f"{rate:.6g}",
         "-rp",
@@ -89,6 +95,7 @@ class Stage:
     started: float = 0.0
     window_s: float = 0.0
     results: list[SippResult] = field(default_factory=list)
+    placed: int = 0  # calls SIPp placed (OutgoingCall), once the stage is done
 
     @property
     def calls(self) -> int:

@@ -135,8 +135,18 @@ def _audit_text(r: dict[str, Any]) -> str:
 
 def types_table(r: dict[str, Any]) -> Table:
     table = Table(title="by call type")
-    for column in ("type", "offered", "answered", "abandoned", "unserved", "SL", "wait p50 s"):
-        table.add_column(column, justify="right" if column != "type" else "left")
+    columns = (
+        "type",
+        "offered",
+        "answered",
+        "abandoned",
+        "unserved",
+        "SL",
+        "wait p50 s",
+        "routed to",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("type", "routed to") else "right")
     for name, t in (r.get("by_type") or {}).items():
         table.add_row(
             name,
@@ -146,6 +156,7 @@ def types_table(r: dict[str, Any]) -> Table:
             str(t["unserved"]),
             _pct(t["service_level"]),
             _fmt(t["wait_s_p50"]),
+            ", ".join(f"{k} {v}" for k, v in (t.get("routed_to") or {}).items()) or "-",
         )
     return table
 

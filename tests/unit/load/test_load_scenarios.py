@@ -86,6 +86,7 @@ def test_uac_arguments_bound_calls_and_rate() -> None:
     assert args[0] == "127.0.0.1:5060"
     assert args[args.index("-m") + 1] == "17"
     assert args[args.index("-r") + 1] == "0.175"
+    assert args[args.index("-l") + 1] == "17"  # never throttled by SIPp's default limit
     assert "-trace_rtt" in args
 
 

@@ -115,7 +115,9 @@ def _run(failed: int = 0, audit: dict[str, Any] | None = None, stress: bool = Fa
 
 
 def test_report_has_the_contract_fields_from_ami_and_sipp() -> None:
-    report = build_report(_run(audit={"ok": True, "gaps": [], "calls_checked": 2}))
+    data = _run(audit={"ok": True, "gaps": [], "calls_checked": 2})
+    data.call_log = {"u1": {"service": "general", "language": "ko", "consultant": "c0042"}}
+    report = build_report(data)
     r = report.summary
     assert all(key in r for key in REQUIRED)
     assert (r["offered"], r["answered"], r["abandoned"], r["abandoned_in_queue"]) == (3, 1, 2, 1)
@@ -124,6 +126,10 @@ def test_report_has_the_contract_fields_from_ami_and_sipp() -> None:
     assert r["setup_ms_p99"] is not None and r["setup_ms_p99"] > 200
     assert r["audit_ok"] is True
     assert report.ok and report.problems == ()
+    assert r["by_type"]["ko-general"]["routed_to"] == {"general": 1}  # from the call log
+    first = next(c for c in report.calls if c["uniqueid"] == "u1")
+    assert (first["enqueued"], first["answered"], first["outcome"]) == (5.0, 9.0, "answered")
+    assert first["routed_to"] == "general"
 
 
 def test_sipp_failures_and_audit_gaps_fail_the_run() -> None:
