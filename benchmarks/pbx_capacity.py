@@ -25,6 +25,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from benchmarks.pbx_env import (
     in_own_netns,
     trivial_agi_server,
 )
+from dasan.config import load_settings
 from dasan.load.distributions import Distribution, Shape
 from dasan.load.machine import describe_machine
 from dasan.load.profile import CallType, Key, Profile, StressPlan
@@ -84,36 +86,51 @@ def _ramp(start: float, step: float, stage_s: float, stages: int, unserved: floa
     )
 
 
-def series_plans(quick: bool = False) -> dict[str, tuple[Profile, str]]:
-    """name -> (profile, the process measured as "engine": engine | agi | none).
+NO_TRANSCRIPTION = "[recordings]\ntranscription_enabled = false\n"
 
-    Rate series ramp until overload (one-leg calls are never "served": no unserved limit);
+
+@dataclass(frozen=True)
+class Series:
+    profile: Profile
+    engine: str  # the process measured as "engine": engine | agi | none
+    extra_toml: str = ""  # appended to the benchmark's configuration for this series
+
+
+def series_plans(quick: bool = False) -> dict[str, Series]:
+    """Rate series ramp until overload (one-leg calls are never "served": no unserved limit);
     concurrency series keep 14 new calls/s with long calls, so calls held at once grow by 14
-    a second until the overload signal."""
+    a second until the overload signal; the cost series runs the 120 flow at a steady
+    4 calls/s without recordings transcription, to separate the call path's own cost."""
     stages, conc_stages, talk = (6, 5, 30.0) if quick else (30, 12, 75.0)
     return {
-        "rate_dialplan": (
-            _profile("rate-dialplan", "9001", _ramp(20, 20, 4, stages, 1.0), 2, ()),
-            "none",
+        "rate_dialplan": Series(
+            _profile("rate-dialplan", "9001", _ramp(20, 20, 4, stages, 1.0), 2, ()), "none"
         ),
-        "rate_fastagi": (
-            _profile("rate-fastagi", "9003", _ramp(20, 20, 4, stages, 1.0), 2, ()),
-            "agi",
+        "rate_fastagi": Series(
+            _profile("rate-fastagi", "9003", _ramp(20, 20, 4, stages, 1.0), 2, ()), "agi"
         ),
-        "rate_raw": (_profile("rate-raw", "9002", _ramp(4, 4, 5, stages, 0.02), 2, ()), "none"),
-        "rate_full": (
-            _profile("rate-full", "120", _ramp(4, 4, 5, stages, 0.02), 2, FAST_KEYS),
-            "engine",
+        "rate_raw": Series(
+            _profile("rate-raw", "9002", _ramp(4, 4, 5, stages, 0.02), 2, ()), "none"
         ),
-        "concurrency_raw": (
+        "rate_full": Series(
+            _profile("rate-full", "120", _ramp(4, 4, 5, stages, 0.02), 2, FAST_KEYS), "engine"
+        ),
+        "concurrency_raw": Series(
             _profile("concurrency-raw", "9002", _ramp(14, 0, 4, conc_stages, 0.02), talk, ()),
             "none",
         ),
-        "concurrency_full": (
+        "concurrency_full": Series(
             _profile(
                 "concurrency-full", "120", _ramp(14, 0, 4, conc_stages, 0.02), talk, FAST_KEYS
             ),
             "engine",
+        ),
+        "cost_call_path": Series(
+            _profile(
+                "cost-call-path", "120", _ramp(4, 0, 10, 3 if quick else 6, 1.0), 10, FAST_KEYS
+            ),
+            "engine",
+            NO_TRANSCRIPTION,
         ),
     }
 
@@ -164,6 +181,10 @@ def summarize(data: RunData, engine_kind: str) -> dict[str, Any]:
         "engine_cpu_ms_per_call": _per_call_ms(eng.get("cpu_s"), calls),
         "engine_to_asterisk_cpu": res.get("engine_to_asterisk_cpu"),
         "elapsed_s": report["elapsed_s"],
+        "timed_out": report["timed_out"],
+        "channels_left": report["channels_left"],
+        "service_level": report["service_level"],
+        "speed_of_answer_s": report["speed_of_answer_s"],
         "stages": [
             {k: st[k] for k in ("rate", "placed", "failures", "retransmissions", "setup_ms_p99")}
             | {"asterisk_cpu_pct": (st["resources"].get("asterisk") or {}).get("cpu_pct_mean")}
@@ -172,30 +193,36 @@ def summarize(data: RunData, engine_kind: str) -> dict[str, Any]:
     }
 
 
-async def run_series(
-    env: BenchEnv, name: str, profile: Profile, engine_kind: str
-) -> dict[str, Any]:
-    settings = env.settings
+async def run_series(env: BenchEnv, name: str, series: Series) -> dict[str, Any]:
+    config = env.config_path
+    if series.extra_toml:
+        config = env.root / f"dasan-{name}.toml"
+        config.write_text(env.config_path.read_text() + series.extra_toml, encoding="utf-8")
+    settings = load_settings(config)
     workdir = env.root / "runs" / name
     # A fresh Asterisk (and engine) per series: Asterisk keeps its RSS after an overload burst.
     stack = Stack(
         settings,
         start=True,
-        config_path=env.config_path,
+        config_path=config,
         log_dir=workdir,
-        engine=engine_kind == "engine",
+        engine=series.engine == "engine",
     )
     async with stack:
-        options = RunOptions(workdir=workdir, audit=engine_kind == "engine", verify_hashes=False)
-        if engine_kind == "agi":
+        options = RunOptions(workdir=workdir, audit=series.engine == "engine", verify_hashes=False)
+        if series.engine == "agi":
             async with trivial_agi_server() as agi_pid:
-                data = await LoadRun(settings, profile, Processes(stack, agi_pid), options).run()
+                run = LoadRun(settings, series.profile, Processes(stack, agi_pid), options)
+                data = await run.run()
         else:
-            data = await LoadRun(settings, profile, Processes(stack), options).run()
-    result = summarize(data, engine_kind)
+            data = await LoadRun(settings, series.profile, Processes(stack), options).run()
+    result = summarize(data, series.engine)
+    result["config"] = series.extra_toml.strip() or "defaults"
     result["asterisk_version"] = data.asterisk_version
     if data.audit is not None:
         result["audit_ok"] = bool(data.audit.get("ok"))
+        gaps = data.audit.get("gaps")
+        result["audit_gaps"] = len(gaps) if isinstance(gaps, list) else None
     return result
 
 
@@ -223,6 +250,7 @@ def ratios(series: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "fastagi_server_cpu_vs_asterisk": get("rate_fastagi", "engine_to_asterisk_cpu"),
         "engine_cpu_vs_asterisk_rate_run": get("rate_full", "engine_to_asterisk_cpu"),
         "engine_cpu_vs_asterisk_concurrency_run": get("concurrency_full", "engine_to_asterisk_cpu"),
+        "engine_cpu_vs_asterisk_call_path": get("cost_call_path", "engine_to_asterisk_cpu"),
     }
     return out
 
@@ -241,6 +269,9 @@ def targets(r: dict[str, Any]) -> dict[str, bool | None]:
         "full_concurrency_at_least_90pct_of_raw": at_least(r["full_vs_raw_concurrency"], 0.9),
         "engine_cpu_below_10pct_of_asterisk": below(
             r["engine_cpu_vs_asterisk_concurrency_run"], 0.1
+        ),
+        "engine_call_path_cpu_below_10pct_of_asterisk": below(
+            r["engine_cpu_vs_asterisk_call_path"], 0.1
         ),
     }
 
@@ -262,10 +293,10 @@ async def measure(names: list[str], quick: bool) -> dict[str, Any]:
     version = None
     with bench_env() as env:
         for name in names:
-            profile, engine_kind = plans[name]
+            plan = plans[name]
             started = time.monotonic()
-            print(f"pbx_capacity: {name} ({profile.service}) ...", file=sys.stderr, flush=True)
-            series[name] = await run_series(env, name, profile, engine_kind)
+            print(f"pbx_capacity: {name} ({plan.profile.service}) ...", file=sys.stderr, flush=True)
+            series[name] = await run_series(env, name, plan)
             version = series[name].pop("asterisk_version", None) or version
             print(
                 f"pbx_capacity: {name}: held {series[name]['held_rate']}/s, "

@@ -229,12 +229,19 @@ def _pbx_rows(d: dict[str, Any]) -> list[Row]:
             ">= 90 % of raw",
             met(t.get("full_concurrency_at_least_90pct_of_raw")),
         ),
-        ("Concurrency limited by", fmt(dig(s, "concurrency_raw", "limiter")), "", ""),
+        ("Raw PBX concurrency limited by", fmt(dig(s, "concurrency_raw", "limiter")), "", ""),
+        ("Engine concurrency limited by", fmt(dig(s, "concurrency_full", "limiter")), "", ""),
         (
-            "Engine CPU / Asterisk CPU, same calls",
+            "Engine CPU / Asterisk CPU, same calls (defaults)",
             fmt(r.get("engine_cpu_vs_asterisk_concurrency_run")),
             "< 0.10",
             met(t.get("engine_cpu_below_10pct_of_asterisk")),
+        ),
+        (
+            "Engine CPU / Asterisk CPU, call path (no transcription)",
+            fmt(r.get("engine_cpu_vs_asterisk_call_path")),
+            "< 0.10",
+            met(t.get("engine_call_path_cpu_below_10pct_of_asterisk")),
         ),
     ]
 
