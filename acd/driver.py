@@ -195,6 +195,17 @@ class AcdDriver:
             case ScheduleWakeup(at=at):
                 self._arm(at, now)
             case ConsultantStateChanged():
+                if self._log is not None:
+                    self._log.write(
+                        {
+                            "kind": "state",
+                            "at": now,
+                            "consultant": command.consultant_id,
+                            "state": command.state.value,
+                            "reason": command.reason,
+                            "call": command.call_id,
+                        }
+                    )
                 for listener in self._state_listeners:
                     listener(command)
             case DecisionRecord():

@@ -1,0 +1,63 @@
+"""ACD (issue 4): a caller who hangs up while waiting leaves no trace in the queue: no offer is
+ever made for them, and the consultant who frees up later is not rung for them."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from dasan.sipp import CitizenCalls, ConsultantUas, Dtmf, ensure_media, run_citizens
+from tests.integration.acd.journal import decisions, events, states
+from tests.integration.support import (
+    AmiRecorder,
+    EngineProcess,
+    ItEnv,
+    citizen_uniqueid,
+    eventually,
+)
+
+ONLY = "c0002"
+
+
+@pytest.fixture(scope="module")
+def engine_env() -> dict[str, str]:
+    return {"DASAN_ACD__LOGGED_IN": f'["{ONLY}"]'}
+
+
+@pytest.mark.timeout(180)
+async def test_abandoned_caller_leaves_no_trace(
+    engine: EngineProcess, recorder: AmiRecorder, sipp_dir: Path, it_env: ItEnv
+) -> None:
+    await asyncio.to_thread(ensure_media, sipp_dir / "media")
+    keys = (Dtmf("1", 1500), Dtmf("1", 9000))
+    async with ConsultantUas(sipp_dir / "uas", ring_ms=300, talk_ms=12_000):
+        talker, quitter = await asyncio.gather(
+            run_citizens(
+                CitizenCalls(caller="0104200001", digits=keys, hangup_after_ms=90_000),
+                sipp_dir / "uac-talker",
+            ),
+            # Reaches the queue ~17 s in, while the only consultant talks; gives up at 24 s.
+            run_citizens(
+                CitizenCalls(caller="0104200002", digits=keys, hangup_after_ms=24_000),
+                sipp_dir / "uac-quitter",
+            ),
+        )
+        assert talker.ok and quitter.ok, (talker.errors, quitter.errors)
+        state = it_env.settings.state_dir
+        quit_id = citizen_uniqueid(recorder, "0104200002")
+        assert quit_id in [e["call_id"] for e in events(state, "CallArrived")]
+        assert quit_id in [e["call_id"] for e in events(state, "CallAbandoned")]
+        # The consultant finishes the first call and its wrap-up, and is ready again...
+        await eventually(
+            lambda: asyncio.to_thread(states, state, ONLY),
+            lambda rows: (
+                rows[-1]["state"] == "ready" and rows[-1].get("call") is None and len(rows) > 3
+            ),
+            60,
+            "the consultant ready again after wrap-up",
+        )
+    # ...and was never offered the caller who left.
+    assert quit_id not in [d["call_id"] for d in decisions(state)]
+    assert not recorder.where("DialBegin", Uniqueid=quit_id)

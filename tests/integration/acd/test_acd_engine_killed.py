@@ -1,0 +1,84 @@
+"""ACD (issue 4): the engine is killed while a call waits; the dialplan's static app_queue
+fallback still gets that call answered by a consultant, and it stays recorded. The call that
+was already talking is not queued a second time."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from dasan.sipp import CitizenCalls, ConsultantUas, Dtmf, ensure_media, run_citizens
+from tests.integration.acd.journal import decisions
+from tests.integration.support import (
+    AmiRecorder,
+    EngineProcess,
+    ItEnv,
+    citizen_uniqueid,
+    eventually,
+)
+
+ONLY = "c0002"
+
+
+@pytest.fixture(scope="module")
+def engine_env() -> dict[str, str]:
+    return {"DASAN_ACD__LOGGED_IN": f'["{ONLY}"]'}
+
+
+def _seconds(path: Path) -> float:
+    out = subprocess.run(["soxi", "-D", str(path)], capture_output=True, text=True, check=True)
+    return float(out.stdout)
+
+
+@pytest.mark.timeout(240)
+async def test_waiting_call_survives_engine_crash(
+    engine: EngineProcess, recorder: AmiRecorder, sipp_dir: Path, it_env: ItEnv
+) -> None:
+    await asyncio.to_thread(ensure_media, sipp_dir / "media")
+    keys = (Dtmf("1", 1500), Dtmf("1", 9000))
+    settings = it_env.settings
+    async with ConsultantUas(sipp_dir / "uas", ring_ms=300, talk_ms=15_000):
+        talking = asyncio.create_task(
+            run_citizens(
+                CitizenCalls(caller="0104300001", digits=keys, hangup_after_ms=120_000),
+                sipp_dir / "uac-talking",
+            )
+        )
+        waiting = asyncio.create_task(
+            run_citizens(
+                CitizenCalls(caller="0104300002", digits=keys, hangup_after_ms=120_000),
+                sipp_dir / "uac-waiting",
+            )
+        )
+        # Both callers are through the IVR: one talks to the only consultant, one waits.
+        await eventually(
+            lambda: asyncio.sleep(0, len(decisions(settings.state_dir))),
+            lambda n: n >= 1,
+            60,
+            "the first call routed",
+        )
+        await recorder.wait_event("MusicOnHoldStart", timeout=60)
+        waiting_id = citizen_uniqueid(recorder, "0104300002")
+        talking_id = citizen_uniqueid(recorder, "0104300001")
+        engine.kill()
+        first, second = await asyncio.gather(talking, waiting)
+    assert first.ok and second.ok, (first.errors, second.errors)
+
+    # The waiting caller was answered through the fallback queue by a consultant.
+    answered = recorder.where("DialEnd", Uniqueid=waiting_id, DialStatus="ANSWER")
+    assert answered and answered[0].get("DestChannel").startswith("PJSIP/c")
+    assert recorder.where("QueueCallerJoin", Uniqueid=waiting_id)
+    # The talking caller finished once and was not queued again.
+    assert len(recorder.where("DialEnd", Uniqueid=talking_id, DialStatus="ANSWER")) == 1
+    assert not recorder.where("QueueCallerJoin", Uniqueid=talking_id)
+
+    # One recording for the rescued call, as long as the call.
+    files = list(settings.recordings_dir.rglob(f"{waiting_id}.*"))
+    assert len(files) == 1, files
+    hangup = await recorder.wait_event("Hangup", Uniqueid=waiting_id)
+    start = recorder.where("Newchannel", Uniqueid=waiting_id)[0]
+    call_s = float(hangup.get("Timestamp")) - float(start.get("Timestamp"))
+    assert abs(_seconds(files[0]) - call_s) <= 0.05 * call_s
