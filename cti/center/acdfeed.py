@@ -83,8 +83,8 @@ class AcdFeed:
         call = core.book.arrived(event.call_id, event.language.value, event.service)
         core.publish_call(call)
         core.publish_queue(event.service)
-        if not call.number:
-            core.spawn(f"number-{call.call_id}", self._fetch_number(call.call_id))
+        # The number the desktop shows is the call log's (stored encrypted), not the SIP From.
+        core.spawn(f"number-{call.call_id}", self._fetch_number(call.call_id))
 
     async def _fetch_number(self, call_id: str) -> None:
         number = await self._core.calls.caller_number(call_id)

@@ -266,8 +266,6 @@ class Control:
         if target.kind is TargetKind.QUEUE:
             raise InvalidState("an attended transfer needs a person; transfer to a queue blindly")
         agent = self._agent(call)
-        citizen = call.citizen
-        assert citizen is not None
         kind = "consultant" if target.kind is TargetKind.CONSULTANT else "number"
         dial = (
             f"PJSIP/{target.value}"
@@ -284,19 +282,7 @@ class Control:
         )
         call.consult = Consult(target.value, kind, party.party_id, reserved=kind == "consultant")
         try:
-            if not call.held:
-                await self._music_on(call)
-            call.held = False
-            await core.pbx.setvar(
-                agent.name,
-                **{
-                    JOIN_VAR: citizen.name,
-                    CONSULT_DIAL_VAR: dial,
-                    CONSULT_RING_VAR: str(round(core.config.ring_s)),
-                    CONSULT_DONE_VAR: "",
-                },
-            )
-            await core.pbx.redirect(agent.name, CONSULT_CONTEXT)
+            await self._dial_from_agent(call, agent, dial)
         except Unavailable:
             self.consult_over(call)
             self._music_off(call)
@@ -304,6 +290,23 @@ class Control:
         core.book.refresh_state(call)
         core.publish_call(call)
         return core.book.summary(call)
+
+    async def _dial_from_agent(self, call: CallRec, agent: Leg, dial: str) -> None:
+        """Music for the citizen, then the consultant's leg dials the consulted party."""
+        core = self._core
+        citizen = call.citizen
+        assert citizen is not None
+        if not call.held:
+            await self._music_on(call)
+        call.held = False
+        variables = {
+            JOIN_VAR: citizen.name,
+            CONSULT_DIAL_VAR: dial,
+            CONSULT_RING_VAR: str(round(core.config.ring_s)),
+            CONSULT_DONE_VAR: "",
+        }
+        await core.pbx.setvar(agent.name, **variables)
+        await core.pbx.redirect(agent.name, CONSULT_CONTEXT)
 
     async def _rejoin(self, call: CallRec, leg: Leg) -> None:
         """Redirect ``leg`` into the citizen's bridge and wait until it is in."""

@@ -81,7 +81,7 @@ class ScreenPop:
     async def _load(self, call: CallSummary) -> tuple[tuple[IvrStep, ...], tuple[EarlierCall, ...]]:
         record = await self._calls.get(call.call_id)
         steps = journey_steps(record.journey) if record is not None else ()
-        number = call.number or (await self._calls.caller_number(call.call_id)) or ""
+        number = (await self._calls.caller_number(call.call_id)) or call.number
         earlier: tuple[EarlierCall, ...] = ()
         if number:
             found = [r for r in await self._calls.by_caller(number) if r.id != call.call_id]

@@ -14,6 +14,12 @@ from tests.integration.cti.helpers import HttpUser, Rig
 from tests.integration.support import AmiRecorder, EngineProcess, ItEnv, port_open, wait_for
 
 
+@pytest.fixture(scope="module")
+def engine_env() -> dict[str, str]:
+    """The CTI scenarios press keys only: no Korean speech model to load (faster start)."""
+    return {"DASAN_IVR__SPEECH_ENABLED": "false"}
+
+
 @pytest.fixture
 def cti_engine(engine: EngineProcess, it_env: ItEnv) -> EngineProcess:
     """The session's engine, once its HTTP edge answers."""
@@ -65,6 +71,8 @@ async def rig(
     sipp_dir: Path,
     it_env: ItEnv,
     supervisor: HttpUser,
-) -> Rig:
+) -> AsyncIterator[Rig]:
     """Everything a CTI scenario needs, with the phones up and the engine's HTTP answering."""
-    return Rig(recorder, sipp_dir, it_env, supervisor.session, supervisor)
+    rig = Rig(recorder, sipp_dir, it_env, supervisor.session, supervisor)
+    yield rig
+    await rig.finish()

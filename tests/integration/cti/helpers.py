@@ -10,7 +10,7 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,7 @@ class Rig:
     env: ItEnv
     http: aiohttp.ClientSession
     supervisor: HttpUser
+    citizens: list[asyncio.Task[SippResult]] = field(default_factory=list)
 
     @property
     def ami(self) -> AmiClient:
@@ -87,7 +88,17 @@ class Rig:
         return await HttpUser(self.http, self.env.settings, user_id).login()
 
     def call(self, name: str, hangup_after_ms: int = 60_000) -> asyncio.Task[SippResult]:
-        return place_call(self.sipp_dir, name, hangup_after_ms)
+        task = place_call(self.sipp_dir, name, hangup_after_ms)
+        self.citizens.append(task)
+        return task
+
+    async def finish(self) -> None:
+        """After a failed scenario: hang every channel up so each SIPp citizen ends."""
+        pending = [t for t in self.citizens if not t.done()]
+        if not pending:
+            return
+        await self.ami.action("Hangup", Channel="/.*/")
+        await asyncio.wait(pending, timeout=30)
 
     async def answered(self, taken: set[str]) -> Answered:
         return await wait_answered(self.recorder, taken)

@@ -1,6 +1,7 @@
-"""Blind transfers through the real PBX: to a service queue and to an outside number.
+"""Blind transfers through the real PBX: to a service queue, to a named consultant and to an
+outside number.
 
-Both calls run at once. The consultant asks for the transfer over the API; their leg is hung
+The three calls run at once. The consultant asks for the transfer over the API; their leg is hung
 up, the citizen's FastAGI session carries the transfer out, the recording stays one file.
 """
 
@@ -8,7 +9,14 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.integration.cti.helpers import Answered, Rig, call_until, kinds, wait_for
+from tests.integration.cti.helpers import (
+    Answered,
+    Rig,
+    call_until,
+    consultant_until,
+    kinds,
+    wait_for,
+)
 
 
 async def _to_queue(rig: Rig, first: Answered) -> None:
@@ -64,11 +72,35 @@ async def _to_number(rig: Rig, call: Answered) -> None:
     await rig.assert_recorded_once(call.call_id)
 
 
-async def test_blind_transfers_to_a_queue_and_to_an_outside_number(rig: Rig) -> None:
-    citizens = [rig.call(name) for name in ("to-queue", "to-number")]
+async def _to_consultant(rig: Rig, call: Answered) -> None:
+    # An English interpreter: never offered Korean calls by the ACD, so surely free here.
+    target_id = "c0463"
+    consultant = await rig.user(call.consultant_id)
+    target = {"target": {"kind": "consultant", "value": target_id}, "mode": "blind"}
+    await consultant.ok("POST", f"/api/calls/{call.call_id}/transfer", target)
+    summary = await call_until(
+        rig.supervisor,
+        call.call_id,
+        lambda c: c["consultant_id"] == target_id and c["state"] == "talking",
+        "the named consultant to answer",
+    )
+    assert kinds(summary) == ["citizen", "consultant"]
+    view = await rig.supervisor.ok("GET", f"/api/consultants/{target_id}")
+    assert (view["state"], view["call_id"]) == ("talking", call.call_id)
+    taker = await rig.user(target_id)
+    await taker.ok("POST", f"/api/calls/{call.call_id}/hangup")
+    await consultant_until(
+        rig.supervisor, target_id, lambda v: v["state"] == "ready", "the target free again"
+    )
+    await rig.assert_recorded_once(call.call_id)
+
+
+async def test_blind_transfers_to_a_queue_a_consultant_and_an_outside_number(rig: Rig) -> None:
+    citizens = [rig.call(name) for name in ("to-queue", "to-consultant", "to-number")]
     taken: set[str] = set()
-    first = await rig.answered(taken)
-    second = await rig.answered(taken)
-    await asyncio.gather(_to_queue(rig, first), _to_number(rig, second))
+    calls = [await rig.answered(taken) for _ in citizens]
+    await asyncio.gather(
+        _to_queue(rig, calls[0]), _to_consultant(rig, calls[1]), _to_number(rig, calls[2])
+    )
     results = await asyncio.gather(*citizens)
     assert all(r.ok for r in results), [r.errors for r in results]
