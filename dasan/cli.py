@@ -17,6 +17,7 @@ _COMMAND_MODULES = (
     "dasan.serve_cli",
     "dasan.demo_cli",
     "dasan.calls_cli",
+    "dasan.alarms_cli",
     "ivr.cli",
     "acd.cli",
     "cti.cli",

@@ -21,6 +21,7 @@ from recordings.disk import observe_recording_file
 from recordings.guard import (
     AllowBridge,
     GuardCommand,
+    GuardPolicy,
     GuardState,
     GuardStatus,
     MixMonitorStarted,
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dasan.recguard")
 POLL_S = 0.25
+# MixMonitor has been writing since the call was answered (the whole IVR): give a loaded
+# machine time to show the file growing before failing over to the spare path.
+POLICY = GuardPolicy(confirm_within=dt.timedelta(seconds=8))
 
 
 def _now() -> dt.datetime:
@@ -73,14 +77,14 @@ async def _observe(
 ) -> tuple[GuardStatus, list[GuardCommand]]:
     commands: list[GuardCommand] = []
     if not status.started_seen and await session.get_variable("DASAN_MIXMON_ID"):
-        status, out = decide(status, MixMonitorStarted(status.target, _now()))
+        status, out = decide(status, MixMonitorStarted(status.target, _now()), POLICY)
         commands += out
     path = host_path(engine, pbx_path)
     if path is not None:
         seen = await asyncio.to_thread(observe_recording_file, path, status.target, _now())
-        status, out = decide(status, seen)
+        status, out = decide(status, seen, POLICY)
         commands += out
-    status, out = decide(status, Tick(_now()))
+    status, out = decide(status, Tick(_now()), POLICY)
     return status, commands + out
 
 

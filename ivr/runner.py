@@ -64,7 +64,9 @@ class AgiCall(Protocol):
     @property
     def uniqueid(self) -> str: ...
 
-    async def stream_file(self, file: str, escape_digits: str = "") -> tuple[str | None, int]: ...
+    async def stream_file(
+        self, file: str, escape_digits: str = "", offset: int = 0
+    ) -> tuple[str | None, int]: ...
 
     async def get_data(self, file: str, timeout_ms: int, max_digits: int) -> str | None: ...
 
@@ -196,6 +198,9 @@ class _Runner:
         self.language: str | None = None
         self._record_format: str | None = None
         self._recordings = 0
+        # A key pressed during a prompt that must be heard to the end (the recording notice):
+        # kept for the next menu instead of being lost (type-ahead without skipping).
+        self._typed_ahead: str | None = None
 
     def _check_alive(self) -> None:
         if self.session.hungup.is_set():
@@ -210,7 +215,12 @@ class _Runner:
                 await self.session.set_variable(LANGUAGE_VARIABLE, action.code)
                 self.language = action.code
             elif isinstance(action, PlayPrompts):
-                digit = await self._play(action.prompts, action.interruptible if last else "")
+                keys = action.interruptible if last else ""
+                digit = None
+                if keys:
+                    digit = await self._play(action.prompts, keys)
+                else:
+                    await self._hear_out(action)
                 if last:
                     return DigitsReceived(digit) if digit else PromptFinished()
             elif isinstance(action, Collect):
@@ -222,7 +232,20 @@ class _Runner:
                 return None
         return None
 
+    async def _hear_out(self, action: PlayPrompts) -> None:
+        """Play prompts to the end; a key pressed meanwhile is kept for the next menu."""
+        for ref in action.prompts:
+            file = self.prompts.file(ref)
+            digit, position = await self.session.stream_file(file, ALL_KEYS)
+            if digit:
+                self._typed_ahead = self._typed_ahead or digit
+                await self.session.stream_file(file, "", position)
+
     async def _play(self, refs: tuple[PromptRef, ...], keys: str) -> str | None:
+        typed = self._typed_ahead
+        if typed is not None and typed in keys:
+            self._typed_ahead = None
+            return typed
         for ref in refs:
             digit, _ = await self.session.stream_file(self.prompts.file(ref), keys)
             if digit:
@@ -243,6 +266,8 @@ class _Runner:
             return await self._collect_with_speech(action, self.speech)
         *lead, last = action.prompts
         digit = await self._play(tuple(lead), ALL_KEYS)
+        if digit is None and self._typed_ahead is not None:
+            digit, self._typed_ahead = self._typed_ahead, None
         if digit:
             return DigitsReceived(await self._more_digits(digit, action))
         digits = await self.session.get_data(

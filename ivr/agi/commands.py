@@ -84,13 +84,14 @@ class AgiCommands(ABC):
         self,
         file: str,
         escape_digits: str = "",
+        offset: int = 0,
         *,
         timeout: Timeout = DEFAULT_TIMEOUT,  # noqa: ASYNC109
     ) -> tuple[str | None, int]:
-        """Play ``file``; returns (digit that stopped it or None, end position in samples)."""
-        reply = await self.command(
-            "STREAM FILE", file, escape_digits, timeout=self._media_timeout(timeout)
-        )
+        """Play ``file`` (from sample ``offset``); returns (digit that stopped it or None, end
+        position in samples)."""
+        args = (file, escape_digits, str(offset)) if offset > 0 else (file, escape_digits)
+        reply = await self.command("STREAM FILE", *args, timeout=self._media_timeout(timeout))
         result = reply.int_result()
         if result < 0:
             raise await self._failure("STREAM FILE", reply, f"cannot play {file!r}")

@@ -23,8 +23,13 @@ from tests.integration.support import (
     assert_no_leaked_channels,
     create_database,
     drop_database,
+    mount_tmpfs,
+    unmount,
     write_config,
 )
+
+# The recordings folder is a filesystem of its own, so the disk-full test can fill it.
+RECORDINGS_TMPFS = "768m"
 
 
 @pytest.fixture(scope="session")
@@ -33,9 +38,14 @@ def it_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ItEnv]:
         raise pytest.UsageError("prompts are not built: run `make prompts` (make test does)")
     root = tmp_path_factory.mktemp("dasan-it")
     database = create_database("dasan_it")
-    env = ItEnv(root=root, config_path=write_config(root, database), database=database)
-    yield env
-    drop_database(database)
+    recordings = root / "recordings"
+    mount_tmpfs(recordings, RECORDINGS_TMPFS)
+    env = ItEnv(root=root, config_path=write_config(root, database, recordings), database=database)
+    try:
+        yield env
+    finally:
+        unmount(recordings)
+        drop_database(database)
 
 
 @pytest.fixture(scope="session")

@@ -59,7 +59,7 @@ class ItEnv:
         return load_settings(self.config_path)
 
 
-def write_config(root: Path, database: str, extra_toml: str = "") -> Path:
+def write_config(root: Path, database: str, recordings: Path, extra_toml: str = "") -> Path:
     config = root / "dasan.toml"
     config.write_text(
         f'state_dir = "{root / "state"}"\n'
@@ -67,10 +67,28 @@ def write_config(root: Path, database: str, extra_toml: str = "") -> Path:
         "[storage]\n"
         f'url = "postgresql+asyncpg://root@/{database}?host={PG_SOCKET}"\n'
         "[ivr]\n"
-        f'prompts_dir = "{REPO / "var" / "prompts"}"\n',
+        f'prompts_dir = "{REPO / "var" / "prompts"}"\n'
+        "[recordings]\n"
+        f'spool_dir = "{recordings}"\n'
+        f'spare_dir = "{root / "recordings-spare"}"\n'
+        # The test tmpfs is small: alarm when it is really nearly full.
+        "low_disk_free_bytes = 33554432\n"
+        "low_disk_free_ratio = 0.02\n"
+        # Transcribing every test call would only compete with the calls for the 2 cores.
+        "transcription_enabled = false\n",
         encoding="utf-8",
     )
     return config
+
+
+def mount_tmpfs(path: Path, size: str) -> None:
+    """A small filesystem of its own for the recordings, so a test can fill it."""
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True)
+
+
+def unmount(path: Path) -> None:
+    subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
 
 
 def port_open(host: str, port: int) -> bool:

@@ -84,7 +84,9 @@ class FakeCall:
             return self.answers.popleft()
         return None
 
-    async def stream_file(self, file: str, escape_digits: str = "") -> tuple[str | None, int]:
+    async def stream_file(
+        self, file: str, escape_digits: str = "", offset: int = 0
+    ) -> tuple[str | None, int]:
         self.commands.append(("STREAM FILE", file, escape_digits))
         answer = self._next(Barge) if escape_digits else self._next()
         if isinstance(answer, Barge):

@@ -12,6 +12,7 @@ from ivr.agi import AgiHangup
 from ivr.hours import ServiceHours
 from ivr.menu.loader import Menu, load_menu
 from ivr.prompts.manifest import PromptManifest
+from ivr.menu.stepper import ALL_KEYS
 from ivr.runner import IvrOutcome, PromptPaths, SpeechInput, run_menu
 from ivr.speech import SpeechInputError
 
@@ -69,7 +70,7 @@ async def test_english_caller_is_routed_to_an_english_consultant(menu: Menu) -> 
     assert ("GET DATA", f"{PBX}/mn/language_option", "5000", "1") in call.commands
     # The language is set before the first prompt in that language.
     set_at = call.commands.index(("SET VARIABLE", "CHANNEL(language)", "en"))
-    assert set_at < call.commands.index(("STREAM FILE", f"{PBX}/en/recorded_notice", ""))
+    assert set_at < call.commands.index(("STREAM FILE", f"{PBX}/en/recorded_notice", ALL_KEYS))
 
 
 async def test_silent_caller_reaches_a_general_consultant_in_korean(menu: Menu) -> None:
@@ -203,3 +204,16 @@ async def test_language_is_set_on_the_channel_even_if_the_menu_never_chooses(
     assert (outcome.target, outcome.language, outcome.priority) == ("welfare", "en", 2)
     assert call.played() == [f"{PBX}/en/welcome", f"{PBX}/en/main_menu"]
     assert call.commands[-1] == ("SET VARIABLE", "CHANNEL(language)", "en")
+
+
+async def test_key_during_the_recording_notice_is_kept_and_the_notice_heard_out(
+    menu: Menu,
+) -> None:
+    # Korean by "1"; the caller presses "2" (transport) while the notice still plays.
+    outcome, call, _ = await run(menu, [Keys("1"), Barge("2")])
+    notice = f"{PBX}/ko/recorded_notice"
+    plays = [c for c in call.commands if c[0] == "STREAM FILE" and c[1] == notice]
+    # Interrupted once by the key, then played on from where it stopped, without escape keys.
+    assert plays == [("STREAM FILE", notice, ALL_KEYS), ("STREAM FILE", notice, "")]
+    assert outcome.target == "transport"
+    assert f"{PBX}/ko/main_menu" not in call.played()  # the typed-ahead key answered it
