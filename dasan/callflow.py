@@ -110,15 +110,16 @@ class CallFlow:
             language=settings.ivr.default_language,
             entry=session.variables.get("agi_dnid", ""),
         )
+        service = outcome.target
+        if service is not None and service not in OFFERS:
+            service = acd_service(engine, service, outcome.language)
         journey = {
             **outcome.journey,
             "target": outcome.target,
             "tags": dict(outcome.tags),  # the final routing tags (menu and route node)
             "priority": outcome.priority,
         }
-        await engine.recordings.calls.call_routed(
-            call_id, outcome.language, outcome.target, journey
-        )
+        await engine.recordings.calls.call_routed(call_id, outcome.language, service, journey)
         if outcome.target in OFFERS:
             # Outside hours the menu offers a call-back or an SMS answer; it confirmed it.
             await engine.callbacks.request_later(
@@ -132,13 +133,12 @@ class CallFlow:
         if not await confirm_recording(engine, session, outcome.language):
             await session.set_variable(DONE_VARIABLE, "1")
             return True
-        return await self._queue(session, call_id, caller, outcome)
+        return await self._queue(session, call_id, caller, outcome, service or "general")
 
     async def _queue(
-        self, session: AgiSession, call_id: str, caller: str, outcome: IvrOutcome
+        self, session: AgiSession, call_id: str, caller: str, outcome: IvrOutcome, target: str
     ) -> bool:
         engine = self._engine
-        target = acd_service(engine, outcome.target or "general", outcome.language)
         ticket = engine.acd.open_ticket(call_id)
         try:
             ticket.arrival = CallArrived(
