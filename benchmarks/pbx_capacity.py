@@ -71,7 +71,7 @@ def _profile(
 
 # Korean, general: the first key barges into the welcome prompt, the second into the main
 # menu once the recording notice (~5 s, not interruptible) is over.
-FAST_KEYS = (Key(digit="1", after_s=0.5), Key(digit="1", after_s=7.0))
+FAST_KEYS = (Key(digit="1", after_s=1.5), Key(digit="1", after_s=7.5))
 
 
 def _ramp(start: float, step: float, stage_s: float, stages: int, unserved: float) -> StressPlan:
@@ -104,10 +104,10 @@ def series_plans(quick: bool = False) -> dict[str, Series]:
     stages, conc_stages, talk = (6, 5, 30.0) if quick else (30, 12, 75.0)
     return {
         "rate_dialplan": Series(
-            _profile("rate-dialplan", "9001", _ramp(20, 20, 4, stages, 1.0), 2, ()), "none"
+            _profile("rate-dialplan", "9001", _ramp(20, 10, 4, stages, 1.0), 2, ()), "none"
         ),
         "rate_fastagi": Series(
-            _profile("rate-fastagi", "9003", _ramp(20, 20, 4, stages, 1.0), 2, ()), "agi"
+            _profile("rate-fastagi", "9003", _ramp(20, 10, 4, stages, 1.0), 2, ()), "agi"
         ),
         "rate_raw": Series(
             _profile("rate-raw", "9002", _ramp(4, 4, 5, stages, 0.02), 2, ()), "none"
@@ -135,17 +135,6 @@ def series_plans(quick: bool = False) -> dict[str, Series]:
     }
 
 
-def held_concurrency(data: RunData, verdict: dict[str, Any]) -> int:
-    """Most calls talking at once before the first stage that broke (all run if none did)."""
-    broke = verdict.get("broke_at_stage")
-    rows = data.timeline
-    if broke is not None and data.sampler is not None:
-        stage = next(s for s in data.stages if s.index == broke)
-        cutoff = stage.started - data.sampler.origin
-        rows = [r for r in rows if r.t <= cutoff]
-    return max((r.counts.talking for r in rows), default=0)
-
-
 def _per_call_ms(cpu_s: Any, calls: int) -> float | None:
     return round(1000 * float(cpu_s) / calls, 2) if calls and isinstance(cpu_s, float) else None
 
@@ -163,7 +152,8 @@ def summarize(data: RunData, engine_kind: str) -> dict[str, Any]:
         "broke_at_rate": stress.get("broke_at_rate"),
         "reasons": stress.get("reasons"),
         "limiter": stress.get("limiter"),
-        "held_concurrency": held_concurrency(data, stress),
+        "held_concurrency": report["overload"]["held_concurrency"],
+        "overload_onset": report["overload"]["onset"],
         "max_talking": report["max_talking"],
         "max_active": report["max_active"],
         "offered": calls,
@@ -180,6 +170,7 @@ def summarize(data: RunData, engine_kind: str) -> dict[str, Any]:
         "asterisk_cpu_ms_per_call": _per_call_ms(ast.get("cpu_s"), calls),
         "engine_cpu_ms_per_call": _per_call_ms(eng.get("cpu_s"), calls),
         "engine_to_asterisk_cpu": res.get("engine_to_asterisk_cpu"),
+        "engine_own_to_asterisk_cpu": res.get("engine_own_to_asterisk_cpu"),
         "elapsed_s": report["elapsed_s"],
         "timed_out": report["timed_out"],
         "channels_left": report["channels_left"],
@@ -251,6 +242,9 @@ def ratios(series: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "engine_cpu_vs_asterisk_rate_run": get("rate_full", "engine_to_asterisk_cpu"),
         "engine_cpu_vs_asterisk_concurrency_run": get("concurrency_full", "engine_to_asterisk_cpu"),
         "engine_cpu_vs_asterisk_call_path": get("cost_call_path", "engine_to_asterisk_cpu"),
+        "engine_cpu_vs_asterisk_call_path_without_archiving": get(
+            "cost_call_path", "engine_own_to_asterisk_cpu"
+        ),
     }
     return out
 

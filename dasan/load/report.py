@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from dasan.load.capacity import held_concurrency, overload_onset
 from dasan.load.machine import describe_machine
 from dasan.load.runner import RunData, TimelineRow
 from dasan.load.sampler import ResourceSampler
@@ -119,6 +120,9 @@ def _resources(sampler: ResourceSampler | None, answered: int) -> dict[str, Any]
         out["engine_cpu_ms_per_answered_call"] = round(1000 * engine_s / answered, 1)
     if isinstance(asterisk_s, float) and isinstance(engine_s, float) and asterisk_s > 0:
         out["engine_to_asterisk_cpu"] = round(engine_s / asterisk_s, 4)
+        children = out.get("engine", {}).get("children_cpu_s") or 0.0
+        # Without the engine's reaped children (ffmpeg archiving recordings to Opus).
+        out["engine_own_to_asterisk_cpu"] = round((engine_s - children) / asterisk_s, 4)
     return out
 
 
@@ -141,7 +145,8 @@ def stage_figures(data: RunData) -> list[StageFigures]:
         resources: dict[str, Any] = {}
         if data.sampler is not None:
             t_start = stage.started - data.sampler.origin
-            window = (t_start, t_start + stage.window_s)
+            # +2 s: a starved monitor may sample late; the window must hold some samples.
+            window = (t_start, t_start + stage.window_s + 2.0)
             resources = {n: data.sampler.summary(n, *window) for n in data.sampler.names()}
             resources["host"] = data.sampler.host_summary(*window)
         out.append(
@@ -239,6 +244,7 @@ def build_report(data: RunData) -> LoadReport:
         "timed_out": data.timed_out,
         "machine": describe_machine(data.asterisk_version),
     }
+    out["overload"] = _overload(data, calls)
     if profile.stress is not None:
         figures = stage_figures(data)
         out["stages"] = [f.as_json() for f in figures]
@@ -249,6 +255,22 @@ def build_report(data: RunData) -> LoadReport:
         _problems(out),
         tuple(calls_json(calls, data.call_log)),
     )
+
+
+def _overload(data: RunData, calls: list[CitizenCall]) -> dict[str, Any]:
+    sampler = data.sampler
+    unserved = [
+        sampler.from_wall(c.ended)
+        for c in calls
+        if sampler is not None and c.outcome is Outcome.UNSERVED and c.ended is not None
+    ]
+    stress = data.profile.stress
+    limit = stress.max_setup_p99_ms if stress is not None else 1000.0
+    onset = overload_onset(data.timeline, data.setups, unserved, limit)
+    return {
+        "onset": onset.as_json() if onset else None,
+        "held_concurrency": held_concurrency(data.timeline, onset),
+    }
 
 
 def _problems(out: dict[str, Any]) -> tuple[str, ...]:

@@ -111,6 +111,8 @@ class RunData:
     # uniqueid -> {"service", "language", "consultant"} from the engine's call log
     call_log: dict[str, dict[str, str | None]] = field(default_factory=dict)
     call_log_error: str | None = None
+    # (seconds on the sampler's axis, INVITE->200 ms) of every call
+    setups: list[tuple[float, float]] = field(default_factory=list)
 
 
 def stage_plan(profile: Profile) -> list[Stage]:
@@ -275,6 +277,10 @@ class LoadRun:
                     data.timed_out = True
                     stage.results.append(await uac.stop())
             stage.placed = live_counter(stage.uacs, "OutgoingCall(C)")
+            origin = data.sampler.origin if data.sampler is not None else 0.0
+            for uac in stage.uacs:
+                offset = uac.started_at - origin
+                data.setups += [(offset + t, ms) for t, ms in uac.setup_times()]
         await _until(lambda: tracker.counts().active == 0, 15.0)
 
     async def _monitor(self, sampler: ResourceSampler, tracker: CallTracker) -> None:

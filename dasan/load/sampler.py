@@ -1,9 +1,11 @@
 """CPU and memory of the processes under load (Asterisk, the engine, SIPp), sampled.
 
 Invariants:
-- CPU is measured from each process's own CPU times (user + system, its live children and
-  the children it has reaped), as a delta between two samples: a process seen for the
-  first time only sets its baseline, so CPU spent before the run is never counted.
+- CPU is measured from each process's CPU times as a delta between two samples: its own
+  (user + system, all its threads) and that of the children it has reaped (e.g. the
+  engine's ffmpeg archivers), kept apart as ``children_cpu_s``. Live children are not
+  sampled (their CPU would be counted twice once reaped). A process seen for the first time
+  only sets its baseline, so CPU spent before the run is never counted.
 - ``cpu_pct`` is percent of ONE core (two busy cores = 200); ``host`` adds the machine's
   busy and iowait share (percent of all cores) and disk writes.
 - Processes that vanish are dropped quietly (psutil.NoSuchProcess); nothing here raises
@@ -30,20 +32,22 @@ class Sample:
     cpu_pct: float
     rss_mb: float
     write_mb_s: float = 0.0
-    cpu_s: float = 0.0  # CPU-seconds used since the previous sample
+    cpu_s: float = 0.0  # CPU-seconds used since the previous sample (own + reaped children)
+    children_cpu_s: float = 0.0  # of which by reaped children
 
 
 @dataclass
 class _Group:
     pids: PidSource
-    last: dict[int, float] = field(default_factory=dict)  # pid -> CPU seconds at last sample
+    # pid -> (own, reaped children) CPU seconds at the last sample
+    last: dict[int, tuple[float, float]] = field(default_factory=dict)
     last_write: dict[int, int] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)
 
 
-def _cpu_seconds(proc: psutil.Process) -> float:
+def _cpu_seconds(proc: psutil.Process) -> tuple[float, float]:
     times = proc.cpu_times()
-    return float(times.user + times.system + times.children_user + times.children_system)
+    return float(times.user + times.system), float(times.children_user + times.children_system)
 
 
 def _write_bytes(proc: psutil.Process) -> int:
@@ -64,6 +68,7 @@ class ResourceSampler:
         self._groups = {name: _Group(pids) for name, pids in groups.items()}
         self._clock = clock
         self._t0 = clock()
+        self._wall0 = time.time()
         self._last_t = self._t0
         self._host_last = psutil.cpu_times()
         self._disk_last = self._disk_written()
@@ -85,10 +90,10 @@ class ResourceSampler:
         self._sample_host(t, dt)
 
     def _sample_group(self, group: _Group, t: float, dt: float) -> None:
-        cpu = rss = written = 0.0
-        seen: dict[int, float] = {}
+        own = children = rss = written = 0.0
+        seen: dict[int, tuple[float, float]] = {}
         writes: dict[int, int] = {}
-        for pid in self._expand(group.pids()):
+        for pid in group.pids():
             with contextlib.suppress(psutil.NoSuchProcess, psutil.ZombieProcess):
                 proc = psutil.Process(pid)
                 used = _cpu_seconds(proc)
@@ -96,20 +101,15 @@ class ResourceSampler:
                 seen[pid] = used
                 writes[pid] = _write_bytes(proc)
                 if pid in group.last:
-                    cpu += max(0.0, used - group.last[pid])
+                    before = group.last[pid]
+                    own += max(0.0, used[0] - before[0])
+                    children += max(0.0, used[1] - before[1])
                     written += max(0, writes[pid] - group.last_write.get(pid, writes[pid]))
         group.last, group.last_write = seen, writes
-        group.samples.append(Sample(t, 100 * cpu / dt, rss / 2**20, written / 2**20 / dt, cpu))
-
-    @staticmethod
-    def _expand(pids: list[int]) -> list[int]:
-        """The processes and their live children (ffmpeg of the engine, for instance)."""
-        out: list[int] = []
-        for pid in pids:
-            out.append(pid)
-            with contextlib.suppress(psutil.NoSuchProcess, psutil.ZombieProcess):
-                out.extend(child.pid for child in psutil.Process(pid).children(recursive=True))
-        return out
+        cpu = own + children
+        group.samples.append(
+            Sample(t, 100 * cpu / dt, rss / 2**20, written / 2**20 / dt, cpu, children)
+        )
 
     def _sample_host(self, t: float, dt: float) -> None:
         now = psutil.cpu_times()
@@ -129,6 +129,10 @@ class ResourceSampler:
         """The clock reading of t=0 (samples' ``t`` count from here)."""
         return self._t0
 
+    def from_wall(self, epoch_s: float) -> float:
+        """A wall-clock time (e.g. an AMI event's Timestamp) on this sampler's time axis."""
+        return epoch_s - self._wall0
+
     def series(self, name: str) -> list[Sample]:
         return list(self._groups[name].samples)
 
@@ -147,6 +151,7 @@ class ResourceSampler:
             "cpu_pct_mean": rounded(mean(cpu), 1),
             "cpu_pct_max": rounded(max(cpu), 1) if cpu else None,
             "cpu_s": round(sum(s.cpu_s for s in window), 2),
+            "children_cpu_s": round(sum(s.children_cpu_s for s in window), 2),
             "rss_mb_start": rounded(rss[0], 1) if rss else None,
             "rss_mb_max": rounded(max(rss), 1) if rss else None,
             "rss_mb_end": rounded(rss[-1], 1) if rss else None,

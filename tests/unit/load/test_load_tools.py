@@ -30,6 +30,24 @@ def _burn(seconds: float) -> None:
         sum(i * i for i in range(1000))
 
 
+def test_sampler_keeps_reaped_children_apart() -> None:
+    sampler = ResourceSampler({"me": lambda: [os.getpid()]})
+    sampler.sample()
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import time\nt=time.process_time()+0.3\nwhile time.process_time()<t: pass",
+        ],
+        check=True,
+    )
+    sampler.sample()
+    me = sampler.summary("me")
+    assert isinstance(me["children_cpu_s"], float) and me["children_cpu_s"] >= 0.25
+    assert isinstance(me["cpu_s"], float) and me["cpu_s"] >= me["children_cpu_s"]
+    assert sampler.from_wall(time.time()) > 0
+
+
 def test_sampler_counts_cpu_since_the_first_sample_only() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
