@@ -58,10 +58,11 @@ def _profile(
         rate=plan.start_rate,
         calls=100_000,
         duration_s=plan.stage_s * plan.max_stages,
-        drain_s=talk_s + 90,
+        drain_s=talk_s + 30,
         ring_s=0.1,
         talk_s=Distribution(dist=Shape.FIXED, value=talk_s),
-        citizen_timeout_s=talk_s + 120,
+        # Unanswered or stuck calls give up soon: an overloaded stage must not hold the run.
+        citizen_timeout_s=talk_s + 60,
         bins=1,
         audit_wait_s=5,
         mix=(CallType(name="bench", share=1.0, keys=keys),),
@@ -101,7 +102,7 @@ def series_plans(quick: bool = False) -> dict[str, Series]:
     concurrency series keep 14 new calls/s with long calls, so calls held at once grow by 14
     a second until the overload signal; the cost series runs the 120 flow at a steady
     4 calls/s without recordings transcription, to separate the call path's own cost."""
-    stages, conc_stages, talk = (6, 5, 30.0) if quick else (30, 12, 75.0)
+    stages, conc_stages, talk = (6, 5, 30.0) if quick else (30, 12, 60.0)
     return {
         "rate_dialplan": Series(
             _profile("rate-dialplan", "9001", _ramp(20, 10, 4, stages, 1.0), 2, ()), "none"
@@ -110,7 +111,7 @@ def series_plans(quick: bool = False) -> dict[str, Series]:
             _profile("rate-fastagi", "9003", _ramp(20, 10, 4, stages, 1.0), 2, ()), "agi"
         ),
         "rate_raw": Series(
-            _profile("rate-raw", "9002", _ramp(4, 4, 5, stages, 0.02), 2, ()), "none"
+            _profile("rate-raw", "9002", _ramp(20, 5, 5, stages, 0.02), 2, ()), "none"
         ),
         "rate_full": Series(
             _profile("rate-full", "120", _ramp(4, 4, 5, stages, 0.02), 2, FAST_KEYS), "engine"
@@ -127,7 +128,7 @@ def series_plans(quick: bool = False) -> dict[str, Series]:
         ),
         "cost_call_path": Series(
             _profile(
-                "cost-call-path", "120", _ramp(4, 0, 10, 3 if quick else 6, 1.0), 10, FAST_KEYS
+                "cost-call-path", "120", _ramp(4, 0, 10, 3 if quick else 4, 1.0), 10, FAST_KEYS
             ),
             "engine",
             NO_TRANSCRIPTION,
