@@ -58,7 +58,8 @@ def browser_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ItEnv]:
     root = tmp_path_factory.mktemp("dasan-browser")
     database = create_database("dasan_browser")
     extra = f'[acd]\nlogged_in = ["{INTERPRETER}"]'
-    env = ItEnv(root=root, config_path=write_config(root, database, extra), database=database)
+    config = write_config(root, database, root / "recordings", extra_toml=extra)
+    env = ItEnv(root=root, config_path=config, database=database)
     yield env
     drop_database(database)
 
