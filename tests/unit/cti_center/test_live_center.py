@@ -383,3 +383,41 @@ async def test_timeline_samples_the_states(rig: Rig) -> None:
     point = rig.center.sample()
     assert (point.waiting, point.talking, point.ready) == (0, 1, 1)
     assert point in await rig.center.timeline(60)
+
+
+async def test_attended_transfer_to_a_consultant_hands_the_call_over(rig: Rig) -> None:
+    await _talking_call(rig)
+    await rig.center.log_in(BOSS, "c0470")
+    await rig.center.set_ready(BOSS, "c0470")
+    target = TransferTarget(TargetKind.CONSULTANT, "c0470")
+    await rig.center.transfer(ME, "u-1", target, TransferMode.ATTENDED)
+    view = await rig.center.consultant("c0470")
+    assert (view.state, view.call_id) == (ConsultantState.RINGING, "u-1")  # reserved for it
+    assert rig.driver.state.consultant_state("c0470").value == "not_ready"  # not routable
+    leg = "PJSIP/c0470-00000007"
+    rig.ami.names[leg] = "b-leg"
+    rig.ami.emit(
+        event("DialBegin", Uniqueid="u-1-leg", Channel=AGENT, DestUniqueid="b-leg", DestChannel=leg)
+    )
+    rig.ami.emit(
+        event(
+            "DialEnd",
+            Uniqueid="u-1-leg",
+            Channel=AGENT,
+            DestUniqueid="b-leg",
+            DestChannel=leg,
+            DialStatus="ANSWER",
+        )
+    )
+    await eventually(lambda: rig.center.core.book.get("u-1").consult.answered, "B answered")  # type: ignore[union-attr]
+    assert (await rig.center.consultant("c0470")).state is ConsultantState.TALKING
+    summary = await rig.center.complete_transfer(ME, "u-1")
+    assert (summary.state, summary.consultant_id) == (CallState.TALKING, "c0470")
+    assert [p.kind for p in summary.parties] == [PartyKind.CITIZEN, PartyKind.CONSULTANT]
+    assert (await rig.center.consultant("c0001")).state is ConsultantState.WRAP_UP
+    await eventually(lambda: ("u-1", "c0470") in rig.calls.joined, "the call log names B")
+    # B hangs up: the FastAGI session's Dial returns and it reports the end; B is free again.
+    rig.driver.feed(CallEnded("u-1"))
+    assert rig.center.core.book.get("u-1").state is CallState.ENDED
+    await eventually(lambda: rig.driver.state.consultant_state("c0470").value == "ready", "B ready")
+    assert (await rig.center.consultant("c0470")).state is ConsultantState.READY
