@@ -229,8 +229,18 @@ def _pbx_rows(d: dict[str, Any]) -> list[Row]:
             ">= 90 % of raw",
             met(t.get("full_concurrency_at_least_90pct_of_raw")),
         ),
-        ("Raw PBX concurrency limited by", fmt(dig(s, "concurrency_raw", "limiter")), "", ""),
-        ("Engine concurrency limited by", fmt(dig(s, "concurrency_full", "limiter")), "", ""),
+        (
+            "Raw PBX concurrency limited by",
+            fmt(dig(s, "concurrency_raw", "limiter_at_onset")),
+            "",
+            "",
+        ),
+        (
+            "Engine concurrency limited by",
+            fmt(dig(s, "concurrency_full", "limiter_at_onset")),
+            "",
+            "",
+        ),
         (
             "Engine CPU / Asterisk CPU, same calls (defaults)",
             fmt(r.get("engine_cpu_vs_asterisk_concurrency_run")),
@@ -238,10 +248,16 @@ def _pbx_rows(d: dict[str, Any]) -> list[Row]:
             met(t.get("engine_cpu_below_10pct_of_asterisk")),
         ),
         (
-            "Engine CPU / Asterisk CPU, call path (no transcription)",
+            "Engine CPU / Asterisk CPU, call path (keys, no speech, no transcription)",
             fmt(r.get("engine_cpu_vs_asterisk_call_path")),
             "< 0.10",
             met(t.get("engine_call_path_cpu_below_10pct_of_asterisk")),
+        ),
+        (
+            "... of which without archiving to Opus (ffmpeg)",
+            fmt(r.get("engine_cpu_vs_asterisk_call_path_without_archiving")),
+            "",
+            "",
         ),
     ]
 

@@ -22,7 +22,7 @@ from dasan.load.machine import describe_machine
 from dasan.load.runner import RunData, TimelineRow
 from dasan.load.sampler import ResourceSampler
 from dasan.load.stats import percentile, rounded, summary
-from dasan.load.stress import StageFigures, verdict
+from dasan.load.stress import StageFigures, limiter, verdict
 from dasan.load.tracker import CitizenCall, Outcome, service_level
 from dasan.sipp import SippResult
 
@@ -258,19 +258,30 @@ def build_report(data: RunData) -> LoadReport:
 
 
 def _overload(data: RunData, calls: list[CitizenCall]) -> dict[str, Any]:
-    sampler = data.sampler
+    """When the run overloaded, calls held until then, and what ran out at that moment."""
+    sampler, stress = data.sampler, data.profile.stress
+    counts_unserved = stress is None or stress.max_unserved_share < 1.0
     unserved = [
         sampler.from_wall(c.ended)
         for c in calls
-        if sampler is not None and c.outcome is Outcome.UNSERVED and c.ended is not None
+        if sampler is not None
+        and counts_unserved
+        and c.outcome is Outcome.UNSERVED
+        and c.ended is not None
     ]
-    stress = data.profile.stress
     limit = stress.max_setup_p99_ms if stress is not None else 1000.0
     onset = overload_onset(data.timeline, data.setups, unserved, limit)
-    return {
+    out: dict[str, Any] = {
         "onset": onset.as_json() if onset else None,
         "held_concurrency": held_concurrency(data.timeline, onset),
+        "limiter": None,
     }
+    if onset is not None and sampler is not None:
+        window = (onset.t - 5.0, onset.t + 2.0)
+        resources: dict[str, Any] = {n: sampler.summary(n, *window) for n in sampler.names()}
+        resources["host"] = sampler.host_summary(*window)
+        out["limiter"] = limiter(resources)
+    return out
 
 
 def _problems(out: dict[str, Any]) -> tuple[str, ...]:
