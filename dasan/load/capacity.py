@@ -1,8 +1,8 @@
 """When overload began in a run, and how many calls were held until then (pure).
 
 Stage verdicts (``stress``) say which *rate* broke; a concurrency ramp (long calls, steady
-arrivals) needs the *moment* instead: the first SIPp failure, the first retransmission, the
-first burst of slow setups (``SLOW_BURST`` calls over the limit within ``BURST_S``), or the
+arrivals) needs the *moment* instead: the first SIPp failure, the first few retransmissions
+(a stray one is a scheduling hiccup, not overload), the first burst of slow setups (``SLOW_BURST`` calls over the limit within ``BURST_S``), or the
 first call the PBX ended unserved. Everything is on the sampler's time axis (seconds).
 
 Invariants: pure functions of their inputs; no onset means the run never overloaded, and the
@@ -11,7 +11,6 @@ concurrency held is then the most calls talking at once in the whole run.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,11 +29,15 @@ class Onset:
         return {"t": round(self.t, 1), "reason": self.reason}
 
 
-def _first_increase(rows: Sequence[TimelineRow], what: str) -> Onset | None:
-    for before, row in itertools.pairwise(rows):
-        now, then = getattr(row, what), getattr(before, what)
-        if now > then:
-            return Onset(row.t, f"first SIPp {what.replace('_', ' ')} ({now - then})")
+def _first_count(rows: Sequence[TimelineRow], what: str, at_least: int) -> Onset | None:
+    """The first tick by which ``what`` (cumulative) grew by ``at_least`` since the start."""
+    if not rows:
+        return None
+    start = getattr(rows[0], what)
+    for row in rows[1:]:
+        grown = getattr(row, what) - start
+        if grown >= at_least:
+            return Onset(row.t, f"SIPp {what.replace('_', ' ')}: {grown} by then")
     return None
 
 
@@ -53,10 +56,11 @@ def overload_onset(
     setups: Sequence[tuple[float, float]],
     unserved_at: Sequence[float],
     setup_limit_ms: float,
+    min_retransmissions: int = 3,
 ) -> Onset | None:
     found = [
-        _first_increase(rows, "failures"),
-        _first_increase(rows, "retransmissions"),
+        _first_count(rows, "failures", 1),
+        _first_count(rows, "retransmissions", min_retransmissions),
         _slow_setups(setups, setup_limit_ms),
         Onset(min(unserved_at), "first call ended unserved") if unserved_at else None,
     ]

@@ -91,6 +91,8 @@ class StressPlan(BaseModel):
     max_stages: int = Field(default=100, ge=1, le=1000)
     max_failures: int = Field(default=0, ge=0)
     max_retransmission_share: float = Field(default=0.01, ge=0)
+    # A stray retransmission or two (a scheduling hiccup on a shared host) is not overload.
+    min_retransmissions: int = Field(default=3, ge=1)
     max_setup_p99_ms: float = Field(default=1000.0, gt=0)
     max_unserved_share: float = Field(default=0.02, ge=0, le=1)
 

@@ -270,7 +270,8 @@ def _overload(data: RunData, calls: list[CitizenCall]) -> dict[str, Any]:
         and c.ended is not None
     ]
     limit = stress.max_setup_p99_ms if stress is not None else 1000.0
-    onset = overload_onset(data.timeline, data.setups, unserved, limit)
+    retrans = stress.min_retransmissions if stress is not None else 3
+    onset = overload_onset(data.timeline, data.setups, unserved, limit, retrans)
     out: dict[str, Any] = {
         "onset": onset.as_json() if onset else None,
         "held_concurrency": held_concurrency(data.timeline, onset),

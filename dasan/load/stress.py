@@ -56,7 +56,11 @@ def judge(stage: StageFigures, plan: StressPlan) -> tuple[str, ...]:
     reasons = []
     if stage.failures > plan.max_failures:
         reasons.append(f"{stage.failures} SIPp failed calls (limit {plan.max_failures})")
-    if stage.placed and stage.retransmissions / stage.placed > plan.max_retransmission_share:
+    retransmitted = stage.retransmissions >= plan.min_retransmissions
+    if (
+        retransmitted
+        and stage.retransmissions / max(1, stage.placed) > plan.max_retransmission_share
+    ):
         reasons.append(
             f"{stage.retransmissions} retransmissions for {stage.placed} calls "
             f"(limit {plan.max_retransmission_share:.1%} of calls)"

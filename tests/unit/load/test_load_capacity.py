@@ -27,7 +27,7 @@ def test_a_quiet_run_has_no_onset_and_holds_its_peak() -> None:
 
 
 def test_the_earliest_signal_wins() -> None:
-    rows = _rows([10, 20, 30, 40, 50], retrans=[0, 0, 0, 2, 9], failures=[0, 0, 0, 0, 1])
+    rows = _rows([10, 20, 30, 40, 50], retrans=[0, 1, 1, 3, 9], failures=[0, 0, 0, 0, 1])
     onset = overload_onset(rows, [], [], 500)
     assert onset is not None and onset.t == 4.0 and "retransmissions" in onset.reason
     assert held_concurrency(rows, onset) == 30

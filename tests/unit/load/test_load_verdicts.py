@@ -59,7 +59,8 @@ def test_a_quiet_stage_holds_and_each_limit_breaks_it() -> None:
     assert plan is not None
     assert judge(_stage(), plan) == ()
     assert "failed" in judge(_stage(failures=1), plan)[0]
-    assert "retransmissions" in judge(_stage(retransmissions=2), plan)[0]
+    assert judge(_stage(retransmissions=2), plan) == ()  # a stray pair is not overload
+    assert "retransmissions" in judge(_stage(retransmissions=3, placed=100), plan)[0]
     assert "setup p99" in judge(_stage(setup_ms_p99=2500.0), plan)[0]
     assert "unserved" in judge(_stage(unserved=10), plan)[0]
 
@@ -107,7 +108,7 @@ def _run(failed: int = 0, audit: dict[str, Any] | None = None, stress: bool = Fa
         for e in events:
             tracker.feed(e)
     stage = Stage(0, profile.effective_rate, profile.plan())
-    stage.results = [SippResult(0, 3 - failed, failed, 1, (4.0, 6.0, 300.0), 30.0, "tail")]
+    stage.results = [SippResult(0, 3 - failed, failed, 3, (4.0, 6.0, 300.0), 30.0, "tail")]
     data = RunData(profile=profile, started_at=datetime(2026, 11, 28, tzinfo=UTC))
     data.stages, data.tracker, data.audit, data.planned = [stage], tracker, audit, 3
     data.consultants = SippResult(0, 1, 0, 0, (), 30.0)
@@ -122,7 +123,7 @@ def test_report_has_the_contract_fields_from_ami_and_sipp() -> None:
     assert all(key in r for key in REQUIRED)
     assert (r["offered"], r["answered"], r["abandoned"], r["abandoned_in_queue"]) == (3, 1, 2, 1)
     assert r["service_level"] == pytest.approx(0.5)  # answered in 1 s; one left the queue
-    assert r["sipp_failures"] == 0 and r["sipp_retransmissions"] == 1
+    assert r["sipp_failures"] == 0 and r["sipp_retransmissions"] == 3
     assert r["setup_ms_p99"] is not None and r["setup_ms_p99"] > 200
     assert r["audit_ok"] is True
     assert report.ok and report.problems == ()
@@ -153,5 +154,8 @@ def test_a_stress_report_carries_stages_and_the_verdict() -> None:
     report = build_report(_run(stress=True, audit=None))
     assert report.summary["stages"][0]["rate"] == 4.0
     stress = report.summary["stress"]
-    assert (stress["held_rate"], stress["broke_at_rate"]) == (None, 4.0)  # 1 retransmission/3 calls
+    assert (stress["held_rate"], stress["broke_at_rate"]) == (
+        None,
+        4.0,
+    )  # 3 retransmissions/3 calls
     assert "retransmissions" in stress["reasons"][0]
