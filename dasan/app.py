@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import logging
 import os
@@ -31,6 +32,8 @@ from dasan.storage import Storage
 from ivr.agi import AgiServer, AgiSession
 from ivr.speech_model import load_korean_model
 from ivr.wiring import menu_store, pid_file, reload_menu
+from recordings.cdr import citizen_calls, read_cdr
+from recordings.layout import cdr_files
 from recordings.system import Recordings
 
 log = logging.getLogger("dasan.engine")
@@ -96,6 +99,7 @@ class Engine:
         pid_file(self.settings).write_text(str(os.getpid()), encoding="utf-8")
         storage = await Storage.open(self.settings.storage_url)
         self._recordings = await Recordings.open(self.settings, storage=storage)
+        await self._close_calls_left_open()
         try:
             async with asyncio.TaskGroup() as tasks:
                 background = [
@@ -131,6 +135,22 @@ class Engine:
             await storage.close()
             pid_file(self.settings).unlink(missing_ok=True)
             (self.settings.state_dir / "engine-status.json").unlink(missing_ok=True)
+
+    async def _close_calls_left_open(self) -> None:
+        """Calls the call log shows as running from before this start (the engine died or was
+        stopped mid-call) get their end from the PBX's CDR, so the log tells the truth."""
+        cfg = self.settings.recordings
+        parsed = await asyncio.to_thread(read_cdr, *cdr_files(self.settings))
+        ended = citizen_calls(parsed.rows, cfg.cdr_numbers, cfg.cdr_contexts, cfg.cdr_userfields)
+        closed = 0
+        recent = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+        for call in await self.recordings.calls.all(recent):
+            cdr = ended.get(call.uniqueid)
+            if call.ended_at is None and cdr is not None:
+                await self.recordings.calls.call_ended(call.id, cdr.end)
+                closed += 1
+        if closed:
+            log.warning("closed %d call(s) left open by an earlier engine, from the CDR", closed)
 
     async def _start_web(self) -> Any:
         from dasan.web import start_web

@@ -134,7 +134,8 @@ async def _gather(
     files: list[FoundFile] = await asyncio.to_thread(lambda: list(scan(Roots.of(settings))))
     return _Facts(
         calls=await CallLog(storage, None).all(since),
-        cdr={u: c for u, c in rows.items() if since_filter(c.answer, since)},
+        # CDR times have whole seconds: compare at that resolution.
+        cdr={u: c for u, c in rows.items() if since_filter(c.answer, _whole_second(since))},
         everything=everything,
         recordings=[r for r in everything if since_filter(r.started_at, since)],
         links=await catalog.links(),
@@ -242,3 +243,7 @@ def audit(
 
 
 __all__ = ["AuditReport", "Gap", "GapKind", "audit", "audit_async", "audit_storage"]
+
+
+def _whole_second(at: datetime | None) -> datetime | None:
+    return at.replace(microsecond=0) if at is not None else None

@@ -67,6 +67,7 @@ async def test_recording_survives_engine_kill_and_is_cataloged_after_restart(
     )
     assert report.calls_checked >= 1
     calls = {c["id"]: c for c in dasan_json(it_env, "calls", "--last", "20")}
+    assert calls[uniqueid]["ended_at"], "the restarted engine closes the call from the CDR"
     recording = calls[uniqueid]["recording"]
     assert recording is not None, calls[uniqueid]
     assert abs(recording["duration_s"] - call_s) <= max(0.01 * call_s, 0.5), (recording, call_s)
