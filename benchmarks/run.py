@@ -254,7 +254,7 @@ def _pbx_rows(d: dict[str, Any]) -> list[Row]:
             met(t.get("engine_call_path_cpu_below_10pct_of_asterisk")),
         ),
         (
-            "... of which without archiving to Opus (ffmpeg)",
+            "Engine CPU / Asterisk CPU, call path, Opus archiving (ffmpeg) left out",
             fmt(r.get("engine_cpu_vs_asterisk_call_path_without_archiving")),
             "",
             "",
@@ -286,6 +286,9 @@ def _machine(results: dict[str, dict[str, Any]]) -> str:
         f"Linux {m['kernel']}" if m.get("kernel") else str(m.get("platform") or ""),
         str(m.get("asterisk") or "").split(" built by")[0],
     ]
+    load = m.get("load_average")
+    if isinstance(load, list) and load:
+        parts.append("load average " + "/".join(str(x) for x in load) + " after the PBX runs")
     when = pbx.get("measured_at")
     text = ", ".join(p for p in parts if p)
     return (
