@@ -110,8 +110,9 @@ class Engine:
                     tasks.create_task(self._keep_ami()),
                 ]
                 self.acd.log_in_roster()
-                await self.agi.start()
+                # The web edge (and the CTI center listening to the ACD) before the first call.
                 web = await self._start_web()
+                await self.agi.start()
                 self._write_status(listening="yes")
                 log.info(
                     "engine up: FastAGI %s:%d, AMI %s:%d, HTTP %s:%d",

@@ -19,7 +19,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 break
         else:
             if not any(item.get_closest_marker(t) for t in _TIERS):
-                raise pytest.UsageError(f"{item.nodeid}: test outside tests/{{unit,integration,browser}}")
+                raise pytest.UsageError(
+                    f"{item.nodeid}: test outside tests/{{unit,integration,browser}}"
+                )
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
