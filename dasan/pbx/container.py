@@ -87,16 +87,17 @@ class PbxContainer:
 
     # Lifecycle --------------------------------------------------------------------
     def pid(self) -> int | None:
-        """Host PID of the running Asterisk, or None (a stale pid file is removed)."""
+        """Host PID of this instance's running Asterisk, or None (a stale pid file is removed).
+
+        The pid file holds the pid and its start time: a pid reused by another process (or
+        another instance's Asterisk after a reboot) is not taken for ours.
+        """
         try:
-            pid = int(self.pid_file.read_text().strip())
+            pid_text, _, started = self.pid_file.read_text().strip().partition(" ")
+            pid = int(pid_text)
         except (FileNotFoundError, ValueError):
             return None
-        try:
-            comm = Path(f"/proc/{pid}/comm").read_text().strip()
-        except FileNotFoundError:
-            comm = ""
-        if comm != "asterisk":
+        if _comm(pid) != "asterisk" or (started and _start_ticks(pid) != started):
             self.pid_file.unlink(missing_ok=True)
             return None
         return pid
@@ -137,7 +138,7 @@ class PbxContainer:
             )
         self._launcher = launcher
         asterisk_pid = self._wait_for_child(launcher)
-        self.pid_file.write_text(str(asterisk_pid), encoding="utf-8")
+        self.pid_file.write_text(f"{asterisk_pid} {_start_ticks(asterisk_pid)}", encoding="utf-8")
         self._wait_booted(launcher)
         return True
 
@@ -273,6 +274,21 @@ def _start_script(rootfs: Path, mounts: list[Mount]) -> str:
         f"exec chroot {root} /usr/sbin/asterisk -f -C /etc/asterisk/asterisk.conf",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def _start_ticks(pid: int) -> str:
+    """The process's start time (clock ticks since boot, /proc/<pid>/stat field 22)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (FileNotFoundError, IndexError):
+        return ""
 
 
 def _alive(pid: int) -> bool:
