@@ -22,8 +22,11 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,6 +84,13 @@ class RecordingPipeline:
         self._clock, self._wall = clock, wall
         self._queue: asyncio.Queue[Path] = asyncio.Queue()
         self._gate = asyncio.Semaphore(self._cfg.workers)
+        # Archiving (ffmpeg) runs at a lower CPU priority than calls: its threads, and so the
+        # ffmpeg processes they start, yield to Asterisk and the call path at busy hours.
+        self._archivers = ThreadPoolExecutor(
+            max_workers=self._cfg.workers,
+            thread_name_prefix="archive",
+            initializer=background_priority,
+        )
         self._busy: set[Path] = set()
 
     # Engine-facing API ---------------------------------------------------------------
@@ -223,7 +233,8 @@ class RecordingPipeline:
 
     async def _produce(self, recording: Recording, wav: Path) -> Recording:
         async with self._gate:
-            produced = await asyncio.to_thread(
+            produced = await asyncio.get_running_loop().run_in_executor(
+                self._archivers,
                 functools.partial(
                     produce_archive,
                     wav,
@@ -305,3 +316,14 @@ class RecordingPipeline:
             with contextlib.suppress(FileNotFoundError):
                 if self._wall() - part.stat().st_mtime >= self._cfg.settle_s:
                     part.unlink()
+
+
+ARCHIVE_NICENESS = 10
+
+
+def background_priority() -> None:
+    """Lower this thread's CPU priority (Linux: per thread; inherited by its children)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ARCHIVE_NICENESS)
+    except (OSError, AttributeError):
+        return  # not permitted or not Linux: archive at normal priority

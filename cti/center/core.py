@@ -72,6 +72,9 @@ class CenterConfig:
     sample_every_s: float = 60.0
 
 
+QUEUE_PUBLISH_DELAY_S = 0.25
+
+
 class CenterCore:
     def __init__(
         self,
@@ -94,6 +97,8 @@ class CenterCore:
         targets = {sid: float(s.target.within_s) for sid, s in catalog.items()}
         self.ledger = Ledger(clock, config.zone, targets)
         self.hub = EventHub()
+        self._dirty_queues: set[str] = set()
+        self._flush_handle: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- publishing -------------------------------------------------------------------------
@@ -108,8 +113,24 @@ class CenterCore:
         self.hub.publish(ConsultantChanged(change.new))
 
     def publish_queue(self, queue_id: str | None) -> None:
-        if queue_id is not None and queue_id in self.driver.state.catalog:
-            self.hub.publish(QueueChanged(self.queue_stats(queue_id)))
+        """Publish a queue's figures. Changes are coalesced for a quarter second: figures scan
+        every consultant, and a busy PBX changes a queue many times a second."""
+        if queue_id is None or queue_id not in self.driver.state.catalog:
+            return
+        self._dirty_queues.add(queue_id)
+        if self._flush_handle is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop (synchronous use): publish at once
+                self._flush_queues()
+                return
+            self._flush_handle = loop.call_later(QUEUE_PUBLISH_DELAY_S, self._flush_queues)
+
+    def _flush_queues(self) -> None:
+        self._flush_handle = None
+        dirty, self._dirty_queues = sorted(self._dirty_queues), set()
+        for stats in self.all_queue_stats(dirty):
+            self.hub.publish(QueueChanged(stats))
 
     # --- figures ----------------------------------------------------------------------------
     def queue_stats(self, queue_id: str) -> QueueStats:
