@@ -276,6 +276,18 @@ def citizen_uniqueid(recorder: AmiRecorder, caller: str) -> str:
     raise AssertionError(f"no citizen channel from {caller}")
 
 
+def wav_seconds(path: Path) -> float:
+    """Length of a WAV recording as sox reads it."""
+    out = subprocess.run(["soxi", "-D", str(path)], capture_output=True, text=True, check=True)
+    return float(out.stdout)
+
+
+def call_seconds(recorder: AmiRecorder, uniqueid: str, hangup: AmiEvent) -> float:
+    """From the channel's creation to its hangup, by AMI's event timestamps."""
+    start = recorder.where("Newchannel", Uniqueid=uniqueid)[0]
+    return float(hangup.get("Timestamp")) - float(start.get("Timestamp"))
+
+
 def roster_languages() -> dict[str, set[str]]:
     """Consultant id -> languages, from the shipped demo roster."""
     import csv

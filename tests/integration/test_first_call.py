@@ -3,20 +3,16 @@ hang up; the call is recorded once, for its whole length, and nothing is left be
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from dasan.sipp import CitizenCalls, ConsultantUas, Dtmf, run_citizens
-from tests.integration.support import AmiRecorder, EngineProcess, ItEnv
-
-
-def _ts(event_ts: str) -> float:
-    return float(event_ts)
-
-
-def _wav_seconds(path: Path) -> float:
-    out = subprocess.run(["soxi", "-D", str(path)], capture_output=True, text=True, check=True)
-    return float(out.stdout)
+from tests.integration.support import (
+    AmiRecorder,
+    EngineProcess,
+    ItEnv,
+    call_seconds,
+    wav_seconds,
+)
 
 
 async def test_first_call_is_answered_and_recorded_once(
@@ -38,10 +34,9 @@ async def test_first_call_is_answered_and_recorded_once(
     assert not recorder.where("DialEnd", DialStatus="NOANSWER")
 
     hangup = await recorder.wait_event("Hangup", Uniqueid=citizen)
-    newchannel = recorder.where("Newchannel", Uniqueid=citizen)[0]
-    call_seconds = _ts(hangup.get("Timestamp")) - _ts(newchannel.get("Timestamp"))
+    length = call_seconds(recorder, citizen, hangup)
 
     files = list(it_env.settings.recordings_dir.rglob(f"{citizen}.*"))
     assert len(files) == 1, files
-    recorded = _wav_seconds(files[0])
-    assert abs(recorded - call_seconds) <= 0.05 * call_seconds, (recorded, call_seconds)
+    recorded = wav_seconds(files[0])
+    assert abs(recorded - length) <= 0.05 * length, (recorded, length)

@@ -5,7 +5,6 @@ was already talking is not queued a second time."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,10 @@ from tests.integration.support import (
     AmiRecorder,
     EngineProcess,
     ItEnv,
+    call_seconds,
     citizen_uniqueid,
     eventually,
+    wav_seconds,
 )
 
 ONLY = "c0002"
@@ -26,11 +27,6 @@ ONLY = "c0002"
 @pytest.fixture(scope="module")
 def engine_env() -> dict[str, str]:
     return {"DASAN_ACD__LOGGED_IN": f'["{ONLY}"]'}
-
-
-def _seconds(path: Path) -> float:
-    out = subprocess.run(["soxi", "-D", str(path)], capture_output=True, text=True, check=True)
-    return float(out.stdout)
 
 
 @pytest.mark.timeout(240)
@@ -79,6 +75,5 @@ async def test_waiting_call_survives_engine_crash(
     files = list(settings.recordings_dir.rglob(f"{waiting_id}.*"))
     assert len(files) == 1, files
     hangup = await recorder.wait_event("Hangup", Uniqueid=waiting_id)
-    start = recorder.where("Newchannel", Uniqueid=waiting_id)[0]
-    call_s = float(hangup.get("Timestamp")) - float(start.get("Timestamp"))
-    assert abs(_seconds(files[0]) - call_s) <= 0.05 * call_s
+    call_s = call_seconds(recorder, waiting_id, hangup)
+    assert abs(wav_seconds(files[0]) - call_s) <= 0.05 * call_s

@@ -16,6 +16,7 @@ from tests.integration.support import (
     AmiRecorder,
     EngineProcess,
     ItEnv,
+    call_seconds,
     citizen_uniqueid,
     dasan_json,
     eventually,
@@ -51,8 +52,7 @@ async def test_recording_survives_engine_kill_and_is_cataloged_after_restart(
     assert result.ok, result.errors
     uniqueid = citizen_uniqueid(recorder, "0106000001")
     hangup = await recorder.wait_event("Hangup", Uniqueid=uniqueid)
-    start = recorder.where("Newchannel", Uniqueid=uniqueid)[0]
-    call_s = float(hangup.get("Timestamp")) - float(start.get("Timestamp"))
+    call_s = call_seconds(recorder, uniqueid, hangup)
 
     await asyncio.to_thread(engine.start)
 
