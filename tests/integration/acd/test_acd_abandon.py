@@ -26,26 +26,36 @@ def engine_env() -> dict[str, str]:
     return {"DASAN_ACD__LOGGED_IN": f'["{ONLY}"]'}
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(240)
 async def test_abandoned_caller_leaves_no_trace(
     engine: EngineProcess, recorder: AmiRecorder, sipp_dir: Path, it_env: ItEnv
 ) -> None:
     await asyncio.to_thread(ensure_media, sipp_dir / "media")
     keys = (Dtmf("1", 1500), Dtmf("1", 9000))
-    async with ConsultantUas(sipp_dir / "uas", ring_ms=300, talk_ms=12_000):
-        talker, quitter = await asyncio.gather(
+    state = it_env.settings.state_dir
+    before = len(await asyncio.to_thread(decisions, state))  # the journal is session-wide
+    # The talker goes first and holds the only consultant for 40 s; the quitter is dialled only
+    # once the talker has been offered, so it cannot win the consultant by arriving first.
+    async with ConsultantUas(sipp_dir / "uas", ring_ms=300, talk_ms=40_000):
+        talking = asyncio.create_task(
             run_citizens(
-                CitizenCalls(caller="0104200001", digits=keys, hangup_after_ms=90_000),
+                CitizenCalls(caller="0104200001", digits=keys, hangup_after_ms=120_000),
                 sipp_dir / "uac-talker",
-            ),
-            # Reaches the queue ~17 s in, while the only consultant talks; gives up at 24 s.
-            run_citizens(
-                CitizenCalls(caller="0104200002", digits=keys, hangup_after_ms=24_000),
-                sipp_dir / "uac-quitter",
-            ),
+            )
         )
+        await eventually(
+            lambda: asyncio.to_thread(decisions, state),
+            lambda found: len(found) > before,
+            60,
+            "the talker offered to the consultant",
+        )
+        # Reaches the queue ~17 s in, while the only consultant talks; gives up at 24 s.
+        quitter = await run_citizens(
+            CitizenCalls(caller="0104200002", digits=keys, hangup_after_ms=24_000),
+            sipp_dir / "uac-quitter",
+        )
+        talker = await talking
         assert talker.ok and quitter.ok, (talker.errors, quitter.errors)
-        state = it_env.settings.state_dir
         quit_id = citizen_uniqueid(recorder, "0104200002")
         assert quit_id in [e["call_id"] for e in events(state, "CallArrived")]
         await eventually(  # the engine hears the hangup a moment after SIPp is done
