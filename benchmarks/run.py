@@ -259,6 +259,18 @@ def _pbx_rows(d: dict[str, Any]) -> list[Row]:
             "",
             "",
         ),
+        (
+            "Engine CPU / Asterisk CPU, seed-length calls (3 min talk), archiving included",
+            fmt(r.get("engine_cpu_vs_asterisk_seed_calls")),
+            "< 0.10",
+            met(t.get("engine_cpu_below_10pct_of_asterisk_seed_calls")),
+        ),
+        (
+            "Engine CPU / Asterisk CPU, seed-length calls, Opus archiving left out",
+            fmt(r.get("engine_cpu_vs_asterisk_seed_calls_without_archiving")),
+            "< 0.10",
+            met(t.get("engine_call_path_below_10pct_of_asterisk_seed_calls")),
+        ),
     ]
 
 

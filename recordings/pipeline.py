@@ -244,7 +244,7 @@ class RecordingPipeline:
                     context=recording.uniqueid,
                     slack_ms=round(self._cfg.archive_duration_slack_s * 1000),
                     complexity=self._cfg.opus_complexity,
-                )
+                ),
             )
         _root, rel = self._roots.locate(produced.path)
         archived = await self._catalog.archived(

@@ -2,7 +2,8 @@
 
 Invariants:
 - The speech model is loaded once, lazily, off the event loop (1-2 s, ~550 MB); at most
-  ``transcription_workers`` recognitions run at a time, each in a worker thread.
+  ``transcription_workers`` recognitions run at a time, each in a worker thread of this
+  object's own pool, at background CPU priority like archiving: transcripts wait, calls don't.
 - Only archived recordings of calls whose language is listed are transcribed; each gets
   exactly one transcript row ("done" or "failed" with the error), so a bad file is not
   retried forever. Purging a recording deletes its transcript (see ``retention``).
@@ -14,8 +15,10 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +32,7 @@ from recordings.crypto import DecryptionError
 from recordings.keys import KeyRing, WrongKeyError
 from recordings.layout import Roots
 from recordings.models import CallRow, RecordingRow, RecordingState, TranscriptRow
+from recordings.pipeline import background_priority
 from recordings.settings import RecordingsSettings
 from recordings.stored import StoredMismatch, read_plain
 
@@ -112,6 +116,11 @@ class Transcripts:
         self._transcriber: Transcriber | None = None
         self._loading = asyncio.Lock()
         self._gate = asyncio.Semaphore(cfg.transcription_workers)
+        self._workers = ThreadPoolExecutor(
+            max_workers=cfg.transcription_workers,
+            thread_name_prefix="transcribe",
+            initializer=background_priority,
+        )
 
     async def _engine(self) -> Transcriber:
         async with self._loading:
@@ -149,7 +158,9 @@ class Transcripts:
         engine = await self._engine()
         async with self._gate:
             try:
-                text = await asyncio.to_thread(self._recognize, engine, recording)
+                text = await asyncio.get_running_loop().run_in_executor(
+                    self._workers, functools.partial(self._recognize, engine, recording)
+                )
             except (AudioError, DecryptionError, WrongKeyError, StoredMismatch, OSError) as exc:
                 await self._store(recording, language, engine.name, "", f"{exc}")
                 return None

@@ -24,7 +24,15 @@ def catalog() -> ServiceCatalog:
 
 
 def test_shipped_catalog_has_every_queue(catalog: ServiceCatalog) -> None:
-    expected = {"general", "transport", "documents", "water_tax", "welfare", "care129", "sign_language"}
+    expected = {
+        "general",
+        "transport",
+        "documents",
+        "water_tax",
+        "welfare",
+        "care129",
+        "sign_language",
+    }
     for lang in ("en", "zh", "ja", "vi", "mn"):
         expected |= {f"foreign_{lang}", f"interp_{lang}"}
     assert set(catalog) == expected

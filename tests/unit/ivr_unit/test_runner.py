@@ -11,8 +11,8 @@ import pytest
 from ivr.agi import AgiHangup
 from ivr.hours import ServiceHours
 from ivr.menu.loader import Menu, load_menu
-from ivr.prompts.manifest import PromptManifest
 from ivr.menu.stepper import ALL_KEYS
+from ivr.prompts.manifest import PromptManifest
 from ivr.runner import IvrOutcome, PromptPaths, SpeechInput, run_menu
 from ivr.speech import SpeechInputError
 
