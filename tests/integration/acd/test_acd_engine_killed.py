@@ -29,35 +29,44 @@ def engine_env() -> dict[str, str]:
     return {"DASAN_ACD__LOGGED_IN": f'["{ONLY}"]'}
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(300)
 async def test_waiting_call_survives_engine_crash(
     engine: EngineProcess, recorder: AmiRecorder, sipp_dir: Path, it_env: ItEnv
 ) -> None:
     await asyncio.to_thread(ensure_media, sipp_dir / "media")
     keys = (Dtmf("1", 1500), Dtmf("1", 9000))
     settings = it_env.settings
-    async with ConsultantUas(sipp_dir / "uas", ring_ms=300, talk_ms=15_000):
+    before = len(decisions(settings.state_dir))  # the journal is session-wide
+    # The talker goes first and holds the only consultant for 40 s; the second caller is
+    # dialled only once the talker has been offered, so it reaches the queue while they talk.
+    async with ConsultantUas(sipp_dir / "uas", ring_ms=300, talk_ms=40_000):
         talking = asyncio.create_task(
             run_citizens(
-                CitizenCalls(caller="0104300001", digits=keys, hangup_after_ms=120_000),
+                CitizenCalls(caller="0104300001", digits=keys, hangup_after_ms=150_000),
                 sipp_dir / "uac-talking",
             )
         )
-        waiting = asyncio.create_task(
-            run_citizens(
-                CitizenCalls(caller="0104300002", digits=keys, hangup_after_ms=120_000),
-                sipp_dir / "uac-waiting",
-            )
-        )
-        # Both callers are through the IVR: one talks to the only consultant, one waits.
         await eventually(
-            lambda: asyncio.sleep(0, len(decisions(settings.state_dir))),
-            lambda n: n >= 1,
+            lambda: asyncio.to_thread(decisions, settings.state_dir),
+            lambda found: len(found) > before,
             60,
             "the first call routed",
         )
-        await recorder.wait_event("MusicOnHoldStart", timeout=60)
-        waiting_id = citizen_uniqueid(recorder, "0104300002")
+        waiting = asyncio.create_task(
+            run_citizens(
+                CitizenCalls(caller="0104300002", digits=keys, hangup_after_ms=150_000),
+                sipp_dir / "uac-waiting",
+            )
+        )
+        waiting_id = await eventually(
+            lambda: asyncio.sleep(0, _uniqueid_or_none(recorder, "0104300002")),
+            lambda found: found is not None,
+            20,
+            "the second caller's channel",
+        )
+        assert waiting_id is not None
+        # The second caller is through the IVR and waits (music on hold) while the first talks.
+        await recorder.wait_event("MusicOnHoldStart", timeout=60, Uniqueid=waiting_id)
         talking_id = citizen_uniqueid(recorder, "0104300001")
         engine.kill()
         first, second = await asyncio.gather(talking, waiting)
@@ -77,3 +86,10 @@ async def test_waiting_call_survives_engine_crash(
     hangup = await recorder.wait_event("Hangup", Uniqueid=waiting_id)
     call_s = call_seconds(recorder, waiting_id, hangup)
     assert abs(wav_seconds(files[0]) - call_s) <= 0.05 * call_s
+
+
+def _uniqueid_or_none(recorder: AmiRecorder, caller: str) -> str | None:
+    try:
+        return citizen_uniqueid(recorder, caller)
+    except AssertionError:
+        return None
