@@ -4,7 +4,9 @@ Column order as written by cdr_csv: accountcode, src, dst, dcontext, clid, chann
 dstchannel, lastapp, lastdata, start, answer, end, duration, billsec, disposition, amaflags,
 then uniqueid (loguniqueid=yes), userfield (loguserfield=yes) and, with newcdrcolumns=yes,
 peeraccount, linkedid, sequence. Our PBX writes the same columns with cdr_custom
-(``asterisk-config/cdr_custom.conf``) followed directly by linkedid. Times are UTC.
+(``asterisk-config/cdr_custom.conf``) followed directly by linkedid. Times are UTC, either
+formatted (``YYYY-MM-DD HH:MM:SS``, cdr_csv) or raw epoch seconds with microseconds (our
+cdr_custom, ``CDR(end,u)``: a call closed from the CDR then has its length to the ms).
 
 Invariants:
 - Parsing is tolerant: short or malformed lines are counted in ``skipped``, never fatal.
@@ -62,6 +64,12 @@ def _time(text: str) -> datetime | None:
     text = text.strip()
     if not text:
         return None
+    if text[0].isdigit() and "-" not in text:  # raw epoch "1795915582.526123"; 0: never
+        try:
+            epoch = float(text)
+        except ValueError:
+            return None
+        return datetime.fromtimestamp(epoch, UTC) if epoch > 0 else None
     try:
         return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
     except ValueError:

@@ -30,16 +30,28 @@ def _fill(folder: Path, leave_bytes: int) -> Path:
     return filler
 
 
+def _waiting_wavs(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*.wav*") if not p.name.endswith(".enc")]
+
+
 def _disk_alarms(env: ItEnv) -> list[dict[str, object]]:
     return [a for a in dasan_json(env, "alarms") if str(a["source"]).startswith("recordings.disk")]
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(420)
 async def test_disk_full_raises_alarm_and_calls_stay_recorded(
     engine: EngineProcess, recorder: AmiRecorder, sipp_dir: Path, it_env: ItEnv
 ) -> None:
     await asyncio.to_thread(ensure_media, sipp_dir / "media")
     settings = it_env.settings
+    # Earlier modules' recordings may still be archiving (WAV -> Opus frees most of their
+    # space): wait until they are done, or the disk frees itself under the filler.
+    await eventually(
+        lambda: asyncio.to_thread(_waiting_wavs, settings.recordings_dir),
+        lambda found: not found,
+        180,
+        "earlier recordings archived",
+    )
     filler = _fill(settings.recordings_dir, leave_bytes=8 * 1024)
     try:
         alarms = await eventually(

@@ -88,3 +88,17 @@ def test_several_files_are_read_together(tmp_path: Path) -> None:
     assert [(r.uniqueid, r.linkedid) for r in parsed.rows] == [("1.1", "1.0"), ("2.2", "")]
     assert read_cdr(tmp_path / "missing.csv").rows == []
     assert list(citizen_calls(parsed.rows, [], [], ["citizen"])) == []
+
+
+def test_raw_epoch_times_keep_their_milliseconds() -> None:
+    """Our cdr_custom writes CDR(end,u): a call closed from the CDR has its exact length."""
+    text = row("1795915582.526", answer="1795915552.584110", end="1795915582.526250")
+    [cdr] = parse_text(text).rows
+    assert cdr.answer == datetime(2026, 11, 29, 1, 25, 52, 584110, tzinfo=UTC)
+    calls = citizen_calls(parse_text(text).rows, ["120"], [])
+    assert calls["1795915582.526"].duration_ms == 29942
+
+
+def test_raw_zero_answer_means_not_answered() -> None:
+    [cdr] = parse_text(row("u1", answer="0.000000", disp="NO ANSWER")).rows
+    assert cdr.answer is None and cdr.end is not None
