@@ -3,7 +3,8 @@
 Invariants:
 - Every finished call (our call log's ended calls, plus answered CDR calls into the center)
   has exactly one non-empty recording; its duration matches the call's within the
-  tolerance (1 % or the slack for the source's timestamp resolution).
+  tolerance (1 % or the slack for the source's timestamp resolution, plus a short
+  allowance per key the caller pressed in the IVR: an RFC 2833 key interrupts the audio).
 - Every file in the spools belongs to a cataloged recording (the WAV before archival or
   the archive after) or to a call still in progress; anything else is a gap: uncataloged
   (its call is known and over) or orphan (no call knows it).
@@ -66,6 +67,18 @@ class FinishedCall:
     source: str  # "call-log" | "cdr"
 
 
+def keys_pressed(journey: object) -> int:
+    """Keys the caller pressed in the IVR, from the journey the call log keeps."""
+    entries = journey.get("entries") if isinstance(journey, dict) else None
+    if not isinstance(entries, list):
+        return 0
+    return sum(
+        len(str(e.get("value") or ""))
+        for e in entries
+        if isinstance(e, dict) and e.get("event") in ("digits", "invalid")
+    )
+
+
 def finished_calls(
     log: Iterable[CallRecord], cdr: Mapping[str, CdrCall], cfg: RecordingsSettings
 ) -> tuple[dict[str, FinishedCall], list[str]]:
@@ -74,7 +87,9 @@ def finished_calls(
     in_progress: list[str] = []
     for call in log:
         if call.ended_at is not None and call.duration_ms is not None:
-            slack = round(cfg.duration_slack_s * 1000)
+            slack = round(
+                (cfg.duration_slack_s + keys_pressed(call.journey) * cfg.dtmf_key_gap_s) * 1000
+            )
             finished[call.uniqueid] = FinishedCall(
                 call.uniqueid, call.id, call.duration_ms, slack, "call-log"
             )

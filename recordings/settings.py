@@ -73,6 +73,10 @@ class RecordingsSettings(BaseModel):
     duration_tolerance_ratio: float = Field(default=0.01, ge=0)
     duration_slack_s: float = Field(default=0.5, ge=0)
     cdr_duration_slack_s: float = Field(default=1.5, ge=0)
+    # A key sent by RFC 2833 replaces the caller's audio while it lasts; pressed while nothing
+    # plays, neither direction has a frame and the recording is that much shorter than the
+    # call (RTP was not continuous). Allowed per key in the call's IVR journey.
+    dtmf_key_gap_s: float = Field(default=0.3, ge=0)
     # CDR rows counted as citizen calls: answered rows whose dst is one of these numbers, whose
     # dcontext is one of these contexts or whose userfield is one of these (the 120 dialplan
     # sets CDR(userfield)=citizen); an empty tuple leaves that criterion unused.

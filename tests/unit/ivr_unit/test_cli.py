@@ -120,11 +120,19 @@ def test_reload_signals_the_engine(tmp_path: Path) -> None:
         code, out, _ = cli(config(tmp_path), "ivr", "reload")
         assert code == 0 and f"reload sent to engine pid {engine.pid}" in out
         deadline = time.monotonic() + 30
-        while not mark.exists() and time.monotonic() < deadline:
+        # The mark may exist a moment before its text is written: poll for the text.
+        while _text(mark) != "reloaded" and time.monotonic() < deadline:
             time.sleep(0.05)  # polling the signal handler's mark, bounded by the deadline
-        assert mark.read_text() == "reloaded"
+        assert _text(mark) == "reloaded"
     finally:
         engine.kill()
         engine.wait(timeout=30)
         if engine.stdout is not None:
             engine.stdout.close()
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
