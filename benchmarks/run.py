@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", nargs="*", help="run only these modules")
     parser.add_argument("--skip", nargs="*", default=[], help="do not run these modules")
     parser.add_argument("--table-only", action="store_true", help="only refresh the README")
-    parser.add_argument("--timeout", type=float, default=1200.0, help="seconds per module")
+    parser.add_argument("--timeout", type=float, default=3000.0, help="seconds per module")
     args = parser.parse_args(argv)
     runs: list[dict[str, Any]] = []
     if not args.table_only:
