@@ -267,13 +267,20 @@ def dasan_json(env: ItEnv, *args: str) -> Any:
     return json.loads(proc.stdout)
 
 
-def citizen_uniqueid(recorder: AmiRecorder, caller: str) -> str:
+def find_citizen_uniqueid(recorder: AmiRecorder, caller: str) -> str | None:
     """The uniqueid of the citizen channel whose caller number starts with ``caller``
-    (SIPp appends its call number to the configured caller)."""
+    (SIPp appends its call number to the configured caller), None if not seen yet."""
     for event in recorder.named("Newchannel"):
         if event.get("CallerIDNum").startswith(caller) and event.get("Exten") in ("120", "129"):
             return event.uniqueid
-    raise AssertionError(f"no citizen channel from {caller}")
+    return None
+
+
+def citizen_uniqueid(recorder: AmiRecorder, caller: str) -> str:
+    found = find_citizen_uniqueid(recorder, caller)
+    if found is None:
+        raise AssertionError(f"no citizen channel from {caller}")
+    return found
 
 
 def wav_seconds(path: Path) -> float:
