@@ -33,12 +33,17 @@ class AcdAmiBridge:
         self._engine = engine
         # Channels of consultants' own calls that made them not ready: uniqueid -> consultant.
         self._own_calls: dict[str, str] = {}
+        self._faults = engine.faults
 
     async def run(self) -> None:
         subscription = self._engine.ami.subscribe(name="acd")
-        async for item in subscription:
-            if isinstance(item, AmiEvent):
-                await self._on_event(item)
+        try:
+            async for item in subscription:
+                if isinstance(item, AmiEvent):
+                    self._faults.maybe_crash_ami_bridge()
+                    await self._on_event(item)
+        finally:
+            subscription.close()
 
     async def _on_event(self, event: AmiEvent) -> None:
         if event.name == "DialEnd" and event.get("DialStatus") == "ANSWER":

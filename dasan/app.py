@@ -2,8 +2,13 @@
 
 Invariants:
 - Nothing is created at import time; ``Engine`` owns every long-lived object and task.
-- Components get only their settings slice. Tasks run under one TaskGroup; stopping closes
-  listeners first (no new calls), then lets calls in progress finish or fall back.
+- Components get only their settings slice. Each long-running component runs supervised
+  (``dasan.supervisor``): one that fails restarts with backoff and an alarm while the others go
+  on; only a deliberate stop ends the process. Stopping closes listeners first (no new calls),
+  lets calls in progress finish or fall back, then gives the writer a moment to flush.
+- The call path never waits on the database: call-log writes go through one
+  ``DurableWriter`` (journaled, batched, retried); its journal is replayed at start before the
+  calls left open by an earlier engine are closed from the CDR.
 - The FastAGI server starts even when the PBX is not up yet: AMI logs in in the background
   and reconnects by itself, so calls reaching the engine are still served.
 """
@@ -17,6 +22,7 @@ import json
 import logging
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -28,7 +34,10 @@ from dasan.acd_ami import AcdAmiBridge
 from dasan.callbacks import Callbacks
 from dasan.callflow import CallFlow
 from dasan.config import Settings
-from dasan.storage import Storage
+from dasan.faults import Faults
+from dasan.storage import PoolSettings, Storage
+from dasan.supervisor import Supervisor
+from dasan.writer import DurableWriter
 from ivr.agi import AgiServer, AgiSession
 from ivr.speech_model import load_korean_model
 from ivr.wiring import menu_store, pid_file, reload_menu
@@ -44,6 +53,7 @@ class Engine:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.faults = Faults(settings.faults)
         self.ami = AmiClient(settings.ami)
         self.live = LiveState(self.ami)
         self.acd = AcdDriver(settings.acd, settings.state_dir / "acd")
@@ -59,6 +69,10 @@ class Engine:
         self._status: dict[str, str] = {"pid": str(os.getpid())}
         # Opened in run(): they need the event loop and the database.
         self._recordings: Recordings | None = None
+        self.writer: DurableWriter | None = None
+        self.supervisor = Supervisor(
+            lambda: self._recordings.alarms if self._recordings is not None else None
+        )
 
     @property
     def recordings(self) -> Recordings:
@@ -97,45 +111,81 @@ class Engine:
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
         pid_file(self.settings).write_text(str(os.getpid()), encoding="utf-8")
-        storage = await Storage.open(self.settings.storage_url)
-        self._recordings = await Recordings.open(self.settings, storage=storage)
-        await self._close_calls_left_open()
+        storage = await self._open_storage()
         try:
             async with asyncio.TaskGroup() as tasks:
                 background = [
-                    tasks.create_task(self.recordings.run()),
-                    tasks.create_task(self.live.run()),
-                    tasks.create_task(AcdAmiBridge(self).run()),
-                    tasks.create_task(self._load_speech_model()),
-                    tasks.create_task(self._keep_ami()),
+                    tasks.create_task(self.supervisor.supervise(name, component))
+                    for name, component in self._components()
                 ]
-                self.acd.log_in_roster()
-                # The web edge (and the CTI center listening to the ACD) before the first call.
-                web = await self._start_web()
-                await self.agi.start()
-                self._write_status(listening="yes")
-                log.info(
-                    "engine up: FastAGI %s:%d, AMI %s:%d, HTTP %s:%d",
-                    self.settings.agi.host,
-                    self.agi.bound_port,
-                    self.settings.ami.host,
-                    self.settings.ami.port,
-                    self.settings.http.host,
-                    self.settings.http.port,
-                )
-                await self._stop.wait()
-                log.info("engine stopping")
-                await self.agi.stop(grace_s=2.0)
-                await web.cleanup()
-                await self.ami.stop()
+                await self._serve_until_stopped()
                 for task in background:
                     task.cancel()
         finally:
             self.acd.close()
             self.executor.shutdown(wait=False, cancel_futures=True)
+            if self.writer is not None:
+                self.writer.close()
             await storage.close()
             pid_file(self.settings).unlink(missing_ok=True)
             (self.settings.state_dir / "engine-status.json").unlink(missing_ok=True)
+
+    async def _open_storage(self) -> Storage:
+        cfg = self.settings.storage
+        storage = await Storage.open(
+            self.settings.storage_url,
+            pool=PoolSettings(cfg.pool_size, cfg.max_overflow, cfg.pool_timeout_s),
+        )
+        self.writer = DurableWriter(
+            storage,
+            self.settings.state_dir / "storage",
+            batch_max=cfg.batch_max,
+            queue_max=cfg.queue_max,
+            retry_min_s=cfg.retry_min_s,
+            retry_max_s=cfg.retry_max_s,
+        )
+        self.writer.open()  # an earlier run's unacknowledged writes are replayed first
+        self._recordings = await Recordings.open(self.settings, storage=storage, writer=self.writer)
+        self.writer.alarms = self._recordings.alarms
+        return storage
+
+    def _components(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
+        writer = self.writer
+        assert writer is not None
+        return [
+            ("storage-writer", writer.run),
+            ("calls-left-open", self._close_calls_left_open),
+            ("recordings", self.recordings.run),
+            ("live-state", self.live.run),
+            ("acd-ami", lambda: AcdAmiBridge(self).run()),
+            ("speech-model", self._load_speech_model),
+            ("ami-login", self._keep_ami),
+        ]
+
+    async def _serve_until_stopped(self) -> None:
+        self.acd.log_in_roster()
+        # The web edge (and the CTI center listening to the ACD) before the first call.
+        web = await self._start_web()
+        await self.agi.start()
+        self._write_status(listening="yes")
+        log.info(
+            "engine up: FastAGI %s:%d, AMI %s:%d, HTTP %s:%d",
+            self.settings.agi.host,
+            self.agi.bound_port,
+            self.settings.ami.host,
+            self.settings.ami.port,
+            self.settings.http.host,
+            self.settings.http.port,
+        )
+        await self._stop.wait()
+        log.info("engine stopping")
+        await self.agi.stop(grace_s=2.0)
+        await web.cleanup()
+        await self.ami.stop()
+        if self.writer is not None and not await self.writer.flush(within_s=5.0):
+            log.warning(
+                "%d write(s) not in the database yet; kept in the journal", self.writer.backlog
+            )
 
     async def _close_calls_left_open(self) -> None:
         """Calls the call log shows as running from before this start (the engine died or was
@@ -144,6 +194,8 @@ class Engine:
         parsed = await asyncio.to_thread(read_cdr, *cdr_files(self.settings))
         ended = citizen_calls(parsed.rows, cfg.cdr_numbers, cfg.cdr_contexts, cfg.cdr_userfields)
         closed = 0
+        if self.writer is not None:
+            await self.writer.flush(within_s=60.0)  # the journal of an earlier run, replayed
         recent = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
         for call in await self.recordings.calls.all(recent):
             cdr = ended.get(call.uniqueid)

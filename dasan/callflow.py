@@ -18,7 +18,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from acd.errors import InvalidEvent
-from acd.events import CallArrived
+from acd.events import CallAbandoned, CallArrived
 from acd.model import Language, Priority
 from acd.waiting import WaitingRoom, wait_and_connect
 from dasan.recguard import confirm_recording
@@ -69,6 +69,7 @@ class CallFlow:
         call_id = session.uniqueid
         started_at = await self._answered_at(session)
         caller = session.variables.get("agi_callerid", "")
+        # Queued for the one database writer: the call never waits on the database.
         await engine.recordings.calls.call_started(
             call_id, session.uniqueid, None, caller if caller.isdigit() else None, started_at
         )
@@ -76,18 +77,35 @@ class CallFlow:
         # False when the call goes on in the dialplan's static fallback after this session.
         ends_here = True
         try:
+            engine.faults.maybe_crash_ivr(caller)
             ends_here = await self._serve(session, call_id, caller)
         except AgiHangup:
             log.info("call %s: caller hung up", call_id)
         except AgiError as exc:
             ends_here = False
             log.error("call %s: AGI failure, the dialplan falls back: %s", call_id, exc)
+            self._withdraw(call_id)
+        except Exception:
+            # DASAN_DONE stays unset: the dialplan's static fallback takes the caller. The AGI
+            # server logs the crash once; the ACD must not keep offering this call.
+            ends_here = False
+            self._withdraw(call_id)
+            raise
         finally:
             engine.acd.close_ticket(call_id)
             if ends_here:
                 await engine.recordings.calls.call_ended(call_id, utc_now())
                 if rec_path:
                     await engine.recordings.pipeline.recording_closed(session.uniqueid, rec_path)
+
+    def _withdraw(self, call_id: str) -> None:
+        """The call left the engine for the fallback: take it out of the ACD (a consultant
+        ringing or reserved for it is released)."""
+        if call_id in self._engine.acd.state.calls:
+            try:
+                self._engine.acd.feed(CallAbandoned(call_id))
+            except InvalidEvent as exc:
+                log.warning("call %s: could not withdraw it from the ACD: %s", call_id, exc)
 
     async def _answered_at(self, session: AgiSession) -> dt.datetime:
         """When the channel was answered (the recording started right after)."""

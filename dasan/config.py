@@ -51,6 +51,16 @@ class StorageSettings(BaseModel):
 
     # None: SQLite at <state>/dasan.sqlite3.
     url: str | None = None
+    # PostgreSQL pool (the engine's writes use one connection through the durable writer).
+    pool_size: int = Field(default=10, ge=1, le=200)
+    max_overflow: int = Field(default=10, ge=0, le=200)
+    pool_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    # The durable writer: largest transaction, writes held in memory before spilling to the
+    # journal under <state>/storage/, and the retry backoff.
+    batch_max: int = Field(default=500, ge=1, le=100_000)
+    queue_max: int = Field(default=10_000, ge=1, le=10_000_000)
+    retry_min_s: float = Field(default=0.2, gt=0, le=60)
+    retry_max_s: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("url")
     @classmethod
@@ -62,6 +72,20 @@ class StorageSettings(BaseModel):
                 "storage.url must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
             )
         return value
+
+
+class FaultSettings(BaseModel):
+    """Test-only fault injection (chaos and integration tests); everything off by default.
+
+    Nothing here is ever on unless a configuration file or ``DASAN_FAULTS__*`` asks for it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # The ACD's AMI bridge raises on this many events (one per run; it is restarted each time).
+    ami_bridge_crashes: int = Field(default=0, ge=0)
+    # The IVR handler raises right after logging the call's start for these caller numbers.
+    ivr_crash_callers: tuple[str, ...] = ()
 
 
 class Settings(BaseSettings):
@@ -80,6 +104,7 @@ class Settings(BaseSettings):
     acd: AcdSettings = AcdSettings()
     recordings: RecordingsSettings = RecordingsSettings()
     storage: StorageSettings = StorageSettings()
+    faults: FaultSettings = FaultSettings()
 
     @classmethod
     def settings_customise_sources(

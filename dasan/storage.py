@@ -8,7 +8,9 @@ Invariants:
   and rolls back on any error. On SQLite it takes the write lock up front (BEGIN IMMEDIATE)
   so two writers wait for each other instead of failing half-way; readers never block.
 - Every table of every area is declared on ``Base`` so one migration history covers them.
-- On PostgreSQL every connect and statement has a timeout (10 s, 60 s).
+- On PostgreSQL every connect and statement has a timeout (10 s, 60 s); the pool's size,
+  overflow and checkout timeout are settings (``storage.pool_*``). The engine's call path never
+  waits on this pool: its writes go through one ``dasan.writer.DurableWriter``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,15 @@ _ADVISORY_LOCK_ID = 120_120_5
 _WRITE_OPTION = "dasan_write"
 _PG_CONNECT_S = 10.0
 _PG_COMMAND_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    """PostgreSQL connection pool: the writer holds one connection, readers share the rest."""
+
+    pool_size: int = 10
+    max_overflow: int = 10
+    pool_timeout_s: float = 30.0
 
 
 class StorageError(RuntimeError):
@@ -124,7 +136,14 @@ class Storage:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    async def open(cls, url: str, *, migrate: bool = True, echo: bool = False) -> Storage:
+    async def open(
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        echo: bool = False,
+        pool: PoolSettings | None = None,
+    ) -> Storage:
         if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise StorageError(f"unsupported database URL {url!r}")
         if url.startswith("sqlite"):
@@ -132,13 +151,16 @@ class Storage:
             if path is not None:
                 await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
         # asyncpg: bounded connect and statement times, so a stuck server never hangs us.
-        connect_args = {"timeout": _PG_CONNECT_S, "command_timeout": _PG_COMMAND_S}
-        engine = create_async_engine(
-            url,
-            echo=echo,
-            pool_pre_ping=True,
-            connect_args=connect_args if url.startswith("postgresql") else {},
-        )
+        options: dict[str, Any] = {}
+        if url.startswith("postgresql"):
+            sizes = pool or PoolSettings()
+            options = {
+                "connect_args": {"timeout": _PG_CONNECT_S, "command_timeout": _PG_COMMAND_S},
+                "pool_size": sizes.pool_size,
+                "max_overflow": sizes.max_overflow,
+                "pool_timeout": sizes.pool_timeout_s,
+            }
+        engine = create_async_engine(url, echo=echo, pool_pre_ping=True, **options)
         if engine.dialect.name == "sqlite":
             _install_sqlite_hooks(engine)
         storage = cls(engine)

@@ -9,14 +9,20 @@ Invariants:
 - A caller's number is stored only as a keyed lookup hash plus ciphertext (``NumberProtector``).
 - ``call_started`` is idempotent for the same (call id, uniqueid) so an engine that restarts
   and re-announces a call does not fail; a different uniqueid for a known id is an error.
-- Bad input (unknown call, malformed language code, journey that is not JSON) raises
-  ``CallLogError`` and stores nothing; times must be aware datetimes.
+- Bad input (malformed language code, journey that is not JSON, naive times) raises
+  ``CallLogError`` at once and stores nothing. A change the database state refuses (unknown
+  call, uniqueid taken) raises ``CallLogError`` in direct mode; with a ``DurableWriter`` the
+  engine's call path never waits on the database: the write is journaled and queued, and a
+  refused one is set aside (``rejected.jsonl``) with an alarm.
+- With a writer, readers of one call (``get``, ``by_uniqueid``, ``caller_number``) first wait
+  a bounded time for that call's queued writes (read-your-writes).
 - ``started_at`` is the answer time (MixMonitor starts right after), so ``duration_ms``
   is what the recording's length is compared with.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -30,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dasan.alarms import Clock, utc_now
 from dasan.storage import Storage
+from dasan.writer import Applier, DurableWriter, Rejected
 from recordings.keys import NumberProtector
 from recordings.models import CallRow, ParticipantRole, ParticipantRow
 
@@ -39,6 +46,10 @@ _BATCH = 1000
 
 class CallLogError(ValueError):
     """The engine reported something the call log cannot accept; nothing was stored."""
+
+
+class CallLogPending(RuntimeError):
+    """A call's writes are still queued (the database is behind or down); try again later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +103,116 @@ def _journey_text(journey: str | Mapping[str, Any] | Sequence[Any] | None) -> st
         raise CallLogError(f"journey cannot be written as JSON: {exc}") from exc
 
 
+class CallLogRefused(CallLogError, Rejected):
+    """The database state makes this change impossible (unknown call, uniqueid taken)."""
+
+
+# Writes are data (JSON-able arguments) so the durable writer can journal and replay them;
+# each applier is idempotent (replaying a write after a crash changes nothing).
+async def _apply_started(session: AsyncSession, args: dict[str, Any]) -> None:
+    existing = await session.get(CallRow, args["id"])
+    if existing is not None:
+        if existing.uniqueid != args["uniqueid"]:
+            raise CallLogRefused(f"call {args['id']} already has uniqueid {existing.uniqueid}")
+        return
+    taken = await session.scalar(select(CallRow.id).where(CallRow.uniqueid == args["uniqueid"]))
+    if taken is not None:
+        raise CallLogRefused(f"uniqueid {args['uniqueid']} already belongs to another call")
+    enc = args.get("caller_enc")
+    session.add(
+        CallRow(
+            id=args["id"],
+            uniqueid=args["uniqueid"],
+            linkedid=args.get("linkedid"),
+            started_at=datetime.fromisoformat(args["started_at"]),
+            caller_hash=args.get("caller_hash"),
+            caller_enc=base64.b64decode(enc) if enc else None,
+            key_id=args.get("key_id"),
+        )
+    )
+
+
+async def _apply_routed(session: AsyncSession, args: dict[str, Any]) -> None:
+    row = await _existing(session, args["id"])
+    row.language, row.service = args["language"], args["service"]
+    row.routed_at = datetime.fromisoformat(args["routed_at"])
+    if args.get("journey") is not None:
+        row.journey = args["journey"]
+
+
+async def _apply_joined(session: AsyncSession, args: dict[str, Any]) -> None:
+    await _existing(session, args["id"])
+    exists = await session.scalar(
+        select(ParticipantRow.id).where(
+            ParticipantRow.call_id == args["id"],
+            ParticipantRow.person_id == args["person"],
+            ParticipantRow.role == args["role"],
+        )
+    )
+    if exists is None:
+        session.add(
+            ParticipantRow(
+                call_id=args["id"],
+                person_id=args["person"],
+                role=args["role"],
+                joined_at=datetime.fromisoformat(args["at"]),
+            )
+        )
+
+
+async def _apply_ended(session: AsyncSession, args: dict[str, Any]) -> None:
+    row = await _existing(session, args["id"])
+    ended_at = datetime.fromisoformat(args["ended_at"])
+    row.ended_at = ended_at
+    row.duration_ms = max(0, round((ended_at - row.started_at).total_seconds() * 1000))
+
+
+async def _existing(session: AsyncSession, call_id: str) -> CallRow:
+    row = await session.get(CallRow, call_id)
+    if row is None:
+        raise CallLogRefused(f"unknown call {call_id}")
+    return row
+
+
+_APPLIERS: dict[str, Applier] = {
+    "calls.started": _apply_started,
+    "calls.routed": _apply_routed,
+    "calls.joined": _apply_joined,
+    "calls.ended": _apply_ended,
+}
+
+
 class CallLog:
+    """Direct (each write its own transaction, errors raised) or, given a ``DurableWriter``,
+    queued: writes return at once and land in order; readers of one call see its writes."""
+
     def __init__(
-        self, storage: Storage, protector: NumberProtector | None, clock: Clock = utc_now
+        self,
+        storage: Storage,
+        protector: NumberProtector | None,
+        clock: Clock = utc_now,
+        *,
+        writer: DurableWriter | None = None,
+        settle_s: float = 5.0,
     ) -> None:
         self._storage = storage
         self._protector = protector
         self._clock = clock
+        self._writer = writer
+        self._settle_s = settle_s
+        if writer is not None:
+            for kind, applier in _APPLIERS.items():
+                writer.register(kind, applier)
+
+    async def _write(self, kind: str, args: dict[str, Any]) -> None:
+        if self._writer is not None:
+            self._writer.enqueue(kind, args["id"], args)
+            return
+        try:
+            async with self._storage.write() as session:
+                await _APPLIERS[kind](session, args)
+        except IntegrityError as exc:
+            raise CallLogError(f"call {args['id']}: refused by the database: {exc.orig}") from exc
 
     async def call_started(
         self,
@@ -111,25 +225,21 @@ class CallLog:
         _aware("started_at", started_at)
         if not call_id or not uniqueid:
             raise CallLogError("call_id and uniqueid are required")
-        row = CallRow(id=call_id, uniqueid=uniqueid, linkedid=linkedid, started_at=started_at)
+        args: dict[str, Any] = {
+            "id": call_id,
+            "uniqueid": uniqueid,
+            "linkedid": linkedid,
+            "started_at": started_at.isoformat(),
+        }
         if caller_number:
             if self._protector is None:
                 raise CallLogError("no master key loaded to protect the caller's number")
-            row.caller_hash = self._protector.lookup_hash(caller_number)
-            row.caller_enc = self._protector.encrypt(caller_number, call_id)
-            row.key_id = self._protector.key_id
-        try:
-            async with self._storage.write() as session:
-                existing = await session.get(CallRow, call_id)
-                if existing is not None:
-                    if existing.uniqueid != uniqueid:
-                        raise CallLogError(
-                            f"call {call_id} already has uniqueid {existing.uniqueid}"
-                        )
-                    return
-                session.add(row)
-        except IntegrityError as exc:
-            raise CallLogError(f"uniqueid {uniqueid} already belongs to another call") from exc
+            # Only the hash and ciphertext are ever queued or journaled, never the number.
+            args["caller_hash"] = self._protector.lookup_hash(caller_number)
+            enc = self._protector.encrypt(caller_number, call_id)
+            args["caller_enc"] = base64.b64encode(enc).decode("ascii")
+            args["key_id"] = self._protector.key_id
+        await self._write("calls.started", args)
 
     async def call_routed(
         self,
@@ -140,12 +250,14 @@ class CallLog:
     ) -> None:
         if language is not None and not _LANGUAGE.match(language):
             raise CallLogError(f"language {language!r} is not an ISO 639-1 code")
-        journey = _journey_text(journey_json)
-        async with self._storage.write() as session:
-            row = await self._row(session, call_id)
-            row.language, row.service, row.routed_at = language, service, self._clock()
-            if journey is not None:
-                row.journey = journey
+        args = {
+            "id": call_id,
+            "language": language,
+            "service": service,
+            "journey": _journey_text(journey_json),
+            "routed_at": self._clock().isoformat(),
+        }
+        await self._write("calls.routed", args)
 
     async def consultant_joined(
         self, call_id: str, consultant_id: str, role: str = "consultant", at: datetime | None = None
@@ -157,41 +269,30 @@ class CallLog:
                 f"role {role!r} is not one of {[r.value for r in ParticipantRole]}"
             ) from exc
         joined = _aware("at", at) if at is not None else self._clock()
-        async with self._storage.write() as session:
-            await self._row(session, call_id)
-            exists = await session.scalar(
-                select(ParticipantRow.id).where(
-                    ParticipantRow.call_id == call_id,
-                    ParticipantRow.person_id == consultant_id,
-                    ParticipantRow.role == kind.value,
-                )
-            )
-            if exists is None:
-                session.add(
-                    ParticipantRow(
-                        call_id=call_id, person_id=consultant_id, role=kind.value, joined_at=joined
-                    )
-                )
+        args = {"id": call_id, "person": consultant_id, "role": kind.value}
+        await self._write("calls.joined", args | {"at": joined.isoformat()})
 
     async def call_ended(self, call_id: str, ended_at: datetime) -> None:
         _aware("ended_at", ended_at)
-        async with self._storage.write() as session:
-            row = await self._row(session, call_id)
-            row.ended_at = ended_at
-            row.duration_ms = max(0, round((ended_at - row.started_at).total_seconds() * 1000))
+        await self._write("calls.ended", {"id": call_id, "ended_at": ended_at.isoformat()})
 
-    async def _row(self, session: AsyncSession, call_id: str) -> CallRow:
-        row = await session.get(CallRow, call_id)
-        if row is None:
-            raise CallLogError(f"unknown call {call_id}")
-        return row
+    async def settled(self, call_id: str, within_s: float | None = None) -> bool:
+        """Wait (up to ``within_s``, default ``settle_s``) until this call's writes are in."""
+        if self._writer is None:
+            return True
+        wait = self._settle_s if within_s is None else within_s
+        return await self._writer.settled(call_id, wait)
 
     # Reading --------------------------------------------------------------------------
     async def get(self, call_id: str) -> CallRecord | None:
+        await self.settled(call_id)  # best effort: a slow database still gets a read
         found = await self._records(select(CallRow).where(CallRow.id == call_id))
         return found[0] if found else None
 
     async def by_uniqueid(self, uniqueid: str) -> CallRecord | None:
+        """Raises CallLogPending if that call's writes are still queued (database behind)."""
+        if not await self.settled(uniqueid):
+            raise CallLogPending(f"call {uniqueid}: its call-log writes are not in yet")
         found = await self._records(select(CallRow).where(CallRow.uniqueid == uniqueid))
         return found[0] if found else None
 
@@ -227,6 +328,7 @@ class CallLog:
 
     async def caller_number(self, call_id: str) -> str | None:
         """The caller's number in clear (for an authorized callback only)."""
+        await self.settled(call_id)
         async with self._storage.session() as session:
             row = await session.get(CallRow, call_id)
         if row is None or row.caller_enc is None or row.key_id is None:

@@ -44,7 +44,7 @@ from recordings.archive import (
     unlock,
 )
 from recordings.audio import AudioError, inspect_wav
-from recordings.calllog import CallLog
+from recordings.calllog import CallLog, CallLogPending
 from recordings.catalog import ArchiveFacts, Catalog, NewRecording, Recording
 from recordings.keys import KeyRing
 from recordings.layout import FoundFile, Roots, host_path, scan, split_name, stale_parts
@@ -147,7 +147,11 @@ class RecordingPipeline:
             closed = await self._await_closed(path)
             if closed is None:
                 return None
-            recording = await self._catalog_file(path, closed)
+            try:
+                recording = await self._catalog_file(path, closed)
+            except CallLogPending as exc:  # its call's row is not written yet: link it later
+                log.info("%s: %s; left for the next scan", path.name, exc)
+                return None
             if recording.sha256 != closed.sha256:
                 raise ArchiveError(f"{path} changed after it was cataloged")
             return await self._archive(recording)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from dasan.alarms import AlarmBus, AlarmStore, Clock, Severity, utc_now
 from dasan.config import Settings
 from dasan.storage import Storage
+from dasan.writer import DurableWriter
 from recordings.access import RecordingAccess
 from recordings.accesslog import AccessLog
 from recordings.calllog import CallLog
@@ -69,8 +70,11 @@ class Recordings:
         alarms: AlarmBus | None = None,
         clock: Clock = utc_now,
         load_transcriber: Callable[[], Transcriber] = load_vosk_transcriber,
+        writer: DurableWriter | None = None,
     ) -> Recordings:
-        """Load (or create) the key, open (or share) the storage and alarms, assemble."""
+        """Load (or create) the key, open (or share) the storage and alarms, assemble.
+
+        With ``writer`` (the engine) the call log's writes are queued through it."""
         cfg = settings.recordings
         ring = await asyncio.to_thread(
             load_or_create_key_ring, key_file(settings), create=cfg.create_key
@@ -80,7 +84,15 @@ class Recordings:
         if bus is None:
             bus = AlarmBus(AlarmStore(store), clock)
             await bus.restore()
-        parts = _Parts(settings, store, ring, bus, clock=clock, load_transcriber=load_transcriber)
+        parts = _Parts(
+            settings,
+            store,
+            ring,
+            bus,
+            clock=clock,
+            load_transcriber=load_transcriber,
+            writer=writer,
+        )
         return cls(
             settings=settings,
             storage=store,
@@ -153,10 +165,11 @@ class _Parts:
         *,
         clock: Clock,
         load_transcriber: Callable[[], Transcriber],
+        writer: DurableWriter | None,
     ) -> None:
         self.cfg, self.roots = settings.recordings, Roots.of(settings)
         self.store, self.ring, self.bus = store, ring, bus
-        self.calls = CallLog(store, NumberProtector(ring), clock)
+        self.calls = CallLog(store, NumberProtector(ring), clock, writer=writer)
         self.catalog = Catalog(store, clock)
         self.access_log = AccessLog(store, clock)
         self.transcripts = Transcripts(
