@@ -107,6 +107,7 @@ def decide(state: AcdState, event: Event, now: float) -> tuple[AcdState, list[Co
     handler = _HANDLERS[type(event)]
     out: list[Command] = []
     _expire_wrap_ups(state, now, out)
+    _expire_reservations(state, now, out)
     arrived = handler(state, event, now, out)
     dispatch(state, now, type(event).__name__, out)
     if arrived is not None and arrived.status is CallStatus.WAITING:
@@ -246,6 +247,7 @@ def _callback_answered(
         )
         return
     record.calling_back = False
+    record.reserved_until = None
     record.call = replace(record.call, callback_number=None)
 
 
@@ -352,6 +354,22 @@ def _expire_wrap_ups(state: AcdState, now: float, out: list[Command]) -> None:
         agent = state.agents[consultant_id]
         if agent.token == token and agent.state is S.WRAP_UP:
             _finish_wrap_up(state, agent, until, out)
+
+
+def _expire_reservations(state: AcdState, now: float, out: list[Command]) -> None:
+    """A call-back whose outcome never came: the consultant is released and the call dropped
+    from the core, as for ``CallbackFailed`` (the driver hears ``CancelOffer``)."""
+    heap = state.reservations
+    while heap and heap[0][0] <= now:
+        until, call_id = heapq.heappop(heap)
+        if not state.reservation_current(until, call_id):
+            continue
+        record = state.calls[call_id]
+        agent = state.agents[record.consultant_id or ""]
+        out.append(CancelOffer(call_id, agent.profile.id))
+        out.append(EventIgnored("CallbackReservation", f"call {call_id!r}: reservation expired"))
+        _release(state, agent, now, out)
+        del state.calls[call_id]
 
 
 _HANDLERS: dict[type, Handler] = {

@@ -9,7 +9,11 @@ Invariants:
   calls with no session (interpreter requests, call-backs) go to a handler the composition root
   registers, which drives them over AMI.
 - Every event is journaled with its time, and every decision is logged with its inputs, as
-  JSON lines under ``<state>/acd/``, so any routing can be replayed and explained.
+  JSON lines under ``<state>/acd/``, so any routing can be replayed and explained. The journal
+  has its own writer thread (:mod:`acd.decisionlog`): its failure is reported (an alarm in
+  the engine), never a routing stop.
+- Once ``decide`` has run, its commands are always carried out (the timer re-armed): a failing
+  listener is logged and the others still hear the event.
 - An event the core refuses (``InvalidEvent``) is raised to the feeder, which sends that caller
   to the static fallback: nothing is lost.
 """
@@ -17,13 +21,11 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 from acd.commands import (
     AnnounceWait,
@@ -37,6 +39,7 @@ from acd.commands import (
     ScheduleWakeup,
 )
 from acd.core import decide
+from acd.decisionlog import DecisionLog
 from acd.events import CallArrived, ConsultantLoggedIn, Event, Tick, event_to_json
 from acd.roster import load_configured
 from acd.settings import AcdSettings
@@ -74,30 +77,6 @@ class CallTicket:
     arrival: CallArrived | None = None
     # Set by the consultant (CTI) before their leg is hung up: where the caller goes next.
     transfer: Transfer | None = None
-
-
-class DecisionLog:
-    """Append-only JSON lines: the event journal and every decision, one file per day (UTC)."""
-
-    def __init__(self, folder: Path) -> None:
-        self._folder = folder
-        self._day = ""
-        self._handle: IO[str] | None = None
-
-    def write(self, record: dict[str, Any]) -> None:
-        day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
-        if day != self._day or self._handle is None:
-            self.close()
-            self._folder.mkdir(parents=True, exist_ok=True)
-            self._handle = (self._folder / f"acd-{day}.jsonl").open("a", encoding="utf-8")
-            self._day = day
-        self._handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-        self._handle.flush()
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
 
 
 class AcdDriver:
@@ -183,7 +162,7 @@ class AcdDriver:
             self._log.write({"kind": "event", "at": now, "event": event_to_json(event)})
         if not isinstance(event, Tick):
             for listener in self._event_listeners:
-                listener(event)
+                _call_listener(listener, event)
         for command in commands:
             self._execute(command, now)
         return commands
@@ -206,8 +185,8 @@ class AcdDriver:
                             "call": command.call_id,
                         }
                     )
-                for listener in self._state_listeners:
-                    listener(command)
+                for state_listener in self._state_listeners:
+                    _call_listener(state_listener, command)
             case DecisionRecord():
                 self.decisions += 1
                 if self._log is not None:
@@ -222,6 +201,10 @@ class AcdDriver:
                 )
             case EventIgnored(event=name, reason=reason):
                 log.debug("ACD ignored %s: %s", name, reason)
+
+    @property
+    def journal(self) -> DecisionLog | None:
+        return self._log
 
     def _deliver(self, command: CallCommand) -> None:
         if isinstance(command, OfferCall):
@@ -253,3 +236,10 @@ class AcdDriver:
             self._timer = None
         if self._log is not None:
             self._log.close()
+
+
+def _call_listener(listener: Callable[[Any], None], item: object) -> None:
+    try:
+        listener(item)
+    except Exception:  # one listener's bug must not stop routing (the timer, the others)
+        log.exception("ACD listener %r failed on %s", listener, type(item).__name__)

@@ -115,6 +115,9 @@ def _assign(
     record.calling_back = call.callback_number is not None
     agent.call_id = call.call_id
     state.set_state(agent, ConsultantState.RINGING, now, out)
+    if record.calling_back:
+        settings = state.settings
+        state.reserve(record, now + settings.callback_ring_s + settings.callback_reserve_grace_s)
     state.decisions += 1
     out.append(
         OfferCall(

@@ -33,3 +33,6 @@ class AcdSettings(BaseModel):
     outside_dial: str = "PJSIP/outside/sip:{number}@127.0.0.1:5092"
     # How long a call-back rings the citizen before it counts as failed.
     callback_ring_s: int = Field(default=30, ge=5, le=120)
+    # A consultant reserved for a call-back is released if no outcome (answered / failed) is
+    # reported within callback_ring_s plus this: no reservation without an expiry.
+    callback_reserve_grace_s: float = Field(default=30.0, ge=1, le=600)

@@ -81,6 +81,7 @@ class CallRecord:
     calling_back: bool = False  # a virtual-hold offer while the citizen is being called
     callback_offered: bool = False
     announce_at: float | None = None  # the one announcement timer entry that is current
+    reserved_until: float | None = None  # a call-back reservation's expiry (calling_back)
 
 
 class AcdState:
@@ -100,6 +101,7 @@ class AcdState:
         self.staff = StaffCounts()
         self.wrapups: list[tuple[float, int, str]] = []  # (until, token, consultant id)
         self.announcements: list[tuple[float, int]] = []  # (at, seq)
+        self.reservations: list[tuple[float, str]] = []  # (until, call id): call-backs
         self.next_seq = 0
         self.next_token = 0
         self.last_wakeup: float | None = None
@@ -171,12 +173,22 @@ class AcdState:
         record.status = CallStatus.WAITING
         record.consultant_id = None
         record.calling_back = False
+        record.reserved_until = None
         self.queues.add(record.call)
         self.by_seq[record.call.seq] = record.call.call_id
 
     def dequeue(self, record: CallRecord) -> None:
         self.queues.remove(record.call)
         del self.by_seq[record.call.seq]
+
+    def reserve(self, record: CallRecord, until: float) -> None:
+        """The consultant offered ``record`` stays reserved for its call-back until ``until``."""
+        record.reserved_until = until
+        heapq.heappush(self.reservations, (until, record.call.call_id))
+
+    def reservation_current(self, until: float, call_id: str) -> bool:
+        record = self.calls.get(call_id)
+        return record is not None and record.calling_back and record.reserved_until == until
 
     def schedule_announcement(self, record: CallRecord, at: float) -> None:
         record.announce_at = at
@@ -192,5 +204,7 @@ class AcdState:
             heapq.heappop(self.wrapups)
         while self.announcements and self.announcements[0][1] not in self.by_seq:
             heapq.heappop(self.announcements)
-        times = [h[0][0] for h in (self.wrapups, self.announcements) if h]
+        while self.reservations and not self.reservation_current(*self.reservations[0]):
+            heapq.heappop(self.reservations)
+        times = [h[0][0] for h in (self.wrapups, self.announcements, self.reservations) if h]
         return min(times) if times else None

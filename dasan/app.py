@@ -33,6 +33,7 @@ from cti.live.service import LiveState
 from dasan.acd_ami import AcdAmiBridge
 from dasan.callbacks import Callbacks
 from dasan.callflow import CallFlow
+from dasan.alarms import Severity
 from dasan.config import Settings
 from dasan.faults import Faults
 from dasan.storage import PoolSettings, Storage
@@ -70,6 +71,7 @@ class Engine:
         # Opened in run(): they need the event loop and the database.
         self._recordings: Recordings | None = None
         self.writer: DurableWriter | None = None
+        self._chores: set[asyncio.Task[Any]] = set()
         self.supervisor = Supervisor(
             lambda: self._recordings.alarms if self._recordings is not None else None
         )
@@ -147,7 +149,20 @@ class Engine:
         self.writer.open()  # an earlier run's unacknowledged writes are replayed first
         self._recordings = await Recordings.open(self.settings, storage=storage, writer=self.writer)
         self.writer.alarms = self._recordings.alarms
+        if self.acd.journal is not None:
+            self.acd.journal.on_problem = self._acd_journal_problem
         return storage
+
+    def _acd_journal_problem(self, message: str | None) -> None:
+        """The ACD journal's writer failing (``message``) or writing again (None): an alarm."""
+        alarms = self.recordings.alarms
+        if message is None:
+            work = alarms.clear("acd", "journal")
+        else:
+            work = alarms.raise_alarm("acd", "journal", Severity.MAJOR, message)
+        task = asyncio.get_running_loop().create_task(work)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
 
     def _components(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
         writer = self.writer

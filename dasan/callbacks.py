@@ -5,8 +5,13 @@ Invariants:
   when the core offers that call, the consultant is reserved and we originate the citizen's
   number (AMI Originate, our own ChannelId) into ``dasan-callback``, where it is recorded like
   any call before the engine's FastAGI session rings the reserved consultant.
-- Every originate ends in exactly one report to the core: ``CallbackAnswered`` (the session
-  started) or ``CallbackFailed`` (Asterisk's OriginateResponse says it failed).
+- Every originate ends in exactly one report to the core, journaled with the ACD's events:
+  ``CallbackAnswered`` (the session started) or ``CallbackFailed`` (Asterisk says it failed,
+  the action or its answer timed out, the task crashed or was cancelled). The core also
+  expires the consultant's reservation on its own (``callback_reserve_grace_s``), so no
+  consultant stays reserved forever; a session that starts after that is not served here
+  (DASAN_DONE unset: the dialplan's fallback takes the citizen).
+- Originate tasks are tracked (never garbage-collected mid-flight).
 - A request that cannot be queued now (the recording could not be proven) is kept in
   ``<state>/callbacks/requests.jsonl`` for the supervisors; nothing is dropped silently.
 """
@@ -39,6 +44,7 @@ class Callbacks:
         # call id -> the reserved offer, while the citizen is being called back
         self._pending: dict[str, OfferCall] = {}
         self._languages: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # Virtual hold -------------------------------------------------------------------------
     def accepted(self, call_id: str, language: str) -> None:
@@ -54,9 +60,28 @@ class Callbacks:
                 ticket.inbox.put_nowait(offer)
             return
         self._pending[offer.call_id] = offer
-        asyncio.get_running_loop().create_task(self._originate(offer))
+        task = asyncio.get_running_loop().create_task(self._originate(offer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _originate(self, offer: OfferCall) -> None:
+        """Call the citizen; any way this ends other than an answer is ``CallbackFailed``."""
+        failure: str | None = "cancelled"
+        try:
+            failure = await self._try_originate(offer)
+        except (AmiError, TimeoutError) as exc:
+            failure = str(exc) or type(exc).__name__
+        except Exception as exc:  # a bug must not leave the consultant reserved
+            log.exception("call %s: call-back task crashed", offer.call_id)
+            failure = f"crashed: {exc}"
+        finally:
+            if failure is not None:
+                log.warning("call %s: call-back failed: %s", offer.call_id, failure)
+                self._pending.pop(offer.call_id, None)
+                self._feed(CallbackFailed(offer.call_id))
+
+    async def _try_originate(self, offer: OfferCall) -> str | None:
+        """None when the citizen answered, else why not."""
         engine = self._engine
         settings = engine.settings.acd
         channel_id = f"dasan-cb-{uuid.uuid4().hex[:12]}"
@@ -76,11 +101,8 @@ class Callbacks:
                 Async="true",
             )
             if not await self._originate_succeeded(subscription, channel_id):
-                raise AmiError(f"call-back to {offer.callback_number} was not answered")
-        except AmiError as exc:
-            log.warning("call %s: call-back failed: %s", offer.call_id, exc)
-            self._pending.pop(offer.call_id, None)
-            self._feed(CallbackFailed(offer.call_id))
+                return f"call-back to {offer.callback_number} was not answered"
+            return None
         finally:
             subscription.close()
 
@@ -109,6 +131,13 @@ class Callbacks:
         offer = self._pending.pop(call_id, None)
         if offer is None:
             log.error("call-back session %s for unknown call %r", session.uniqueid, call_id)
+            return
+        record = engine.acd.state.calls.get(call_id)
+        if record is None or not record.calling_back or record.consultant_id != offer.consultant_id:
+            # The reservation expired (or was released) before the citizen answered: the
+            # consultant may be busy with someone else. The dialplan's fallback serves them.
+            log.error("call-back %s answered after its reservation ended", call_id)
+            engine.acd.forget_offer_handler(call_id)
             return
         language = self._languages.pop(call_id, engine.settings.ivr.default_language)
         engine.acd.forget_offer_handler(call_id)
