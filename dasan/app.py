@@ -31,9 +31,9 @@ from cti.ami.client import AmiClient
 from cti.ami.messages import AmiError
 from cti.live.service import LiveState
 from dasan.acd_ami import AcdAmiBridge
+from dasan.alarms import Severity
 from dasan.callbacks import Callbacks
 from dasan.callflow import CallFlow
-from dasan.alarms import Severity
 from dasan.config import Settings
 from dasan.faults import Faults
 from dasan.storage import PoolSettings, Storage
