@@ -96,6 +96,8 @@ class AcdMachine(RuleBasedStateMachine):
                     == command.consultant_id
                 )
                 self.calling_back.discard(command.call_id)
+                if command.call_id not in self.h.state.calls:
+                    self.end(command.call_id)  # a call-back reservation expired
         return commands
 
     def check_offer(self, offer: OfferCall, waiting: list[WaitingCall]) -> None:
