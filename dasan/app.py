@@ -136,7 +136,9 @@ class Engine:
         cfg = self.settings.storage
         storage = await Storage.open(
             self.settings.storage_url,
-            pool=PoolSettings(cfg.pool_size, cfg.max_overflow, cfg.pool_timeout_s),
+            pool=PoolSettings(
+                cfg.pool_size, cfg.max_overflow, cfg.pool_timeout_s, cfg.sqlite_busy_timeout_s
+            ),
         )
         self.writer = DurableWriter(
             storage,

@@ -55,6 +55,8 @@ class StorageSettings(BaseModel):
     pool_size: int = Field(default=10, ge=1, le=200)
     max_overflow: int = Field(default=10, ge=0, le=200)
     pool_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    # SQLite: how long the engine's writer waits for another process's write lock per try.
+    sqlite_busy_timeout_s: float = Field(default=5.0, gt=0, le=600)
     # The durable writer: largest transaction, writes held in memory before spilling to the
     # journal under <state>/storage/, and the retry backoff.
     batch_max: int = Field(default=500, ge=1, le=100_000)

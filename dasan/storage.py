@@ -46,11 +46,14 @@ _PG_COMMAND_S = 60.0
 
 @dataclass(frozen=True, slots=True)
 class PoolSettings:
-    """PostgreSQL connection pool: the writer holds one connection, readers share the rest."""
+    """Connection tuning. PostgreSQL's pool: the engine's writer holds one connection, readers
+    share the rest. SQLite: how long a write waits for another process's lock before failing
+    (the engine's writer then retries; readers never wait in WAL mode)."""
 
     pool_size: int = 10
     max_overflow: int = 10
     pool_timeout_s: float = 30.0
+    sqlite_busy_timeout_s: float = 30.0
 
 
 class StorageError(RuntimeError):
@@ -88,7 +91,7 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(database)
 
 
-def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+def _install_sqlite_hooks(engine: AsyncEngine, busy_timeout_s: float) -> None:
     """WAL, a busy timeout, foreign keys, and BEGIN IMMEDIATE for write transactions."""
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -97,7 +100,7 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         # The busy timeout first: switching to WAL takes a lock that concurrent openers share.
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={round(busy_timeout_s * 1000)}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
@@ -152,8 +155,8 @@ class Storage:
                 await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
         # asyncpg: bounded connect and statement times, so a stuck server never hangs us.
         options: dict[str, Any] = {}
+        sizes = pool or PoolSettings()
         if url.startswith("postgresql"):
-            sizes = pool or PoolSettings()
             options = {
                 "connect_args": {"timeout": _PG_CONNECT_S, "command_timeout": _PG_COMMAND_S},
                 "pool_size": sizes.pool_size,
@@ -162,7 +165,7 @@ class Storage:
             }
         engine = create_async_engine(url, echo=echo, pool_pre_ping=True, **options)
         if engine.dialect.name == "sqlite":
-            _install_sqlite_hooks(engine)
+            _install_sqlite_hooks(engine, sizes.sqlite_busy_timeout_s)
         storage = cls(engine)
         if migrate:
             try:
