@@ -38,6 +38,7 @@ class Supervisor:
     max_s: float = 60.0
     healthy_s: float = 30.0
     clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     restarts: dict[str, int] = field(default_factory=dict)
 
     async def supervise(self, name: str, component: Callable[[], Awaitable[None]]) -> None:
@@ -64,7 +65,7 @@ class Supervisor:
                     exc_info=exc,
                 )
                 await self._raise(name, f"{name} failed and is restarting: {describe(exc)}")
-            await asyncio.sleep(pause)
+            await self.sleep(pause)
             pause = min(pause * 2, self.max_s)
 
     async def _watch(self, name: str, task: asyncio.Future[None]) -> None:

@@ -1,4 +1,4 @@
-"""Helpers for the storage and supervision unit tests."""
+"""Helpers for the storage unit tests."""
 
 from __future__ import annotations
 
