@@ -86,7 +86,8 @@ class FaultSettings(BaseModel):
 
     # The ACD's AMI bridge raises on this many events (one per run; it is restarted each time).
     ami_bridge_crashes: int = Field(default=0, ge=0)
-    # The IVR handler raises right after logging the call's start for these caller numbers.
+    # The IVR handler raises right after logging the call's start for callers whose number
+    # starts with one of these.
     ivr_crash_callers: tuple[str, ...] = ()
 
 

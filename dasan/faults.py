@@ -32,5 +32,5 @@ class Faults:
             raise InjectedFault(f"ACD AMI bridge fault ({self._ami_bridge_left} left)")
 
     def maybe_crash_ivr(self, caller: str) -> None:
-        if caller in self._ivr_callers:
+        if any(caller.startswith(prefix) for prefix in self._ivr_callers):
             raise InjectedFault(f"IVR handler fault for caller {caller}")
