@@ -59,17 +59,17 @@ conn.execute("ROLLBACK")
 @pytest.fixture
 def locked(database: Path, engine: EngineProcess) -> Iterator[subprocess.Popen[str]]:
     """Another process holds SQLite's write lock until the test releases it."""
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-c", _LOCKER, str(database)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-    )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
-    yield proc
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait(5)
+    ) as proc:  # the context closes its pipes
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        yield proc
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
 
 
 def release(proc: subprocess.Popen[str]) -> None:
