@@ -5,9 +5,10 @@ Invariants:
   to the journal (see :mod:`dasan.writejournal`; in the kernel before ``enqueue`` returns, so
   an engine killed right after loses nothing) and queues it. Writes are applied in enqueue
   order by one task, so writes of one call land in the order they were made.
-- Each batch (everything queued, at most ``batch_max``) is one transaction; each write in it
-  runs in a savepoint, so one the database refuses for what it is (``Rejected``, integrity,
-  bad data) is set aside in ``rejected.jsonl`` with an alarm and the others commit.
+- Each batch (everything queued, at most ``batch_max``) is one transaction. If the database
+  refuses a write for what it is (``Rejected``, integrity, bad data), the batch is redone with
+  a savepoint per write: that one is set aside in ``rejected.jsonl`` with an alarm and the
+  others commit.
 - Any other failure (locked, down, pool timeout, permission) keeps the whole batch: retried
   with backoff, an alarm raised on the first failure and cleared by the next commit.
 - At most ``queue_max`` writes wait in memory; beyond that they live only in the journal
@@ -44,6 +45,12 @@ ALARM_SOURCE = "storage"
 _REFUSED = (IntegrityError, DataError)
 # The database or the way to it failing: the same write may succeed later.
 _TRANSIENT = (SQLAlchemyError, OSError, TimeoutError, ConnectionError)
+
+
+class _Refusal(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class Rejected(Exception):
@@ -216,13 +223,8 @@ class DurableWriter:
         """Commit ``batch`` in one transaction, retrying until it lands (or is refused)."""
         pause = self._retry[0]
         while True:
-            refused: list[tuple[Op, str]] = []
             try:
-                async with self._storage.write() as session:
-                    for op in batch:
-                        reason = await self._apply_one(session, op)
-                        if reason is not None:
-                            refused.append((op, reason))
+                refused = await self._transaction(batch)
             except _TRANSIENT as exc:  # the batch is kept; the alarm makes the failure visible
                 self.stats.failures += 1
                 log.warning(
@@ -241,24 +243,48 @@ class DurableWriter:
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
         self._clear("writes")
 
-    async def _apply_one(self, session: AsyncSession, op: Op) -> str | None:
-        """Apply in a savepoint; the reason if the database refuses this write for good."""
+    async def _transaction(self, batch: list[Op]) -> list[tuple[Op, str]]:
+        """The batch in one transaction; the writes refused for good, with why.
+
+        Fast path: no savepoints. Only if a write is refused is the batch redone with one
+        savepoint per write, so the refused ones are set aside and the others still commit.
+        """
+        try:
+            async with self._storage.write() as session:
+                for op in batch:
+                    await self._apply(session, op, flush=False)
+            return []
+        except (_Refusal, *_REFUSED):
+            pass
+        refused: list[tuple[Op, str]] = []
+        async with self._storage.write() as session:
+            for op in batch:
+                try:
+                    async with session.begin_nested():
+                        await self._apply(session, op, flush=True)
+                except _Refusal as exc:
+                    refused.append((op, exc.reason))
+        return refused
+
+    async def _apply(self, session: AsyncSession, op: Op, *, flush: bool) -> None:
+        """Apply one write; raises _Refusal if the database refuses it for good (``flush``:
+        now, so a constraint error is this write's and not a later one's)."""
         applier = self._appliers.get(op.kind)
         if applier is None:
-            return f"no applier for {op.kind!r}"
+            raise _Refusal(f"no applier for {op.kind!r}")
         try:
-            async with session.begin_nested():
-                await applier(session, op.args)
+            await applier(session, op.args)
+            if flush:
+                await session.flush()
         except Rejected as exc:
-            return str(exc)
+            raise _Refusal(str(exc)) from exc
         except _REFUSED as exc:
-            return f"{type(exc).__name__}: {exc.orig}"
+            raise _Refusal(f"{type(exc).__name__}: {exc.orig}") from exc
         except _TRANSIENT:
             raise
         except Exception as exc:  # a write its applier cannot read (bad args): never retryable
             log.exception("applier %s failed on write %d", op.kind, op.seq)
-            return f"{type(exc).__name__}: {exc}"
-        return None
+            raise _Refusal(f"{type(exc).__name__}: {exc}") from exc
 
     def _done(self, batch: list[Op]) -> None:
         for op in batch:
