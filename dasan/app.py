@@ -22,7 +22,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -157,11 +157,17 @@ class Engine:
 
     def _acd_journal_problem(self, message: str | None) -> None:
         """The ACD journal's writer failing (``message``) or writing again (None): an alarm."""
-        alarms = self.recordings.alarms
         if message is None:
-            work = alarms.clear("acd", "journal")
+            self._chore(self.recordings.alarms.clear("acd", "journal"))
         else:
-            work = alarms.raise_alarm("acd", "journal", Severity.MAJOR, message)
+            self.alarm_soon("acd", "journal", Severity.MAJOR, message)
+
+    def alarm_soon(self, source: str, key: str, severity: Severity, message: str) -> None:
+        """Raise an alarm without waiting for it to be stored (the call path must not wait on
+        the database); listeners hear it once it is stored or its storing failed."""
+        self._chore(self.recordings.alarms.raise_alarm(source, key, severity, message))
+
+    def _chore(self, work: Coroutine[Any, Any, object]) -> None:
         task = asyncio.get_running_loop().create_task(work)
         self._chores.add(task)
         task.add_done_callback(self._chores.discard)

@@ -92,9 +92,7 @@ async def _carry_out(
     engine: Engine, session: AgiSession, status: GuardStatus, command: GuardCommand, path: str
 ) -> str:
     if isinstance(command, RaiseAlarm):
-        await engine.alarms.raise_alarm(
-            key=command.key, severity=command.severity, source="recording", message=command.message
-        )
+        engine.alarm_soon("recording", command.key, command.severity, command.message)
     elif isinstance(command, StartOnSpare):
         spare = path.replace(
             engine.settings.recordings.pbx_spool_dir, engine.settings.recordings.pbx_spare_dir, 1
@@ -115,11 +113,11 @@ async def _carry_out(
 async def _apologize(engine: Engine, session: AgiSession, refusal: RefuseBridge) -> None:
     prompts = engine.settings.ivr.prompts_pbx_dir
     log.error("call %s: recording cannot be proven; consultant not bridged", session.uniqueid)
-    await engine.alarms.raise_alarm(
-        key=f"unrecorded:{session.uniqueid}",
-        severity=Severity.CRITICAL,
-        source="recording",
-        message=f"call {session.uniqueid} refused: recording could not be confirmed",
+    engine.alarm_soon(
+        "recording",
+        f"unrecorded:{session.uniqueid}",
+        Severity.CRITICAL,
+        f"call {session.uniqueid} refused: recording could not be confirmed",
     )
     digit = await session.get_data(f"{prompts}/{refusal.language}/recording_unavailable", 5000, 1)
     if digit == "1" and refusal.offer_callback:
