@@ -183,7 +183,22 @@ class Engine:
             ("acd-ami", lambda: AcdAmiBridge(self).run()),
             ("speech-model", self._load_speech_model),
             ("ami-login", self._keep_ami),
+            ("status", self._report_writes),
         ]
+
+    async def _report_writes(self) -> None:
+        """The writer's figures in the status file, for operators and tests (every 5 s)."""
+        writer = self.writer
+        assert writer is not None
+        while True:
+            stats = writer.stats
+            self._write_status(
+                writes_backlog=str(writer.backlog),
+                writes_applied=str(stats.applied),
+                writes_failed_attempts=str(stats.failures),
+                writes_rejected=str(stats.rejected),
+            )
+            await asyncio.sleep(5.0)
 
     async def _serve_until_stopped(self) -> None:
         self.acd.log_in_roster()
