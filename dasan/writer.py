@@ -39,6 +39,8 @@ from dasan.writejournal import Op, WriteJournal
 
 log = logging.getLogger("dasan.storage.writer")
 
+# An applier may cache rows in ``session.info`` for the rest of its transaction; the writer
+# clears it whenever a write in the transaction is rolled back.
 Applier = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
 ALARM_SOURCE = "storage"
 # Refused for what they are: retrying the same write can never succeed.
@@ -264,6 +266,7 @@ class DurableWriter:
                         await self._apply(session, op, flush=True)
                 except _Refusal as exc:
                     refused.append((op, exc.reason))
+                    session.info.clear()  # appliers' caches may hold rows rolled back
         return refused
 
     async def _apply(self, session: AsyncSession, op: Op, *, flush: bool) -> None:

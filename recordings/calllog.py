@@ -108,28 +108,36 @@ class CallLogRefused(CallLogError, Rejected):
 
 
 # Writes are data (JSON-able arguments) so the durable writer can journal and replay them;
-# each applier is idempotent (replaying a write after a crash changes nothing).
+# each applier is idempotent (replaying a write after a crash changes nothing). Within one
+# transaction the rows a batch touches are kept in ``session.info`` (the writer clears it when
+# it redoes a batch), and lookups do not flush: a batch's inserts go out together at commit.
+def _known(session: AsyncSession) -> dict[str, CallRow]:
+    known: dict[str, CallRow] = session.info.setdefault("dasan_calls", {})
+    return known
+
+
 async def _apply_started(session: AsyncSession, args: dict[str, Any]) -> None:
-    existing = await session.get(CallRow, args["id"])
-    if existing is not None:
-        if existing.uniqueid != args["uniqueid"]:
-            raise CallLogRefused(f"call {args['id']} already has uniqueid {existing.uniqueid}")
-        return
-    taken = await session.scalar(select(CallRow.id).where(CallRow.uniqueid == args["uniqueid"]))
+    with session.no_autoflush:
+        existing = await _lookup(session, args["id"])
+        if existing is not None:
+            if existing.uniqueid != args["uniqueid"]:
+                raise CallLogRefused(f"call {args['id']} already has uniqueid {existing.uniqueid}")
+            return
+        taken = await session.scalar(select(CallRow.id).where(CallRow.uniqueid == args["uniqueid"]))
     if taken is not None:
         raise CallLogRefused(f"uniqueid {args['uniqueid']} already belongs to another call")
     enc = args.get("caller_enc")
-    session.add(
-        CallRow(
-            id=args["id"],
-            uniqueid=args["uniqueid"],
-            linkedid=args.get("linkedid"),
-            started_at=datetime.fromisoformat(args["started_at"]),
-            caller_hash=args.get("caller_hash"),
-            caller_enc=base64.b64decode(enc) if enc else None,
-            key_id=args.get("key_id"),
-        )
+    row = CallRow(
+        id=args["id"],
+        uniqueid=args["uniqueid"],
+        linkedid=args.get("linkedid"),
+        started_at=datetime.fromisoformat(args["started_at"]),
+        caller_hash=args.get("caller_hash"),
+        caller_enc=base64.b64decode(enc) if enc else None,
+        key_id=args.get("key_id"),
     )
+    session.add(row)
+    _known(session)[row.id] = row
 
 
 async def _apply_routed(session: AsyncSession, args: dict[str, Any]) -> None:
@@ -142,13 +150,14 @@ async def _apply_routed(session: AsyncSession, args: dict[str, Any]) -> None:
 
 async def _apply_joined(session: AsyncSession, args: dict[str, Any]) -> None:
     await _existing(session, args["id"])
-    exists = await session.scalar(
-        select(ParticipantRow.id).where(
-            ParticipantRow.call_id == args["id"],
-            ParticipantRow.person_id == args["person"],
-            ParticipantRow.role == args["role"],
+    with session.no_autoflush:
+        exists = await session.scalar(
+            select(ParticipantRow.id).where(
+                ParticipantRow.call_id == args["id"],
+                ParticipantRow.person_id == args["person"],
+                ParticipantRow.role == args["role"],
+            )
         )
-    )
     if exists is None:
         session.add(
             ParticipantRow(
@@ -167,8 +176,19 @@ async def _apply_ended(session: AsyncSession, args: dict[str, Any]) -> None:
     row.duration_ms = max(0, round((ended_at - row.started_at).total_seconds() * 1000))
 
 
+async def _lookup(session: AsyncSession, call_id: str) -> CallRow | None:
+    known = _known(session)
+    row = known.get(call_id)
+    if row is None:
+        with session.no_autoflush:
+            row = await session.get(CallRow, call_id)
+        if row is not None:
+            known[call_id] = row  # also keeps it referenced (the identity map holds it weakly)
+    return row
+
+
 async def _existing(session: AsyncSession, call_id: str) -> CallRow:
-    row = await session.get(CallRow, call_id)
+    row = await _lookup(session, call_id)
     if row is None:
         raise CallLogRefused(f"unknown call {call_id}")
     return row

@@ -306,3 +306,21 @@ async def test_read_your_writes(storage: Storage, tmp_path: Path) -> None:
         assert record is not None and record.language == "en"
         assert await log.caller_number("call-1") == "0212345678"
         assert (await log.by_uniqueid("u1")) is not None
+
+
+async def test_repeated_writes_in_one_batch_are_idempotent(
+    storage: Storage, tmp_path: Path
+) -> None:
+    writer = DurableWriter(storage, tmp_path / "journal")
+    log = queued_log(storage, writer)
+    writer.open()
+    await call_story(log, 1)
+    await call_story(log, 1)  # an engine re-announcing the same call: same rows
+    await log.call_started("call-2", "u1", None, None, START)  # uniqueid taken: refused
+    await call_story(log, 3)
+    async with running(writer):
+        assert await writer.flush(within_s=10)
+    assert (writer.stats.batches, writer.stats.rejected) == (1, 1)
+    calls = {c.id: c for c in await CallLog(storage, None).all()}
+    assert sorted(calls) == ["call-1", "call-3"]
+    assert [p.person_id for p in calls["call-1"].participants] == ["c0002"]
