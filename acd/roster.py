@@ -210,3 +210,22 @@ def format_roster(consultants: Iterable[Consultant]) -> str:
             ]
         )
     return buffer.getvalue()
+
+
+def members_by_language(
+    roster: Iterable[Consultant], endpoints: Iterable[str]
+) -> dict[str, tuple[str, ...]]:
+    """Consultant ids per language (roster order) for the PBX's static fallback queues.
+
+    Every language gets an entry, empty when nobody on the roster speaks it; only consultants
+    with a PBX endpoint are listed (a queue member without one would never ring).
+    """
+    reachable = set(endpoints)
+    members: dict[str, list[str]] = {lang.value: [] for lang in Language}
+    for consultant in roster:
+        if consultant.id not in reachable:
+            continue
+        for lang in Language:
+            if lang in consultant.languages:
+                members[lang.value].append(consultant.id)
+    return {lang: tuple(ids) for lang, ids in members.items()}

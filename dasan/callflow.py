@@ -128,6 +128,8 @@ class CallFlow:
             language=settings.ivr.default_language,
             entry=session.variables.get("agi_dnid", ""),
         )
+        # The static fallback (dialplans/120.conf) asks no language again once this is set.
+        await session.set_variable("DASAN_LANG", outcome.language)
         service = outcome.target
         if service is not None and service not in OFFERS:
             service = acd_service(engine, service, outcome.language)

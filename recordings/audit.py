@@ -166,8 +166,10 @@ async def audit_storage(
         )
         for p in catalog_problems(facts.everything, facts.links)
     ]
+    # A file is owned by any catalog row, not only by those in the window: an older call's
+    # recording archived late (a restarted engine recovering the spool) is no orphan.
     file_gaps, uncataloged, live = check_files(
-        facts.files, facts.recordings, finished, known, now=wall(), cfg=cfg
+        facts.files, facts.everything, finished, known, now=wall(), cfg=cfg
     )
     by_uniqueid: dict[str, list[Recording]] = {}
     for rec in facts.recordings:

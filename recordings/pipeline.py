@@ -25,7 +25,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,8 +46,17 @@ from recordings.archive import (
 from recordings.audio import AudioError, inspect_wav
 from recordings.calllog import CallLog, CallLogPending
 from recordings.catalog import ArchiveFacts, Catalog, NewRecording, Recording
+from recordings.cdr import CdrCall, citizen_calls, read_cdr
 from recordings.keys import KeyRing
-from recordings.layout import FoundFile, Roots, host_path, scan, split_name, stale_parts
+from recordings.layout import (
+    FoundFile,
+    Roots,
+    cdr_files,
+    host_path,
+    scan,
+    split_name,
+    stale_parts,
+)
 from recordings.models import RecordingState
 
 log = logging.getLogger(__name__)
@@ -91,7 +100,8 @@ class RecordingPipeline:
             thread_name_prefix="archive",
             initializer=background_priority,
         )
-        self._busy: set[Path] = set()
+        self._busy: dict[Path, asyncio.Event] = {}
+        self._cdr: Mapping[str, CdrCall] | None = None
 
     # Engine-facing API ---------------------------------------------------------------
     async def recording_closed(self, uniqueid: str, path: str | Path) -> None:
@@ -106,8 +116,9 @@ class RecordingPipeline:
         await self._queue.join()
 
     async def run(self) -> None:
-        """Recover, then process announced recordings and rescan periodically until cancelled."""
-        await self.recover()
+        """Recover what a dead predecessor left, process announced recordings and rescan
+        periodically, until cancelled. New calls' recordings never wait for the recovery:
+        after a long outage the spool may hold hundreds of files."""
         async with asyncio.TaskGroup() as group:
             for _ in range(self._cfg.workers):
                 group.create_task(self._consume())
@@ -128,19 +139,29 @@ class RecordingPipeline:
 
     async def _rescan_forever(self) -> None:
         while True:
+            try:
+                await self.recover()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # e.g. the catalog's database: alarm, retry next pass
+                log.exception("recovery pass failed")
+                await self._alarms.raise_alarm(
+                    SOURCE, "recovery", Severity.MAJOR, f"recovery of the spools failed: {exc}"
+                )
             await asyncio.sleep(self._cfg.rescan_interval_s)
-            await self.recover()
 
     # Processing ----------------------------------------------------------------------
     async def process(self, path: Path) -> Recording | None:
-        """Catalog and archive one WAV; None when it is still being written or busy.
+        """Catalog and archive one WAV; None while it is still being written.
 
         Raises FileNotFoundError when the file is missing and was never cataloged (the PBX
         did not record: the consumer turns that into an alarm).
         """
-        if path in self._busy:
-            return None
-        self._busy.add(path)
+        while (busy := self._busy.get(path)) is not None:
+            # Another task (the recovery pass, or a second announcement) has it: its outcome
+            # is this one's too, so a drain() never returns before the file is done.
+            await busy.wait()
+        self._busy[path] = asyncio.Event()
         try:
             if not await asyncio.to_thread(path.exists):
                 return await self._already_done(path)
@@ -156,7 +177,7 @@ class RecordingPipeline:
                 raise ArchiveError(f"{path} changed after it was cataloged")
             return await self._archive(recording)
         finally:
-            self._busy.discard(path)
+            self._busy.pop(path).set()
 
     async def _already_done(self, path: Path) -> Recording:
         """A file announced twice (the recovery scan got there first) is not an error."""
@@ -197,8 +218,14 @@ class RecordingPipeline:
         if call is not None:
             started = call.started_at
         else:
-            mtime = datetime.fromtimestamp(closed.mtime, UTC)
-            started = mtime - timedelta(milliseconds=closed.info.duration_ms)
+            # A call the engine never saw (it was down: the fallback queue served it): the
+            # PBX's CDR says when it was answered, which is when MixMonitor started.
+            cdr = (await self._cdr_calls()).get(uniqueid)
+            if cdr is not None:
+                started = cdr.answer
+            else:
+                mtime = datetime.fromtimestamp(closed.mtime, UTC)
+                started = mtime - timedelta(milliseconds=closed.info.duration_ms)
         return await self._catalog.add(
             NewRecording(
                 uniqueid=uniqueid,
@@ -276,20 +303,14 @@ class RecordingPipeline:
     async def recover(self) -> RecoveryReport:
         """Finish every WAV left in the spools that is closed (see module invariants)."""
         report = RecoveryReport()
+        self._cdr = None  # read again (at most once) in this pass
         await asyncio.to_thread(self._remove_stale_parts)
         found = await asyncio.to_thread(lambda: [f for f in scan(self._roots) if f.is_wav])
-        for item in found:
-            path = self._roots.absolute(item.root, item.rel_path)
-            try:
-                done = await self._recover_one(item, path)
-            except asyncio.CancelledError:
-                raise
-            except (ArchiveError, AudioError, OSError) as exc:
-                report.failed.append(item.rel_path)
-                log.warning("recovery of %s failed: %s", path, exc)
-                await self._alarm(path, f"recording {path.name} could not be recovered: {exc}")
-                continue
-            (report.archived if done else report.pending).append(item.rel_path)
+        # Files are recovered side by side (ffmpeg still runs at most `workers` at a time).
+        lanes = asyncio.Semaphore(self._cfg.workers * 2)
+        async with asyncio.TaskGroup() as group:
+            for item in found:
+                group.create_task(self._recover_into(item, report, lanes))
         if found:
             log.info(
                 "recovery: %d archived, %d pending, %d failed",
@@ -298,6 +319,30 @@ class RecordingPipeline:
                 len(report.failed),
             )
         return report
+
+    async def _recover_into(
+        self, item: FoundFile, report: RecoveryReport, lanes: asyncio.Semaphore
+    ) -> None:
+        path = self._roots.absolute(item.root, item.rel_path)
+        async with lanes:
+            try:
+                done = await self._recover_one(item, path)
+            except (ArchiveError, AudioError, OSError) as exc:
+                report.failed.append(item.rel_path)
+                log.warning("recovery of %s failed: %s", path, exc)
+                await self._alarm(path, f"recording {path.name} could not be recovered: {exc}")
+                return
+        (report.archived if done else report.pending).append(item.rel_path)
+
+    async def _cdr_calls(self) -> Mapping[str, CdrCall]:
+        """The PBX's answered citizen calls, read once per recovery pass (when needed)."""
+        if self._cdr is None:
+            cfg = self._cfg
+            parsed = await asyncio.to_thread(read_cdr, *cdr_files(self._settings))
+            self._cdr = citizen_calls(
+                parsed.rows, cfg.cdr_numbers, cfg.cdr_contexts, cfg.cdr_userfields
+            )
+        return self._cdr
 
     async def _recover_one(self, item: FoundFile, path: Path) -> bool:
         existing = [

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from dasan.config import LANGUAGES, Settings
 
+KOREAN = "ko"
+
 
 def consultant_password(secret: str, consultant_id: str) -> str:
     """Each consultant's SIP password, derived from the directory secret and the id."""
@@ -63,14 +65,19 @@ def render_globals(settings: Settings) -> str:
 
 
 def render_fallback_queues(members_by_language: Mapping[str, Sequence[str]]) -> str:
-    """One static queue per language holding the consultants who speak it."""
+    """One static queue per language holding the consultants who speak it.
+
+    In the Korean queue, consultants who also speak another language get penalty 1: the
+    Korean desk takes them only when every Korean-only consultant is busy, so they stay free
+    for the foreign-language callers who can be served by nobody else.
+    """
+    foreign = {cid for lang, ids in members_by_language.items() if lang != KOREAN for cid in ids}
     out: list[str] = []
     for language in LANGUAGES:
         out.append(f"[fallback-{language}](fallback-template)")
-        out.extend(
-            f"member => PJSIP/{cid},0,{cid},PJSIP/{cid}"
-            for cid in members_by_language.get(language, ())
-        )
+        for cid in members_by_language.get(language, ()):
+            penalty = 1 if language == KOREAN and cid in foreign else 0
+            out.append(f"member => PJSIP/{cid},{penalty},{cid},PJSIP/{cid}")
         out.append("")
     return "\n".join(out)
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from acd.roster import load_configured, members_by_language
 from dasan.config import Settings
 from dasan.paths import project_root
 from dasan.pbx.container import Mount, PbxContainer
 from dasan.pbx.image import PbxImage
 from dasan.pbx.render import render_all, write_generated
 from ivr.wiring import speech_dir
+
+log = logging.getLogger(__name__)
 
 
 def pbx_image(settings: Settings) -> PbxImage:
@@ -26,12 +30,27 @@ def config_dirs(settings: Settings) -> tuple[Path, Path]:
 
 
 def fallback_members(settings: Settings) -> Mapping[str, Sequence[str]]:
-    """Consultants per language for the static fallback queues (from the ACD roster)."""
-    try:
-        from acd.roster import members_by_language  # type: ignore[import-not-found,attr-defined,unused-ignore]
-    except ImportError:  # roster not wired yet: every consultant serves the Korean fallback
-        return {"ko": settings.consultants.ids()}
-    return members_by_language(settings)  # type: ignore[no-any-return]
+    """Consultants per language for the static fallback queues: the ACD roster's languages.
+
+    Raises AcdConfigError when the roster or the service catalog is invalid (the PBX then
+    does not start with queues that would not match the engine's routing).
+    """
+    _catalog, roster = load_configured(settings.acd)
+    members = members_by_language(roster, settings.consultants.ids())
+    unreachable = sorted({c.id for c in roster} - set(settings.consultants.ids()))
+    if unreachable:
+        log.warning(
+            "fallback queues: %d roster consultants have no PBX endpoint (%s...)",
+            len(unreachable),
+            ", ".join(unreachable[:5]),
+        )
+    empty = [lang for lang, ids in members.items() if not ids]
+    if empty:
+        log.warning(
+            "fallback queues: nobody speaks %s; those callers go to the Korean desk",
+            ", ".join(empty),
+        )
+    return members
 
 
 def render_generated(settings: Settings) -> list[str]:

@@ -259,3 +259,20 @@ async def test_engine_killed_mid_call_then_recovered_passes_audit(
     await system.pipeline.recover()
     assert not wav.exists()
     assert (await run(system)).ok
+
+
+async def test_an_old_call_archived_late_is_no_orphan_of_a_recent_window(
+    system: Recordings, call_start: datetime
+) -> None:
+    """A restarted engine archives what a dead one left: the archive is new, its call is not."""
+    wav = await recorded_call(system, "late-1", call_start, 1.0)
+    since = datetime.now(UTC) - timedelta(seconds=60)
+    assert call_start < since
+    recording = await system.pipeline.process(wav)
+    assert recording is not None and recording.archive_rel_path
+    # Archived inside the window, and settled (older than settle_s): not "still recording".
+    archive = system.settings.recordings_dir / recording.archive_rel_path
+    past = time.time() - 30
+    os.utime(archive, (past, past))
+    report = await audit_async(system.settings, since=since)
+    assert report.gaps == [], report.gaps

@@ -243,3 +243,40 @@ async def test_two_processes_never_archive_one_file_twice(
     leftovers = [p.name for p in system.settings.recordings_dir.rglob("*") if p.is_file()]
     assert sorted(leftovers) == sorted(p.name.replace(".wav", ".opus.enc") for p in paths)
     assert system.alarms.active() == []
+
+
+async def test_recovery_dates_an_unknown_call_from_the_cdr(
+    system: Recordings, call_start: datetime
+) -> None:
+    """A call served by the fallback while the engine was down is dated by the PBX's CDR."""
+    uniqueid = f"{int(call_start.timestamp())}.89"
+    spool_wav(system.settings, uniqueid, 2.0, call_start)
+    answer = call_start.timestamp() + 0.25
+    cdr = system.settings.pbx_dir / "log" / "cdr-custom" / "Master.csv"
+    cdr.parent.mkdir(parents=True, exist_ok=True)
+    fields = ["", "0101", "120", "from-citizens", "", "PJSIP/citizen-1", "", "Queue", ""]
+    times = [f"{call_start.timestamp():.6f}", f"{answer:.6f}", f"{answer + 2.0:.6f}"]
+    cdr.write_text(
+        ",".join(f'"{v}"' for v in [*fields, *times, "2", "2", "ANSWERED", "DOCUMENTATION"])
+        + f',"{uniqueid}","citizen","{uniqueid}"\n'
+    )
+    report = await system.pipeline.recover()
+    assert len(report.archived) == 1
+    [row] = await system.catalog.find()
+    assert row.call_id is None
+    assert abs(row.started_at.timestamp() - answer) < 0.001
+
+
+async def test_hundreds_left_behind_are_recovered_together(
+    system: Recordings, call_start: datetime
+) -> None:
+    paths = [
+        spool_wav(system.settings, f"{int(call_start.timestamp())}.{n}", 0.2, call_start)
+        for n in range(1000, 1030)
+    ]
+    report = await system.pipeline.recover()
+    assert sorted(report.archived) == sorted(
+        p.relative_to(system.settings.recordings_dir).as_posix() for p in paths
+    )
+    assert not any(p.exists() for p in paths)
+    assert len(await system.catalog.find()) == 30

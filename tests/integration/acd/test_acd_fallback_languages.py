@@ -1,0 +1,91 @@
+"""Engine down (issue 10): with no FastAGI server at all, an English caller picks English in
+the dialplan's fallback language menu, hears the recording notice in English, and is answered
+through the static `fallback-en` queue by a consultant who speaks English; the call is
+recorded, and an engine started afterwards catalogs that recording (it never knew the call)
+and the audit is clean."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from dasan.sipp import CitizenCalls, ConsultantUas, Dtmf, ensure_media, run_citizens
+from recordings.audit import AuditReport, audit
+from tests.integration.support import (
+    AmiRecorder,
+    EngineProcess,
+    ItEnv,
+    call_seconds,
+    citizen_uniqueid,
+    eventually,
+    port_open,
+    roster_languages,
+    wav_seconds,
+)
+
+CALLER = "0107100001"
+# The six language options last ~19.3 s: the key comes in the wait after them, when nothing
+# is played to the caller and the caller's RTP pauses for the RFC 2833 key (the recording
+# must still be as long as the call).
+KEY_AT_MS = 21_500
+
+
+@pytest.mark.timeout(300)
+async def test_english_caller_is_answered_in_english_when_the_engine_is_down(
+    recorder: AmiRecorder, sipp_dir: Path, it_env: ItEnv
+) -> None:
+    settings = it_env.settings
+    assert not port_open(settings.agi.host, settings.agi.port), "an engine is listening"
+    since = dt.datetime.now(dt.UTC)
+    await asyncio.to_thread(ensure_media, sipp_dir / "media")
+    async with ConsultantUas(sipp_dir / "uas", ring_ms=300, talk_ms=6_000):
+        result = await run_citizens(
+            CitizenCalls(caller=CALLER, digits=(Dtmf("2", KEY_AT_MS),), hangup_after_ms=90_000),
+            sipp_dir / "uac",
+        )
+    assert result.ok, result.errors
+    uniqueid = citizen_uniqueid(recorder, CALLER)
+    hangup = await recorder.wait_event("Hangup", Uniqueid=uniqueid)
+
+    # The notice in English came before the English desk rang anyone.
+    notice = recorder.where("UserEvent", Uniqueid=uniqueid, UserEvent="DasanFallback")
+    assert [(e.get("Language"), e.get("Notice")) for e in notice] == [("en", "en")]
+    joined = recorder.where("QueueCallerJoin", Uniqueid=uniqueid)
+    assert [e.get("Queue") for e in joined] == ["fallback-en"]
+    dials = recorder.where("DialBegin", Uniqueid=uniqueid)
+    assert dials and recorder.events.index(notice[0]) < recorder.events.index(dials[0])
+    answered = recorder.where("DialEnd", Uniqueid=uniqueid, DialStatus="ANSWER")
+    assert len(answered) == 1
+    consultant = answered[0].get("DestChannel").removeprefix("PJSIP/").split("-")[0]
+    assert "en" in roster_languages()[consultant], consultant
+
+    # Recorded whole, by Asterisk alone.
+    files = list(settings.recordings_dir.rglob(f"{uniqueid}.wav"))
+    assert len(files) == 1, files
+    call_s = call_seconds(recorder, uniqueid, hangup)
+    wav_s = wav_seconds(files[0])
+    print(f"fallback call {call_s:.3f} s, recording {wav_s:.3f} s")
+    assert abs(wav_s - call_s) <= 0.02 * call_s, (wav_s, call_s)
+
+    # An engine started now finds the recording it never heard of, catalogs and archives it.
+    engine = EngineProcess(
+        it_env, {"DASAN_RECORDINGS__SETTLE_S": "5", "DASAN_RECORDINGS__RESCAN_INTERVAL_S": "5"}
+    )
+    await asyncio.to_thread(engine.start)
+    try:
+
+        def clean(report: AuditReport) -> bool:
+            return report.ok and not report.in_progress and report.recordings_checked >= 1
+
+        report = await eventually(
+            lambda: asyncio.to_thread(audit, settings, since=since),
+            clean,
+            120,
+            "the fallback call's recording cataloged and the audit clean",
+        )
+        assert report.calls_checked >= 1
+    finally:
+        await asyncio.to_thread(engine.stop)
