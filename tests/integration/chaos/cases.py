@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from dasan.pbx.container import PbxContainer
 from tests.integration.chaos.harness import Case, run_case
 from tests.integration.support import ItEnv
 
 
-async def check_case(case: Case, env: ItEnv, pbx: PbxContainer, tmp_path: Path) -> None:
-    result = await run_case(case, env, pbx, tmp_path / case.name)
+async def check_case(case: Case, env: ItEnv, pbx: PbxContainer) -> None:
+    result = await run_case(case, env, pbx)
     summary = {
         k: result[k]
         for k in ("offered", "answered", "lost", "answered_after_fault", "resync_s", "notes")

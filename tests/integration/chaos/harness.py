@@ -24,8 +24,9 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from cti.ami.client import AmiClient
 from cti.ami.messages import AmiEvent
 from dasan.load.distributions import Distribution, Shape
 from dasan.load.profile import CallType, Key, Profile
-from dasan.load.report import build_report
+from dasan.load.report import LoadReport, build_report
 from dasan.load.runner import LoadRun, Progress, RunData, RunOptions
 from dasan.load.tracker import Counts, Outcome
 from dasan.pbx.container import PbxContainer
@@ -43,7 +44,7 @@ from tests.integration.chaos.evidence import (
     engine_log_findings,
     first_engine_dial_after,
 )
-from tests.integration.support import REPO, EngineProcess, ItEnv
+from tests.integration.support import REPO, EngineProcess, ItEnv, port_open, wait_for
 
 RESULTS_DIR = Path(os.environ.get("CHAOS_RESULTS_DIR", str(REPO / "var" / "chaos")))
 KEEP = frozenset(
@@ -51,13 +52,13 @@ KEEP = frozenset(
 )
 # Few consultants logged in to the engine, so callers also wait (the fallback queues still
 # hold every consultant of the roster).
-CONSULTANTS = tuple(f"c{n:04d}" for n in range(1, 7))
+CONSULTANTS = tuple(f"c{n:04d}" for n in range(1, 21))
 KOREAN_KEYS = (Key(digit="1", after_s=1.5), Key(digit="1", after_s=7.5))
 
 
 def chaos_profile(placing_s: float = 90.0, rate: float = 0.5) -> Profile:
-    """0.5 calls/s, ~10 s of IVR, 6-12 s of talk on 6 consultants: at any moment a few calls
-    in the IVR, one or two waiting, four or five talking. Nobody hangs up early, so a call
+    """0.5 calls/s, ~10 s of IVR, 6-12 s of talk on 20 consultants (20 s of wrap-up each, so
+    about 75 % busy): at any moment a few calls in the IVR, some waiting, several talking. Nobody hangs up early, so a call
     not answered is a call lost."""
     return Profile(
         name="chaos",
@@ -102,6 +103,8 @@ class ChaosContext:
         self.killed: set[int] = set()
         self.marks = Marks()
         self.progress: Progress | None = None
+        # Whatever a case's ``around`` set up for its fault (e.g. the proxy it controls).
+        self.extra: dict[str, Any] = {}
 
     @property
     def engine(self) -> EngineProcess:
@@ -115,8 +118,16 @@ class ChaosContext:
         proc = EngineProcess(self.env, self.engine_env)
         proc.log_path = self.workdir / f"engine-{len(self.engines)}.log"
         self.engines.append(proc)
+        # A killed engine leaves its status file: never take it for the new one's.
+        status = self.settings.state_dir / "engine-status.json"
+        await asyncio.to_thread(status.unlink, True)
         started = time.monotonic()
         await asyncio.to_thread(proc.start, 90.0)
+        # Behind a proxy the PBX's FastAGI port is open before the engine listens.
+        port = int(self.engine_env.get("DASAN_AGI__PORT", self.settings.agi.port))
+        await asyncio.to_thread(
+            wait_for, lambda: port_open("127.0.0.1", port), 60, "the engine's FastAGI port"
+        )
         return round(time.monotonic() - started, 2)
 
     async def stop_engine(self) -> None:
@@ -148,6 +159,13 @@ class ChaosContext:
 
 
 Fault = Callable[[ChaosContext], Coroutine[Any, Any, None]]
+# What a case needs around the engine for its whole run (e.g. a proxy it talks through).
+Around = Callable[[ChaosContext], contextlib.AbstractAsyncContextManager[None]]
+
+
+@contextlib.asynccontextmanager
+async def nothing_around(_ctx: ChaosContext) -> AsyncIterator[None]:
+    yield
 
 
 @dataclass(frozen=True)
@@ -163,6 +181,7 @@ class Case:
     allowed_lost: Callable[[Counts], int] = lambda _counts: 0
     # Faults that do not stop routing need no resync measurement.
     measures_resync: bool = True
+    around: Around = nothing_around
 
 
 class _Processes:
@@ -190,21 +209,38 @@ def base_engine_env() -> dict[str, str]:
     }
 
 
-async def run_case(case: Case, env: ItEnv, pbx: PbxContainer, workdir: Path) -> dict[str, Any]:
-    """Run one case end to end; returns its result (also written to RESULTS_DIR)."""
+async def run_case(case: Case, env: ItEnv, pbx: PbxContainer) -> dict[str, Any]:
+    """Run one case end to end; returns its result (also written to RESULTS_DIR, with the
+    run's SIPp files, load report and engine logs in RESULTS_DIR/runs/<case>)."""
+    workdir = RESULTS_DIR / "runs" / case.name
+    await asyncio.to_thread(shutil.rmtree, workdir, True)
+    await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
     ctx = ChaosContext(env, pbx, workdir, base_engine_env() | case.engine_env)
+    async with case.around(ctx):
+        data, events, alive, fault_error = await _run_loaded(case, ctx)
+    report = build_report(data)
+    result = verdict(case, ctx, data, events, alive=alive, fault_error=fault_error)
+    await asyncio.to_thread(write_result, result, report, workdir)
+    return result
+
+
+Loaded = tuple[RunData, list[AmiEvent], list[bool], BaseException | None]
+
+
+async def _run_loaded(case: Case, ctx: ChaosContext) -> Loaded:
+    """The engine, the load and the fault together; every engine started here is stopped."""
+    settings = ctx.settings
     await ctx.start_engine()
-    ami = AmiClient(env.settings.ami)
+    ami = AmiClient(settings.ami)
     await ami.start()
     events: list[AmiEvent] = []
     pump = asyncio.create_task(_record(ami, events))
-    fault_error: BaseException | None = None
     try:
         run = LoadRun(
-            env.settings,
+            settings,
             case.profile,
             _Processes(ctx),
-            RunOptions(workdir=workdir / "load", verify_hashes=False),
+            RunOptions(workdir=ctx.workdir / "load", verify_hashes=False),
             on_progress=lambda p: setattr(ctx, "progress", p),
         )
         load = asyncio.create_task(run.run())
@@ -219,15 +255,15 @@ async def run_case(case: Case, env: ItEnv, pbx: PbxContainer, workdir: Path) -> 
         alive = [e.proc.poll() is None for e in ctx.engines if e.proc is not None]
         for proc in ctx.engines:
             await asyncio.to_thread(proc.stop)
-    result = verdict(case, ctx, data, events, alive=alive, fault_error=fault_error)
-    await asyncio.to_thread(write_result, result)
-    return result
+    return data, events, alive, fault_error
 
 
-def write_result(result: dict[str, Any]) -> None:
+def write_result(result: dict[str, Any], report: LoadReport, workdir: Path) -> None:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{result['case']}.json"
     path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    full = report.summary | {"timeline": report.timeline, "calls": list(report.calls)}
+    (workdir / "report.json").write_text(json.dumps(full, indent=1) + "\n", encoding="utf-8")
 
 
 async def _fault_outcome(fault: asyncio.Task[None]) -> BaseException | None:
@@ -286,7 +322,11 @@ def _load_figures(
 ) -> dict[str, Any]:
     summary = build_report(data).summary
     calls = data.tracker.calls() if data.tracker else []
-    lost = [c.uniqueid for c in calls if c.outcome is not Outcome.ANSWERED]
+    lost = [
+        {"id": c.uniqueid, "type": c.call_type, "outcome": c.outcome.value, "started": c.started}
+        for c in calls
+        if c.outcome is not Outcome.ANSWERED
+    ]
     answered_after = sum(
         1 for c in calls if c.answered and marks.fault and c.answered > marks.fault
     )

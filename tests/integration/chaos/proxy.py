@@ -72,12 +72,12 @@ class TcpProxy:
         if self._server is None:
             self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
 
-    async def refuse(self) -> None:
+    async def refuse(self) -> int:
         server, self._server = self._server, None
         if server is not None:
             server.close()
             await server.wait_closed()
-        await self.drop()
+        return await self.drop()
 
     async def drop(self) -> int:
         links = [link for link in self._links if not link.frozen]

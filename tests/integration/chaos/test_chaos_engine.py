@@ -5,7 +5,6 @@ engine catalogs what the dead one left and routes again."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -73,13 +72,11 @@ CASES = {
 
 @pytest.mark.chaos_short
 @pytest.mark.timeout(600)
-async def test_engine_killed_while_calls_wait(
-    pbx: PbxContainer, it_env: ItEnv, tmp_path: Path
-) -> None:
-    await check_case(CASES["engine_kill_waiting"], it_env, pbx, tmp_path)
+async def test_engine_killed_while_calls_wait(pbx: PbxContainer, it_env: ItEnv) -> None:
+    await check_case(CASES["engine_kill_waiting"], it_env, pbx)
 
 
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("name", ["engine_kill_ivr", "engine_kill_talking", "engine_restart"])
-async def test_engine_fault(name: str, pbx: PbxContainer, it_env: ItEnv, tmp_path: Path) -> None:
-    await check_case(CASES[name], it_env, pbx, tmp_path)
+async def test_engine_fault(name: str, pbx: PbxContainer, it_env: ItEnv) -> None:
+    await check_case(CASES[name], it_env, pbx)
