@@ -35,7 +35,7 @@ def unix_upstream(path: str) -> Connect:
     return lambda: asyncio.open_unix_connection(path)
 
 
-@dataclass
+@dataclass(eq=False)  # links are kept in a set, by identity
 class _Link:
     """One relayed connection: the client's side, the upstream side and the two pumps."""
 
@@ -57,6 +57,7 @@ class TcpProxy:
         self._upstream = upstream
         self._server: asyncio.Server | None = None
         self._links: set[_Link] = set()
+        self._serving: set[asyncio.Task[None]] = set()
         self._delay_s = 0.0
         self._rate_bps: float | None = None
         self.accepted = 0
@@ -100,9 +101,15 @@ class TcpProxy:
         for link in list(self._links):
             link.close()
         self._links.clear()
+        # Wait for every connection handler to end, so none is left to the loop's shutdown.
+        await asyncio.gather(*self._serving, return_exceptions=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._serving.add(task)
+            task.add_done_callback(self._serving.discard)
         try:
             up_reader, up_writer = await asyncio.wait_for(self._upstream(), 5.0)
         except (OSError, TimeoutError) as exc:
