@@ -247,6 +247,8 @@ async def _run_loaded(case: Case, ctx: ChaosContext) -> Loaded:
         fault = asyncio.create_task(case.inject(ctx))
         data = await load
         fault_error = await _fault_outcome(fault)
+        # The next case must not find this one's recordings still to archive in its window.
+        ctx.marks.notes["unarchived_at_end"] = await _archived(settings.recordings_dir, 120)
     finally:
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -264,6 +266,21 @@ def write_result(result: dict[str, Any], report: LoadReport, workdir: Path) -> N
     path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     full = report.summary | {"timeline": report.timeline, "calls": list(report.calls)}
     (workdir / "report.json").write_text(json.dumps(full, indent=1) + "\n", encoding="utf-8")
+
+
+def _unarchived(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*.wav*") if not p.name.endswith(".enc")]
+
+
+async def _archived(folder: Path, timeout_s: float) -> int:
+    """Wait until the engine archived every recording in the spool; returns how many were
+    still waiting at the deadline (0: all archived)."""
+    deadline = time.monotonic() + timeout_s
+    left = await asyncio.to_thread(_unarchived, folder)
+    while left and time.monotonic() < deadline:
+        await asyncio.sleep(1.0)
+        left = await asyncio.to_thread(_unarchived, folder)
+    return len(left)
 
 
 async def _fault_outcome(fault: asyncio.Task[None]) -> BaseException | None:
