@@ -8,7 +8,8 @@ abandoned by the caller / unserved, the recordings audit (target clean), service
 setup times, CPU and RSS per component (Asterisk, engine, SIPp).
 
 Output: benchmarks/results/pbx_seed_peak.json with the machine it ran on.
-``--duration`` shortens the placing time for a trial (the result says so).
+``--duration`` shortens the placing time and ``--profile seed-peak-short`` the talk, for a
+trial (the result says so: ``full_profile: false``).
 """
 
 from __future__ import annotations
@@ -44,8 +45,10 @@ def targets(run: dict[str, Any]) -> dict[str, bool]:
     }
 
 
-async def measure(storages: list[str], duration_s: float | None) -> dict[str, Any]:
-    profile = load_profile("seed-peak").bounded(duration_s=duration_s)
+async def measure(
+    storages: list[str], duration_s: float | None, profile_name: str = "seed-peak"
+) -> dict[str, Any]:
+    profile = load_profile(profile_name).bounded(duration_s=duration_s)
     runs: dict[str, Any] = {}
     for storage in storages:
         print(f"pbx_seed_peak: {storage} ...", file=sys.stderr, flush=True)
@@ -66,7 +69,7 @@ async def measure(storages: list[str], duration_s: float | None) -> dict[str, An
         "machine": describe_machine(),
         "profile": profile.name,
         "placing_s": profile.duration_s,
-        "full_profile": duration_s is None,
+        "full_profile": duration_s is None and profile_name == "seed-peak",
         "runs": runs,
     }
 
@@ -81,9 +84,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--storage", nargs="*", default=list(STORAGES), choices=STORAGES)
     parser.add_argument("--duration", type=float, help="seconds of placing calls (a trial)")
+    parser.add_argument("--profile", default="seed-peak", choices=["seed-peak", "seed-peak-short"])
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(args_in)
-    result = asyncio.run(measure(args.storage, args.duration))
+    result = asyncio.run(measure(args.storage, args.duration, args.profile))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps({k: v["targets_met"] for k, v in result["runs"].items()}, indent=2))

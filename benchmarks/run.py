@@ -290,7 +290,11 @@ def _pbx_rows(d: dict[str, Any]) -> list[Row]:
 
 def _seed_peak_rows(d: dict[str, Any]) -> list[Row]:
     rows: list[Row] = []
-    full = "" if d.get("full_profile") else f" (trial: {fmt(d.get('placing_s'))} s of calls)"
+    full = (
+        ""
+        if d.get("full_profile")
+        else f" (trial: {d.get('profile')}, {fmt(d.get('placing_s'))} s of calls)"
+    )
     for storage, run in (d.get("runs") or {}).items():
         t = run.get("targets_met") or {}
         calls = (
