@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import itertools
 import math
 import re
@@ -55,6 +57,27 @@ def first_engine_dial_after(events: Iterable[AmiEvent], since: float | None) -> 
         and e.timestamp >= since
     ]
     return round(min(dials) - since, 1) if dials else None
+
+
+def ami_login_after(paths: Iterable[Path], since: float | None) -> float | None:
+    """Seconds from ``since`` to the engine's first AMI login after it, from its log (whose
+    times are local wall-clock times, as this process's)."""
+    if since is None:
+        return None
+    logins = []
+    for path in paths:
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            if "AMI logged in" not in line:
+                continue
+            with contextlib.suppress(ValueError):
+                when = dt.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                if when >= since:
+                    logins.append(when)
+    return round(min(logins) - since, 1) if logins else None
 
 
 def engine_log_findings(paths: Iterable[Path], keep: int = 8) -> dict[str, Any]:

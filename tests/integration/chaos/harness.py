@@ -40,6 +40,7 @@ from dasan.load.runner import LoadRun, Progress, RunData, RunOptions
 from dasan.load.tracker import Counts, Outcome
 from dasan.pbx.container import PbxContainer
 from tests.integration.chaos.evidence import (
+    ami_login_after,
     double_bookings,
     engine_log_findings,
     first_engine_dial_after,
@@ -326,6 +327,7 @@ def verdict(
         "counts_at_fault": vars(marks.counts_at_fault) if marks.counts_at_fault else None,
         "notes": marks.notes,
         **_load_figures(case, marks, data, events),
+        "ami_login_s": ami_login_after([e.log_path for e in ctx.engines], marks.recovered),
         "engine_exits": exited,
         "handler_crashes": logs["handler_crashes"],
         "engine_errors": logs["errors"],

@@ -49,6 +49,8 @@ def _observed(r: dict[str, Any]) -> str:
 def _recovery(r: dict[str, Any]) -> str:
     up = (r.get("notes") or {}).get("engine_up_s")
     parts = [f"engine up in {up} s"] if up is not None else []
+    if r.get("ami_login_s") is not None:
+        parts.append(f"AMI logged in again after {r['ami_login_s']} s")
     if r.get("resync_bound_s") is not None:
         ring = f"{r['resync_s']} s" if r["resync_s"] is not None else "never"
         parts.append(f"rings a consultant again after {ring} (bound {r['resync_bound_s']:.0f} s)")
