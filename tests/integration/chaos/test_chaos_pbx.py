@@ -132,6 +132,7 @@ CASES = {
         "calls in progress are cut (the PBX is gone); new calls are answered after",
         asterisk_restart,
         allowed_lost=_active,
+        unseen_allowed=2,
         resync_bound_s=45.0,
     ),
     "disk_full": Case(
