@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -294,7 +295,7 @@ async def _fault_outcome(fault: asyncio.Task[None]) -> BaseException | None:
         await fault
     except asyncio.CancelledError:
         return AssertionError("the fault never fired: the load ended first")
-    except (AssertionError, OSError, RuntimeError) as exc:
+    except (AssertionError, OSError, RuntimeError, subprocess.SubprocessError) as exc:
         return exc
     return None
 

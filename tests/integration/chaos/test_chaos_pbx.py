@@ -4,6 +4,7 @@ and jitter on the SIP/RTP links (``tc netem``)."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import subprocess
 from pathlib import Path
@@ -31,23 +32,39 @@ async def asterisk_restart(ctx: ChaosContext) -> None:
     ctx.recovered()
 
 
-def _fill(folder: Path, leave_bytes: int) -> Path:
-    filler = folder / "chaos-filler.bin"
+def _fill(folder: Path) -> None:
+    """Fill the disk: most of it at once, then the last bytes by writing until ENOSPC (the
+    calls being recorded keep writing meanwhile, so an exact size would race them)."""
+    bulk, top = folder / "chaos-filler.bin", folder / "chaos-filler-top.bin"
     stat = os.statvfs(folder)
-    size = max(stat.f_bavail * stat.f_frsize - leave_bytes, 1)
-    subprocess.run(["fallocate", "-l", str(size), str(filler)], check=True)
-    return filler
+    size = max(stat.f_bavail * stat.f_frsize - 4 * 2**20, 1)
+    subprocess.run(["fallocate", "-l", str(size), str(bulk)], check=True)
+    with top.open("wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
 
 
 async def disk_full(ctx: ChaosContext) -> None:
     await _busy(ctx)
-    filler = await asyncio.to_thread(_fill, ctx.settings.recordings_dir, 8 * 1024)
-    ctx.fault()
+    folder = ctx.settings.recordings_dir
     try:
+        await asyncio.to_thread(_fill, folder)
+        ctx.fault(free_bytes=await asyncio.to_thread(_free, folder))
         await asyncio.sleep(FAULT_S)
     finally:
-        await asyncio.to_thread(filler.unlink)
+        for filler in folder.glob("chaos-filler*.bin"):
+            await asyncio.to_thread(filler.unlink, True)
     ctx.recovered()
+
+
+def _free(folder: Path) -> int:
+    stat = os.statvfs(folder)
+    return stat.f_bavail * stat.f_frsize
 
 
 def netem_available() -> bool:
