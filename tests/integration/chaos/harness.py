@@ -58,7 +58,7 @@ CONSULTANTS = tuple(f"c{n:04d}" for n in range(1, 21))
 KOREAN_KEYS = (Key(digit="1", after_s=1.5), Key(digit="1", after_s=7.5))
 
 
-def chaos_profile(placing_s: float = 90.0, rate: float = 0.5) -> Profile:
+def chaos_profile(placing_s: float = 70.0, rate: float = 0.5) -> Profile:
     """0.5 calls/s, ~10 s of IVR, 6-12 s of talk on 20 consultants (20 s of wrap-up each, so
     about 75 % busy): at any moment a few calls in the IVR, some waiting, several talking. Nobody hangs up early, so a call
     not answered is a call lost."""
