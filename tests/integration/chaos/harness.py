@@ -187,6 +187,10 @@ class Case:
     # Faults that do not stop routing need no resync measurement.
     measures_resync: bool = True
     around: Around = nothing_around
+    # Calls not answered on the line but served another way (e.g. called back), by id.
+    served_otherwise: Callable[[ChaosContext], set[str]] = lambda _ctx: set()
+    # The case's own checks after the run (problems found, [] if none).
+    extra_checks: Callable[[ChaosContext], list[str]] = lambda _ctx: []
 
 
 class _Processes:
@@ -330,21 +334,25 @@ def verdict(
         "fault_error": repr(fault_error) if fault_error else None,
         "counts_at_fault": vars(marks.counts_at_fault) if marks.counts_at_fault else None,
         "notes": marks.notes,
-        **_load_figures(case, marks, data, events),
+        **_load_figures(case, ctx, data, events),
         "ami_login_s": ami_login_after([e.log_path for e in ctx.engines], marks.recovered),
         "engine_exits": exited,
         "handler_crashes": logs["handler_crashes"],
         "engine_errors": logs["errors"],
     }
-    result["problems"] = problems(result, case)
+    result["problems"] = problems(result, case) + case.extra_checks(ctx)
     return result
 
 
 def _load_figures(
-    case: Case, marks: Marks, data: RunData, events: list[AmiEvent]
+    case: Case, ctx: ChaosContext, data: RunData, events: list[AmiEvent]
 ) -> dict[str, Any]:
     summary = build_report(data).summary
-    calls = data.tracker.calls() if data.tracker else []
+    marks = ctx.marks
+    otherwise = case.served_otherwise(ctx)
+    calls = [
+        c for c in (data.tracker.calls() if data.tracker else []) if c.uniqueid not in otherwise
+    ]
     lost = [
         {"id": c.uniqueid, "type": c.call_type, "outcome": c.outcome.value, "started": c.started}
         for c in calls
@@ -356,6 +364,7 @@ def _load_figures(
     resync = first_engine_dial_after(events, marks.recovered) if case.measures_resync else None
     return {
         "offered": summary["offered"],
+        "served_otherwise": len(otherwise),
         "planned": summary["planned_calls"],
         "answered": summary["answered"],
         "lost": len(lost),
@@ -382,7 +391,7 @@ def problems(r: dict[str, Any], case: Case) -> list[str]:
     unseen = r["planned"] - r["offered"]
     if unseen < 0 or unseen > case.unseen_allowed or (unseen and r["sipp_failures"]):
         out.append(f"{r['offered']} calls offered of {r['planned']} placed")
-    if r["lost"] > r["lost_allowed"]:
+    if r["lost"] > r["lost_allowed"]:  # calls served otherwise (called back) are not lost
         out.append(f"{r['lost']} calls not answered (allowed {r['lost_allowed']})")
     if not r["answered_after_fault"]:
         out.append("no call answered after the fault")

@@ -22,6 +22,7 @@ ORDER = (
     "engine_kill_ivr",
     "engine_kill_waiting",
     "engine_kill_talking",
+    "engine_kill_callbacks",
     "engine_restart",
     "ami_drop",
     "ami_slow",
