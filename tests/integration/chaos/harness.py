@@ -102,7 +102,7 @@ class ChaosContext:
         self.workdir = workdir
         self.engine_env = dict(engine_env)
         self.engines: list[EngineProcess] = []
-        self.killed: set[int] = set()
+        self.stopped_on_purpose: set[int] = set()
         self.marks = Marks()
         self.progress: Progress | None = None
         # Whatever a case's ``around`` set up for its fault (e.g. the proxy it controls).
@@ -135,12 +135,12 @@ class ChaosContext:
     async def stop_engine(self) -> None:
         """A deliberate stop (SIGTERM): the engine's exit is expected, not a crash."""
         if self.engine.proc is not None:
-            self.killed.add(self.engine.proc.pid)
+            self.stopped_on_purpose.add(self.engine.proc.pid)
         await asyncio.to_thread(self.engine.stop)
 
     async def kill_engine(self) -> None:
         if self.engine.proc is not None:
-            self.killed.add(self.engine.proc.pid)
+            self.stopped_on_purpose.add(self.engine.proc.pid)
         await asyncio.to_thread(self.engine.kill)
 
     async def until(self, check: Callable[[Counts], bool], timeout: float, what: str) -> None:
@@ -324,7 +324,7 @@ def verdict(
     exited = [
         e.proc.returncode
         for e, up in zip(ctx.engines, alive, strict=True)
-        if e.proc is not None and not up and e.proc.pid not in ctx.killed
+        if e.proc is not None and not up and e.proc.pid not in ctx.stopped_on_purpose
     ]
     result: dict[str, Any] = {
         "case": case.name,
