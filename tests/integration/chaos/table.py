@@ -42,7 +42,11 @@ ORDER = (
 def _observed(r: dict[str, Any]) -> str:
     if not r["lost"]:
         return str(r["citizen"])
-    kinds = Counter(f"{c['type']} {c['outcome'].replace('_', ' ')}" for c in r["lost_calls"])
+    kinds = Counter(
+        f"{c['type']} {c['outcome'].replace('_', ' ')}"
+        + (f" ({'/'.join(c['queues'])})" if c.get("queues") else "")
+        for c in r["lost_calls"]
+    )
     seen = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
     return f"{r['citizen']}. **Observed:** {seen}"
 

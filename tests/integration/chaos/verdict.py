@@ -66,8 +66,18 @@ def _load_figures(
     calls = [
         c for c in (data.tracker.calls() if data.tracker else []) if c.uniqueid not in otherwise
     ]
+    queues: dict[str, list[str]] = {}
+    for event in events:
+        if event.name == "QueueCallerJoin":
+            queues.setdefault(event.uniqueid, []).append(event.get("Queue"))
     lost = [
-        {"id": c.uniqueid, "type": c.call_type, "outcome": c.outcome.value, "started": c.started}
+        {
+            "id": c.uniqueid,
+            "type": c.call_type,
+            "outcome": c.outcome.value,
+            "waited_s": round(c.ended - c.started, 1) if c.ended else None,
+            "queues": queues.get(c.uniqueid, []),
+        }
         for c in calls
         if c.outcome is not Outcome.ANSWERED
     ]
