@@ -5,11 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DASAN := $(BIN)/dasan
-APT_PACKAGES := debootstrap sip-tester espeak-ng sox ffmpeg zstd chromium fonts-nanum util-linux procps iproute2 postgresql-client
+APT_PACKAGES := debootstrap sip-tester espeak-ng sox ffmpeg zstd chromium fonts-nanum util-linux procps iproute2 postgresql-client faketime
 PYTEST_ARGS ?=
 
-.PHONY: all demo test test-unit test-integration test-browser lint bench system-deps venv \
-        pbx-image prompts postgres clean
+.PHONY: all demo test test-unit test-integration test-browser lint bench soak chaos system-deps \
+        venv pbx-image prompts postgres clean
 
 all: venv
 
@@ -70,6 +70,15 @@ lint: venv
 
 bench: system-deps venv pbx-image prompts postgres
 	$(BIN)/python -m benchmarks.run
+
+## The 30-minute soak alone (make bench runs it with every other benchmark).
+soak: system-deps venv pbx-image prompts postgres
+	$(BIN)/python -m benchmarks.run --only pbx_soak
+
+## The whole fault matrix under load (make test runs its short form), then the README table.
+chaos: system-deps venv pbx-image prompts postgres
+	CHAOS_FULL=1 $(ISOLATED) $(BIN)/pytest -m integration tests/integration/chaos $(PYTEST_ARGS); \
+	status=$$?; $(BIN)/python -m tests.integration.chaos.table && exit $$status
 
 clean:
 	-$(DASAN) pbx down

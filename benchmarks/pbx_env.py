@@ -73,10 +73,13 @@ def _create_database() -> str | None:
 
 
 @contextlib.contextmanager
-def bench_env() -> Iterator[BenchEnv]:
-    """A temporary Dasan installation (PostgreSQL if it answers, else SQLite)."""
+def bench_env(postgres: bool | None = None) -> Iterator[BenchEnv]:
+    """A temporary Dasan installation: PostgreSQL (``postgres=None``: if it answers, else
+    SQLite), or the default SQLite with ``postgres=False``."""
     root = Path(tempfile.mkdtemp(prefix="dasan-bench-"))
-    database = _create_database()
+    database = _create_database() if postgres is not False else None
+    if postgres and database is None:
+        raise RuntimeError(f"PostgreSQL does not answer on {PG_SOCKET}")
     storage = (
         f'[storage]\nurl = "postgresql+asyncpg://root@/{database}?host={PG_SOCKET}"\n'
         if database

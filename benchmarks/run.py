@@ -29,6 +29,8 @@ RESULTS = BENCH_DIR / "results"
 README = REPO / "README.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 _MAIN = re.compile(r"^def main\(", re.MULTILINE)
+# A module may need longer than the default (a full seed peak): ``TIMEOUT_S = <seconds>``.
+_TIMEOUT = re.compile(r"^TIMEOUT_S = ([0-9 *+]+)", re.MULTILINE)
 
 
 def discover() -> list[str]:
@@ -41,7 +43,19 @@ def discover() -> list[str]:
     return sorted(names, key=lambda n: (n.startswith("pbx_"), n))
 
 
+def module_timeout(name: str, default_s: float) -> float:
+    """The module's own ``TIMEOUT_S`` (a product of integers) if longer than the default."""
+    found = _TIMEOUT.search((BENCH_DIR / f"{name}.py").read_text(encoding="utf-8"))
+    if found is None:
+        return default_s
+    own = 1.0
+    for term in found.group(1).replace(" ", "").split("*"):
+        own *= float(term)
+    return max(default_s, own)
+
+
 def run_module(name: str, timeout_s: float) -> dict[str, Any]:
+    timeout_s = module_timeout(name, timeout_s)
     started = time.monotonic()
     print(f"== benchmark {name}", file=sys.stderr, flush=True)
     command = [sys.executable, "-c", f"from benchmarks.{name} import main; main()"]
@@ -274,6 +288,75 @@ def _pbx_rows(d: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _seed_peak_rows(d: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    full = (
+        ""
+        if d.get("full_profile")
+        else f" (trial: {d.get('profile')}, {fmt(d.get('placing_s'))} s of calls)"
+    )
+    for storage, run in (d.get("runs") or {}).items():
+        t = run.get("targets_met") or {}
+        calls = (
+            f"{fmt(run.get('offered'))} offered, {fmt(run.get('answered'))} answered, "
+            f"{fmt(run.get('abandoned'))} abandoned, {fmt(run.get('unserved'))} unserved"
+        )
+        cpu = run.get("cpu") or {}
+        cores = ", ".join(
+            f"{name} {fmt((cpu.get(name) or {}).get('cpu_pct_mean'))} %" for name in cpu
+        )
+        rows += [
+            (
+                f"Seed peak on {storage}{full}: calls",
+                calls,
+                "all answered or abandoned",
+                met(t.get("every_call_answered_or_abandoned")),
+            ),
+            (
+                f"Seed peak on {storage}: engine exits, handler crashes",
+                f"{fmt(run.get('engine_exits'))}, {fmt(run.get('handler_crashes'))}",
+                "0, 0",
+                met(t.get("no_engine_exit") and t.get("no_handler_crash")),
+            ),
+            (
+                f"Seed peak on {storage}: recordings audit",
+                f"{fmt(run.get('audit_gaps'))} gaps",
+                "clean",
+                met(t.get("audit_clean")),
+            ),
+            (
+                f"Seed peak on {storage}: service level, setup p50/p99",
+                f"{fmt(run.get('service_level'))} in {fmt(run.get('service_level_s'))} s, "
+                f"{fmt(run.get('setup_ms_p50'))}/{fmt(run.get('setup_ms_p99'))} ms",
+                "",
+                "",
+            ),
+            (f"Seed peak on {storage}: CPU (mean, % of one core)", cores, "", ""),
+        ]
+    return rows
+
+
+def _soak_rows(d: dict[str, Any]) -> list[Row]:
+    growth = d.get("rss_growth_mb_per_hour") or {}
+    run = d.get("run") or {}
+    label = f"Soak, {fmt(d.get('minutes'))} min of {d.get('profile')}"
+    return [
+        (
+            f"{label}: RSS growth, Asterisk / engine",
+            f"{fmt(growth.get('asterisk'))} / {fmt(growth.get('engine'))} MB/h",
+            "flat",
+            "",
+        ),
+        (
+            f"{label}: calls, audit",
+            f"{fmt(run.get('offered'))} offered, {fmt(run.get('answered'))} answered, "
+            f"{fmt(run.get('audit_gaps'))} audit gaps",
+            "clean",
+            met(run.get("audit_ok")),
+        ),
+    ]
+
+
 EXTRACTORS = {
     "agi_server": _agi_rows,
     "ami_ingest": _ami_rows,
@@ -283,6 +366,8 @@ EXTRACTORS = {
     "recordings_pipeline": _recordings_rows,
     "speech_accuracy": _speech_rows,
     "pbx_capacity": _pbx_rows,
+    "pbx_seed_peak": _seed_peak_rows,
+    "pbx_soak": _soak_rows,
 }
 
 

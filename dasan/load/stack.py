@@ -60,6 +60,8 @@ class Stack:
         self.container: PbxContainer = pbx_container(settings)
         self._started_pbx = False
         self._engine: subprocess.Popen[bytes] | None = None
+        # Exit status of the engine this stack started, once it ended (None while it runs).
+        self.engine_exit: int | None = None
 
     # --- what runs ---------------------------------------------------------------------------
     def asterisk_pid(self) -> int | None:
@@ -73,6 +75,10 @@ class Stack:
         except (FileNotFoundError, ValueError):
             return None
         return pid if psutil.pid_exists(pid) else None
+
+    def engine_ended(self) -> int | None:
+        """Exit status of the engine started here if it has already exited, else None."""
+        return self._engine.poll() if self._engine is not None else self.engine_exit
 
     def engine_listening(self) -> bool:
         agi = self._settings.agi
@@ -147,6 +153,8 @@ class Stack:
             except subprocess.TimeoutExpired:
                 engine.kill()
                 await asyncio.to_thread(engine.wait, 5)
+        if engine is not None:
+            self.engine_exit = engine.returncode
         if self._started_pbx:
             self._started_pbx = False
             with contextlib.suppress(PbxError):

@@ -1,0 +1,113 @@
+"""Render the chaos results (``$CHAOS_RESULTS_DIR/*.json``) as the README's fault table.
+
+``python -m tests.integration.chaos.table`` rewrites the text between ``<!-- chaos:start -->``
+and ``<!-- chaos:end -->`` in README.md (``make chaos`` runs it after the matrix); nothing
+else in the file changes. A case that failed says so in its row, with its first problem.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from tests.integration.chaos.harness import RESULTS_DIR
+from tests.integration.support import REPO
+
+START, END = "<!-- chaos:start -->", "<!-- chaos:end -->"
+ORDER = (
+    "engine_kill_ivr",
+    "engine_kill_waiting",
+    "engine_kill_talking",
+    "engine_kill_callbacks",
+    "engine_restart",
+    "ami_drop",
+    "ami_slow",
+    "ami_flood",
+    "agi_half_open",
+    "asterisk_restart",
+    "pg_stopped",
+    "pg_slow",
+    "disk_full",
+    "loss5",
+    "loss15",
+    "clock_forward",
+    "clock_back",
+)
+
+
+def _observed(r: dict[str, Any]) -> str:
+    if not r["lost"]:
+        return str(r["citizen"])
+    kinds = Counter(
+        f"{c['type']} {c['outcome'].replace('_', ' ')}"
+        + (f" ({'/'.join(c['queues'])})" if c.get("queues") else "")
+        for c in r["lost_calls"]
+    )
+    seen = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
+    return f"{r['citizen']}. **Observed:** {seen}"
+
+
+def _recovery(r: dict[str, Any]) -> str:
+    up = (r.get("notes") or {}).get("engine_up_s")
+    parts = [f"engine up in {up} s"] if up is not None else []
+    if r.get("ami_login_s") is not None:
+        parts.append(f"AMI logged in again after {r['ami_login_s']} s")
+    if r.get("resync_bound_s") is not None:
+        ring = f"{r['resync_s']} s" if r["resync_s"] is not None else "never"
+        parts.append(f"rings a consultant again after {ring} (bound {r['resync_bound_s']:.0f} s)")
+    return "; ".join(parts) or "routing never stopped"
+
+
+def row(r: dict[str, Any]) -> str:
+    calls = f"{r['offered']} / {r['answered']} / {r['lost']}"
+    missing = r["recordings_missing"] if r["recordings_missing"] is not None else "-"
+    verdict = "pass" if not r["problems"] else f"**fails**: {r['problems'][0][:160]}"
+    cells = (r["fault"], _observed(r), calls, str(missing), _recovery(r), verdict)
+    return "| " + " | ".join(c.replace("|", "/").replace("\n", " ") for c in cells) + " |"
+
+
+def render(results: dict[str, dict[str, Any]], commit: str) -> str:
+    lines = [
+        "| fault | what the citizen experiences | offered / answered / lost "
+        "| recordings missing | recovery | result |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    names = [n for n in ORDER if n in results] + sorted(set(results) - set(ORDER))
+    lines += [row(results[n]) for n in names]
+    lines += ["", f"Measured on branch `chaos`, commit {commit}; evidence in `var/chaos/`."]
+    return "\n".join(lines) + "\n"
+
+
+def load(folder: Path) -> dict[str, dict[str, Any]]:
+    out = {}
+    for path in sorted(folder.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        out[str(data["case"])] = data
+    return out
+
+
+def update_readme(readme: Path, table: str) -> None:
+    text = readme.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        raise SystemExit(f"{readme}: no {START} ... {END} markers")
+    before, rest = text.split(START, 1)
+    after = rest.split(END, 1)[1]
+    readme.write_text(f"{before}{START}\n{table.rstrip()}\n{END}{after}", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    results = load(RESULTS_DIR)
+    if not results:
+        sys.exit(f"no chaos results in {RESULTS_DIR}")
+    update_readme(REPO / "README.md", render(results, head.stdout.strip()))

@@ -1,0 +1,107 @@
+"""Chaos: the engine killed (-9) while call-backs are pending. Callers who accepted the
+call-back offer hung up and keep their place; the engine that promised to call them back
+dies. The restarted engine must still call every one of them back (a recorded outcome for
+each), and no consultant stays reserved for a call-back that will never be made."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from dasan.load.distributions import Distribution, Shape
+from dasan.load.profile import CallType, Key
+from dasan.pbx.container import PbxContainer
+from dasan.sipp import ConsultantUas
+from tests.integration.acd.journal import events
+from tests.integration.chaos.cases import check_case
+from tests.integration.chaos.harness import KOREAN_KEYS, Case, ChaosContext, chaos_profile
+from tests.integration.support import ItEnv
+
+# Three consultants with 20-30 s talks: callers wait, and are offered the call-back.
+FEW = ["c0001", "c0002", "c0003"]
+# The offer comes after the position and wait announcements (~17 s into the queue).
+TAKE_OFFER = (*KOREAN_KEYS, Key(digit="1", after_s=19.5))
+
+
+def _profile() -> Any:
+    base = chaos_profile(placing_s=70)
+    return base.model_copy(
+        update={
+            "talk_s": Distribution(dist=Shape.UNIFORM, min=20, max=30),
+            "mix": (
+                CallType(name="ko-general", share=0.5, service="general", keys=KOREAN_KEYS),
+                CallType(name="ko-callback", share=0.5, service="general", keys=TAKE_OFFER),
+            ),
+        }
+    )
+
+
+def _accepted(ctx: ChaosContext) -> set[str]:
+    return {e["call_id"] for e in events(ctx.settings.state_dir, "CallbackAccepted")}
+
+
+def _answered(ctx: ChaosContext) -> set[str]:
+    return {e["call_id"] for e in events(ctx.settings.state_dir, "CallbackAnswered")}
+
+
+@contextlib.asynccontextmanager
+async def called_back_phones(ctx: ChaosContext) -> AsyncIterator[None]:
+    # The outside gateway where call-backs ring: it plays the citizens' phones.
+    async with ConsultantUas(ctx.workdir / "called-back", port=5092, ring_ms=500, talk_ms=8000):
+        yield
+
+
+async def kill_with_callbacks_pending(ctx: ChaosContext) -> None:
+    before = await asyncio.to_thread(_accepted, ctx)
+    deadline = asyncio.get_running_loop().time() + 150
+    while True:
+        pending = (await asyncio.to_thread(_accepted, ctx)) - before
+        pending -= await asyncio.to_thread(_answered, ctx)
+        if len(pending) >= 2:
+            break
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"no two call-backs pending in time: {pending}")
+        await asyncio.sleep(0.5)
+    await ctx.kill_engine()
+    ctx.fault(pending_callbacks=sorted(pending))
+    ctx.recovered(engine_up_s=await ctx.start_engine())
+
+
+def _pending_ids(ctx: ChaosContext) -> set[str]:
+    return set(ctx.marks.notes.get("pending_callbacks", []))
+
+
+def callbacks_made(ctx: ChaosContext) -> list[str]:
+    missing = _pending_ids(ctx) - _answered(ctx)
+    if missing:
+        return [
+            f"{len(missing)} pending call-backs never made after the restart: {sorted(missing)}"
+        ]
+    return []
+
+
+CASE = Case(
+    "engine_kill_callbacks",
+    "engine killed (-9), call-backs pending",
+    "a caller who accepted the call-back is called back once the engine is up again",
+    kill_with_callbacks_pending,
+    profile=_profile(),
+    engine_env={
+        "DASAN_ACD__LOGGED_IN": json.dumps(FEW),
+        "DASAN_ACD__CALLBACK_OFFER_MIN_WAIT_S": "0",
+    },
+    around=called_back_phones,
+    # Who accepted the call-back hung up unanswered by design; the check is the call-back.
+    served_otherwise=_accepted,
+    extra_checks=callbacks_made,
+)
+
+
+@pytest.mark.timeout(600)
+async def test_engine_killed_with_callbacks_pending(pbx: PbxContainer, it_env: ItEnv) -> None:
+    await check_case(CASE, it_env, pbx)
