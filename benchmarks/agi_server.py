@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import resource
-import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+
+from common.stats import percentiles
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "agi_server.json"
@@ -185,12 +186,6 @@ async def run_load(
     return tally, time.perf_counter() - start
 
 
-def percentiles_ms(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples) or [0.0]
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return {"p50": round(1000 * statistics.median(ordered), 3), "p99": round(1000 * p99, 3)}
-
-
 def summarize(tally: Tally, wall_s: float, cpu_s: float) -> dict[str, Any]:
     return {
         "sessions": tally.sessions,
@@ -202,8 +197,8 @@ def summarize(tally: Tally, wall_s: float, cpu_s: float) -> dict[str, Any]:
         "server_cpu_s": round(cpu_s, 3),
         "commands_per_cpu_s": round(tally.commands / cpu_s, 1) if cpu_s else None,
         "sessions_per_cpu_s": round(tally.sessions / cpu_s, 1) if cpu_s else None,
-        "turnaround_ms": percentiles_ms(tally.latencies),
-        "setup_ms": percentiles_ms(tally.setup),
+        "turnaround_ms": percentiles(tally.latencies, (50, 99), scale=1000, digits=3),
+        "setup_ms": percentiles(tally.setup, (50, 99), scale=1000, digits=3),
     }
 
 
