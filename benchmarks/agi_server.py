@@ -32,6 +32,7 @@ from typing import Any
 
 import psutil
 
+from benchmarks.drive import drive
 from common.stats import percentiles
 
 REPO = Path(__file__).resolve().parents[1]
@@ -170,20 +171,7 @@ async def run_load(
 ) -> tuple[Tally, float]:
     """Run sessions from ``concurrency`` workers for ``duration_s``; adds to ``tally``."""
     tally = Tally() if tally is None else tally
-    deadline = time.perf_counter() + duration_s
-    numbers = iter(range(1, 10**9))
-
-    async def worker() -> None:
-        while time.perf_counter() < deadline:
-            try:
-                await session(next(numbers), tally)
-                tally.sessions += 1
-            except (OSError, TimeoutError):
-                tally.errors += 1
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return tally, time.perf_counter() - start
+    return tally, await drive(session, tally, concurrency, duration_s)
 
 
 def summarize(tally: Tally, wall_s: float, cpu_s: float) -> dict[str, Any]:

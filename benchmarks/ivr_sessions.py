@@ -34,6 +34,7 @@ from typing import Any
 
 import psutil
 
+from benchmarks.drive import drive
 from common.stats import percentiles
 from ivr.hours import load_service_hours
 from ivr.menu.events import (
@@ -193,20 +194,11 @@ async def one_call(port: int, number: int, tally: Tally) -> None:
 
 async def run_load(port: int, concurrency: int, duration_s: float) -> tuple[Tally, float]:
     tally = Tally()
-    numbers = iter(range(1, 10**9))
-    deadline = time.perf_counter() + duration_s
 
-    async def worker() -> None:
-        while time.perf_counter() < deadline:
-            try:
-                await one_call(port, next(numbers), tally)
-                tally.sessions += 1
-            except (OSError, TimeoutError):
-                tally.errors += 1
+    async def session(number: int, tally: Tally) -> None:
+        await one_call(port, number, tally)
 
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return tally, time.perf_counter() - start
+    return tally, await drive(session, tally, concurrency, duration_s)
 
 
 async def measure(concurrency: int, duration_s: float) -> dict[str, Any]:
