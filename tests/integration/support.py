@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from common.process import port_open, terminate
 from cti.ami.client import AmiClient
 from cti.ami.messages import AmiEvent
 from dasan.config import Settings, load_settings
@@ -89,12 +89,6 @@ def mount_tmpfs(path: Path, size: str) -> None:
 
 def unmount(path: Path) -> None:
     subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
-
-
-def port_open(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex((host, port)) == 0
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -174,13 +168,8 @@ class EngineProcess:
             self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc is not None:
+            terminate(self.proc)
 
     def tail(self, lines: int = 40) -> str:
         with contextlib.suppress(FileNotFoundError):
