@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +24,8 @@ from common.process import port_open, terminate
 from cti.ami.client import AmiClient
 from cti.ami.messages import AmiEvent
 from dasan.config import Settings, load_settings
+from dasan.pbx.container import PbxContainer
+from dasan.pbx.service import pbx_container, pbx_image, render_generated
 
 REPO = Path(__file__).resolve().parents[2]
 PG_SOCKET = os.environ.get("DASAN_TEST_PG_SOCKET", "/var/run/postgresql")
@@ -57,6 +59,20 @@ class ItEnv:
     @property
     def settings(self) -> Settings:
         return load_settings(self.config_path)
+
+
+@contextlib.contextmanager
+def running_pbx(env: ItEnv) -> Iterator[PbxContainer]:
+    """The PBX of ``env``: image ensured, generated configuration rendered, up for the block."""
+    settings = env.settings
+    pbx_image(settings).ensure()
+    render_generated(settings)
+    container = pbx_container(settings)
+    container.up()
+    try:
+        yield container
+    finally:
+        container.down()
 
 
 def write_config(root: Path, database: str, recordings: Path, extra_toml: str = "") -> Path:
