@@ -68,6 +68,13 @@ class HolidayCalendar:
         name = public_holidays(day.year).get(day)
         return None if name is None else Holiday(day, name)
 
+    def __eq__(self, other: object) -> bool:
+        # The public part is the same for every calendar: only the center's own days differ.
+        return isinstance(other, HolidayCalendar) and other._own == self._own
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._own.items()))
+
     def __contains__(self, day: object) -> bool:
         return isinstance(day, dt.date) and self.get(day) is not None
 

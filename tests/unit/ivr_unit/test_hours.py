@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.closed_days import HolidayCalendar
+from ivr.closed_days import Holiday, HolidayCalendar
 from ivr.hours import (
     DayType,
     HoursError,
@@ -129,8 +129,13 @@ def test_the_centers_own_closed_days_add_to_the_public_ones(tmp_path: Path) -> N
     ]
 
 
-def test_shipped_closed_days_load() -> None:
-    assert all(day.name for day in load_closed_days().values())
+def test_shipped_closed_days_load_and_calendars_compare_by_them() -> None:
+    shipped = load_closed_days()
+    assert all(day.name for day in shipped.values())
+    assert HolidayCalendar(shipped) == HolidayCalendar(dict(shipped))
+    extra = {dt.date(2028, 11, 15): Holiday(dt.date(2028, 11, 15), "센터 휴무")}
+    assert HolidayCalendar(extra) != HolidayCalendar(shipped)
+    assert hash(HolidayCalendar(extra)) == hash(HolidayCalendar(dict(extra)))
 
 
 def test_parse_window() -> None:
