@@ -9,7 +9,7 @@ APT_PACKAGES := debootstrap sip-tester espeak-ng sox ffmpeg zstd chromium fonts-
 PYTEST_ARGS ?=
 
 .PHONY: all demo test test-unit test-integration test-browser lint bench soak chaos system-deps \
-        venv pbx-image prompts postgres clean
+        venv venv-load venv-bench pbx-image prompts postgres clean
 
 all: venv
 
@@ -21,12 +21,15 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-## Python virtual environment with the project and its dev tools.
-venv: $(VENV)/.installed
-$(VENV)/.installed: pyproject.toml
+## Python virtual environment with the project and its dev tools; the optional extras
+## (pyproject: load = `dasan load`/`sim --plot`, bench = benchmarks only) go in by target.
+venv: $(VENV)/.installed-dev
+venv-load: $(VENV)/.installed-load
+venv-bench: $(VENV)/.installed-bench
+$(VENV)/.installed-%: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip >/dev/null
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[$*]'
 	touch $@
 
 ## Make sure the local PostgreSQL answers (integration tests use it).
@@ -51,13 +54,14 @@ demo: system-deps venv pbx-image prompts
 # loopback, so a PBX left up by `make demo` never collides with the test PBX.
 ISOLATED := unshare --net -- sh -c 'ip link set lo up && exec "$$0" "$$@"'
 
-test: system-deps venv pbx-image prompts postgres
+# The tests cover `dasan load` and `dasan sim --plot`: they need the load extra.
+test: system-deps venv venv-load pbx-image prompts postgres
 	$(ISOLATED) $(BIN)/pytest $(PYTEST_ARGS)
 
-test-unit: venv
+test-unit: venv venv-load
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 
-test-integration: system-deps venv pbx-image prompts postgres
+test-integration: system-deps venv venv-load pbx-image prompts postgres
 	$(ISOLATED) $(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 test-browser: system-deps venv pbx-image prompts postgres
@@ -68,15 +72,15 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: system-deps venv pbx-image prompts postgres
+bench: system-deps venv venv-load venv-bench pbx-image prompts postgres
 	$(BIN)/python -m benchmarks.run
 
 ## The 30-minute soak alone (make bench runs it with every other benchmark).
-soak: system-deps venv pbx-image prompts postgres
+soak: system-deps venv venv-load venv-bench pbx-image prompts postgres
 	$(BIN)/python -m benchmarks.run --only pbx_soak
 
 ## The whole fault matrix under load (make test runs its short form), then the README table.
-chaos: system-deps venv pbx-image prompts postgres
+chaos: system-deps venv venv-load pbx-image prompts postgres
 	CHAOS_FULL=1 $(ISOLATED) $(BIN)/pytest -m integration tests/integration/chaos $(PYTEST_ARGS); \
 	status=$$?; $(BIN)/python -m tests.integration.chaos.table && exit $$status
 

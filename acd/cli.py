@@ -18,10 +18,10 @@ from acd.model import Consultant
 from acd.roster import load_configured
 from acd.services import ServiceCatalog
 from acd.settings import AcdSettings
-from acd.sim.plot import plot_day
 from acd.sim.report import DayReport
 from acd.sim.scenarios import ALL_POLICIES, POLICIES, SCENARIOS, run_day, scenario
 from acd.sim.traffic import SEED_CALLS
+from common.extras import MissingExtra, require
 
 
 def load_acd(settings: AcdSettings) -> tuple[ServiceCatalog, tuple[Consultant, ...]]:
@@ -36,6 +36,14 @@ def _settings(ctx: click.Context) -> AcdSettings:
     from dasan.context import settings_from  # the composition root owns configuration loading
 
     return settings_from(ctx).acd
+
+
+def _require_plotting() -> None:
+    """Fail before simulating when ``--plot`` cannot be honored."""
+    try:
+        require("load", "`dasan sim --plot`")
+    except MissingExtra as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _pct(x: float) -> str:
@@ -174,6 +182,8 @@ def sim(
     policies: tuple[str, ...],
 ) -> None:
     """Replay a day of traffic through the routing core and app_queue-like strategies."""
+    if plot_path is not None:
+        _require_plotting()
     settings = _settings(ctx)
     catalog, roster = load_acd(settings)
     err = Console(stderr=True)
@@ -189,6 +199,8 @@ def sim(
             progress=status.update,
         )
     if plot_path is not None:
+        from acd.sim.plot import plot_day  # matplotlib: the load extra
+
         plot_day(report, plot_path)
         err.print(f"plot written to {plot_path}")
     if as_json:

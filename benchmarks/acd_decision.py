@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import random
-import statistics
 import sys
 import time
 from collections import defaultdict
@@ -50,6 +49,7 @@ from acd.sim.scenarios import POLICIES, make_router
 from acd.sim.staffing import plan_day
 from acd.sim.traffic import TrafficProfile, generate
 from acd.state import AcdState
+from common.stats import mean, percentiles, rounded
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "acd.json"
@@ -66,19 +66,13 @@ KINDS = (
 )
 
 
-def _percentiles(samples_ns: list[int]) -> dict[str, float]:
-    ordered = sorted(samples_ns)
-
-    def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000.0
-
+def _percentiles(samples_ns: list[int]) -> dict[str, float | int | None]:
+    us = [n / 1000.0 for n in samples_ns]
     return {
-        "count": len(ordered),
-        "p50_us": round(at(0.50), 1),
-        "p99_us": round(at(0.99), 1),
-        "p999_us": round(at(0.999), 1),
-        "max_us": round(ordered[-1] / 1000.0, 1),
-        "mean_us": round(statistics.fmean(ordered) / 1000.0, 1),
+        "count": len(us),
+        **percentiles(us, (50, 99, 99.9), digits=1, suffix="_us"),
+        "max_us": rounded(max(us), 1) if us else None,
+        "mean_us": rounded(mean(us), 1),
     }
 
 

@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import resource
-import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+
+from benchmarks.drive import drive
+from common.stats import percentiles
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "agi_server.json"
@@ -169,26 +171,7 @@ async def run_load(
 ) -> tuple[Tally, float]:
     """Run sessions from ``concurrency`` workers for ``duration_s``; adds to ``tally``."""
     tally = Tally() if tally is None else tally
-    deadline = time.perf_counter() + duration_s
-    numbers = iter(range(1, 10**9))
-
-    async def worker() -> None:
-        while time.perf_counter() < deadline:
-            try:
-                await session(next(numbers), tally)
-                tally.sessions += 1
-            except (OSError, TimeoutError):
-                tally.errors += 1
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return tally, time.perf_counter() - start
-
-
-def percentiles_ms(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples) or [0.0]
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return {"p50": round(1000 * statistics.median(ordered), 3), "p99": round(1000 * p99, 3)}
+    return tally, await drive(session, tally, concurrency, duration_s)
 
 
 def summarize(tally: Tally, wall_s: float, cpu_s: float) -> dict[str, Any]:
@@ -202,8 +185,8 @@ def summarize(tally: Tally, wall_s: float, cpu_s: float) -> dict[str, Any]:
         "server_cpu_s": round(cpu_s, 3),
         "commands_per_cpu_s": round(tally.commands / cpu_s, 1) if cpu_s else None,
         "sessions_per_cpu_s": round(tally.sessions / cpu_s, 1) if cpu_s else None,
-        "turnaround_ms": percentiles_ms(tally.latencies),
-        "setup_ms": percentiles_ms(tally.setup),
+        "turnaround_ms": percentiles(tally.latencies, (50, 99), scale=1000, digits=3),
+        "setup_ms": percentiles(tally.setup, (50, 99), scale=1000, digits=3),
     }
 
 

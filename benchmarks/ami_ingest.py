@@ -27,7 +27,6 @@ import multiprocessing
 import os
 import platform
 import random
-import statistics
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from multiprocessing.connection import Connection
@@ -37,6 +36,7 @@ from typing import Any
 import psutil
 from pydantic import SecretStr
 
+from common.stats import percentiles, rounded
 from cti.ami import AmiClient
 from cti.live.model import StateChangesDropped, StateResynced, StateStale
 from cti.live.service import LiveState
@@ -362,13 +362,10 @@ class _Counter:
         }
 
 
-def _percentiles(lags: list[float]) -> dict[str, float]:
-    if not lags:
-        return {"p50": 0.0, "p99": 0.0, "max": 0.0}
-    ordered = sorted(lags)
-    q = statistics.quantiles(ordered, n=100)
-    return {"p50": round(q[49] * 1000, 2), "p99": round(q[98] * 1000, 2),
-            "max": round(ordered[-1] * 1000, 2)}  # fmt: skip
+def _percentiles(lags: list[float]) -> dict[str, float | None]:
+    return percentiles(lags, (50, 99), scale=1000, digits=2) | {
+        "max": rounded(max(lags) * 1000, 2) if lags else None
+    }
 
 
 async def _sample_rss(samples: list[int]) -> None:

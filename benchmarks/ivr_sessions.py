@@ -26,7 +26,6 @@ import json
 import os
 import platform
 import signal
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -35,6 +34,8 @@ from typing import Any
 
 import psutil
 
+from benchmarks.drive import drive
+from common.stats import percentiles
 from ivr.hours import load_service_hours
 from ivr.menu.events import (
     Collect,
@@ -193,26 +194,11 @@ async def one_call(port: int, number: int, tally: Tally) -> None:
 
 async def run_load(port: int, concurrency: int, duration_s: float) -> tuple[Tally, float]:
     tally = Tally()
-    numbers = iter(range(1, 10**9))
-    deadline = time.perf_counter() + duration_s
 
-    async def worker() -> None:
-        while time.perf_counter() < deadline:
-            try:
-                await one_call(port, next(numbers), tally)
-                tally.sessions += 1
-            except (OSError, TimeoutError):
-                tally.errors += 1
+    async def session(number: int, tally: Tally) -> None:
+        await one_call(port, number, tally)
 
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return tally, time.perf_counter() - start
-
-
-def percentiles_ms(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples) or [0.0]
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return {"p50": round(1000 * statistics.median(ordered), 2), "p99": round(1000 * p99, 2)}
+    return tally, await drive(session, tally, concurrency, duration_s)
 
 
 async def measure(concurrency: int, duration_s: float) -> dict[str, Any]:
@@ -269,7 +255,7 @@ def summarize(
         "server_cpu_share_of_one_core": round(server_cpu / wall, 3),
         "client_cpu_share_of_one_core": round(client_cpu / wall, 3),
         "server_rss_mb": round(rss_mb, 1),
-        "session_turnaround_ms": percentiles_ms(tally.turnaround_s),
+        "session_turnaround_ms": percentiles(tally.turnaround_s, (50, 99), scale=1000, digits=2),
     }
 
 

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common.extras import MissingExtra, require
+
 REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO / "benchmarks"
 RESULTS = BENCH_DIR / "results"
@@ -429,6 +431,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     runs: list[dict[str, Any]] = []
     if not args.table_only:
+        try:
+            for extra in ("bench", "load"):
+                require(extra, "the benchmarks")
+        except MissingExtra as exc:
+            raise SystemExit(str(exc)) from exc
         names = [n for n in (args.only or discover()) if n not in args.skip]
         started = time.monotonic()
         runs = [run_module(name, args.timeout) for name in names]

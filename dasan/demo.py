@@ -15,8 +15,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common.process import port_open, terminate
 from cti.ami.client import AmiClient
 from cti.ami.messages import AmiEvent
 from dasan.config import Settings
@@ -95,12 +94,6 @@ def engine_running(settings: Settings) -> bool:
     return True
 
 
-def _port_open(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.3)
-        return sock.connect_ex((host, port)) == 0
-
-
 class DemoEngine:
     """Starts `dasan serve` for the demo unless an engine already runs."""
 
@@ -129,19 +122,14 @@ class DemoEngine:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the engine exited ({self.proc.returncode}); see {self._log}")
-            if _port_open(*agi) and status.is_file() and "speech" in status.read_text():
+            if port_open(*agi) and status.is_file() and "speech" in status.read_text():
                 return
             time.sleep(0.2)
         raise RuntimeError(f"the engine did not come up in 90 s; see {self._log}")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc is not None:
+            terminate(self.proc)
 
 
 async def place_calls(

@@ -4,7 +4,8 @@ Expects ``dasan pbx up`` and ``dasan serve`` running; ``--up`` starts whatever i
 the run (and stops it afterwards). Consultants are ONE SIPp UAS at 127.0.0.1:5090, citizens
 SIPp UACs (one per call type and stage). Progress goes to stderr; the report to stdout as
 tables, or with ``--json`` as exactly one JSON object. The full report (with the per-second
-timeline) and a PNG plot are written to the run folder.
+timeline) and a PNG plot are written to the run folder. The run itself
+(``dasan/load/command.py``) needs the ``load`` extra; without it the command says so.
 
 Invariants: exit status 1 on any SIPp failure or recordings-audit gap (and on a run its
 deadline cut short), 0 otherwise; ``--json`` prints nothing else on stdout.
@@ -12,64 +13,12 @@ deadline cut short), 0 otherwise; ``--json`` prints nothing else on stdout.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
-from cti.ami.messages import AmiError
-from dasan.context import settings_from
-from dasan.load.plot import write_plot
-from dasan.load.profile import Profile, ProfileError, load_profile, profile_names
-from dasan.load.report import LoadReport, build_report
-from dasan.load.runner import LoadRun, RunData, RunOptions
-from dasan.load.stack import Stack, StackError
-from dasan.load.view import ProgressBar, stages_table, summary_table, types_table
-from dasan.sipp import SippError
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    as_json: bool = False
-    calls: int | None = None
-    duration: float | None = None
-    rate: float | None = None
-    scale: float | None = None
-    plot_path: Path | None = None
-    workdir: Path | None = None
-    up: bool = False
-    no_audit: bool = False
-
-
-async def run_load(
-    ctx: click.Context, profile: Profile, folder: Path, opts: LoadOptions, err: Console
-) -> tuple[LoadReport, RunData]:
-    settings = settings_from(ctx)
-    root = ctx.find_root().obj or {}
-    config = Path(root["config_path"]) if root.get("config_path") else None
-    async with Stack(settings, start=opts.up, config_path=config, log_dir=folder) as stack:
-        pbx = (settings.pbx.sip_host, settings.pbx.sip_port)
-        options = RunOptions(workdir=folder, pbx=pbx, audit=not opts.no_audit)
-        with ProgressBar(err, f"load {profile.name}") as bar:
-            data = await LoadRun(settings, profile, stack, options, bar.update).run()
-    return build_report(data), data
-
-
-def _print(summary: dict[str, Any], folder: Path, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(summary))
-        return
-    console = Console()
-    console.print(summary_table(summary))
-    console.print(types_table(summary))
-    if "stages" in summary:
-        console.print(stages_table(summary))
-    console.print(f"plot: {summary['plot']}\nreport: {folder / 'report.json'}")
+from common.extras import MissingExtra, require
 
 
 @click.command("load")
@@ -97,32 +46,13 @@ def _print(summary: dict[str, Any], folder: Path, as_json: bool) -> None:
 @click.pass_context
 def load(ctx: click.Context, /, profile_name: str, **given: Any) -> None:
     """Run a traffic PROFILE (smoke, seed-peak, stress or a YAML file) through PBX + engine."""
-    opts = LoadOptions(**given)
-    err = Console(stderr=True)
     try:
-        profile = load_profile(profile_name).bounded(
-            opts.calls, opts.duration, opts.rate, opts.scale
-        )
-    except ProfileError as exc:
-        raise click.ClickException(f"{exc} (shipped: {', '.join(profile_names())})") from exc
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    folder = opts.workdir or settings_from(ctx).state_dir / "load" / f"{profile.name}-{stamp}"
-    try:
-        report, data = asyncio.run(run_load(ctx, profile, folder, opts, err))
-    except (StackError, SippError, AmiError, OSError) as exc:
+        require("load", "`dasan load`")
+    except MissingExtra as exc:
         raise click.ClickException(str(exc)) from exc
-    png = write_plot(data, opts.plot_path or folder / "load.png", f"dasan load {profile.name}")
-    summary = report.summary | {"plot": str(png), "report_file": str(folder / "report.json")}
-    (folder / "report.json").write_text(
-        json.dumps(summary | {"timeline": report.timeline, "calls": list(report.calls)}, indent=1)
-        + "\n",
-        encoding="utf-8",
-    )
-    _print(summary, folder, opts.as_json)
-    for problem in report.problems:
-        err.print(f"[red]FAILED:[/red] {problem}")
-    if not report.ok:
-        ctx.exit(1)
+    from dasan.load.command import LoadOptions, run_command  # needs the load extra
+
+    run_command(ctx, profile_name, LoadOptions(**given))
 
 
 COMMANDS = [load]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dasan.alarms import Severity
@@ -32,6 +31,7 @@ from recordings.guard import (
     decide,
     start,
 )
+from recordings.layout import mounted_host_path
 
 if TYPE_CHECKING:
     from dasan.app import Engine
@@ -45,18 +45,6 @@ POLICY = GuardPolicy(confirm_within=dt.timedelta(seconds=8))
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def host_path(engine: Engine, pbx_path: str) -> Path | None:
-    """Map a recording path inside the PBX to the host folder mounted there."""
-    rec = engine.settings.recordings
-    for pbx_dir, host_dir in (
-        (rec.pbx_spool_dir, engine.settings.recordings_dir),
-        (rec.pbx_spare_dir, engine.settings.recordings_spare_dir),
-    ):
-        if pbx_path.startswith(pbx_dir.rstrip("/") + "/"):
-            return host_dir / pbx_path[len(pbx_dir.rstrip("/")) + 1 :]
-    return None
 
 
 async def confirm_recording(engine: Engine, session: AgiSession, language: str) -> bool:
@@ -79,7 +67,7 @@ async def _observe(
     if not status.started_seen and await session.get_variable("DASAN_MIXMON_ID"):
         status, out = decide(status, MixMonitorStarted(status.target, _now()), POLICY)
         commands += out
-    path = host_path(engine, pbx_path)
+    path = mounted_host_path(engine.settings, pbx_path)
     if path is not None:
         seen = await asyncio.to_thread(observe_recording_file, path, status.target, _now())
         status, out = decide(status, seen, POLICY)

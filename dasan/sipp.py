@@ -15,7 +15,6 @@ import contextlib
 import csv
 import itertools
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from common.template import TemplateError, fill
 from dasan.paths import project_root
 
 DTMF_PCAP_DIR = Path("/usr/share/sip-tester")
@@ -79,26 +79,16 @@ def scenarios_dir() -> Path:
     return project_root() / "sipp-scenarios"
 
 
-class _Template:
-    """``{{name}}`` placeholders (SIPp itself uses ``[$var]`` and ``$``), all required."""
-
-    _FIELD = re.compile(r"\{\{([a-z_]+)\}\}")
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-
-    def substitute(self, **values: object) -> str:
-        def field(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in values:
-                raise SippError(f"scenario placeholder {{{{{name}}}}} has no value")
-            return str(values[name])
-
-        return self._FIELD.sub(field, self._text)
+def fill_scenario(template: str, **values: object) -> str:
+    """``template`` with its ``{{name}}`` placeholders filled (``SippError`` when one is missing)."""
+    try:
+        return fill(template, **values)
+    except TemplateError as exc:
+        raise SippError(f"scenario {exc}") from exc
 
 
-def _template(name: str) -> _Template:
-    return _Template((scenarios_dir() / name).read_text(encoding="utf-8"))
+def _template(name: str) -> str:
+    return (scenarios_dir() / name).read_text(encoding="utf-8")
 
 
 def render_dtmf_steps(digits: Sequence[Dtmf], mode: str, service: str, caller: str) -> str:
@@ -106,7 +96,8 @@ def render_dtmf_steps(digits: Sequence[Dtmf], mode: str, service: str, caller: s
     for cseq, step in enumerate(digits, start=2):
         if mode == "info":
             parts.append(
-                _template("dtmf_info.xml.part").substitute(
+                fill_scenario(
+                    _template("dtmf_info.xml.part"),
                     delay_ms=step.delay_ms,
                     digit=step.digit,
                     cseq=cseq,
@@ -120,13 +111,14 @@ def render_dtmf_steps(digits: Sequence[Dtmf], mode: str, service: str, caller: s
             # the event it reported and count the pcap's three end packets as three presses.
             pcap = DTMF_PCAP_DIR / f"dtmf_2833_{_PCAP_NAMES.get(step.digit, step.digit)}.pcap"
             parts.append(
-                _template("dtmf_rfc2833.xml.part").substitute(delay_ms=step.delay_ms, pcap=pcap)
+                fill_scenario(_template("dtmf_rfc2833.xml.part"), delay_ms=step.delay_ms, pcap=pcap)
             )
     return "".join(parts)
 
 
 def render_citizen(spec: CitizenCalls, audio: Path) -> str:
-    return _template("citizen_uac.xml").substitute(
+    return fill_scenario(
+        _template("citizen_uac.xml"),
         service=spec.service,
         caller=spec.caller,
         audio=audio,
@@ -137,8 +129,12 @@ def render_citizen(spec: CitizenCalls, audio: Path) -> str:
 
 def render_consultants(ring_ms: int, talk_ms: int, audio: Path, no_answer: Sequence[str]) -> str:
     regex = "|".join(no_answer) if no_answer else "no-consultant-matches-this"
-    return _template("consultant_uas.xml").substitute(
-        ring_ms=ring_ms, talk_ms=talk_ms, audio=audio, no_answer_regex=regex
+    return fill_scenario(
+        _template("consultant_uas.xml"),
+        ring_ms=ring_ms,
+        talk_ms=talk_ms,
+        audio=audio,
+        no_answer_regex=regex,
     )
 
 

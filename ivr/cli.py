@@ -166,8 +166,8 @@ def ivr_validate(ctx: click.Context, file: Path | None, as_json: bool) -> None:
             click.echo(str(exc), err=True)
         ctx.exit(1)
     year = dt.datetime.now(menu.hours.timezone).year
-    warnings = [] if year in menu.hours.holiday_years else [
-        f"no public holidays listed for {year}: weekend hours will not apply on holidays"
+    warnings = [] if menu.hours.holidays.covers(year) else [
+        f"no public holidays known for {year}: weekend hours will not apply on holidays"
     ]  # fmt: skip
     if as_json:
         _emit({"ok": True, "file": menu.source, "menu": menu.id, "digest": menu.digest,

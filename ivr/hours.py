@@ -3,8 +3,9 @@
 Invariants:
 - ``ServiceHours.is_open`` is a pure function of its data and the instant passed in; it never
   reads the system clock. Naive datetimes are rejected (an instant without a zone is ambiguous).
-- A day is a *holiday* when its date (in the center's zone) is listed in the holiday data,
-  a *weekend* when it is Saturday or Sunday and not a holiday, else a *weekday*.
+- A day is a *holiday* when its date (in the center's zone) is a Korean public holiday or one
+  of the center's own closed days (``ivr.closed_days``), a *weekend* when it is Saturday or
+  Sunday and not a holiday, else a *weekday*.
 - Windows are half-open ``[start, end)`` in local wall-clock time; ``24:00`` means midnight at
   the end of the day. Data errors name the file and the entry.
 """
@@ -23,8 +24,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from ivr.closed_days import Holiday, HolidayCalendar
+
 _SHIPPED_HOURS = "service_hours.yaml"
-_SHIPPED_HOLIDAYS = "holidays_kr.yaml"
+_SHIPPED_CLOSED_DAYS = "closed_days.yaml"
 
 
 class HoursError(ValueError):
@@ -64,26 +67,16 @@ class Schedule:
 
 
 @dataclass(frozen=True)
-class Holiday:
-    date: dt.date
-    name: str
-
-
-@dataclass(frozen=True)
 class ServiceHours:
     """Opening hours per service id plus the holiday calendar, in one time zone."""
 
     timezone: ZoneInfo
     schedules: Mapping[str, Schedule]
-    holidays: Mapping[dt.date, Holiday]
+    holidays: HolidayCalendar
 
     @property
     def services(self) -> frozenset[str]:
         return frozenset(self.schedules)
-
-    @property
-    def holiday_years(self) -> frozenset[int]:
-        return frozenset(day.year for day in self.holidays)
 
     def local(self, now: dt.datetime) -> dt.datetime:
         if now.tzinfo is None or now.utcoffset() is None:
@@ -211,8 +204,9 @@ def _pydantic_problem(where: str, exc: ValidationError) -> HoursError:
     return HoursError(f"{where}: {problems}")
 
 
-def load_holidays(path: Path | None = None) -> dict[dt.date, Holiday]:
-    where, data = _read_yaml(path, _SHIPPED_HOLIDAYS)
+def load_closed_days(path: Path | None = None) -> dict[dt.date, Holiday]:
+    """The center's own closed days (shipped ``closed_days.yaml`` unless ``path`` is given)."""
+    where, data = _read_yaml(path, _SHIPPED_CLOSED_DAYS)
     try:
         parsed = _HolidaysFileIn.model_validate(data)
     except ValidationError as exc:
@@ -233,7 +227,8 @@ def load_service_hours(
     hours_file: Path | None = None,
     holidays_file: Path | None = None,
 ) -> ServiceHours:
-    """Read the schedule and the holiday calendar (shipped files unless paths are given)."""
+    """Read the schedule and the center's own closed days (shipped files unless paths are
+    given); public holidays are computed."""
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -246,4 +241,4 @@ def load_service_hours(
     schedules = {
         name: _schedule(f"{where}: services.{name}", raw) for name, raw in parsed.services.items()
     }
-    return ServiceHours(zone, schedules, load_holidays(holidays_file))
+    return ServiceHours(zone, schedules, HolidayCalendar(load_closed_days(holidays_file)))

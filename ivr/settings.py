@@ -51,7 +51,8 @@ class IvrSettings(BaseModel):
     prompt_manifest_file: Path | None = None
     timezone: str = "Asia/Seoul"
     default_language: str = "ko"
-    # Operator-updatable data; None: the files shipped in ivr/data/.
+    # Operator-updatable data; None: the files shipped in ivr/data/. ``holidays_file`` holds
+    # the center's own closed days (closed_days.yaml); public holidays are computed.
     holidays_file: Path | None = None
     service_hours_file: Path | None = None
     speech_enabled: bool = True

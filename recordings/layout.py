@@ -67,8 +67,9 @@ class Roots:
         raise LayoutError(f"{path} is not under {self.primary} or {self.spare}")
 
 
-def host_path(settings: Settings, path: str | Path) -> Path:
-    """Translate a path as the PBX sees it (inside its container) to the host path."""
+def mounted_host_path(settings: Settings, path: str | Path) -> Path | None:
+    """The host path of a path as the PBX sees it (inside its container), or None when it is
+    under neither recordings folder the PBX mounts (primary, spare)."""
     text = str(path)
     mapping = (
         (settings.recordings.pbx_spool_dir, settings.recordings_dir),
@@ -78,7 +79,13 @@ def host_path(settings: Settings, path: str | Path) -> Path:
         prefix = inside.rstrip("/") + "/"
         if text.startswith(prefix):
             return host / text[len(prefix) :]
-    return Path(text)
+    return None
+
+
+def host_path(settings: Settings, path: str | Path) -> Path:
+    """Translate a path as the PBX sees it to the host path (a path outside the mounted
+    recordings folders is taken as a host path already)."""
+    return mounted_host_path(settings, path) or Path(str(path))
 
 
 def relative_wav(uniqueid: str, day: datetime) -> str:

@@ -25,10 +25,12 @@ from cti.control import (
     CallOutcome,
     CallState,
     CallSummary,
+    InvalidState,
     NotFound,
     Party,
     PartyKind,
     PartyState,
+    Unavailable,
 )
 
 Clock = Callable[[], datetime]
@@ -55,6 +57,20 @@ class CallBook:
 
     def live(self, call_id: str) -> CallRec | None:
         return self._calls.get(call_id)
+
+    def connected(self, call_id: str, states: Iterable[CallState]) -> CallRec:
+        """The live call in one of ``states`` with its citizen's channel known, for an action
+        on it; else NotFound (unknown id), InvalidState (ended or another state) or
+        Unavailable (the citizen's channel not seen yet)."""
+        call = self.live(call_id)
+        if call is None:
+            self.get(call_id)  # NotFound for unknown ids
+            raise InvalidState(f"call {call_id} has ended")
+        if call.state not in states:
+            raise InvalidState(f"call {call_id} is {call.state.value}")
+        if call.citizen is None:
+            raise Unavailable(f"the citizen's channel of call {call_id} is not known yet")
+        return call
 
     def live_calls(self) -> Iterable[CallRec]:
         return self._calls.values()

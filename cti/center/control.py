@@ -230,15 +230,7 @@ class Control:
 
     # --- internals --------------------------------------------------------------------------
     def _connected(self, call_id: str, *states: CallState) -> CallRec:
-        call = self._core.book.live(call_id)
-        if call is None:
-            self._core.book.get(call_id)  # NotFound for unknown ids
-            raise InvalidState(f"call {call_id} has ended")
-        if call.state not in states:
-            raise InvalidState(f"call {call_id} is {call.state.value}")
-        if call.citizen is None:
-            raise Unavailable(f"the citizen's channel of call {call_id} is not known yet")
-        return call
+        return self._core.book.connected(call_id, states)
 
     def _agent(self, call: CallRec) -> Leg:
         if call.agent is None:

@@ -144,23 +144,17 @@ class CenterCore:
         for row in queue_views(self.driver.state, self.driver.now()):
             waiting[row.service] = waiting.get(row.service, 0) + row.waiting
             longest[row.service] = max(longest.get(row.service, 0.0), row.oldest_wait_s)
-        now = self.clock()
         out = []
         for queue_id in ids:
             service = catalog[queue_id]
-            tally = self.ledger.queue(queue_id)
+            language = sorted(service.languages)[0].value
             out.append(
-                QueueStats(
-                    queue_id=queue_id,
-                    name=service.name,
-                    language=sorted(service.languages)[0].value,
-                    waiting=waiting.get(queue_id, 0),
-                    longest_wait_s=longest.get(queue_id, 0.0),
-                    service_level=tally.service_level,
-                    service_level_target_s=round(service.target.within_s),
-                    answered=tally.answered,
-                    abandoned=tally.abandoned,
-                    as_of=now,
+                self.ledger.queue_stats(
+                    queue_id,
+                    service.name,
+                    language,
+                    waiting.get(queue_id, 0),
+                    longest.get(queue_id, 0.0),
                 )
             )
         return out

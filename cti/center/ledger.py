@@ -16,7 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 
-from cti.control import CenterSample, ConsultantState, ConsultantStats, ConsultantView
+from cti.control import (
+    CenterSample,
+    ConsultantState,
+    ConsultantStats,
+    ConsultantView,
+    QueueStats,
+)
 
 Clock = Callable[[], datetime]
 
@@ -94,6 +100,24 @@ class Ledger:
     def queue(self, queue_id: str) -> QueueTally:
         self._roll()
         return self._queues.get(queue_id) or QueueTally()
+
+    def queue_stats(
+        self, queue_id: str, name: str, language: str, waiting: int, longest_wait_s: float
+    ) -> QueueStats:
+        """Today's figures of a queue, with how many calls wait in it now and the longest wait."""
+        tally = self.queue(queue_id)
+        return QueueStats(
+            queue_id=queue_id,
+            name=name,
+            language=language,
+            waiting=waiting,
+            longest_wait_s=longest_wait_s,
+            service_level=tally.service_level,
+            service_level_target_s=round(self._targets.get(queue_id, 20.0)),
+            answered=tally.answered,
+            abandoned=tally.abandoned,
+            as_of=self._clock(),
+        )
 
     def consultant(self, view: ConsultantView) -> ConsultantStats:
         self._roll()

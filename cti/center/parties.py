@@ -207,15 +207,7 @@ class Parties:
 
     # --- internals --------------------------------------------------------------------------
     def _joinable(self, call_id: str) -> CallRec:
-        call = self._core.book.live(call_id)
-        if call is None:
-            self._core.book.get(call_id)  # NotFound for unknown ids
-            raise InvalidState(f"call {call_id} has ended")
-        if call.state not in JOINABLE:
-            raise InvalidState(f"call {call_id} is {call.state.value}")
-        if call.citizen is None:
-            raise Unavailable(f"the citizen's channel of call {call_id} is not known yet")
-        return call
+        return self._core.book.connected(call_id, JOINABLE)
 
     def _reoffered(self, offer: OfferCall) -> None:
         """The ACD offered the request again (after a failed ring): dial that interpreter."""

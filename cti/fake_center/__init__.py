@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from cti.fake_center.center import FakeCenter
 from cti.fake_center.demo import DemoTraffic, demo_center, demo_queues, demo_roster
-from cti.fake_center.ledger import QueueSpec
-from cti.fake_center.state import Clock
+from cti.fake_center.state import Clock, QueueSpec
 
 __all__ = [
     "Clock",

@@ -206,8 +206,7 @@ class FakeCenter(CenterState):
 
     async def consultant_stats(self, consultant_id: str | None = None) -> Sequence[ConsultantStats]:
         ids = list(self._consultants) if consultant_id is None else [consultant_id]
-        now = self._clock()
-        return [self._ledger.consultant_stats(self._consultant(cid), now) for cid in ids]
+        return [self._ledger.consultant(self._consultant(cid)) for cid in ids]
 
     async def live_calls(self) -> Sequence[CallSummary]:
         return [c for c in self._calls.values() if c.state is not CallState.ENDED]

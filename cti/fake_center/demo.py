@@ -19,8 +19,7 @@ from cti.control import (
     NotReadyReason,
 )
 from cti.fake_center.center import FakeCenter
-from cti.fake_center.ledger import QueueSpec
-from cti.fake_center.state import Clock
+from cti.fake_center.state import Clock, QueueSpec
 from dasan.principal import Principal, Role
 
 _SURNAMES = "김이박최정강조윤장임한오서신권황안송류홍"

@@ -15,9 +15,10 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, tzinfo
 
+from cti.center.ledger import Ledger
 from cti.control import (
     CallChanged,
     CallOutcome,
@@ -42,11 +43,17 @@ from cti.control import (
     TargetKind,
     TransferTarget,
 )
-from cti.fake_center.ledger import Ledger, QueueSpec
 
 Clock = Callable[[], datetime]
 ON_CALL = (ConsultantState.RINGING, ConsultantState.TALKING)
 CONNECTED = (CallState.TALKING, CallState.HELD)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSpec:
+    queue_id: str
+    name: str
+    language: str
 
 
 class CenterState:
@@ -58,7 +65,9 @@ class CenterState:
         consultants: Iterable[tuple[str, str, tuple[str, ...]]],
         queues: Iterable[QueueSpec],
         interpreters: Mapping[str, int],
+        *,
         service_level_target_s: int = 20,
+        zone: tzinfo = UTC,
     ) -> None:
         self._clock = clock
         now = clock()
@@ -67,7 +76,9 @@ class CenterState:
             for cid, name, langs in consultants
         }
         self._queues = {q.queue_id: q for q in queues}
-        self._ledger = Ledger(list(self._queues), list(self._consultants), service_level_target_s)
+        # The same ledger as the real center: today's figures in ``zone``.
+        targets = {qid: float(service_level_target_s) for qid in self._queues}
+        self._ledger = Ledger(clock, zone, targets)
         self._pool = dict(interpreters)
         self._busy: dict[str, int] = defaultdict(int)
         self._calls: dict[str, CallSummary] = {}
@@ -276,7 +287,10 @@ class CenterState:
             for c in self._calls.values()
             if c.state is CallState.WAITING and c.queue_id == queue_id
         ]
-        return self._ledger.queue_stats(self._queues[queue_id], waits, now)
+        spec = self._queues[queue_id]
+        return self._ledger.queue_stats(
+            queue_id, spec.name, spec.language, len(waits), max(waits, default=0.0)
+        )
 
 
 def with_citizen(call: CallSummary, state: PartyState) -> tuple[Party, ...]:

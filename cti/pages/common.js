@@ -266,6 +266,16 @@ export function installShortcuts(bindings, helpDialog) {
   });
 }
 
+// Show a message in the page's [data-testid=toast] for five seconds (a newer one replaces it).
+export function toast(text, kind = "info") {
+  const node = byTestId("toast");
+  node.textContent = text;
+  node.dataset.kind = kind;
+  node.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { node.hidden = true; }, 5000);
+}
+
 export function setConnection(status) {
   const node = byTestId("connection");
   if (!node) return;

@@ -5,7 +5,7 @@
 
 import {
   LiveSocket, api, applyI18n, byTestId, describeError, el, ensureSignedIn, fmtDateTime,
-  fmtDuration, fmtTime, installShortcuts, setConnection, t, toggleLang, wireHeader,
+  fmtDuration, fmtTime, installShortcuts, setConnection, t, toast, toggleLang, wireHeader,
 } from "./common.js";
 
 const S = {
@@ -21,15 +21,6 @@ const S = {
 
 const LIVE = ["talking", "held"];
 const ON_CALL = ["ringing", "talking", "held", "consulting"];
-
-function toast(text, kind = "info") {
-  const node = byTestId("toast");
-  node.textContent = text;
-  node.dataset.kind = kind;
-  node.hidden = false;
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { node.hidden = true; }, 5000);
-}
 
 async function act(method, path, body) {
   S.busy = true;

@@ -6,7 +6,7 @@
 
 import {
   LiveSocket, api, applyI18n, byTestId, describeError, el, ensureSignedIn, fmtClock, fmtDuration,
-  fmtPercent, fmtTime, setConnection, t, wireHeader,
+  fmtPercent, fmtTime, setConnection, t, toast, wireHeader,
 } from "./common.js";
 
 const STATES = ["ready", "ringing", "talking", "wrap_up", "not_ready", "logged_out"];
@@ -22,15 +22,6 @@ const W = {
   pending: false,
   spy: null,
 };
-
-function toast(text, kind = "info") {
-  const node = byTestId("toast");
-  node.textContent = text;
-  node.dataset.kind = kind;
-  node.hidden = false;
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { node.hidden = true; }, 5000);
-}
 
 function scheduleRender() {
   if (W.pending) return;

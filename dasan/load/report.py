@@ -17,11 +17,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from common.stats import percentile, rounded, summary
 from dasan.load.capacity import held_concurrency, overload_onset
 from dasan.load.machine import describe_machine
 from dasan.load.runner import RunData, TimelineRow
 from dasan.load.sampler import ResourceSampler
-from dasan.load.stats import percentile, rounded, summary
 from dasan.load.stress import StageFigures, limiter, verdict
 from dasan.load.tracker import CitizenCall, Outcome, service_level
 from dasan.sipp import SippResult

@@ -25,12 +25,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from common.stats import percentile
 from cti.ami.client import AmiClient
 from cti.ami.messages import AmiConnectionLost, AmiEvent
 from dasan.config import Settings
 from dasan.load.profile import Profile, split_calls
 from dasan.load.sampler import ResourceSampler
-from dasan.load.stats import percentile
 from dasan.load.stress import StageFigures, judge
 from dasan.load.tracker import CallTracker, CitizenCall, Counts, Outcome
 from dasan.load.traffic import (

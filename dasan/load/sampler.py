@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from dasan.load.stats import mean, rounded
+from common.stats import mean, rounded
 
 PidSource = Callable[[], list[int]]
 

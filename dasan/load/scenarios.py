@@ -11,26 +11,14 @@ Invariants:
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from dasan.load.distributions import Distribution, branch_chances, quantile_bins
 from dasan.load.profile import CallType, Profile
-from dasan.sipp import Dtmf, SippError, render_dtmf_steps
+from dasan.sipp import Dtmf, fill_scenario, render_dtmf_steps
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-_FIELD = re.compile(r"\{\{([a-z_]+)\}\}")
 CALLER_PREFIX = "0107"
-
-
-def _fill(template: str, **values: object) -> str:
-    def field(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            raise SippError(f"scenario placeholder {{{{{name}}}}} has no value")
-        return str(values[name])
-
-    return _FIELD.sub(field, template)
 
 
 def _template(name: str) -> str:
@@ -66,7 +54,7 @@ def talk_bins(profile: Profile) -> tuple[float, ...]:
 
 def render_consultants(profile: Profile, audio: Path) -> str:
     bins = talk_bins(profile)
-    return _fill(
+    return fill_scenario(
         _template("consultants.xml"),
         ring_ms=_ms(profile.ring_s) if profile.ring_s > 0 else 1,
         audio=audio,
@@ -88,7 +76,7 @@ def render_citizen(profile: Profile, call_type: CallType, index: int, audio: Pat
     patience: Distribution = profile.abandon.patience_s
     share = profile.abandon.share
     bins = quantile_bins(patience, profile.bins) if share > 0 else ()
-    return _fill(
+    return fill_scenario(
         _template("citizen.xml"),
         call_type=call_type.name,
         service=profile.service,

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +23,7 @@ from pathlib import Path
 
 import psutil
 
+from common.process import port_open, terminate
 from dasan.config import Settings
 from dasan.paths import project_root
 from dasan.pbx.container import PbxContainer, PbxError
@@ -34,12 +33,6 @@ from dasan.pbx.service import pbx_container, pbx_image, render_generated
 
 class StackError(RuntimeError):
     """The PBX or the engine is not there (and was not to be started) or failed to start."""
-
-
-def _port_open(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex((host, port)) == 0
 
 
 class Stack:
@@ -82,7 +75,7 @@ class Stack:
 
     def engine_listening(self) -> bool:
         agi = self._settings.agi
-        return _port_open(agi.host, agi.port)
+        return port_open(agi.host, agi.port)
 
     def asterisk_version(self) -> str | None:
         try:
@@ -146,14 +139,8 @@ class Stack:
 
     async def __aexit__(self, *exc: object) -> None:
         engine, self._engine = self._engine, None
-        if engine is not None and engine.poll() is None:
-            engine.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.to_thread(engine.wait, 20)
-            except subprocess.TimeoutExpired:
-                engine.kill()
-                await asyncio.to_thread(engine.wait, 5)
         if engine is not None:
+            await asyncio.to_thread(terminate, engine)
             self.engine_exit = engine.returncode
         if self._started_pbx:
             self._started_pbx = False

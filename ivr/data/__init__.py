@@ -1,1 +1,2 @@
-"""Operator-updatable data shipped with the IVR: service hours and Korean public holidays."""
+"""Operator-updatable data shipped with the IVR: service hours and the center's own closed days
+(Korean public holidays are computed by ``ivr.closed_days``)."""

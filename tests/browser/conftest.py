@@ -16,7 +16,6 @@ import pytest
 from playwright.async_api import Browser, async_playwright
 
 from dasan.pbx.container import PbxContainer
-from dasan.pbx.service import pbx_container, pbx_image, render_generated
 from dasan.sipp import ConsultantUas
 from tests.integration.support import (
     REPO,
@@ -25,6 +24,7 @@ from tests.integration.support import (
     create_database,
     drop_database,
     port_open,
+    running_pbx,
     write_config,
 )
 
@@ -66,13 +66,8 @@ def browser_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ItEnv]:
 
 @pytest.fixture(scope="module")
 def browser_pbx(browser_env: ItEnv) -> Iterator[PbxContainer]:
-    settings = browser_env.settings
-    pbx_image(settings).ensure()
-    render_generated(settings)
-    container = pbx_container(settings)
-    container.up()
-    yield container
-    container.down()
+    with running_pbx(browser_env) as container:
+        yield container
 
 
 @pytest.fixture(scope="module")

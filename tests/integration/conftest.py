@@ -13,7 +13,6 @@ import pytest
 
 from cti.ami.client import AmiClient
 from dasan.pbx.container import PbxContainer
-from dasan.pbx.service import pbx_container, pbx_image, render_generated
 from dasan.sipp import ConsultantUas
 from tests.integration.support import (
     REPO,
@@ -24,6 +23,7 @@ from tests.integration.support import (
     create_database,
     drop_database,
     mount_tmpfs,
+    running_pbx,
     unmount,
     write_config,
 )
@@ -50,13 +50,8 @@ def it_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ItEnv]:
 
 @pytest.fixture(scope="session")
 def pbx(it_env: ItEnv) -> Iterator[PbxContainer]:
-    settings = it_env.settings
-    pbx_image(settings).ensure()
-    render_generated(settings)
-    container = pbx_container(settings)
-    container.up()
-    yield container
-    container.down()
+    with running_pbx(it_env) as container:
+        yield container
 
 
 @pytest.fixture(scope="module")

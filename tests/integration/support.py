@@ -11,19 +11,21 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from common.process import port_open, terminate
 from cti.ami.client import AmiClient
 from cti.ami.messages import AmiEvent
 from dasan.config import Settings, load_settings
+from dasan.pbx.container import PbxContainer
+from dasan.pbx.service import pbx_container, pbx_image, render_generated
 
 REPO = Path(__file__).resolve().parents[2]
 PG_SOCKET = os.environ.get("DASAN_TEST_PG_SOCKET", "/var/run/postgresql")
@@ -59,6 +61,20 @@ class ItEnv:
         return load_settings(self.config_path)
 
 
+@contextlib.contextmanager
+def running_pbx(env: ItEnv) -> Iterator[PbxContainer]:
+    """The PBX of ``env``: image ensured, generated configuration rendered, up for the block."""
+    settings = env.settings
+    pbx_image(settings).ensure()
+    render_generated(settings)
+    container = pbx_container(settings)
+    container.up()
+    try:
+        yield container
+    finally:
+        container.down()
+
+
 def write_config(root: Path, database: str, recordings: Path, extra_toml: str = "") -> Path:
     config = root / "dasan.toml"
     config.write_text(
@@ -89,12 +105,6 @@ def mount_tmpfs(path: Path, size: str) -> None:
 
 def unmount(path: Path) -> None:
     subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
-
-
-def port_open(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex((host, port)) == 0
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -174,13 +184,8 @@ class EngineProcess:
             self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc is not None:
+            terminate(self.proc)
 
     def tail(self, lines: int = 40) -> str:
         with contextlib.suppress(FileNotFoundError):

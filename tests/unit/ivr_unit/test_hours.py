@@ -1,4 +1,5 @@
-"""Service hours: weekday / weekend / holiday windows in Seoul time, and the holiday data."""
+"""Service hours: weekday / weekend / holiday windows in Seoul time, and the closed days
+(Korean public holidays computed, the center's own as data)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from ivr.closed_days import Holiday, HolidayCalendar
 from ivr.hours import (
     DayType,
     HoursError,
     ServiceHours,
-    load_holidays,
+    load_closed_days,
     load_service_hours,
     parse_window,
 )
@@ -85,20 +87,55 @@ def test_day_types(hours: ServiceHours) -> None:
     assert hours.day_type(dt.date(2026, 2, 17)) is DayType.HOLIDAY
 
 
-def test_holiday_data_covers_2026_and_2027_with_lunar_and_substitute_days() -> None:
-    holidays = load_holidays()
-    assert {day.year for day in holidays} >= {2026, 2027}
-    lunar = [dt.date(2026, 2, 16), dt.date(2026, 2, 17), dt.date(2026, 2, 18)]  # Seollal
-    lunar += [dt.date(2026, 9, 24), dt.date(2026, 9, 25), dt.date(2026, 9, 26)]  # Chuseok
-    lunar += [dt.date(2027, 2, 5), dt.date(2027, 2, 6), dt.date(2027, 2, 7)]
-    lunar += [dt.date(2027, 9, 14), dt.date(2027, 9, 15), dt.date(2027, 9, 16)]
-    assert all(day in holidays for day in lunar)
-    substitutes = [h for h in holidays.values() if "대체공휴일" in h.name]
-    assert len(substitutes) >= 8
-    # A substitute holiday is always a weekday (it replaces a day off lost to a weekend).
-    assert all(h.date.weekday() < 5 for h in substitutes)
-    for year in (2026, 2027):
-        assert sum(1 for day in holidays if day.year == year) >= 15
+def test_public_holidays_are_computed_with_lunar_and_substitute_days() -> None:
+    calendar = HolidayCalendar()
+    # 2026-27 as the hand-kept list had them (Seollal, Chuseok, substitutes for 3.1 and 10.3).
+    for day in [(2026, 2, 17), (2026, 9, 25), (2026, 3, 2), (2026, 10, 5), (2027, 9, 15)]:
+        assert dt.date(*day) in calendar
+    # 2028, past the old list: Seollal and Chuseok move with the lunar calendar, and Chuseok's
+    # second day falls on National Foundation Day (10.3), so the next weekday is a day off too.
+    seollal = [dt.date(2028, 1, 26), dt.date(2028, 1, 27), dt.date(2028, 1, 28)]
+    chuseok = [dt.date(2028, 10, 2), dt.date(2028, 10, 3), dt.date(2028, 10, 4)]
+    assert all(day in calendar for day in seollal + chuseok)
+    substitute = calendar.get(dt.date(2028, 10, 5))
+    assert substitute is not None
+    assert "Chuseok" in substitute.name
+    assert substitute.date.weekday() < 5  # a substitute replaces a weekday
+    assert dt.date(2028, 10, 6) not in calendar  # and only one
+    assert dt.date(2028, 1, 25) not in calendar
+    # Every year the package knows has at least the fifteen fixed and lunar days off.
+    for year in (2026, 2030, 2045):
+        assert calendar.covers(year)
+        assert len(calendar.in_year(year)) >= 15
+
+
+def test_the_centers_own_closed_days_add_to_the_public_ones(tmp_path: Path) -> None:
+    own = tmp_path / "closed.yaml"
+    own.write_text(
+        "years:\n  2028:\n    - {date: 2028-11-15, name: 센터 휴무 (center closed)}\n"
+        "    - {date: 2028-10-03, name: 개천절 (the center's name)}\n",
+        encoding="utf-8",
+    )
+    hours = load_service_hours("Asia/Seoul", holidays_file=own)
+    assert hours.day_type(dt.date(2028, 11, 15)) is DayType.HOLIDAY  # a Wednesday
+    assert hours.is_open("sign_language", seoul(2028, 11, 15, 19, 0)) is False
+    assert hours.is_open("sign_language", seoul(2028, 11, 16, 19, 0)) is True  # next weekday
+    assert hours.day_type(dt.date(2028, 10, 4)) is DayType.HOLIDAY  # public days still there
+    named = hours.holidays.get(dt.date(2028, 10, 3))
+    assert named is not None
+    assert named.name == "개천절 (the center's name)"
+    assert [h.date for h in hours.holidays.in_year(2028) if h.date.month == 11] == [
+        dt.date(2028, 11, 15)
+    ]
+
+
+def test_shipped_closed_days_load_and_calendars_compare_by_them() -> None:
+    shipped = load_closed_days()
+    assert all(day.name for day in shipped.values())
+    assert HolidayCalendar(shipped) == HolidayCalendar(dict(shipped))
+    extra = {dt.date(2028, 11, 15): Holiday(dt.date(2028, 11, 15), "센터 휴무")}
+    assert HolidayCalendar(extra) != HolidayCalendar(shipped)
+    assert hash(HolidayCalendar(extra)) == hash(HolidayCalendar(dict(extra)))
 
 
 def test_parse_window() -> None:
@@ -120,7 +157,7 @@ def test_operator_files_replace_the_shipped_data(tmp_path: Path) -> None:
     )
     loaded = load_service_hours("Asia/Seoul", hours_file, holidays_file)
     assert loaded.services == {"foreign_language"}
-    assert loaded.holiday_years == {2028}
+    assert set(loaded.holidays.own) == {dt.date(2028, 1, 1)}
     assert loaded.is_open("foreign_language", seoul(2028, 1, 3, 10, 30))
 
 
@@ -158,7 +195,7 @@ def test_bad_holiday_files_name_the_file_and_entry(tmp_path: Path, text: str, me
     path = tmp_path / "holidays.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(HoursError) as info:
-        load_holidays(path)
+        load_closed_days(path)
     assert str(path) in str(info.value)
     assert message in str(info.value)
 

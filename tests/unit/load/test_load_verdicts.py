@@ -1,4 +1,4 @@
-"""Statistics, stress verdicts and the report built from a run (no PBX: recorded values)."""
+"""Stress verdicts and the report built from a run (no PBX: recorded values)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 from dasan.load.profile import load_profile
 from dasan.load.report import build_report
 from dasan.load.runner import RunData
-from dasan.load.stats import percentile, summary
 from dasan.load.stress import StageFigures, judge, limiter, verdict
 from dasan.load.tracker import CallTracker
 from dasan.load.traffic import Stage
@@ -27,15 +26,6 @@ REQUIRED = (
     "setup_ms_p99",
     "audit_ok",
 )
-
-
-def test_percentiles_interpolate_and_empty_is_none() -> None:
-    assert percentile([1, 2, 3, 4], 50) == pytest.approx(2.5)
-    assert percentile([5], 99) == 5
-    assert percentile([], 50) is None
-    assert summary([])["mean"] is None
-    with pytest.raises(ValueError, match="percentile"):
-        percentile([1], 101)
 
 
 def _stage(**changes: Any) -> StageFigures:

@@ -1,13 +1,14 @@
-"""Small statistics for load reports: percentiles and summaries of samples.
+"""Small statistics of samples: percentiles and summaries, one definition for the whole tree.
 
 Invariants: pure functions of their inputs; an empty sample gives ``None`` (JSON null), never
-a made-up zero; percentiles interpolate linearly between closest ranks.
+a made-up zero; percentiles interpolate linearly between closest ranks (so p50 of an even
+sample is the mean of its middle two, and p100 is the maximum).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -32,13 +33,32 @@ def rounded(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def percentiles(
+    values: Sequence[float],
+    qs: Iterable[float] = (50, 90, 99),
+    *,
+    scale: float = 1.0,
+    digits: int = 3,
+    suffix: str = "",
+) -> dict[str, float | None]:
+    """``{"p50": ..., "p99.9" -> "p999": ...}`` of ``values`` times ``scale``, rounded.
+
+    The key of ``q`` is ``p`` and its digits without the point (99.9 -> ``p999``), then
+    ``suffix`` (a unit such as ``_us``); an empty sample gives None for every key.
+    """
+    out: dict[str, float | None] = {}
+    for q in qs:
+        value = percentile(values, q)
+        key = "p" + f"{q:g}".replace(".", "") + suffix
+        out[key] = rounded(None if value is None else value * scale, digits)
+    return out
+
+
 def summary(values: Sequence[float], digits: int = 3) -> dict[str, float | int | None]:
     """count, mean, p50, p90, p99 and max of a sample (None where empty)."""
     return {
         "count": len(values),
         "mean": rounded(mean(values), digits),
-        "p50": rounded(percentile(values, 50), digits),
-        "p90": rounded(percentile(values, 90), digits),
-        "p99": rounded(percentile(values, 99), digits),
+        **percentiles(values, digits=digits),
         "max": rounded(max(values), digits) if values else None,
     }
