@@ -7,15 +7,20 @@ Invariants:
   call-back, and an alarm is raised: no conversation is ever unrecorded.
 - ``DASAN_DONE=1`` is set only once the engine has served the call; if this session dies for
   any reason the dialplan falls through to the static fallback queues, still recorded.
-- Every call is in the call log from its start; routing, consultants and end are added as
-  they happen, and the recording is handed to the pipeline when the call ends.
+- Every call is in the call log from its start; the IVR's progress (language once chosen,
+  journey entries), routing, consultants and end are added as they happen, and the recording
+  is handed to the pipeline when the call ends. Progress writes never hold up the caller:
+  the newest state wins, one write at a time, all done before the routing is written.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from acd.errors import InvalidEvent
 from acd.events import CallArrived
@@ -23,8 +28,10 @@ from acd.model import Language, Priority
 from acd.waiting import WaitingRoom, wait_and_connect
 from dasan.recguard import confirm_recording
 from ivr.agi import AgiError, AgiHangup, AgiSession
+from ivr.menu.state import Mark, MenuState, journey_to_json
 from ivr.runner import IvrOutcome, run_menu
-from ivr.targets import OFFERS
+from ivr.targets import OFFERS, TAG_SERVICE
+from recordings.calllog import CallLog, CallLogError
 from ivr.wiring import prompt_paths, speech_input
 
 if TYPE_CHECKING:
@@ -58,6 +65,39 @@ def acd_service(engine: Engine, target: str, language: str) -> str:
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class LiveJourney:
+    """The IVR's progress into the call log while the caller is in the menu (see invariants)."""
+
+    def __init__(self, calls: CallLog, call_id: str) -> None:
+        self._calls = calls
+        self._call_id = call_id
+        self._latest: MenuState | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def __call__(self, state: MenuState) -> None:
+        self._latest = state
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain(), name=f"journey-{self._call_id}")
+
+    async def flush(self) -> None:
+        if self._task is not None:
+            await self._task
+
+    async def _drain(self) -> None:
+        while self._latest is not None:
+            state, self._latest = self._latest, None
+            chosen = any(e.mark is Mark.LANGUAGE for e in state.journey)
+            try:
+                await self._calls.call_progress(
+                    self._call_id,
+                    state.language if chosen else None,
+                    state.tag_map().get(TAG_SERVICE),
+                    journey_to_json(state),
+                )
+            except (SQLAlchemyError, CallLogError) as exc:
+                log.warning("call %s: IVR progress not written: %s", self._call_id, exc)
 
 
 class CallFlow:
@@ -101,15 +141,20 @@ class CallFlow:
         """Run the IVR and the queue; False if the call was handed to the static fallback."""
         engine = self._engine
         settings = engine.settings
-        outcome = await run_menu(
-            session,
-            engine.menus.current,
-            prompt_paths(settings),
-            speech_input(settings, engine.speech_model, engine.executor),
-            utc_now,
-            language=settings.ivr.default_language,
-            entry=session.variables.get("agi_dnid", ""),
-        )
+        live = LiveJourney(engine.recordings.calls, call_id)
+        try:
+            outcome = await run_menu(
+                session,
+                engine.menus.current,
+                prompt_paths(settings),
+                speech_input(settings, engine.speech_model, engine.executor),
+                utc_now,
+                language=settings.ivr.default_language,
+                entry=session.variables.get("agi_dnid", ""),
+                on_progress=live,
+            )
+        finally:
+            await live.flush()
         service = outcome.target
         if service is not None and service not in OFFERS:
             service = acd_service(engine, service, outcome.language)

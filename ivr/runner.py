@@ -9,6 +9,13 @@ Invariants:
   leaves the IVR, and prompts are played as ``<prompts_pbx_dir>/<lang>/<id>``.
 - Speech failures (no file, unreadable audio, slow recognizer) count as no input: the stepper
   re-prompts and keys keep working. The recording is deleted once recognized.
+- Type-ahead: every key Asterisk reports (a prompt stopped by it, a prompt heard out while it
+  was pressed, digits collected) joins one queue in the order pressed; the next action that
+  waits for input takes from that queue before playing anything, and each key is taken once.
+  Prompts that must be heard (the notice) listen for keys all along and resume where a key
+  stopped them, so no key pressed during them is lost.
+- ``on_progress`` (if given) sees the state after every step, as it happens (the live journey);
+  it must not block (the caller is waiting).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import asyncio
 import datetime as dt
 import logging
 import re
+from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -49,6 +57,7 @@ from ivr.targets import DEFAULT_LANGUAGE, DEFAULT_PRIORITY, TAG_PRIORITY, TAG_SE
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
+Progress = Callable[[MenuState], None]
 LANGUAGE_VARIABLE = "CHANNEL(language)"
 NATIVE_FORMAT_VARIABLE = "CHANNEL(audionativeformat)"
 _WIDEBAND = ("slin16", "g722", "opus", "siren14", "speex16", "silk16")
@@ -163,15 +172,19 @@ async def run_menu(
     *,
     language: str = DEFAULT_LANGUAGE,
     entry: str = "",
+    on_progress: Progress | None = None,
 ) -> IvrOutcome:
     """Walk ``menu`` with the caller until it routes the call or the caller chose to end it.
 
     ``language`` is the caller's language until the menu sets one (IvrSettings.default_language);
-    ``entry`` (e.g. the dialed number, ``agi_dnid``) picks one of the menu's ``entries``.
+    ``entry`` (e.g. the dialed number, ``agi_dnid``) picks one of the menu's ``entries``;
+    ``on_progress`` sees each new state (language, tags, journey) as it happens.
     """
     runner = _Runner(session, prompts, recognizer)
     state, actions = step(menu, initial_state(menu, language), Started(entry), clock())
     while True:
+        if on_progress is not None:
+            on_progress(state)
         event = await runner.execute(actions)
         if event is None:
             break
@@ -198,9 +211,8 @@ class _Runner:
         self.language: str | None = None
         self._record_format: str | None = None
         self._recordings = 0
-        # A key pressed during a prompt that must be heard to the end (the recording notice):
-        # kept for the next menu instead of being lost (type-ahead without skipping).
-        self._typed_ahead: str | None = None
+        # Keys pressed and not yet used, in the order pressed (type-ahead).
+        self.typed: deque[str] = deque()
 
     def _check_alive(self) -> None:
         if self.session.hungup.is_set():
@@ -233,19 +245,22 @@ class _Runner:
         return None
 
     async def _hear_out(self, action: PlayPrompts) -> None:
-        """Play prompts to the end; a key pressed meanwhile is kept for the next menu."""
+        """Play prompts to the end; keys pressed meanwhile are kept for the next menu."""
         for ref in action.prompts:
             file = self.prompts.file(ref)
             digit, position = await self.session.stream_file(file, ALL_KEYS)
-            if digit:
-                self._typed_ahead = self._typed_ahead or digit
-                await self.session.stream_file(file, "", position)
+            while digit:
+                self.typed.append(digit)
+                self._check_alive()
+                digit, position = await self.session.stream_file(file, ALL_KEYS, position)
+
+    def _take(self) -> str | None:
+        return self.typed.popleft() if self.typed else None
 
     async def _play(self, refs: tuple[PromptRef, ...], keys: str) -> str | None:
-        typed = self._typed_ahead
-        if typed is not None and typed in keys:
-            self._typed_ahead = None
-            return typed
+        """Play until a key stops it; a key typed ahead stops it before it starts."""
+        if self.typed:
+            return self._take()
         for ref in refs:
             digit, _ = await self.session.stream_file(self.prompts.file(ref), keys)
             if digit:
@@ -255,7 +270,7 @@ class _Runner:
     async def _more_digits(self, first: str, action: Collect) -> str:
         digits = first
         while len(digits) < action.max_digits and not digits.endswith("#"):
-            digit = await self.session.wait_for_digit(action.timeout_ms)
+            digit = self._take() or await self.session.wait_for_digit(action.timeout_ms)
             if digit is None:
                 break
             digits += digit
@@ -266,8 +281,6 @@ class _Runner:
             return await self._collect_with_speech(action, self.speech)
         *lead, last = action.prompts
         digit = await self._play(tuple(lead), ALL_KEYS)
-        if digit is None and self._typed_ahead is not None:
-            digit, self._typed_ahead = self._typed_ahead, None
         if digit:
             return DigitsReceived(await self._more_digits(digit, action))
         digits = await self.session.get_data(

@@ -147,6 +147,27 @@ class CallLog:
             if journey is not None:
                 row.journey = journey
 
+    async def call_progress(
+        self,
+        call_id: str,
+        language: str | None = None,
+        service: str | None = None,
+        journey_json: str | Mapping[str, Any] | Sequence[Any] | None = None,
+    ) -> None:
+        """What the IVR knows so far (the caller is still in the menu): like ``call_routed``
+        but leaves ``routed_at`` unset; None leaves a field as it is."""
+        if language is not None and not _LANGUAGE.match(language):
+            raise CallLogError(f"language {language!r} is not an ISO 639-1 code")
+        journey = _journey_text(journey_json)
+        async with self._storage.write() as session:
+            row = await self._row(session, call_id)
+            if language is not None:
+                row.language = language
+            if service is not None:
+                row.service = service
+            if journey is not None:
+                row.journey = journey
+
     async def consultant_joined(
         self, call_id: str, consultant_id: str, role: str = "consultant", at: datetime | None = None
     ) -> None:
