@@ -155,7 +155,9 @@ def prompts_check(ctx: click.Context, as_json: bool) -> None:
 def _print_durations(table: dict[str, dict[str, float]], languages: tuple[str, ...]) -> None:
     out = Table("prompt (s)", *languages)
     for prompt_id, by_language in sorted(table.items()):
-        out.add_row(prompt_id, *(f"{by_language.get(lang, float('nan')):.1f}" for lang in languages))
+        out.add_row(
+            prompt_id, *(f"{by_language.get(lang, float('nan')):.1f}" for lang in languages)
+        )
     Console().print(out)
 
 

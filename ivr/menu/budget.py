@@ -149,9 +149,7 @@ def needed_prompts(menu: Menu) -> set[tuple[str, str]]:
 class _Call:
     """The virtual caller and clock of one walk."""
 
-    def __init__(
-        self, menu: Menu, durations: Durations, keys: Sequence[tuple[float, str]]
-    ) -> None:
+    def __init__(self, menu: Menu, durations: Durations, keys: Sequence[tuple[float, str]]) -> None:
         self.notice = set(menu.spec.budgets.notice_prompts)
         self.durations = durations
         self.t = 0.0
@@ -209,9 +207,7 @@ class _Call:
         return DigitsReceived(digits)
 
 
-def walk(
-    menu: Menu, durations: Durations, keys: Sequence[tuple[float, str]], hours: str
-) -> Walked:
+def walk(menu: Menu, durations: Durations, keys: Sequence[tuple[float, str]], hours: str) -> Walked:
     """One call from answer to hand-over (see the module invariants)."""
     tz = menu.hours.timezone
     start = dt.datetime.combine(_DAY, HOURS[hours], tz)
