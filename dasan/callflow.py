@@ -31,8 +31,8 @@ from ivr.agi import AgiError, AgiHangup, AgiSession
 from ivr.menu.state import Mark, MenuState, journey_to_json
 from ivr.runner import IvrOutcome, run_menu
 from ivr.targets import OFFERS, TAG_SERVICE
-from recordings.calllog import CallLog, CallLogError
 from ivr.wiring import prompt_paths, speech_input
+from recordings.calllog import CallLog, CallLogError
 
 if TYPE_CHECKING:
     from dasan.app import Engine
