@@ -106,6 +106,7 @@ class Engine:
                     tasks.create_task(self.recordings.run()),
                     tasks.create_task(self.live.run()),
                     tasks.create_task(AcdAmiBridge(self).run()),
+                    tasks.create_task(self.flow.watch_keys()),
                     tasks.create_task(self._load_speech_model()),
                     tasks.create_task(self._keep_ami()),
                 ]

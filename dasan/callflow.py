@@ -26,8 +26,10 @@ from acd.errors import InvalidEvent
 from acd.events import CallArrived
 from acd.model import Language, Priority
 from acd.waiting import WaitingRoom, wait_and_connect
+from cti.ami.messages import AmiEvent
 from dasan.recguard import confirm_recording
 from ivr.agi import AgiError, AgiHangup, AgiSession
+from ivr.keys import KeyWitnesses
 from ivr.menu.state import Mark, MenuState, journey_to_json
 from ivr.runner import IvrOutcome, run_menu
 from ivr.targets import OFFERS, TAG_SERVICE
@@ -103,6 +105,18 @@ class LiveJourney:
 class CallFlow:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        # Keys each channel received, from AMI: AGI drops those pressed between commands.
+        self.keys = KeyWitnesses(lambda: engine.ami.connected)
+
+    async def watch_keys(self) -> None:
+        """Feed ``keys`` from AMI (DTMFEnd received by a channel) for the engine's lifetime."""
+        async for item in self._engine.ami.subscribe(name="ivr-keys"):
+            if not isinstance(item, AmiEvent):
+                continue
+            if item.name == "DTMFEnd" and item.get("Direction") == "Received":
+                self.keys.key(item.uniqueid, item.get("Digit"))
+            elif item.name == "Hangup":
+                self.keys.channel_gone(item.uniqueid)
 
     async def handle(self, session: AgiSession) -> None:
         engine = self._engine
@@ -142,6 +156,7 @@ class CallFlow:
         engine = self._engine
         settings = engine.settings
         live = LiveJourney(engine.recordings.calls, call_id)
+        keys = self.keys.open(session.uniqueid)
         try:
             outcome = await run_menu(
                 session,
@@ -152,8 +167,10 @@ class CallFlow:
                 language=settings.ivr.default_language,
                 entry=session.variables.get("agi_dnid", ""),
                 on_progress=live,
+                keys=keys,
             )
         finally:
+            self.keys.close(session.uniqueid)
             await live.flush()
         service = outcome.target
         if service is not None and service not in OFFERS:

@@ -9,11 +9,13 @@ Invariants:
   leaves the IVR, and prompts are played as ``<prompts_pbx_dir>/<lang>/<id>``.
 - Speech failures (no file, unreadable audio, slow recognizer) count as no input: the stepper
   re-prompts and keys keep working. The recording is deleted once recognized.
-- Type-ahead: every key Asterisk reports (a prompt stopped by it, a prompt heard out while it
-  was pressed, digits collected) joins one queue in the order pressed; the next action that
-  waits for input takes from that queue before playing anything, and each key is taken once.
-  Prompts that must be heard (the notice) listen for keys all along and resume where a key
-  stopped them, so no key pressed during them is lost.
+- Type-ahead: every key (a prompt stopped by it, a prompt heard out while it was pressed,
+  digits collected, and with a witness keys pressed between AGI commands) joins one queue in
+  the order pressed (``ivr.keys``); the next action that waits for input takes from that
+  queue before playing anything, and each key is taken once. Prompts that must be heard (the
+  notice) listen for keys all along and resume where a key stopped them.
+- Spoken answers are recorded for at most the node's timeout (and ``max_record_s``): a line
+  carrying noise or a tone is no input when the menu's time is up.
 - ``on_progress`` (if given) sees the state after every step, as it happens (the live journey);
   it must not block (the caller is waiting).
 """
@@ -24,7 +26,6 @@ import asyncio
 import datetime as dt
 import logging
 import re
-from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ivr.agi import AgiHangup, RecordingResult
+from ivr.keys import KeyQueue
 from ivr.menu.events import (
     Action,
     Collect,
@@ -173,14 +175,16 @@ async def run_menu(
     language: str = DEFAULT_LANGUAGE,
     entry: str = "",
     on_progress: Progress | None = None,
+    keys: KeyQueue | None = None,
 ) -> IvrOutcome:
     """Walk ``menu`` with the caller until it routes the call or the caller chose to end it.
 
     ``language`` is the caller's language until the menu sets one (IvrSettings.default_language);
     ``entry`` (e.g. the dialed number, ``agi_dnid``) picks one of the menu's ``entries``;
-    ``on_progress`` sees each new state (language, tags, journey) as it happens.
+    ``on_progress`` sees each new state (language, tags, journey) as it happens; ``keys`` is
+    the call's key queue when a witness (AMI) feeds it.
     """
-    runner = _Runner(session, prompts, recognizer)
+    runner = _Runner(session, prompts, recognizer, keys or KeyQueue())
     state, actions = step(menu, initial_state(menu, language), Started(entry), clock())
     while True:
         if on_progress is not None:
@@ -204,7 +208,13 @@ async def run_menu(
 
 
 class _Runner:
-    def __init__(self, session: AgiCall, prompts: PromptPaths, speech: SpeechInput | None) -> None:
+    def __init__(
+        self,
+        session: AgiCall,
+        prompts: PromptPaths,
+        speech: SpeechInput | None,
+        keys: KeyQueue,
+    ) -> None:
         self.session = session
         self.prompts = prompts
         self.speech = speech
@@ -212,7 +222,7 @@ class _Runner:
         self._record_format: str | None = None
         self._recordings = 0
         # Keys pressed and not yet used, in the order pressed (type-ahead).
-        self.typed: deque[str] = deque()
+        self.typed = keys
 
     def _check_alive(self) -> None:
         if self.session.hungup.is_set():
@@ -250,12 +260,18 @@ class _Runner:
             file = self.prompts.file(ref)
             digit, position = await self.session.stream_file(file, ALL_KEYS)
             while digit:
-                self.typed.append(digit)
+                await self.typed.read(digit)
                 self._check_alive()
                 digit, position = await self.session.stream_file(file, ALL_KEYS, position)
 
     def _take(self) -> str | None:
-        return self.typed.popleft() if self.typed else None
+        return self.typed.take()
+
+    async def _got(self, digits: str) -> str:
+        """Digits an AGI command returned: queued (once), then the oldest as many come out."""
+        for digit in digits:
+            await self.typed.read(digit)
+        return "".join(self._take() or "" for _ in digits)
 
     async def _play(self, refs: tuple[PromptRef, ...], keys: str) -> str | None:
         """Play until a key stops it; a key typed ahead stops it before it starts."""
@@ -264,14 +280,17 @@ class _Runner:
         for ref in refs:
             digit, _ = await self.session.stream_file(self.prompts.file(ref), keys)
             if digit:
-                return digit
+                return await self._got(digit)
         return None
 
     async def _more_digits(self, first: str, action: Collect) -> str:
         digits = first
         while len(digits) < action.max_digits and not digits.endswith("#"):
-            digit = self._take() or await self.session.wait_for_digit(action.timeout_ms)
+            digit = self._take()
             if digit is None:
+                waited = await self.session.wait_for_digit(action.timeout_ms)
+                digit = await self._got(waited) if waited else None
+            if not digit:
                 break
             digits += digit
         return digits.rstrip("#") if len(digits) > 1 else digits
@@ -286,7 +305,7 @@ class _Runner:
         digits = await self.session.get_data(
             self.prompts.file(last), action.timeout_ms, action.max_digits
         )
-        return DigitsReceived(digits) if digits else NoInput()
+        return DigitsReceived(await self._got(digits)) if digits else NoInput()
 
     async def _collect_with_speech(self, action: Collect, speech: SpeechInput) -> Event:
         digit = await self._play(action.prompts, ALL_KEYS)
@@ -299,13 +318,14 @@ class _Runner:
             f"{speech.pbx_dir.rstrip('/')}/{name}",
             fmt,
             ALL_KEYS,
-            int(speech.max_record_s * 1000),
+            min(int(speech.max_record_s * 1000), action.timeout_ms),
             speech.silence_s,
         )
         if result.reason == "hangup":
             raise AgiHangup("the caller hung up while speaking")
         if result.digit:
-            return DigitsReceived(await self._more_digits(result.digit, action))
+            first = await self._got(result.digit)
+            return DigitsReceived(await self._more_digits(first, action))
         return await self._recognize(speech.host_dir / f"{name}.{fmt}", action, speech)
 
     async def _recognize(self, path: Path, action: Collect, speech: SpeechInput) -> Event:

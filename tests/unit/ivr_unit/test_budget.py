@@ -14,8 +14,8 @@ def one_second_prompts(menu: Menu) -> dict[tuple[str, str], float]:
 
 def test_silent_korean_caller_is_handed_over_after_one_pass_of_each_menu(menu: Menu) -> None:
     walked = walk(menu, one_second_prompts(menu), [], "open")
-    # welcome 1 s, five language options 5 s + 1.5 s, service menu 1 s + 2 s, no re-prompt.
-    assert walked.handover_s == pytest.approx(10.5)
+    # welcome 1 s, five language options 5 s + 1 s, service menu 1 s + 2 s, no re-prompt.
+    assert walked.handover_s == pytest.approx(10.0)
     assert walked.target == "general"
     assert walked.notice_end_s == pytest.approx(1.0)
     assert walked.first_menu_end_s == pytest.approx(6.0)
@@ -42,7 +42,7 @@ def test_the_report_fails_past_a_budget(menu: Menu) -> None:
     assert not report.ok
     assert ("main_menu", "ko", 13.0) in report.long_prompts
     silent_ko = [p for p in report.paths if (p.language, p.path) == ("ko", "silent")]
-    assert all(not p.ok for p in silent_ko)  # 22.5 s > 20 s
+    assert all(not p.ok for p in silent_ko)  # 22 s > 20 s
 
 
 def test_a_missing_prompt_file_is_named(menu: Menu) -> None:

@@ -66,7 +66,7 @@ async def test_english_caller_is_routed_to_an_english_consultant(menu: Menu) -> 
         f"{PBX}/mn/language_option",
         f"{PBX}/en/recorded_notice",
     ]
-    assert ("GET DATA", f"{PBX}/mn/language_option", "1500", "1") in call.commands
+    assert ("GET DATA", f"{PBX}/mn/language_option", "1000", "1") in call.commands
     # The language is set before the first prompt in that language.
     set_at = call.commands.index(("SET VARIABLE", "CHANNEL(language)", "en"))
     assert set_at < call.commands.index(("STREAM FILE", f"{PBX}/en/recorded_notice", ALL_KEYS))
@@ -143,7 +143,7 @@ async def test_spoken_answer_confirmed_by_key(menu: Menu, tmp_path: Path) -> Non
         f"{SPOOL}/1763450000.42-1",
         "wav",
         "0123456789*#",
-        "4000",
+        "2000",  # the node's timeout: a tone on the line is no input when the time is up
         "1",
     )
     assert records[1][1] == f"{SPOOL}/1763450000.42-2"

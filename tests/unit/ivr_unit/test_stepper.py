@@ -48,7 +48,7 @@ def test_call_starts_with_the_welcome_heard_out_then_the_language_menu(menu: Men
     assert [f"{p.language}/{p.id}" for p in collect.prompts] == [
         f"{lang}/language_option" for lang in ("en", "zh", "ja", "vi", "mn")
     ]
-    assert collect.max_digits == 1 and collect.timeout_ms == 1500 and not collect.speech
+    assert collect.max_digits == 1 and collect.timeout_ms == 1000 and not collect.speech
 
 
 @pytest.mark.parametrize(("digit", "language"), sorted(LANGUAGE_DIGITS.items()))
