@@ -50,3 +50,19 @@ def test_a_missing_prompt_file_is_named(menu: Menu) -> None:
     del durations[("en", "recorded_notice")]
     with pytest.raises(BudgetError, match="recorded_notice"):
         compute(menu, durations)
+
+
+def test_budgets_name_real_prompts_languages_and_keys(menu: Menu) -> None:
+    from ivr.menu.validate import Names, validate_menu
+    from ivr.targets import TARGETS
+
+    spec = menu.spec.model_copy(
+        update={
+            "budgets": menu.spec.budgets.model_copy(
+                update={"notice_prompts": ("no_such",), "expert_keys": {"xx": "1", "en": "2x"}}
+            )
+        }
+    )
+    problems = [str(p) for p in validate_menu(spec, Names(set(), set(), TARGETS))]
+    text = "\n".join(problems)
+    assert "no_such" in text and "'xx'" in text and "'2x'" in text
