@@ -29,7 +29,7 @@ from acd.waiting import WaitingRoom, wait_and_connect
 from cti.ami.messages import AmiEvent
 from dasan.recguard import confirm_recording
 from ivr.agi import AgiError, AgiHangup, AgiSession
-from ivr.keys import KeyWitnesses
+from ivr.keys import KeyQueue, KeyWitnesses
 from ivr.menu.state import Mark, MenuState, journey_to_json
 from ivr.runner import IvrOutcome, run_menu
 from ivr.targets import OFFERS, TAG_SERVICE
@@ -137,6 +137,7 @@ class CallFlow:
             ends_here = False
             log.error("call %s: AGI failure, the dialplan falls back: %s", call_id, exc)
         finally:
+            self.keys.close(session.uniqueid)
             engine.acd.close_ticket(call_id)
             if ends_here:
                 await engine.recordings.calls.call_ended(call_id, utc_now())
@@ -170,8 +171,9 @@ class CallFlow:
                 keys=keys,
             )
         finally:
-            self.keys.close(session.uniqueid)
             await live.flush()
+        if keys:  # typed beyond what the menu asked for: not answers to the waiting room
+            log.info("call %s: keys %s left unused by the IVR", call_id, keys.clear())
         service = outcome.target
         if service is not None and service not in OFFERS:
             service = acd_service(engine, service, outcome.language)
@@ -195,10 +197,17 @@ class CallFlow:
         if not await confirm_recording(engine, session, outcome.language):
             await session.set_variable(DONE_VARIABLE, "1")
             return True
-        return await self._queue(session, call_id, caller, outcome, service or "general")
+        return await self._queue(session, call_id, caller, outcome, service or "general", keys=keys)
 
     async def _queue(
-        self, session: AgiSession, call_id: str, caller: str, outcome: IvrOutcome, target: str
+        self,
+        session: AgiSession,
+        call_id: str,
+        caller: str,
+        outcome: IvrOutcome,
+        target: str,
+        *,
+        keys: KeyQueue,
     ) -> bool:
         engine = self._engine
         ticket = engine.acd.open_ticket(call_id)
@@ -220,6 +229,7 @@ class CallFlow:
             on_connected=engine.consultant_connected,
             on_callback_accepted=lambda cid: engine.callbacks.accepted(cid, outcome.language),
             outside_dial=engine.settings.acd.outside_dial,
+            keys=keys,
         )
         result = await wait_and_connect(
             session, engine.acd, ticket, room, language=outcome.language, caller_number=caller

@@ -56,6 +56,12 @@ class KeyQueue:
     def take(self) -> str | None:
         return self._keys.popleft() if self._keys else None
 
+    def clear(self) -> str:
+        """Drop the unused keys (they answer nothing any more); returns them."""
+        dropped = self.pending()
+        self._keys.clear()
+        return dropped
+
     def witnessed_key(self, digit: str) -> None:
         """The witness saw the channel receive ``digit``."""
         if digit not in KEYS:

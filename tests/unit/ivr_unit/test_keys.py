@@ -62,3 +62,10 @@ def test_other_events_are_not_keys() -> None:
     queue = KeyQueue(witnessed=True)
     queue.witnessed_key("x")
     assert not queue
+
+
+def test_clear_drops_the_unused_keys() -> None:
+    queue = KeyQueue(witnessed=True)
+    queue.witnessed_key("1")
+    queue.witnessed_key("2")
+    assert queue.clear() == "12" and queue.take() is None
