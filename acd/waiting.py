@@ -8,6 +8,9 @@ Invariants:
   waiting or ringing is reported as CallAbandoned, one who hangs up after talking as CallEnded.
 - A hangup is noticed at once (the session's reader task sets ``hungup``); waiting never
   blocks on anything but the call's own inbox and its hangup.
+- Keys pressed while waiting (during music or an announcement) are kept, in order, for the
+  call-back offer (``WaitingRoom.keys``, fed by the AMI witness); keys pressed during a
+  conversation are not (the queue is emptied after every ring).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from acd.events import (
 )
 from acd.model import ConsultantState
 from ivr.agi import AgiHangup, AgiSession
+from ivr.keys import KeyQueue
 
 log = logging.getLogger("dasan.acd.waiting")
 
@@ -60,6 +64,8 @@ class WaitingRoom:
     # Transfers to outside numbers: the dial string ("{number}" replaced) and ring time.
     outside_dial: str = "PJSIP/outside/sip:{number}@127.0.0.1:5092"
     transfer_ring_s: int = 20
+    # The call's key queue (type-ahead), if any.
+    keys: KeyQueue | None = None
 
     def prompt(self, language: str, prompt_id: str) -> str:
         return f"{self.prompts_dir}/{language}/{prompt_id}"
@@ -114,7 +120,10 @@ async def wait_and_connect(
             if isinstance(command, OfferCall):
                 await session.set_music(False)
                 music = False
-                if await _ring(session, driver, ticket, room, command) and not (
+                served = await _ring(session, driver, ticket, room, command)
+                if room.keys is not None:  # keys of a conversation answer no offer
+                    room.keys.clear()
+                if served and not (
                     ticket.transfer is not None
                     and not await _transfer(session, driver, ticket, room)
                 ):
@@ -152,7 +161,13 @@ async def _offer_callback(
 ) -> bool:
     if not caller_number:
         return False
-    digit = await session.get_data(room.prompt(language, "callback_offer"), 5000, 1)
+    keys = room.keys
+    digit = keys.take() if keys is not None else None  # pressed during the announcements
+    if digit is None:
+        digit = await session.get_data(room.prompt(language, "callback_offer"), 5000, 1)
+        if digit and keys is not None:
+            await keys.read(digit)
+            digit = keys.take()
     if digit != "1" or room.on_callback_accepted is None:
         return False
     room.on_callback_accepted(call_id)

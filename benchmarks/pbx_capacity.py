@@ -71,9 +71,9 @@ def _profile(
     )
 
 
-# Korean, general: the first key barges into the welcome prompt, the second into the main
-# menu once the recording notice (~5 s, not interruptible) is over.
-FAST_KEYS = (Key(digit="1", after_s=1.5), Key(digit="1", after_s=7.5))
+# Korean, general: both keys typed ahead during the welcome (which carries the recording
+# notice and is heard out; its keys are kept), handed over as soon as it ends.
+FAST_KEYS = (Key(digit="1", after_s=1.0), Key(digit="1", after_s=0.5))
 
 
 def _ramp(start: float, step: float, stage_s: float, stages: int, unserved: float) -> StressPlan:

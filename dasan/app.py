@@ -181,6 +181,7 @@ class Engine:
             ("recordings", self.recordings.run),
             ("live-state", self.live.run),
             ("acd-ami", lambda: AcdAmiBridge(self).run()),
+            ("ivr-keys", self.flow.watch_keys),
             ("speech-model", self._load_speech_model),
             ("ami-login", self._keep_ami),
             ("status", self._report_writes),

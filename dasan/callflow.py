@@ -7,25 +7,34 @@ Invariants:
   call-back, and an alarm is raised: no conversation is ever unrecorded.
 - ``DASAN_DONE=1`` is set only once the engine has served the call; if this session dies for
   any reason the dialplan falls through to the static fallback queues, still recorded.
-- Every call is in the call log from its start; routing, consultants and end are added as
-  they happen, and the recording is handed to the pipeline when the call ends.
+- Every call is in the call log from its start; the IVR's progress (language once chosen,
+  journey entries), routing, consultants and end are added as they happen, and the recording
+  is handed to the pipeline when the call ends. Progress writes never hold up the caller:
+  the newest state wins, one write at a time, all done before the routing is written.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from acd.errors import InvalidEvent
 from acd.events import CallAbandoned, CallArrived
 from acd.model import Language, Priority
 from acd.waiting import WaitingRoom, wait_and_connect
+from cti.ami.messages import AmiEvent
 from dasan.recguard import confirm_recording
 from ivr.agi import AgiError, AgiHangup, AgiSession
+from ivr.keys import KeyQueue, KeyWitnesses
+from ivr.menu.state import Mark, MenuState, journey_to_json
 from ivr.runner import IvrOutcome, run_menu
-from ivr.targets import OFFERS
+from ivr.targets import OFFERS, TAG_SERVICE
 from ivr.wiring import prompt_paths, speech_input
+from recordings.calllog import CallLog, CallLogError
 
 if TYPE_CHECKING:
     from dasan.app import Engine
@@ -60,9 +69,54 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class LiveJourney:
+    """The IVR's progress into the call log while the caller is in the menu (see invariants)."""
+
+    def __init__(self, calls: CallLog, call_id: str) -> None:
+        self._calls = calls
+        self._call_id = call_id
+        self._latest: MenuState | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def __call__(self, state: MenuState) -> None:
+        self._latest = state
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain(), name=f"journey-{self._call_id}")
+
+    async def flush(self) -> None:
+        if self._task is not None:
+            await self._task
+
+    async def _drain(self) -> None:
+        while self._latest is not None:
+            state, self._latest = self._latest, None
+            chosen = any(e.mark is Mark.LANGUAGE for e in state.journey)
+            try:
+                await self._calls.call_progress(
+                    self._call_id,
+                    state.language if chosen else None,
+                    state.tag_map().get(TAG_SERVICE),
+                    journey_to_json(state),
+                )
+            except (SQLAlchemyError, CallLogError) as exc:
+                log.warning("call %s: IVR progress not written: %s", self._call_id, exc)
+
+
 class CallFlow:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        # Keys each channel received, from AMI: AGI drops those pressed between commands.
+        self.keys = KeyWitnesses(lambda: engine.ami.connected)
+
+    async def watch_keys(self) -> None:
+        """Feed ``keys`` from AMI (DTMFEnd received by a channel) for the engine's lifetime."""
+        async for item in self._engine.ami.subscribe(name="ivr-keys"):
+            if not isinstance(item, AmiEvent):
+                continue
+            if item.name == "DTMFEnd" and item.get("Direction") == "Received":
+                self.keys.key(item.uniqueid, item.get("Digit"))
+            elif item.name == "Hangup":
+                self.keys.channel_gone(item.uniqueid)
 
     async def handle(self, session: AgiSession) -> None:
         engine = self._engine
@@ -92,6 +146,7 @@ class CallFlow:
             self._withdraw(call_id)
             raise
         finally:
+            self.keys.close(session.uniqueid)
             engine.acd.close_ticket(call_id)
             if ends_here:
                 await engine.recordings.calls.call_ended(call_id, utc_now())
@@ -119,15 +174,24 @@ class CallFlow:
         """Run the IVR and the queue; False if the call was handed to the static fallback."""
         engine = self._engine
         settings = engine.settings
-        outcome = await run_menu(
-            session,
-            engine.menus.current,
-            prompt_paths(settings),
-            speech_input(settings, engine.speech_model, engine.executor),
-            utc_now,
-            language=settings.ivr.default_language,
-            entry=session.variables.get("agi_dnid", ""),
-        )
+        live = LiveJourney(engine.recordings.calls, call_id)
+        keys = self.keys.open(session.uniqueid)
+        try:
+            outcome = await run_menu(
+                session,
+                engine.menus.current,
+                prompt_paths(settings),
+                speech_input(settings, engine.speech_model, engine.executor),
+                utc_now,
+                language=settings.ivr.default_language,
+                entry=session.variables.get("agi_dnid", ""),
+                on_progress=live,
+                keys=keys,
+            )
+        finally:
+            await live.flush()
+        if keys:  # typed beyond what the menu asked for: not answers to the waiting room
+            log.info("call %s: keys %s left unused by the IVR", call_id, keys.clear())
         # The static fallback (dialplans/120.conf) asks no language again once this is set.
         await session.set_variable("DASAN_LANG", outcome.language)
         service = outcome.target
@@ -153,10 +217,17 @@ class CallFlow:
         if not await confirm_recording(engine, session, outcome.language):
             await session.set_variable(DONE_VARIABLE, "1")
             return True
-        return await self._queue(session, call_id, caller, outcome, service or "general")
+        return await self._queue(session, call_id, caller, outcome, service or "general", keys=keys)
 
     async def _queue(
-        self, session: AgiSession, call_id: str, caller: str, outcome: IvrOutcome, target: str
+        self,
+        session: AgiSession,
+        call_id: str,
+        caller: str,
+        outcome: IvrOutcome,
+        target: str,
+        *,
+        keys: KeyQueue,
     ) -> bool:
         engine = self._engine
         ticket = engine.acd.open_ticket(call_id)
@@ -178,6 +249,7 @@ class CallFlow:
             on_connected=engine.consultant_connected,
             on_callback_accepted=lambda cid: engine.callbacks.accepted(cid, outcome.language),
             outside_dial=engine.settings.acd.outside_dial,
+            keys=keys,
         )
         result = await wait_and_connect(
             session, engine.acd, ticket, room, language=outcome.language, caller_number=caller

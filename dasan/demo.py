@@ -42,9 +42,9 @@ class DemoCall:
     delay_s: float = 0.0
 
     def spec(self) -> CitizenCalls:
-        # The first key may interrupt the greeting; later keys come once the next menu plays.
-        delays = (1500, 9000, 7000) if self.keys.startswith("1") else (1500, 7000, 7000)
-        digits = tuple(Dtmf(k, delays[i]) for i, k in enumerate(self.keys))
+        # Keys typed ahead during the welcome (heard out, its keys kept): the caller is
+        # handed over as soon as the recording notice has played (`dasan ivr budget`).
+        digits = tuple(Dtmf(k, 1000 if i == 0 else 500) for i, k in enumerate(self.keys))
         return CitizenCalls(
             caller=self.caller,
             digits=digits,

@@ -19,9 +19,11 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
 
 from dasan.context import settings_from
 from ivr.hours import load_service_hours
+from ivr.menu.budget import BudgetError, BudgetReport, compute, needed_prompts
 from ivr.menu.loader import Menu, load_menu
 from ivr.menu.validate import MenuError
 from ivr.prompts.build import (
@@ -31,6 +33,7 @@ from ivr.prompts.build import (
     build_prompts,
     check_prompts,
     plan,
+    prompt_durations,
 )
 from ivr.prompts.manifest import PromptManifest, load_manifest
 from ivr.wiring import LOAD_ERRORS, pid_file, prompts_override_dir
@@ -114,21 +117,31 @@ def _load_configured_menu(ctx: click.Context, file: Path | None) -> Menu:
 
 
 @prompts_group.command("check")
-@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print problems and durations as JSON.")
 @click.pass_context
 def prompts_check(ctx: click.Context, as_json: bool) -> None:
-    """Check that every prompt the menu uses is built, current and playable."""
+    """Check that every prompt the menu uses is built, current and playable; print each
+    prompt's duration per language."""
     settings = settings_from(ctx)
     problems: list[str] = []
+    durations: dict[tuple[str, str], float] = {}
+    languages: tuple[str, ...] = ()
     try:
         _load_configured_menu(ctx, None)
         manifest = load_manifest(settings.ivr.prompt_manifest_file)
+        languages = manifest.languages
         problems += check_prompts(manifest, settings.prompts_dir, prompts_override_dir(settings))
+        durations = prompt_durations(manifest, settings.prompts_dir)
     except LOAD_ERRORS as exc:
         problems.append(str(exc))
+    table: dict[str, dict[str, float]] = {}
+    for (language, prompt_id), seconds in sorted(durations.items()):
+        table.setdefault(prompt_id, {})[language] = round(seconds, 2)
     if as_json:
-        _emit({"ok": not problems, "dir": str(settings.prompts_dir), "problems": problems})
+        _emit({"ok": not problems, "dir": str(settings.prompts_dir), "problems": problems,
+               "durations_s": table})  # fmt: skip
     else:
+        _print_durations(table, languages)
         for problem in problems:
             click.echo(problem, err=True)
         if not problems:
@@ -137,6 +150,15 @@ def prompts_check(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"{len(problems)} problem(s); run `dasan prompts build`", err=True)
     if problems:
         ctx.exit(1)
+
+
+def _print_durations(table: dict[str, dict[str, float]], languages: tuple[str, ...]) -> None:
+    out = Table("prompt (s)", *languages)
+    for prompt_id, by_language in sorted(table.items()):
+        out.add_row(
+            prompt_id, *(f"{by_language.get(lang, float('nan')):.1f}" for lang in languages)
+        )
+    Console().print(out)
 
 
 @click.group("ivr")
@@ -176,6 +198,67 @@ def ivr_validate(ctx: click.Context, file: Path | None, as_json: bool) -> None:
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"{menu.source}: menu {menu.id!r} is valid ({len(menu.spec.nodes)} nodes)")
+
+
+@ivr_group.command("budget")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the budgets as JSON.")
+@click.pass_context
+def ivr_budget(ctx: click.Context, file: Path | None, as_json: bool) -> None:
+    """Seconds from answer to hand-over per language and path (silent, expert), from the
+    built prompt files and the menu's timeouts; exit 1 past the menu's budgets."""
+    settings = settings_from(ctx)
+    try:
+        menu = _load_configured_menu(ctx, file)
+        manifest = load_manifest(settings.ivr.prompt_manifest_file)
+        durations = prompt_durations(manifest, settings.prompts_dir)
+        missing = sorted(needed_prompts(menu) - set(durations))
+        if missing:
+            names = ", ".join(f"{lang}/{pid}" for lang, pid in missing[:5])
+            raise BudgetError(f"{len(missing)} prompt file(s) missing ({names}); "
+                              "run `dasan prompts build`")  # fmt: skip
+        report = compute(menu, durations)
+    except (*LOAD_ERRORS, BudgetError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        _emit(report.to_json() | {"menu": menu.id, "prompts_dir": str(settings.prompts_dir)})
+    else:
+        Console().print(budget_table(report))
+        _print_budget_notes(report)
+    if not report.ok:
+        ctx.exit(1)
+
+
+def budget_table(report: BudgetReport) -> Table:
+    """Per language: seconds from answer to hand-over, silent and expert, open and closed."""
+    table = Table("language", "silent, open", "silent, closed", "expert, open",
+                  "expert, closed", "notice ends")  # fmt: skip
+    cells: dict[str, dict[str, str]] = {}
+    notice: dict[str, float] = {}
+    for path in report.paths:
+        seconds = path.walked.handover_s
+        text = "never" if seconds is None else f"{seconds:.1f}"
+        cells.setdefault(path.language, {})[f"{path.path}, {path.hours}"] = (
+            text if path.ok else f"{text} (over {path.limit_s:.1f})"
+        )
+        if path.path == "expert" and path.hours == "open" and path.walked.notice_end_s:
+            notice[path.language] = path.walked.notice_end_s
+    for language, row in cells.items():
+        keys = ("silent, open", "silent, closed", "expert, open", "expert, closed")
+        table.add_row(language, *(row.get(k, "") for k in keys), f"{notice.get(language, 0):.1f}")
+    return table
+
+
+def _print_budget_notes(report: BudgetReport) -> None:
+    click.echo(
+        f"language menu: {report.language_menu_s:.1f} s "
+        f"(budget {report.language_menu_limit_s:g} s); longest menu prompt: "
+        f"{max((p[2] for p in report.menu_prompts), default=0):.1f} s "
+        f"(budget {report.menu_prompt_limit_s:g} s)"
+    )
+    for node, language, seconds in report.long_prompts:
+        click.echo(f"over budget: {node} in {language} is {seconds:.1f} s", err=True)
+    click.echo("budgets met" if report.ok else "budgets NOT met")
 
 
 @ivr_group.command("reload")

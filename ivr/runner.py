@@ -9,6 +9,15 @@ Invariants:
   leaves the IVR, and prompts are played as ``<prompts_pbx_dir>/<lang>/<id>``.
 - Speech failures (no file, unreadable audio, slow recognizer) count as no input: the stepper
   re-prompts and keys keep working. The recording is deleted once recognized.
+- Type-ahead: every key (a prompt stopped by it, a prompt heard out while it was pressed,
+  digits collected, and with a witness keys pressed between AGI commands) joins one queue in
+  the order pressed (``ivr.keys``); the next action that waits for input takes from that
+  queue before playing anything, and each key is taken once. Prompts that must be heard (the
+  notice) listen for keys all along and resume where a key stopped them.
+- Spoken answers are recorded for at most the node's timeout (and ``max_record_s``): a line
+  carrying noise or a tone is no input when the menu's time is up.
+- ``on_progress`` (if given) sees the state after every step, as it happens (the live journey);
+  it must not block (the caller is waiting).
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ivr.agi import AgiHangup, RecordingResult
+from ivr.keys import KeyQueue
 from ivr.menu.events import (
     Action,
     Collect,
@@ -49,6 +59,7 @@ from ivr.targets import DEFAULT_LANGUAGE, DEFAULT_PRIORITY, TAG_PRIORITY, TAG_SE
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
+Progress = Callable[[MenuState], None]
 LANGUAGE_VARIABLE = "CHANNEL(language)"
 NATIVE_FORMAT_VARIABLE = "CHANNEL(audionativeformat)"
 _WIDEBAND = ("slin16", "g722", "opus", "siren14", "speex16", "silk16")
@@ -163,15 +174,21 @@ async def run_menu(
     *,
     language: str = DEFAULT_LANGUAGE,
     entry: str = "",
+    on_progress: Progress | None = None,
+    keys: KeyQueue | None = None,
 ) -> IvrOutcome:
     """Walk ``menu`` with the caller until it routes the call or the caller chose to end it.
 
     ``language`` is the caller's language until the menu sets one (IvrSettings.default_language);
-    ``entry`` (e.g. the dialed number, ``agi_dnid``) picks one of the menu's ``entries``.
+    ``entry`` (e.g. the dialed number, ``agi_dnid``) picks one of the menu's ``entries``;
+    ``on_progress`` sees each new state (language, tags, journey) as it happens; ``keys`` is
+    the call's key queue when a witness (AMI) feeds it.
     """
-    runner = _Runner(session, prompts, recognizer)
+    runner = _Runner(session, prompts, recognizer, keys or KeyQueue())
     state, actions = step(menu, initial_state(menu, language), Started(entry), clock())
     while True:
+        if on_progress is not None:
+            on_progress(state)
         event = await runner.execute(actions)
         if event is None:
             break
@@ -191,16 +208,21 @@ async def run_menu(
 
 
 class _Runner:
-    def __init__(self, session: AgiCall, prompts: PromptPaths, speech: SpeechInput | None) -> None:
+    def __init__(
+        self,
+        session: AgiCall,
+        prompts: PromptPaths,
+        speech: SpeechInput | None,
+        keys: KeyQueue,
+    ) -> None:
         self.session = session
         self.prompts = prompts
         self.speech = speech
         self.language: str | None = None
         self._record_format: str | None = None
         self._recordings = 0
-        # A key pressed during a prompt that must be heard to the end (the recording notice):
-        # kept for the next menu instead of being lost (type-ahead without skipping).
-        self._typed_ahead: str | None = None
+        # Keys pressed and not yet used, in the order pressed (type-ahead).
+        self.typed = keys
 
     def _check_alive(self) -> None:
         if self.session.hungup.is_set():
@@ -233,30 +255,42 @@ class _Runner:
         return None
 
     async def _hear_out(self, action: PlayPrompts) -> None:
-        """Play prompts to the end; a key pressed meanwhile is kept for the next menu."""
+        """Play prompts to the end; keys pressed meanwhile are kept for the next menu."""
         for ref in action.prompts:
             file = self.prompts.file(ref)
             digit, position = await self.session.stream_file(file, ALL_KEYS)
-            if digit:
-                self._typed_ahead = self._typed_ahead or digit
-                await self.session.stream_file(file, "", position)
+            while digit:
+                await self.typed.read(digit)
+                self._check_alive()
+                digit, position = await self.session.stream_file(file, ALL_KEYS, position)
+
+    def _take(self) -> str | None:
+        return self.typed.take()
+
+    async def _got(self, digits: str) -> str:
+        """Digits an AGI command returned: queued (once), then the oldest as many come out."""
+        for digit in digits:
+            await self.typed.read(digit)
+        return "".join(self._take() or "" for _ in digits)
 
     async def _play(self, refs: tuple[PromptRef, ...], keys: str) -> str | None:
-        typed = self._typed_ahead
-        if typed is not None and typed in keys:
-            self._typed_ahead = None
-            return typed
+        """Play until a key stops it; a key typed ahead stops it before it starts."""
+        if self.typed:
+            return self._take()
         for ref in refs:
             digit, _ = await self.session.stream_file(self.prompts.file(ref), keys)
             if digit:
-                return digit
+                return await self._got(digit)
         return None
 
     async def _more_digits(self, first: str, action: Collect) -> str:
         digits = first
         while len(digits) < action.max_digits and not digits.endswith("#"):
-            digit = await self.session.wait_for_digit(action.timeout_ms)
+            digit = self._take()
             if digit is None:
+                waited = await self.session.wait_for_digit(action.timeout_ms)
+                digit = await self._got(waited) if waited else None
+            if not digit:
                 break
             digits += digit
         return digits.rstrip("#") if len(digits) > 1 else digits
@@ -266,14 +300,12 @@ class _Runner:
             return await self._collect_with_speech(action, self.speech)
         *lead, last = action.prompts
         digit = await self._play(tuple(lead), ALL_KEYS)
-        if digit is None and self._typed_ahead is not None:
-            digit, self._typed_ahead = self._typed_ahead, None
         if digit:
             return DigitsReceived(await self._more_digits(digit, action))
         digits = await self.session.get_data(
             self.prompts.file(last), action.timeout_ms, action.max_digits
         )
-        return DigitsReceived(digits) if digits else NoInput()
+        return DigitsReceived(await self._got(digits)) if digits else NoInput()
 
     async def _collect_with_speech(self, action: Collect, speech: SpeechInput) -> Event:
         digit = await self._play(action.prompts, ALL_KEYS)
@@ -286,13 +318,14 @@ class _Runner:
             f"{speech.pbx_dir.rstrip('/')}/{name}",
             fmt,
             ALL_KEYS,
-            int(speech.max_record_s * 1000),
+            min(int(speech.max_record_s * 1000), action.timeout_ms),
             speech.silence_s,
         )
         if result.reason == "hangup":
             raise AgiHangup("the caller hung up while speaking")
         if result.digit:
-            return DigitsReceived(await self._more_digits(result.digit, action))
+            first = await self._got(result.digit)
+            return DigitsReceived(await self._more_digits(first, action))
         return await self._recognize(speech.host_dir / f"{name}.{fmt}", action, speech)
 
     async def _recognize(self, path: Path, action: Collect, speech: SpeechInput) -> Event:

@@ -148,6 +148,14 @@ async def _apply_routed(session: AsyncSession, args: dict[str, Any]) -> None:
         row.journey = args["journey"]
 
 
+async def _apply_progress(session: AsyncSession, args: dict[str, Any]) -> None:
+    """The IVR's progress so far: fields given replace the row's, ``routed_at`` stays unset."""
+    row = await _existing(session, args["id"])
+    for field in ("language", "service", "journey"):
+        if args.get(field) is not None:
+            setattr(row, field, args[field])
+
+
 async def _apply_joined(session: AsyncSession, args: dict[str, Any]) -> None:
     await _existing(session, args["id"])
     with session.no_autoflush:
@@ -197,6 +205,7 @@ async def _existing(session: AsyncSession, call_id: str) -> CallRow:
 _APPLIERS: dict[str, Applier] = {
     "calls.started": _apply_started,
     "calls.routed": _apply_routed,
+    "calls.progress": _apply_progress,
     "calls.joined": _apply_joined,
     "calls.ended": _apply_ended,
 }
@@ -278,6 +287,25 @@ class CallLog:
             "routed_at": self._clock().isoformat(),
         }
         await self._write("calls.routed", args)
+
+    async def call_progress(
+        self,
+        call_id: str,
+        language: str | None = None,
+        service: str | None = None,
+        journey_json: str | Mapping[str, Any] | Sequence[Any] | None = None,
+    ) -> None:
+        """What the IVR knows so far (the caller is still in the menu): like ``call_routed``
+        but leaves ``routed_at`` unset; None leaves a field as it is."""
+        if language is not None and not _LANGUAGE.match(language):
+            raise CallLogError(f"language {language!r} is not an ISO 639-1 code")
+        args = {
+            "id": call_id,
+            "language": language,
+            "service": service,
+            "journey": _journey_text(journey_json),
+        }
+        await self._write("calls.progress", args)
 
     async def consultant_joined(
         self, call_id: str, consultant_id: str, role: str = "consultant", at: datetime | None = None

@@ -4,7 +4,8 @@ Invariants:
 - Read-only on the call log; the caller's number is looked up by its keyed hash
   (``by_caller``) and shown decrypted only to those allowed to read the call.
 - What does not change during a call (journey, earlier calls) is cached per call id once
-  the journey is there; the live part (state, parties) always comes from the book.
+  the IVR has routed the call (before that the journey grows as the caller moves through the
+  menu, so it is read afresh); the live part (state, parties) always comes from the book.
 - A malformed journey yields no steps rather than an error: the screen pop still opens.
 """
 
@@ -87,7 +88,7 @@ class ScreenPop:
             found = [r for r in await self._calls.by_caller(number) if r.id != call.call_id]
             found.sort(key=lambda r: r.started_at, reverse=True)
             earlier = tuple(earlier_call(r) for r in found[:_EARLIER])
-        if steps:
+        if steps and record is not None and record.routed_at is not None:
             self._cache[call.call_id] = (steps, earlier)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)

@@ -134,6 +134,24 @@ class Defaults(_Model):
     confirm: ConfirmSpec
 
 
+class Budgets(_Model):
+    """Time budgets, in seconds from answer, that ``dasan ivr budget`` checks against the real
+    prompt files and the menu's timeouts (see ``ivr.menu.budget``)."""
+
+    # A caller who gives no input (besides the language key) is handed to the ACD within this.
+    silent_s: float = Field(default=20.0, gt=0, le=600)
+    # A caller who types ahead is handed over at most this long after the notice has played.
+    expert_after_notice_s: float = Field(default=0.5, ge=0, le=60)
+    # language -> the keys an expert types ahead (from 1 s after answer, 0.5 s apart).
+    expert_keys: dict[str, str] = Field(default_factory=dict)
+    # Prompt ids that carry the recording notice.
+    notice_prompts: tuple[str, ...] = Field(default=("recorded_notice",), min_length=1)
+    # The greeting and the language choice, from answer to the end of the language prompts.
+    language_menu_s: float = Field(default=10.0, gt=0, le=600)
+    # Any one collect node's prompts, in any language.
+    menu_prompt_s: float = Field(default=12.0, gt=0, le=600)
+
+
 class MenuSpec(_Model):
     id: str = Field(min_length=1)
     description: str = ""
@@ -141,6 +159,7 @@ class MenuSpec(_Model):
     # Other ways into the menu, e.g. the dialed number: {"129": "line_129"}.
     entries: dict[str, str] = Field(default_factory=dict)
     defaults: Defaults
+    budgets: Budgets = Field(default_factory=Budgets)
     nodes: dict[str, Node] = Field(min_length=1)
 
 

@@ -96,6 +96,7 @@ def validate_menu(menu: MenuSpec, names: Names) -> list[Problem]:
         if node not in menu.nodes
     ]
     problems += _check_defaults(menu, names)
+    problems += _check_budgets(menu, names)
     for node_id, node in menu.nodes.items():
         problems += [Problem(node_id, m) for m in _check_node(menu, node, names)]
     problems += _check_reachable(menu)
@@ -116,6 +117,17 @@ def _check_defaults(menu: MenuSpec, names: Names) -> list[Problem]:
         messages.append("defaults.confirm: yes_digit and no_digit are the same")
     if set(d.confirm.yes_words) & set(d.confirm.no_words):
         messages.append("defaults.confirm: a word is both a yes and a no word")
+    return [Problem(MENU_LEVEL, m) for m in messages]
+
+
+def _check_budgets(menu: MenuSpec, names: Names) -> list[Problem]:
+    b = menu.budgets
+    messages = list(_check_prompts("budgets.notice_prompts", b.notice_prompts, names))
+    for language, keys in b.expert_keys.items():
+        if language not in names.languages:
+            messages.append(f"budgets.expert_keys: unknown language {language!r}")
+        if not keys or any(k not in "0123456789*#" for k in keys):
+            messages.append(f"budgets.expert_keys.{language}: {keys!r} is not DTMF keys")
     return [Problem(MENU_LEVEL, m) for m in messages]
 
 

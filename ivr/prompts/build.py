@@ -29,12 +29,15 @@ from typing import Any
 
 from ivr.prompts.manifest import PromptManifest, Voice
 
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
 OUTPUT_MANIFEST = "prompts.json"
 OVERRIDE_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a")
 NARROW_RATE = 8000
 WIDE_RATE = 16000
 _TOOL_TIMEOUT_S = 120.0
+# Leading and trailing silence off (sox), a short pause kept after the words.
+_TRIM = ["silence", "1", "0.02", "0.3%", "reverse", "silence", "1", "0.02", "0.3%", "reverse",
+         "pad", "0", "0.15"]  # fmt: skip
 
 
 class Status(Enum):
@@ -148,8 +151,9 @@ def _run(argv: list[str], stdin: bytes | None = None) -> None:
 
 def _convert_commands(job: PromptJob, src: Path, dst: Path, rate: int) -> list[str]:
     if job.source is Source.ESPEAK:
+        # espeak-ng pads its speech with silence; callers would wait through it.
         return ["sox", str(src), "-t", "wav", "-r", str(rate), "-c", "1", "-b", "16",
-                "-e", "signed-integer", str(dst)]  # fmt: skip
+                "-e", "signed-integer", str(dst), *_TRIM]  # fmt: skip
     return ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(src), "-ac", "1",
             "-ar", str(rate), "-sample_fmt", "s16", "-f", "wav", str(dst)]  # fmt: skip
 
@@ -277,6 +281,26 @@ def _wav_problem(path: Path, rate: int) -> str | None:
     except (OSError, wave.Error, EOFError) as exc:
         return f"{path.name} is not a readable WAV file ({exc})"
     return None
+
+
+def wav_seconds(path: Path) -> float:
+    """The playing time of a WAV file; raises OSError (or wave.Error) if it cannot be read."""
+    with wave.open(str(path), "rb") as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+def prompt_durations(manifest: PromptManifest, out_dir: Path) -> dict[tuple[str, str], float]:
+    """(language, prompt id) -> seconds of the 8 kHz file the PBX plays, for every built prompt
+    (a real recording placed as an override is what was built, so its length counts)."""
+    out: dict[tuple[str, str], float] = {}
+    for prompt_id in manifest.prompts:
+        for language in manifest.languages:
+            path = out_dir / language / f"{prompt_id}.wav"
+            try:
+                out[(language, prompt_id)] = wav_seconds(path)
+            except (OSError, wave.Error, EOFError, ZeroDivisionError):
+                continue  # reported by check_prompts; the budget names what it lacks
+    return out
 
 
 def check_prompts(

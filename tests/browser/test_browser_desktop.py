@@ -144,7 +144,7 @@ async def test_consultant_takes_a_call_with_an_interpreter_while_the_wallboard_f
 
 async def _citizen_call(tmp_path: Path) -> object:
     spec = CitizenCalls(
-        calls=1, digits=(Dtmf("1", 1500), Dtmf("1", 8000)), hangup_after_ms=90_000, caller=CALLER
+        calls=1, digits=(Dtmf("1", 1500), Dtmf("1", 500)), hangup_after_ms=90_000, caller=CALLER
     )
     return await run_citizens(spec, tmp_path / "sipp" / "citizen")
 
@@ -158,7 +158,7 @@ async def _screen_pop(desk: Page) -> None:
     await expect(desk.get_by_test_id("pop-language")).to_contain_text("(ko)")
     journey = desk.get_by_test_id("journey-step")
     await expect(journey.first).to_be_visible()
-    assert await journey.count() >= 5  # welcome, language choice, notice, menu, route
+    assert await journey.count() >= 5  # welcome (with the notice), language choice, menu, route
     await expect(journey.filter(has_text="language")).not_to_have_count(0)
     parties = desk.get_by_test_id("party")
     await expect(parties).to_have_count(2)

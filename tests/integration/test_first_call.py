@@ -23,7 +23,7 @@ async def test_first_call_is_answered_and_recorded_once(
     it_env: ItEnv,
 ) -> None:
     result = await run_citizens(
-        CitizenCalls(calls=1, digits=(Dtmf("1", 1500), Dtmf("1", 8000)), hangup_after_ms=60_000),
+        CitizenCalls(calls=1, digits=(Dtmf("1", 1500), Dtmf("1", 500)), hangup_after_ms=60_000),
         sipp_dir / "uac",
     )
     assert result.ok, result.errors

@@ -31,7 +31,7 @@ async def test_abandoned_caller_leaves_no_trace(
     engine: EngineProcess, recorder: AmiRecorder, sipp_dir: Path, it_env: ItEnv
 ) -> None:
     await asyncio.to_thread(ensure_media, sipp_dir / "media")
-    keys = (Dtmf("1", 1500), Dtmf("1", 9000))
+    keys = (Dtmf("1", 1500), Dtmf("1", 500))
     state = it_env.settings.state_dir
     before = len(await asyncio.to_thread(decisions, state))  # the journal is session-wide
     # The talker goes first and holds the only consultant for 40 s; the quitter is dialled only

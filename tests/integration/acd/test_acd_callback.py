@@ -37,10 +37,10 @@ async def test_callback_keeps_the_place_and_calls_the_citizen_back(
     engine: EngineProcess, recorder: AmiRecorder, sipp_dir: Path, it_env: ItEnv
 ) -> None:
     await asyncio.to_thread(ensure_media, sipp_dir / "media")
-    menu = (Dtmf("1", 1500), Dtmf("1", 9000))
-    # The second caller reaches the queue ~17 s in, hears position and wait (~6 s), then the
-    # offer (~9 s, then 5 s for a key): "1" lands while the offer plays.
-    take_offer = (*menu, Dtmf("1", 19_500))
+    menu = (Dtmf("1", 1500), Dtmf("1", 500))
+    # The second caller reaches the queue ~3 s in (right after the welcome), hears position
+    # and wait (~5 s), then the offer (~8 s, then 5 s for a key): "1" lands while it plays.
+    take_offer = (*menu, Dtmf("1", 12_000))
     async with (
         ConsultantUas(sipp_dir / "consultants", ring_ms=300, talk_ms=30_000),
         # Plays the citizens' phones when they are called back (the outside gateway).

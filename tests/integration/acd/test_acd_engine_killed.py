@@ -35,7 +35,7 @@ async def test_waiting_call_survives_engine_crash(
     engine: EngineProcess, recorder: AmiRecorder, sipp_dir: Path, it_env: ItEnv
 ) -> None:
     await asyncio.to_thread(ensure_media, sipp_dir / "media")
-    keys = (Dtmf("1", 1500), Dtmf("1", 9000))
+    keys = (Dtmf("1", 1500), Dtmf("1", 500))
     settings = it_env.settings
     before = len(decisions(settings.state_dir))  # the journal is session-wide
     # The talker goes first and holds the only consultant for 40 s; the second caller is

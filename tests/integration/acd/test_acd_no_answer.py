@@ -33,7 +33,7 @@ async def test_no_answer_skips_and_sets_not_ready(
             run_citizens(
                 CitizenCalls(
                     caller="0104100001",
-                    digits=(Dtmf("1", 1500), Dtmf("1", 9000)),
+                    digits=(Dtmf("1", 1500), Dtmf("1", 500)),
                     hangup_after_ms=90_000,
                 ),
                 sipp_dir / "uac-1",
@@ -41,7 +41,7 @@ async def test_no_answer_skips_and_sets_not_ready(
             run_citizens(
                 CitizenCalls(
                     caller="0104100002",
-                    digits=(Dtmf("1", 1500), Dtmf("1", 9000)),
+                    digits=(Dtmf("1", 1500), Dtmf("1", 500)),
                     hangup_after_ms=120_000,
                 ),
                 sipp_dir / "uac-2",

@@ -24,7 +24,7 @@ def engine_env() -> dict[str, str]:
 
 def _korean(caller: str) -> CitizenCalls:
     return CitizenCalls(
-        caller=caller, digits=(Dtmf("1", 1500), Dtmf("1", 9000)), hangup_after_ms=120_000
+        caller=caller, digits=(Dtmf("1", 1500), Dtmf("1", 500)), hangup_after_ms=120_000
     )
 
 

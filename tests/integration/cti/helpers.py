@@ -27,7 +27,7 @@ from tests.integration.support import AmiRecorder, ItEnv, eventually
 
 # The 120 menu: 1 (Korean) about 1.5 s after answer, then 1 (general) once the recording
 # notice, which cannot be interrupted, is over.
-KOREAN_GENERAL = (Dtmf("1", 1500), Dtmf("1", 8000))
+KOREAN_GENERAL = (Dtmf("1", 1500), Dtmf("1", 500))
 _CONSULTANT = re.compile(r"^PJSIP/(c\d{4})-")
 
 

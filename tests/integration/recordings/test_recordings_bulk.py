@@ -38,7 +38,7 @@ async def test_200_calls_200_recordings_audit_clean_and_tampering_caught(
             rate=2.5,
             limit=120,
             caller="0105",
-            digits=(Dtmf("1", 1500), Dtmf("1", 9000)),
+            digits=(Dtmf("1", 1500), Dtmf("1", 500)),
             hangup_after_ms=120_000,
         ),
         sipp_dir / "uac",

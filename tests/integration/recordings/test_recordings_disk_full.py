@@ -66,7 +66,7 @@ async def test_disk_full_raises_alarm_and_calls_stay_recorded(
             result = await run_citizens(
                 CitizenCalls(
                     caller="0106100001",
-                    digits=(Dtmf("1", 1500), Dtmf("1", 9000)),
+                    digits=(Dtmf("1", 1500), Dtmf("1", 500)),
                     hangup_after_ms=120_000,
                 ),
                 sipp_dir / "uac",

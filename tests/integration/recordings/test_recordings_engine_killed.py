@@ -40,7 +40,7 @@ async def test_recording_survives_engine_kill_and_is_cataloged_after_restart(
             run_citizens(
                 CitizenCalls(
                     caller="0106000001",
-                    digits=(Dtmf("1", 1500), Dtmf("1", 9000)),
+                    digits=(Dtmf("1", 1500), Dtmf("1", 500)),
                     hangup_after_ms=120_000,
                 ),
                 sipp_dir / "uac",

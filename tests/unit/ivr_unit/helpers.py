@@ -69,8 +69,8 @@ class Walk:
         return self.last
 
     def to_main_menu(self) -> Collect:
+        # Korean callers heard the notice in the welcome: "1" leads straight to the menu.
         self.to_language_menu()
         self.send(DigitsReceived("1"))
-        self.send(PromptFinished())
         assert isinstance(self.last, Collect)
         return self.last

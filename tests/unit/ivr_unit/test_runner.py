@@ -62,12 +62,11 @@ async def test_english_caller_is_routed_to_an_english_consultant(menu: Menu) -> 
     assert call.channel == {"CHANNEL(language)": "en"}
     assert call.played() == [
         f"{PBX}/ko/welcome",
-        *(f"{PBX}/{lang}/language_option" for lang in ("ko", "en", "zh", "ja", "vi")),
+        *(f"{PBX}/{lang}/language_option" for lang in ("en", "zh", "ja", "vi")),
         f"{PBX}/mn/language_option",
         f"{PBX}/en/recorded_notice",
-        f"{PBX}/en/foreign_connecting",
     ]
-    assert ("GET DATA", f"{PBX}/mn/language_option", "5000", "1") in call.commands
+    assert ("GET DATA", f"{PBX}/mn/language_option", "1000", "1") in call.commands
     # The language is set before the first prompt in that language.
     set_at = call.commands.index(("SET VARIABLE", "CHANNEL(language)", "en"))
     assert set_at < call.commands.index(("STREAM FILE", f"{PBX}/en/recorded_notice", ALL_KEYS))
@@ -76,17 +75,42 @@ async def test_english_caller_is_routed_to_an_english_consultant(menu: Menu) -> 
 async def test_silent_caller_reaches_a_general_consultant_in_korean(menu: Menu) -> None:
     outcome, call, _ = await run(menu, [])
     assert outcome.target == "general" and outcome.language == "ko"
-    assert dict(outcome.tags)["ivr_fallback"] == "no_input"
     assert call.channel == {"CHANNEL(language)": "ko"}
-    assert call.played()[-1] == f"{PBX}/ko/fallback_connecting"
-    assert call.played().count(f"{PBX}/ko/main_menu") == 3
+    # One pass of each menu, no re-prompt loop.
+    assert call.played()[-1] == f"{PBX}/ko/main_menu"
+    assert call.played().count(f"{PBX}/ko/main_menu") == 1
     assert not any(c[0] == "RECORD FILE" for c in call.commands)  # no speech without a recognizer
 
 
-async def test_barge_in_during_the_greeting(menu: Menu) -> None:
+async def test_a_key_during_the_welcome_is_kept_and_the_welcome_heard_out(menu: Menu) -> None:
     outcome, call, _ = await run(menu, [Barge("3")])
     assert outcome.target == "foreign_zh" and outcome.language == "zh"
-    assert call.commands[0] == ("STREAM FILE", f"{PBX}/ko/welcome", "0123456789*#")
+    welcome = ("STREAM FILE", f"{PBX}/ko/welcome", ALL_KEYS)
+    assert call.commands[:2] == [welcome, welcome]  # stopped by the key, then played on
+    assert f"{PBX}/mn/language_option" not in call.played()  # the kept key answered it
+
+
+async def test_keys_typed_ahead_are_used_in_order_each_once(menu: Menu) -> None:
+    # "1 1" during the welcome: Korean, then the general line, without hearing any menu.
+    outcome, call, _ = await run(menu, [Barge("1"), Barge("1")])
+    assert (outcome.target, outcome.language) == ("general", "ko")
+    assert [c[1] for c in call.commands if c[0] == "STREAM FILE"] == [f"{PBX}/ko/welcome"] * 3
+    assert not any(c[0] in ("GET DATA", "WAIT FOR DIGIT") for c in call.commands)
+    digits = [(e["node"], e["value"]) for e in outcome.journey["entries"] if e["event"] == "digits"]
+    assert digits == [("language", "1"), ("main_menu", "1")]
+
+
+async def test_progress_is_reported_while_the_caller_is_in_the_menu(menu: Menu) -> None:
+    seen = []
+    call = FakeCall([Keys("1"), Keys("2")])
+    outcome = await run_menu(
+        call, menu, PromptPaths(PBX), None, Clock(WEEKDAY_NOON), on_progress=seen.append
+    )
+    assert outcome.target == "transport"
+    in_menu = [s for s in seen if s.node == "main_menu"]
+    assert in_menu and in_menu[0].language == "ko"
+    assert any(e.mark.value == "language" for e in in_menu[0].journey)
+    assert len({len(s.journey) for s in seen}) == len(seen)  # each report adds entries
 
 
 async def test_korean_service_by_keys_with_priority(menu: Menu) -> None:
@@ -103,8 +127,9 @@ async def test_default_priority(menu: Menu) -> None:
 
 
 async def test_key_during_a_reprompt_lead_prompt(menu: Menu) -> None:
-    outcome, _, _ = await run(menu, [Keys("1"), Silence(), Barge("4")])
+    outcome, call, _ = await run(menu, [Keys("1"), Keys("#"), Barge("4")])
     assert outcome.target == "water_tax"
+    assert f"{PBX}/ko/invalid_choice" in call.played()
 
 
 async def test_spoken_answer_confirmed_by_key(menu: Menu, tmp_path: Path) -> None:
@@ -118,7 +143,7 @@ async def test_spoken_answer_confirmed_by_key(menu: Menu, tmp_path: Path) -> Non
         f"{SPOOL}/1763450000.42-1",
         "wav",
         "0123456789*#",
-        "4000",
+        "2000",  # the node's timeout: a tone on the line is no input when the time is up
         "1",
     )
     assert records[1][1] == f"{SPOOL}/1763450000.42-2"
@@ -157,20 +182,20 @@ async def test_recognizer_failure_counts_as_no_input(menu: Menu, tmp_path: Path)
     outcome, call, _ = await run(
         menu, [Keys("1"), Say("버스"), Keys("5")], speech_dir=tmp_path, fail=SpeechInputError("bad")
     )
-    assert outcome.target == "welfare"
-    assert f"{PBX}/ko/no_input" in call.played()
+    # Counted as no input: on to a general consultant, no re-prompt loop.
+    assert outcome.target == "general"
+    assert f"{PBX}/ko/no_input" not in call.played()
 
 
-async def test_unrecognized_speech_then_keys(menu: Menu, tmp_path: Path) -> None:
-    outcome, call, _ = await run(menu, [Keys("1"), Say("피자"), Keys("3")], speech_dir=tmp_path)
-    assert outcome.target == "documents"
-    assert f"{PBX}/ko/no_input" in call.played()
+async def test_unrecognized_speech_is_no_input(menu: Menu, tmp_path: Path) -> None:
+    outcome, _, _ = await run(menu, [Keys("1"), Say("피자"), Keys("3")], speech_dir=tmp_path)
+    assert outcome.target == "general"
 
 
-async def test_caller_chooses_to_end_the_call(menu: Menu) -> None:
-    outcome, call, _ = await run(menu, [Keys("2"), Barge("9")], at=WEEKDAY_NIGHT)
-    assert outcome.target is None and outcome.language == "en"
-    assert call.played()[-1] == f"{PBX}/en/goodbye"
+async def test_silence_after_hours_takes_the_korean_line(menu: Menu) -> None:
+    outcome, call, _ = await run(menu, [Keys("2"), Silence()], at=WEEKDAY_NIGHT)
+    assert (outcome.target, outcome.language) == ("general", "en")
+    assert call.played()[-1] == f"{PBX}/en/closed_options"
 
 
 async def test_outside_hours_callback_offer(menu: Menu) -> None:
@@ -209,11 +234,13 @@ async def test_language_is_set_on_the_channel_even_if_the_menu_never_chooses(
 async def test_key_during_the_recording_notice_is_kept_and_the_notice_heard_out(
     menu: Menu,
 ) -> None:
-    # Korean by "1"; the caller presses "2" (transport) while the notice still plays.
-    outcome, call, _ = await run(menu, [Keys("1"), Barge("2")])
-    notice = f"{PBX}/ko/recorded_notice"
+    # English by "2", desks closed; the caller presses "3" (the Korean line) during the notice.
+    outcome, call, _ = await run(menu, [Keys("2"), Barge("3")], at=WEEKDAY_NIGHT)
+    notice = f"{PBX}/en/recorded_notice"
     plays = [c for c in call.commands if c[0] == "STREAM FILE" and c[1] == notice]
-    # Interrupted once by the key, then played on from where it stopped, without escape keys.
-    assert plays == [("STREAM FILE", notice, ALL_KEYS), ("STREAM FILE", notice, "")]
-    assert outcome.target == "transport"
-    assert f"{PBX}/ko/main_menu" not in call.played()  # the typed-ahead key answered it
+    # Stopped once by the key, then played on from where it stopped, still listening.
+    assert plays == [("STREAM FILE", notice, ALL_KEYS), ("STREAM FILE", notice, ALL_KEYS)]
+    assert outcome.target == "general"
+    # The typed-ahead key skipped the closed notice and answered the offers.
+    assert f"{PBX}/en/foreign_closed" not in call.played()
+    assert f"{PBX}/en/closed_options" not in call.played()
