@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import signal
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from acd.driver import AcdDriver
@@ -30,8 +29,8 @@ from dasan.callflow import CallFlow
 from dasan.config import Settings
 from dasan.storage import Storage
 from ivr.agi import AgiServer, AgiSession
-from ivr.speech_model import load_korean_model
-from ivr.wiring import menu_store, pid_file, reload_menu
+from ivr.listen import STOP_DIGIT
+from ivr.wiring import menu_store, pid_file, reload_menu, speech_pool
 from recordings.cdr import citizen_calls, read_cdr
 from recordings.layout import cdr_files
 from recordings.system import Recordings
@@ -48,8 +47,8 @@ class Engine:
         self.live = LiveState(self.ami)
         self.acd = AcdDriver(settings.acd, settings.state_dir / "acd")
         self.menus = menu_store(settings)
-        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="speech")
-        self.speech_model: Any = None
+        # Korean speech runs in worker processes; this process never loads the model.
+        self.speech = speech_pool(settings, lambda status: self._write_status(speech=status))
         self.callbacks = Callbacks(self)
         self.flow = CallFlow(self)
         self.agi = AgiServer(
@@ -106,7 +105,7 @@ class Engine:
                     tasks.create_task(self.recordings.run()),
                     tasks.create_task(self.live.run()),
                     tasks.create_task(AcdAmiBridge(self).run()),
-                    tasks.create_task(self._load_speech_model()),
+                    tasks.create_task(self._run_speech()),
                     tasks.create_task(self._keep_ami()),
                 ]
                 self.acd.log_in_roster()
@@ -132,7 +131,6 @@ class Engine:
                     task.cancel()
         finally:
             self.acd.close()
-            self.executor.shutdown(wait=False, cancel_futures=True)
             await storage.close()
             pid_file(self.settings).unlink(missing_ok=True)
             (self.settings.state_dir / "engine-status.json").unlink(missing_ok=True)
@@ -158,18 +156,22 @@ class Engine:
 
         return await start_web(self)
 
-    async def _load_speech_model(self) -> None:
-        if not self.settings.ivr.speech_enabled:
+    async def _run_speech(self) -> None:
+        if self.speech is None:
             self._write_status(speech="disabled")
             return
-        loop = asyncio.get_running_loop()
+        await self.speech.run()
+
+    async def stop_recording(self, channel: str) -> bool:
+        """End a speech recording early (the recognizer heard the end of an utterance)."""
         try:
-            self.speech_model = await loop.run_in_executor(self.executor, load_korean_model)
-            log.info("Korean speech model loaded")
-            self._write_status(speech="loaded")
-        except (OSError, RuntimeError) as exc:
-            log.error("speech disabled: the Korean model could not be loaded: %s", exc)
-            self._write_status(speech=f"failed: {exc}")
+            await self.ami.action(
+                "PlayDTMF", 2.0, Channel=channel, Digit=STOP_DIGIT, Duration="100", Receive="true"
+            )
+        except AmiError as exc:
+            log.warning("AMI PlayDTMF %s failed: %s", channel, exc)
+            return False
+        return True
 
     def _write_status(self, **changes: str) -> None:
         """``<state>/engine-status.json``: what is up, for operators and test fixtures."""

@@ -105,7 +105,7 @@ class CallFlow:
             session,
             engine.menus.current,
             prompt_paths(settings),
-            speech_input(settings, engine.speech_model, engine.executor),
+            speech_input(settings, engine.speech, engine.stop_recording),
             utc_now,
             language=settings.ivr.default_language,
             entry=session.variables.get("agi_dnid", ""),
