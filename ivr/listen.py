@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ivr.agi import AgiHangup, RecordingResult
 from ivr.speech import Recognition
 from ivr.speech_pool import PoolStream, SpeechUnavailable
 
 if TYPE_CHECKING:
-    from ivr.runner import AgiCall, SpeechInput
+    from ivr.runner import SpeechInput
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,26 @@ _MIN_WAIT_MS = 200
 
 StopRecording = Callable[[str], Awaitable[bool]]
 """Inject ``STOP_DIGIT`` on a channel (by name); False when it could not be sent."""
+
+
+class ListeningCall(Protocol):
+    """What listening needs from the AGI session (``ivr.runner.AgiCall`` has it all)."""
+
+    variables: Mapping[str, str]
+
+    @property
+    def uniqueid(self) -> str: ...
+
+    async def wait_for_digit(self, timeout_ms: int) -> str | None: ...
+
+    async def record_file(
+        self,
+        path: str,
+        fmt: str,
+        escape_digits: str,
+        timeout_ms: int,
+        silence_s: int | None = None,
+    ) -> RecordingResult: ...
 
 
 @dataclass(frozen=True)
@@ -66,7 +86,7 @@ class ListenRequest:
     keys: str
 
 
-async def listen(session: AgiCall, speech: SpeechInput, request: ListenRequest) -> Heard:
+async def listen(session: ListeningCall, speech: SpeechInput, request: ListenRequest) -> Heard:
     """Record and recognize the recording as it grows; see the module's invariants."""
     deadline = asyncio.get_running_loop().time() + request.timeout_ms / 1000
     host = speech.host_dir / f"{request.name}.{request.fmt}"
@@ -92,7 +112,7 @@ async def listen(session: AgiCall, speech: SpeechInput, request: ListenRequest) 
 
 @dataclass(frozen=True)
 class _Recording:
-    session: AgiCall
+    session: ListeningCall
     speech: SpeechInput
     stream: PoolStream
     deadline: float
@@ -126,7 +146,7 @@ class _Recording:
             log.warning("ivr %s: could not stop the recording early", self.session.uniqueid)
 
 
-async def _keys_only(session: AgiCall, deadline: float) -> Heard:
+async def _keys_only(session: ListeningCall, deadline: float) -> Heard:
     remaining_ms = int((deadline - asyncio.get_running_loop().time()) * 1000)
     digit = await session.wait_for_digit(remaining_ms) if remaining_ms >= _MIN_WAIT_MS else None
     return Heard(digit=digit, unavailable=True)
