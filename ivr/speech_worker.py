@@ -20,6 +20,7 @@ Invariants:
 - A word is only ever reported for audio whose loudness moves like speech: a steady tone or
   steady noise (frame energy spread under ``STEADY_DB``) is never a word, whatever the
   grammar-forced decoder says (with no ``[unk]`` it maps any sound to menu words).
+- Workers run at a lower CPU priority (``NICENESS``) than the engine and the PBX.
 - Every ``listen`` ends in exactly one ``heard``, ``final`` or ``error`` unless cancelled; stdin
   closing ends the process (the engine is gone).
 """
@@ -47,6 +48,9 @@ FRAME_S = 0.02
 # Spread (standard deviation, dB) of 20 ms frame energies below which a sound is steady.
 # Measured: a 440 Hz tone 0.1 dB, pink noise 1.4 dB, espeak-ng Korean words 24-28 dB.
 STEADY_DB = 6.0
+# Workers yield the CPU to call control (the engine, Asterisk) when the machine is busy:
+# a late word costs a caller a moment, a late AGI reply costs every call.
+NICENESS = 5
 # Audio around the words kept for the steadiness check (Vosk's word times are approximate).
 _MARGIN_S = 0.2
 
@@ -273,6 +277,8 @@ def main(argv: Sequence[str] | None = None, factory: RecognizerFactory | None = 
     """Load the model (unless a factory is given, as the unit tier's fake worker does), say
     ready, serve until the engine closes stdin."""
     del argv
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
     write = stdout_writer()
     if factory is None:
         from ivr.speech_model import load_korean_model
