@@ -227,8 +227,26 @@ def _speech_menu_rows(d: dict[str, Any]) -> list[Row]:
                 "",
                 "",
             ),
+            (
+                f"Speech menu, {label}: callers listening with speech / keys only; words heard",
+                _listeners(run),
+                "",
+                "",
+            ),
         ]
     return rows
+
+
+def _listeners(run: dict[str, Any]) -> str:
+    window = run.get("window_s") or 0
+    speech, keys = dig(run, "listening_s", "speech"), dig(run, "listening_s", "keys_only")
+    if not window or speech is None or keys is None:
+        return "-"
+    words = run.get("words") or {}
+    return (
+        f"{speech / window:.1f} / {keys / window:.1f}; "
+        f"{words.get('recognized')} of {words.get('said')}"
+    )
 
 
 def _pbx_rows(d: dict[str, Any]) -> list[Row]:
