@@ -217,6 +217,54 @@ def _speech_rows(d: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _speech_menu_rows(d: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for run in d.get("runs") or []:
+        pool = run.get("pool") or {}
+        label = f"{run.get('callers')} callers, pool {pool.get('workers')}x{pool.get('streams_per_worker')}"
+        targets = run.get("targets_met") or {}
+        rows += [
+            (
+                f"Speech menu, {label}: event-loop lag p99",
+                fmt(dig(run, "loop_lag_ms", "p99"), " ms"),
+                "< 20 ms",
+                met(targets.get("loop_lag_p99_below_20ms")),
+            ),
+            (
+                f"Speech menu, {label}: FastAGI command turnaround p99",
+                fmt(dig(run, "turnaround_ms", "p99"), " ms"),
+                "< 50 ms",
+                met(targets.get("turnaround_p99_below_50ms")),
+            ),
+            (
+                f"Speech menu, {label}: CPU per listening second, engine / workers",
+                f"{fmt(dig(run, 'cpu', 'engine_ms_per_listening_s'), ' ms')} / "
+                f"{fmt(dig(run, 'cpu', 'workers_ms_per_listening_s'), ' ms')}",
+                "",
+                "",
+            ),
+            (
+                f"Speech menu, {label}: callers listening with speech / keys only; words heard",
+                _listeners(run),
+                "",
+                "",
+            ),
+        ]
+    return rows
+
+
+def _listeners(run: dict[str, Any]) -> str:
+    window = run.get("window_s") or 0
+    speech, keys = dig(run, "listening_s", "speech"), dig(run, "listening_s", "keys_only")
+    if not window or speech is None or keys is None:
+        return "-"
+    words = run.get("words") or {}
+    return (
+        f"{speech / window:.1f} / {keys / window:.1f}; "
+        f"{words.get('recognized')} of {words.get('said')}"
+    )
+
+
 def _pbx_rows(d: dict[str, Any]) -> list[Row]:
     s, r, t = d.get("series") or {}, d.get("ratios") or {}, d.get("targets_met") or {}
 
@@ -367,6 +415,7 @@ EXTRACTORS = {
     "ivr_sessions": _ivr_rows,
     "recordings_pipeline": _recordings_rows,
     "speech_accuracy": _speech_rows,
+    "speech_menu": _speech_menu_rows,
     "pbx_capacity": _pbx_rows,
     "pbx_seed_peak": _seed_peak_rows,
     "pbx_soak": _soak_rows,

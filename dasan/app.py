@@ -23,7 +23,6 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from acd.driver import AcdDriver
@@ -40,8 +39,8 @@ from dasan.storage import PoolSettings, Storage
 from dasan.supervisor import Supervisor
 from dasan.writer import DurableWriter
 from ivr.agi import AgiServer, AgiSession
-from ivr.speech_model import load_korean_model
-from ivr.wiring import menu_store, pid_file, reload_menu
+from ivr.listen import STOP_DIGIT
+from ivr.wiring import menu_store, pid_file, reload_menu, speech_pool
 from recordings.cdr import citizen_calls, read_cdr
 from recordings.layout import cdr_files
 from recordings.system import Recordings
@@ -59,8 +58,8 @@ class Engine:
         self.live = LiveState(self.ami)
         self.acd = AcdDriver(settings.acd, settings.state_dir / "acd")
         self.menus = menu_store(settings)
-        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="speech")
-        self.speech_model: Any = None
+        # Korean speech runs in worker processes; this process never loads the model.
+        self.speech = speech_pool(settings, lambda status: self._write_status(speech=status))
         self.callbacks = Callbacks(self)
         self.flow = CallFlow(self)
         self.agi = AgiServer(
@@ -125,7 +124,6 @@ class Engine:
                     task.cancel()
         finally:
             self.acd.close()
-            self.executor.shutdown(wait=False, cancel_futures=True)
             if self.writer is not None:
                 self.writer.close()
             await storage.close()
@@ -182,7 +180,7 @@ class Engine:
             ("live-state", self.live.run),
             ("acd-ami", lambda: AcdAmiBridge(self).run()),
             ("ivr-keys", self.flow.watch_keys),
-            ("speech-model", self._load_speech_model),
+            ("speech", self._run_speech),
             ("ami-login", self._keep_ami),
             ("status", self._report_writes),
         ]
@@ -249,18 +247,24 @@ class Engine:
 
         return await start_web(self)
 
-    async def _load_speech_model(self) -> None:
-        if not self.settings.ivr.speech_enabled:
+    async def _run_speech(self) -> None:
+        if self.speech is None:
             self._write_status(speech="disabled")
             return
-        loop = asyncio.get_running_loop()
+        await self.speech.run()
+
+    async def stop_recording(self, channel: str) -> bool:
+        """End a speech recording early (the recognizer heard the end of an utterance): the
+        stop digit is queued as if the caller sent it, for Asterisk's shortest DTMF (80 ms,
+        during which the caller's audio is not passed on, as for a key)."""
         try:
-            self.speech_model = await loop.run_in_executor(self.executor, load_korean_model)
-            log.info("Korean speech model loaded")
-            self._write_status(speech="loaded")
-        except (OSError, RuntimeError) as exc:
-            log.error("speech disabled: the Korean model could not be loaded: %s", exc)
-            self._write_status(speech=f"failed: {exc}")
+            await self.ami.action(
+                "PlayDTMF", 2.0, Channel=channel, Digit=STOP_DIGIT, Duration="80", Receive="true"
+            )
+        except AmiError as exc:
+            log.warning("AMI PlayDTMF %s failed: %s", channel, exc)
+            return False
+        return True
 
     def _write_status(self, **changes: str) -> None:
         """``<state>/engine-status.json``: what is up, for operators and test fixtures."""

@@ -30,6 +30,7 @@ from cti.ami.messages import AmiEvent
 from dasan.recguard import confirm_recording
 from ivr.agi import AgiError, AgiHangup, AgiSession
 from ivr.keys import KeyQueue, KeyWitnesses
+from ivr.listen import STOP_DIGIT
 from ivr.menu.state import Mark, MenuState, journey_to_json
 from ivr.runner import IvrOutcome, run_menu
 from ivr.targets import OFFERS, TAG_SERVICE
@@ -113,8 +114,12 @@ class CallFlow:
         async for item in self._engine.ami.subscribe(name="ivr-keys"):
             if not isinstance(item, AmiEvent):
                 continue
+            # The speech menu's stop digit is ours (AMI PlayDTMF), never a caller's key.
+            digit = item.get("Digit")
             if item.name == "DTMFEnd" and item.get("Direction") == "Received":
-                self.keys.key(item.uniqueid, item.get("Digit"))
+                if digit == STOP_DIGIT:
+                    continue
+                self.keys.key(item.uniqueid, digit)
             elif item.name == "Hangup":
                 self.keys.channel_gone(item.uniqueid)
 
@@ -181,7 +186,7 @@ class CallFlow:
                 session,
                 engine.menus.current,
                 prompt_paths(settings),
-                speech_input(settings, engine.speech_model, engine.executor),
+                speech_input(settings, engine.speech, engine.stop_recording),
                 utc_now,
                 language=settings.ivr.default_language,
                 entry=session.variables.get("agi_dnid", ""),

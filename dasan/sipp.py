@@ -58,6 +58,8 @@ class CitizenCalls:
     hangup_after_ms: int = 30_000
     service: str = "120"
     caller: str = "0102000"
+    # u-law 8 kHz WAV streamed (looped) for the whole call; None: the shipped speech-like clip.
+    audio: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,9 @@ async def run_citizens(
     timeout_s: float | None = None,
 ) -> SippResult:
     """Place ``spec.calls`` citizen calls and wait until all have ended."""
-    citizen_audio, _ = await asyncio.to_thread(ensure_media, workdir.parent / "media")
+    citizen_audio = (
+        spec.audio or (await asyncio.to_thread(ensure_media, workdir.parent / "media"))[0]
+    )
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
     name = f"citizen-{os.getpid()}-{next(_port_counter)}"
     scenario = workdir / f"{name}.xml"

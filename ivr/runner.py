@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from ivr.agi import AgiHangup, RecordingResult
 from ivr.keys import KeyQueue
+from ivr.listen import ListenRequest, StopRecording, listen
 from ivr.menu.events import (
     Action,
     Collect,
@@ -54,6 +55,7 @@ from ivr.menu.loader import Menu
 from ivr.menu.state import MenuState, journey_to_json
 from ivr.menu.stepper import ALL_KEYS, initial_state, step
 from ivr.speech import FileRecognizer, SpeechInputError
+from ivr.speech_pool import SpeechPool
 from ivr.targets import DEFAULT_LANGUAGE, DEFAULT_PRIORITY, TAG_PRIORITY, TAG_SERVICE, TAG_SKILL
 
 log = logging.getLogger(__name__)
@@ -111,16 +113,20 @@ class PromptPaths:
 
 @dataclass(frozen=True)
 class SpeechInput:
-    """Korean speech for one call: the recognizer stream and the folder the PBX records into
-    (``pbx_dir`` inside the PBX is ``host_dir`` here)."""
+    """Korean speech for one call: the folder the PBX records into (``pbx_dir`` inside the PBX
+    is ``host_dir`` here) and either the worker ``pool`` that recognizes while the PBX records
+    (``ivr.listen``; ``stop_recording`` ends a recording early) or, without a pool, a
+    ``stream`` that recognizes each finished recording."""
 
-    stream: FileRecognizer
+    stream: FileRecognizer | None
     host_dir: Path
     pbx_dir: str
     max_record_s: float = 4.0
     silence_s: int = 1
     timeout_s: float = 5.0
     executor: Executor | None = None
+    pool: SpeechPool | None = None
+    stop_recording: StopRecording | None = None
 
 
 @dataclass(frozen=True)
@@ -314,6 +320,15 @@ class _Runner:
         fmt = await self._format()
         self._recordings += 1
         name = _SAFE_NAME.sub("_", f"{self.session.uniqueid or 'call'}-{self._recordings}")
+        if speech.pool is not None:
+            request = ListenRequest(name, fmt, action.grammar, action.timeout_ms, ALL_KEYS)
+            heard = await listen(self.session, speech, request)
+            if heard.digit:
+                first = await self._got(heard.digit)
+                return DigitsReceived(await self._more_digits(first, action))
+            if heard.recognition is None:
+                return NoInput()
+            return SpeechRecognized(heard.recognition.word, heard.recognition.confidence)
         result = await self.session.record_file(
             f"{speech.pbx_dir.rstrip('/')}/{name}",
             fmt,
@@ -329,6 +344,8 @@ class _Runner:
         return await self._recognize(speech.host_dir / f"{name}.{fmt}", action, speech)
 
     async def _recognize(self, path: Path, action: Collect, speech: SpeechInput) -> Event:
+        if speech.stream is None:
+            return NoInput()
         try:
             found = await speech.stream.recognize_file(
                 path,

@@ -60,8 +60,16 @@ class IvrSettings(BaseModel):
     # the same folder bind-mounted at speech_pbx_dir.
     speech_dir: Path | None = None
     speech_pbx_dir: str = "/var/spool/dasan/speech"
+    # Recognition runs in speech_workers processes (each loads the Korean model once, ~550 MB)
+    # recognizing up to speech_streams_per_worker callers each; when all are busy, callers get
+    # keys only. A speech node listens until the recognizer hears the end of an utterance or
+    # the node's timeout (see ivr.listen).
+    speech_workers: int = Field(default=2, ge=1, le=32)
+    speech_streams_per_worker: int = Field(default=8, ge=1, le=64)
+    # Only without a worker pool (tests of the runner): a fixed recording, then recognition.
     speech_max_record_s: float = Field(default=4.0, gt=0, le=30)
     speech_silence_s: int = Field(default=1, ge=1, le=10)
+    # Seconds a worker may take to answer once the recording has ended.
     speech_timeout_s: float = Field(default=5.0, gt=0)
     # Parallel jobs for `dasan prompts build` (0: one per CPU).
     prompt_build_jobs: int = Field(default=0, ge=0, le=64)

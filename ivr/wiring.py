@@ -4,22 +4,24 @@ Invariants:
 - Every host path the IVR uses derives from one ``Settings`` object: ``<state>/prompts``
   (Settings.prompts_dir), ``<state>/prompts-override``, ``<state>/speech``, ``<state>/dasan.pid``
   unless the IVR settings name another folder.
-- Nothing here loads the speech model or starts tasks; the caller owns both.
+- Nothing here loads the speech model or starts tasks or processes; the caller owns both (the
+  speech workers start when the composition root runs ``SpeechPool.run``).
 """
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Executor
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ivr.hours import HoursError
+from ivr.listen import StopRecording
 from ivr.menu.loader import MenuStore, menu_loader
 from ivr.menu.validate import MenuError
 from ivr.prompts.manifest import ManifestError
 from ivr.runner import PromptPaths, SpeechInput
-from ivr.speech import SpeechStream
+from ivr.speech_pool import SpeechPool
 
 if TYPE_CHECKING:
     from dasan.config import Settings
@@ -64,18 +66,25 @@ def reload_menu(store: MenuStore) -> bool:
 
 
 def speech_input(
-    settings: Settings, model: Any, executor: Executor | None = None
+    settings: Settings, pool: SpeechPool | None, stop_recording: StopRecording | None = None
 ) -> SpeechInput | None:
-    """Per call: a fresh recognizer stream over the shared model (None: speech disabled)."""
+    """Per call: listen through the worker pool (None: speech disabled or no pool)."""
     ivr = settings.ivr
-    if not ivr.speech_enabled or model is None:
+    if not ivr.speech_enabled or pool is None:
         return None
     return SpeechInput(
-        stream=SpeechStream(model),
+        stream=None,
         host_dir=speech_dir(settings),
         pbx_dir=ivr.speech_pbx_dir,
-        max_record_s=ivr.speech_max_record_s,
-        silence_s=ivr.speech_silence_s,
         timeout_s=ivr.speech_timeout_s,
-        executor=executor,
+        pool=pool,
+        stop_recording=stop_recording,
     )
+
+
+def speech_pool(settings: Settings, on_status: Callable[[str], None]) -> SpeechPool | None:
+    """The engine's pool of speech worker processes (None: speech disabled)."""
+    ivr = settings.ivr
+    if not ivr.speech_enabled:
+        return None
+    return SpeechPool(ivr.speech_workers, ivr.speech_streams_per_worker, on_status=on_status)

@@ -1,9 +1,10 @@
 """Transcription of Korean recordings (vosk, free-form) and keyword search over transcripts.
 
 Invariants:
-- The speech model is loaded once, lazily, off the event loop (1-2 s, ~550 MB); at most
-  ``transcription_workers`` recognitions run at a time, each in a worker thread of this
-  object's own pool, at background CPU priority like archiving: transcripts wait, calls don't.
+- The speech model is loaded once, lazily, in a child process (1-2 s, ~550 MB, see
+  ``transcriber_process``), never in the engine. At most ``transcription_workers``
+  recognitions are asked for at a time, each from a worker thread of this object's own pool;
+  they run at background CPU priority like archiving: transcripts wait, calls don't.
 - Only archived recordings of calls whose language is listed are transcribed; each gets
   exactly one transcript row ("done" or "failed" with the error), so a bad file is not
   retried forever. Purging a recording deletes its transcript (see ``retention``).
@@ -69,10 +70,11 @@ class VoskTranscriber:
         return " ".join(p for p in parts if p)
 
 
-def load_vosk_transcriber() -> VoskTranscriber:
-    from ivr.speech_model import load_korean_model
+def load_vosk_transcriber() -> Transcriber:
+    """The engine's transcriber: Vosk in a child process (the engine never loads the model)."""
+    from recordings.transcriber_process import ProcessTranscriber
 
-    return VoskTranscriber(load_korean_model())
+    return ProcessTranscriber()
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from ivr.menu.events import DigitsReceived, RouteTo
 from ivr.menu.loader import MenuStore, menu_loader
 from ivr.menu.validate import MenuError
 from ivr.settings import IvrSettings
+from ivr.speech_pool import SpeechPool
 from ivr.wiring import (
     menu_store,
     pid_file,
@@ -86,8 +87,9 @@ def test_derived_paths(tmp_path: Path) -> None:
         state_dir=tmp_path, ivr=IvrSettings(speech_dir=tmp_path / "s", speech_enabled=False)
     )
     assert speech_dir(custom) == tmp_path / "s"
-    assert speech_input(custom, model=object()) is None
-    assert speech_input(settings, model=None) is None
-    made = speech_input(settings, model=object())
+    pool = SpeechPool(1, 1)
+    assert speech_input(custom, pool) is None
+    assert speech_input(settings, None) is None
+    made = speech_input(settings, pool)
     assert made is not None and made.pbx_dir == "/var/spool/dasan/speech"
-    assert made.host_dir == tmp_path / "speech"
+    assert made.host_dir == tmp_path / "speech" and made.pool is pool
