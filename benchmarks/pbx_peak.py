@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dasan.load.stats import rounded
+
 from benchmarks.pbx_env import BenchEnv, Processes
 from dasan.config import load_settings
 from dasan.load.profile import Profile
@@ -26,7 +28,6 @@ from dasan.load.report import build_report
 from dasan.load.runner import LoadRun, RunData, RunOptions
 from dasan.load.sampler import ResourceSampler
 from dasan.load.stack import Stack
-from dasan.load.stats import rounded
 
 # Seed-peak callers press keys; Korean speech is measured by speech_accuracy, and running
 # the recognizer for keys-only callers would only take CPU from the calls.

@@ -91,4 +91,6 @@ async def test_with_no_free_worker_the_speech_menu_goes_on_by_keys(
     outcome = await run_menu(call, menu, PromptPaths("/p"), speech, Clock(WEEKDAY_NOON))
     assert outcome.target == "transport"
     assert not [c for c in call.commands if c[0] == "RECORD FILE"]
-    assert ("WAIT FOR DIGIT", "6000") in call.commands  # keys for the node's whole timeout
+    node = menu.spec.nodes["main_menu"]
+    timeout_ms = getattr(node, "timeout_ms", None) or menu.spec.defaults.timeout_ms
+    assert ("WAIT FOR DIGIT", str(timeout_ms)) in call.commands  # keys for the node's timeout
