@@ -99,7 +99,8 @@ async def serve() -> None:
         outcome = await run_menu(session, store.current, prompts, None, clock)
         await session.set_variable(TARGET_VARIABLE, outcome.target or "end")
 
-    server = AgiServer(AgiSettings(port=0), {"ivr": handler})
+    # The fake PBX models waits as WAIT FOR DIGIT: no silence to fill.
+    server = AgiServer(AgiSettings(port=0, silence_fill=""), {"ivr": handler})
     await server.start()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

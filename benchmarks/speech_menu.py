@@ -97,7 +97,8 @@ async def serve(workers: int, streams: int, stop_port: int, spool: Path) -> None
         words = [e.value for e in outcome.state.journey if e.mark is Mark.SPEECH and e.value]
         await session.set_variable(HEARD_VARIABLE, words[0] if words else "-")
 
-    server = AgiServer(AgiSettings(port=0), {"ivr": handler})
+    # The fake PBX models waits as WAIT FOR DIGIT: no silence to fill.
+    server = AgiServer(AgiSettings(port=0, silence_fill=""), {"ivr": handler})
     await server.start()
     lags: list[float] = []
     sampler = asyncio.create_task(sample_lag(lags))

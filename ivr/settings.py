@@ -34,6 +34,12 @@ class AgiSettings(BaseModel):
     # Channel variable the server sets (best effort) when it cannot serve a call, e.g. to
     # "noroute" or "error", so the dialplan can fall back even though AGISTATUS is SUCCESS.
     failure_variable: str = Field(default="DASAN_AGI_FAILURE", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # Waits for a key (WAIT FOR DIGIT, GET DATA's wait after its prompt) play this sound of
+    # silence, a second a time, instead of waiting in silence: a recorder mixes only frames,
+    # so a wait where neither party sends audio (a caller's phone that suppresses silence, a
+    # key replacing the caller's audio) would be missing from the recording. Asterisk's own
+    # transmit_silence does not cover AGI waits. Empty: plain AGI waits.
+    silence_fill: str = Field(default="silence/1", pattern=r"^[A-Za-z0-9_/.-]*$")
 
 
 class IvrSettings(BaseModel):

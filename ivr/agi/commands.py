@@ -14,6 +14,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import Enum
@@ -24,6 +25,8 @@ from ivr.agi.protocol import CommandCompleted, RemoteProtocolError
 from ivr.settings import AgiSettings
 
 AgiReply = CommandCompleted
+# Every key a caller can press: the escape digits of a filled wait.
+ALL_DIGITS: Final = "0123456789*#"
 
 
 class _Default(Enum):
@@ -105,7 +108,10 @@ class AgiCommands(ABC):
         *,
         timeout: Timeout = DEFAULT_TIMEOUT,  # noqa: ASYNC109
     ) -> str | None:
-        """Play ``file`` and collect up to ``max_digits`` DTMF digits; None if none came."""
+        """Play ``file`` and collect up to ``max_digits`` DTMF digits (``#`` ends them early);
+        None if none came. With ``silence_fill`` the waits play silence (see the settings)."""
+        if self._settings.silence_fill:
+            return await self._filled_get_data(file, timeout_ms, max_digits)
         limit = self._media_timeout(timeout, timeout_ms * max(max_digits, 1))
         reply = await self.command(
             "GET DATA", file, str(timeout_ms), str(max_digits), timeout=limit
@@ -114,12 +120,31 @@ class AgiCommands(ABC):
             raise await self._failure("GET DATA", reply, f"cannot play {file!r}")
         return reply.result or None
 
+    async def _filled_get_data(self, file: str, timeout_ms: int, max_digits: int) -> str | None:
+        digits = ""
+        digit, _ = await self.stream_file(file, ALL_DIGITS)
+        while len(digits) < max(max_digits, 1):
+            if digit is None:
+                digit = await self.wait_for_digit(timeout_ms)
+            if digit is None or digit == "#":
+                break
+            digits, digit = digits + digit, None
+        return digits or None
+
     async def wait_for_digit(
         self,
         timeout_ms: int,
         *,
         timeout: Timeout = DEFAULT_TIMEOUT,  # noqa: ASYNC109
     ) -> str | None:
+        """The first key within ``timeout_ms`` (None if none came); with ``silence_fill`` the
+        wait plays that sound once per second, rounded up to whole seconds."""
+        if self._settings.silence_fill and timeout_ms > 0:
+            for _ in range(math.ceil(timeout_ms / 1000)):
+                digit, _ = await self.stream_file(self._settings.silence_fill, ALL_DIGITS)
+                if digit is not None:
+                    return digit
+            return None
         reply = await self.command(
             "WAIT FOR DIGIT", str(timeout_ms), timeout=self._media_timeout(timeout, timeout_ms)
         )

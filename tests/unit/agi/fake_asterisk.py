@@ -120,9 +120,10 @@ Handler = Callable[[AgiSession], Awaitable[None]]
 
 @asynccontextmanager
 async def running_server(
-    routes: Mapping[str, Handler], **settings: float
+    routes: Mapping[str, Handler], silence_fill: str = "", **settings: float
 ) -> AsyncIterator[AgiServer]:
-    server = AgiServer(AgiSettings(port=0, **settings), routes)
+    # Plain AGI waits unless a test asks for filled ones: it scripts the wire command by command.
+    server = AgiServer(AgiSettings(port=0, silence_fill=silence_fill, **settings), routes)
     await server.start()
     try:
         yield server

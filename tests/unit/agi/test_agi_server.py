@@ -145,7 +145,7 @@ async def test_stop_cancels_live_sessions_after_the_grace_period() -> None:
             cancelled.append(session.uniqueid)
             raise
 
-    server = AgiServer(AgiSettings(port=0), {"acd/wait": wait_forever})
+    server = AgiServer(AgiSettings(port=0, silence_fill=""), {"acd/wait": wait_forever})
     await server.start()
     port = server.bound_port
     fakes = [await FakeAsterisk.call(port, "acd/wait", uniqueid=f"4.{i}") for i in range(3)]
@@ -166,7 +166,7 @@ async def test_stop_lets_sessions_finish_within_the_grace_period() -> None:
     async def short_call(session: AgiSession) -> None:
         await session.exec("Wait", "1", timeout=None)
 
-    server = AgiServer(AgiSettings(port=0), {"ivr": short_call})
+    server = AgiServer(AgiSettings(port=0, silence_fill=""), {"ivr": short_call})
     await server.start()
     fake = await FakeAsterisk.call(server.bound_port)
     assert await fake.read_command() == ["EXEC", "Wait", "1"]
@@ -180,7 +180,7 @@ async def test_stop_lets_sessions_finish_within_the_grace_period() -> None:
 
 
 async def test_lifecycle_misuse_is_reported() -> None:
-    server = AgiServer(AgiSettings(port=0), {})
+    server = AgiServer(AgiSettings(port=0, silence_fill=""), {})
     with pytest.raises(RuntimeError, match="not started"):
         _ = server.bound_port
     await server.start()
