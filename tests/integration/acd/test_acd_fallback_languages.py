@@ -68,7 +68,9 @@ async def test_english_caller_is_answered_in_english_when_the_engine_is_down(
     call_s = call_seconds(recorder, uniqueid, hangup)
     wav_s = wav_seconds(files[0])
     print(f"fallback call {call_s:.3f} s, recording {wav_s:.3f} s")
-    assert abs(wav_s - call_s) <= 0.02 * call_s, (wav_s, call_s)
+    # Measured 0.037 s short (channel creation to MixMonitor's start); a key pressed with
+    # nothing played used to cost ~0.1 s more.
+    assert abs(wav_s - call_s) <= 0.1, (wav_s, call_s)
 
     # An engine started now finds the recording it never heard of, catalogs and archives it.
     engine = EngineProcess(
