@@ -128,3 +128,22 @@ def test_calls_cli_on_an_empty_install(tmp_path: Path, settings: Settings) -> No
     result = CliRunner().invoke(calls_command, ["--json"], obj={"settings": settings})
     assert result.exit_code == 0
     assert json.loads(result.output) == []
+
+
+async def test_progress_while_in_the_menu_then_routing(
+    storage: Storage, protector: NumberProtector
+) -> None:
+    log = CallLog(storage, protector)
+    await log.call_started("call-p", "1764320400.9", "1764320400.9", "010-1234-5678", START)
+    await log.call_progress("call-p", journey_json={"entries": [{"node": "welcome"}]})
+    call = await log.get("call-p")
+    assert call is not None and (call.language, call.routed_at) == (None, None)
+    await log.call_progress("call-p", "vi", journey_json={"entries": [{"node": "language"}]})
+    call = await log.get("call-p")
+    assert call is not None and call.language == "vi" and call.routed_at is None
+    assert call.journey == {"entries": [{"node": "language"}]}
+    with pytest.raises(CallLogError):
+        await log.call_progress("call-p", "vietnamese")
+    await log.call_routed("call-p", "vi", "foreign_vi", {"entries": []})
+    call = await log.get("call-p")
+    assert call is not None and call.service == "foreign_vi" and call.routed_at is not None
