@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -68,6 +69,26 @@ def acd_service(engine: Engine, target: str, language: str) -> str:
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+# Seconds the engine may plausibly see a call after its answer (AGI connects at once).
+_MAX_ANSWER_LAG_S = 60.0
+
+
+class _Elapsed:
+    """A call's end as its answer time (the PBX's clock) plus the time elapsed on the
+    monotonic clock: a step of the engine's wall clock (NTP, a wrong setting) during the call
+    never gives it a wrong or negative length."""
+
+    def __init__(self, answered_at: dt.datetime) -> None:
+        self._answered_at = answered_at
+        lag = (utc_now() - answered_at).total_seconds()
+        self._lag_s = min(max(lag, 0.0), _MAX_ANSWER_LAG_S)
+        self._t0 = time.monotonic()
+
+    def end(self) -> dt.datetime:
+        seconds = self._lag_s + time.monotonic() - self._t0
+        return self._answered_at + dt.timedelta(seconds=seconds)
 
 
 class LiveJourney:
@@ -127,6 +148,7 @@ class CallFlow:
         engine = self._engine
         call_id = session.uniqueid
         started_at = await self._answered_at(session)
+        elapsed = _Elapsed(started_at)
         caller = session.variables.get("agi_callerid", "")
         # Queued for the one database writer: the call never waits on the database.
         await engine.recordings.calls.call_started(
@@ -144,6 +166,11 @@ class CallFlow:
             ends_here = False
             log.error("call %s: AGI failure, the dialplan falls back: %s", call_id, exc)
             self._withdraw(call_id)
+        except asyncio.CancelledError:
+            # The engine is stopping: the call goes on in the PBX (the fallback, or its end),
+            # so its end and recording are taken from the CDR and the spool at the next start.
+            ends_here = False
+            raise
         except Exception:
             # DASAN_DONE stays unset: the dialplan's static fallback takes the caller. The AGI
             # server logs the crash once; the ACD must not keep offering this call.
@@ -154,7 +181,7 @@ class CallFlow:
             self.keys.close(session.uniqueid)
             engine.acd.close_ticket(call_id)
             if ends_here:
-                await engine.recordings.calls.call_ended(call_id, utc_now())
+                await engine.recordings.calls.call_ended(call_id, elapsed.end())
                 if rec_path:
                     await engine.recordings.pipeline.recording_closed(session.uniqueid, rec_path)
 
