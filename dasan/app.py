@@ -31,7 +31,7 @@ from cti.ami.messages import AmiError
 from cti.live.service import LiveState
 from dasan.acd_ami import AcdAmiBridge
 from dasan.alarms import Severity
-from dasan.callbacks import Callbacks
+from dasan.callbacks import Callbacks, journal_sizes
 from dasan.callflow import CallFlow
 from dasan.config import Settings
 from dasan.faults import Faults
@@ -56,6 +56,8 @@ class Engine:
         self.faults = Faults(settings.faults)
         self.ami = AmiClient(settings.ami)
         self.live = LiveState(self.ami)
+        # What earlier engines journaled, before this one adds to it (call-backs left pending).
+        self._journal_at_start = journal_sizes(settings.state_dir / "acd")
         self.acd = AcdDriver(settings.acd, settings.state_dir / "acd")
         self.menus = menu_store(settings)
         # Korean speech runs in worker processes; this process never loads the model.
@@ -176,6 +178,7 @@ class Engine:
         return [
             ("storage-writer", writer.run),
             ("calls-left-open", self._close_calls_left_open),
+            ("callbacks-left-pending", self._keep_callbacks_left_pending),
             ("recordings", self.recordings.run),
             ("live-state", self.live.run),
             ("acd-ami", lambda: AcdAmiBridge(self).run()),
@@ -223,6 +226,9 @@ class Engine:
             log.warning(
                 "%d write(s) not in the database yet; kept in the journal", self.writer.backlog
             )
+
+    async def _keep_callbacks_left_pending(self) -> None:
+        await self.callbacks.keep_left_pending(self._journal_at_start)
 
     async def _close_calls_left_open(self) -> None:
         """Calls the call log shows as running from before this start (the engine died or was

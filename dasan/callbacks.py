@@ -12,8 +12,9 @@ Invariants:
   consultant stays reserved forever; a session that starts after that is not served here
   (DASAN_DONE unset: the dialplan's fallback takes the citizen).
 - Originate tasks are tracked (never garbage-collected mid-flight).
-- A request that cannot be queued now (the recording could not be proven) is kept in
-  ``<state>/callbacks/requests.jsonl`` for the supervisors; nothing is dropped silently.
+- A request that cannot be queued now (the recording could not be proven), and a call-back an
+  earlier engine left pending when it died or stopped (found in the ACD journal at start), is
+  kept in ``<state>/callbacks/requests.jsonl`` for the supervisors; nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -23,13 +24,16 @@ import datetime as dt
 import json
 import logging
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from acd.commands import OfferCall
 from acd.errors import InvalidEvent
 from acd.events import CallbackAnswered, CallbackFailed
+from acd.leftover import pending_callbacks
 from acd.waiting import WaitingRoom, WaitOutcome, wait_and_connect
 from cti.ami.messages import AmiError, AmiEvent
+from dasan.alarms import Severity
 from ivr.agi import AgiError, AgiHangup, AgiSession
 
 if TYPE_CHECKING:
@@ -177,6 +181,38 @@ class Callbacks:
         return joined
 
     # Requests kept for later -----------------------------------------------------------
+    async def keep_left_pending(self, journal: list[tuple[Path, int]]) -> None:
+        """Call-backs an earlier engine accepted and never placed (it died or stopped with them
+        pending) are kept in ``requests.jsonl`` with reason ``engine-stopped`` and an alarm, so
+        supervisors call them: nothing promised to a citizen is dropped silently."""
+        folder = self._engine.settings.state_dir / "callbacks"
+        requests = folder / "requests.jsonl"
+
+        def keep() -> int:
+            found = pending_callbacks(_read_upto(journal))
+            kept = _kept_ids(requests)
+            new = [p for p in found.pending if p.call_id not in kept]
+            if new:
+                folder.mkdir(parents=True, exist_ok=True)
+                with requests.open("a", encoding="utf-8") as handle:
+                    for pending in new:
+                        record = {
+                            "call_id": pending.call_id,
+                            "kind": "callback",
+                            "number": pending.number,
+                            "language": "",
+                            "requested_at": _now().isoformat(),
+                            "reason": "engine-stopped",
+                        }
+                        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            return len(new)
+
+        count = await asyncio.to_thread(keep)
+        if count:
+            message = f"{count} call-back(s) left pending by an earlier engine, kept in {requests}"
+            log.warning(message)
+            self._engine.alarm_soon("callbacks", "left-pending", Severity.WARNING, message)
+
     async def request_later(
         self,
         session: AgiSession,
@@ -205,6 +241,32 @@ class Callbacks:
         log.warning(
             "call %s: %s request kept for later (%s, %s)", session.uniqueid, kind, reason, language
         )
+
+
+def journal_sizes(folder: Path) -> list[tuple[Path, int]]:
+    """The ACD journal files and their sizes now: what an earlier engine wrote before this one
+    started (taken before this engine routes anything)."""
+    return [(path, path.stat().st_size) for path in sorted(folder.glob("acd-*.jsonl"))[-2:]]
+
+
+def _read_upto(files: list[tuple[Path, int]]) -> list[str]:
+    lines: list[str] = []
+    for path, size in files:
+        with path.open("rb") as handle:
+            lines += handle.read(size).decode("utf-8", errors="replace").splitlines()
+    return lines
+
+
+def _kept_ids(requests: Path) -> set[str]:
+    if not requests.exists():
+        return set()
+    kept = set()
+    for line in requests.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            kept.add(str(json.loads(line)["call_id"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return kept
 
 
 async def _safe_variable(session: AgiSession, name: str) -> str | None:

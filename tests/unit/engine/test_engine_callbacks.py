@@ -3,6 +3,7 @@ AmiError) or crashes reports CallbackFailed and the reserved consultant is free 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -16,7 +17,7 @@ from acd.model import ConsultantState, Language, Priority
 from acd.settings import AcdSettings
 from cti.ami.fanout import Fanout
 from cti.ami.messages import AmiEventsDropped
-from dasan.callbacks import Callbacks
+from dasan.callbacks import Callbacks, journal_sizes
 from dasan.config import Settings
 
 
@@ -59,3 +60,27 @@ async def test_a_failed_originate_releases_the_consultant(
         acd.close()
     journal = "".join(p.read_text() for p in (tmp_path / "acd").glob("acd-*.jsonl"))
     assert '"type": "CallbackFailed"' in journal  # the outcome is on record
+
+
+async def test_call_backs_a_dead_engine_left_pending_are_kept_once_with_an_alarm(
+    tmp_path: Path,
+) -> None:
+    # The earlier engine: a caller took the call-back offer, then the engine died.
+    acd = AcdDriver(AcdSettings(logged_in=()), tmp_path / "acd")
+    acd.feed(CallArrived("call-1", Language("ko"), "general", Priority.NORMAL))
+    acd.feed(CallbackAccepted("call-1", "01012345678"))
+    acd.close()
+    journal = journal_sizes(tmp_path / "acd")
+    alarms: list[tuple[str, str]] = []
+    engine = SimpleNamespace(
+        settings=Settings(state_dir=tmp_path),
+        alarm_soon=lambda source, key, severity, message: alarms.append((source, key)),
+    )
+    callbacks = Callbacks(engine)  # type: ignore[arg-type]
+    await callbacks.keep_left_pending(journal)
+    await callbacks.keep_left_pending(journal)  # a second start keeps it once
+    requests = (tmp_path / "callbacks" / "requests.jsonl").read_text().splitlines()
+    assert [json.loads(line)["call_id"] for line in requests] == ["call-1"]
+    assert json.loads(requests[0])["number"] == "01012345678"
+    assert json.loads(requests[0])["reason"] == "engine-stopped"
+    assert alarms == [("callbacks", "left-pending")]
