@@ -407,7 +407,33 @@ def _soak_rows(d: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _storage_writer_rows(d: dict[str, Any]) -> list[Row]:
+    locked = d.get("locked") or {}
+    return [
+        (
+            "Call-log write on the call path (enqueue) p99",
+            fmt(dig(d, "throughput", "enqueue", "p99_us"), " µs"),
+            "",
+            "",
+        ),
+        (
+            "Database writer throughput (SQLite, batched)",
+            fmt(dig(d, "throughput", "applied_per_s"), " writes/s"),
+            "",
+            "",
+        ),
+        (
+            f"Enqueue p99 while SQLite is locked {fmt(locked.get('lock_s'), ' s')}; catch-up",
+            f"{fmt(dig(locked, 'enqueue_during_lock', 'p99_us'), ' µs')}; "
+            f"{fmt(locked.get('backlog_at_release'))} writes in {fmt(locked.get('catch_up_s'), ' s')}",
+            "",
+            "",
+        ),
+    ]
+
+
 EXTRACTORS = {
+    "storage_writer": _storage_writer_rows,
     "agi_server": _agi_rows,
     "ami_ingest": _ami_rows,
     "acd": _acd_rows,
