@@ -27,10 +27,17 @@ from tests.integration.support import (
 )
 
 CALLER = "0107100001"
-# The six language options last ~19.3 s: the key comes in the wait after them, when nothing
-# is played to the caller and the caller's RTP pauses for the RFC 2833 key (the recording
-# must still be as long as the call).
-KEY_AT_MS = 21_500
+LANGUAGES = ("ko", "en", "zh", "ja", "vi", "mn")
+# Seconds into the played silence after the six language options at which the key comes:
+# nothing else is played to the caller then, and the caller's RTP pauses for the RFC 2833 key
+# (the recording must still be as long as the call).
+INTO_SILENCE_S = 2.5
+
+
+def key_at_ms(prompts: Path) -> int:
+    """When the caller presses 2: in the silence after the language options as built."""
+    options = sum(wav_seconds(prompts / code / "language_option.wav") for code in LANGUAGES)
+    return int((options + INTO_SILENCE_S) * 1000)
 
 
 @pytest.mark.timeout(300)
@@ -43,7 +50,11 @@ async def test_english_caller_is_answered_in_english_when_the_engine_is_down(
     await asyncio.to_thread(ensure_media, sipp_dir / "media")
     async with ConsultantUas(sipp_dir / "uas", ring_ms=300, talk_ms=6_000):
         result = await run_citizens(
-            CitizenCalls(caller=CALLER, digits=(Dtmf("2", KEY_AT_MS),), hangup_after_ms=90_000),
+            CitizenCalls(
+                caller=CALLER,
+                digits=(Dtmf("2", key_at_ms(settings.prompts_dir)),),
+                hangup_after_ms=90_000,
+            ),
             sipp_dir / "uac",
         )
     assert result.ok, result.errors
