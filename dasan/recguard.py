@@ -10,12 +10,13 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
 from dasan.alarms import Severity
-from ivr.agi import AgiSession
+from ivr.agi import AgiHangup, AgiSession
 from recordings.disk import observe_recording_file
 from recordings.guard import (
     AllowBridge,
@@ -51,12 +52,23 @@ async def confirm_recording(engine: Engine, session: AgiSession, language: str) 
     """True once the recording is proven; False after apologizing to the caller."""
     status = start(session.uniqueid, _now(), language)
     pbx_path = await session.get_variable("DASAN_REC") or ""
+    # Music while we watch the file grow: a recorder writes only the frames that pass, so with
+    # nothing played and a caller's phone sending no audio (silence suppression, a key) the
+    # file would not grow, and the call's recording would be missing that time.
+    await session.set_music(True)
     while status.state in (GuardState.WAITING_PRIMARY, GuardState.WAITING_SPARE):
         status, commands = await _observe(engine, session, status, pbx_path)
         for command in commands:
+            if isinstance(command, RefuseBridge):
+                await session.set_music(False)
             pbx_path = await _carry_out(engine, session, status, command, pbx_path)
         if status.state in (GuardState.WAITING_PRIMARY, GuardState.WAITING_SPARE):
-            await asyncio.sleep(POLL_S)
+            # The caller may hang up while we watch: the call ends now, not at the guard's
+            # deadline (its end time in the call log is when the caller left).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(session.hungup.wait(), POLL_S)
+            if session.hungup.is_set():
+                raise AgiHangup("the caller hung up while the recording was being proven")
     return status.may_bridge
 
 
