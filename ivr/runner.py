@@ -26,15 +26,15 @@ import asyncio
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ivr.agi import AgiHangup, RecordingResult
+from ivr.agi import AgiHangup
 from ivr.keys import KeyQueue
-from ivr.listen import ListenRequest, StopRecording, listen
+from ivr.listen import ListeningCall, ListenRequest, StopRecording, listen
 from ivr.menu.events import (
     Action,
     Collect,
@@ -68,14 +68,11 @@ _WIDEBAND = ("slin16", "g722", "opus", "siren14", "speex16", "silk16")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
-class AgiCall(Protocol):
-    """What the IVR needs from a FastAGI session (``ivr.agi.session.AgiSession``)."""
+class AgiCall(ListeningCall, Protocol):
+    """What the IVR needs from a FastAGI session (``ivr.agi.session.AgiSession``): what
+    listening needs (``ivr.listen.ListeningCall``) and the rest of the menu's commands."""
 
-    variables: Mapping[str, str]
     hungup: asyncio.Event
-
-    @property
-    def uniqueid(self) -> str: ...
 
     async def stream_file(
         self, file: str, escape_digits: str = "", offset: int = 0
@@ -83,22 +80,11 @@ class AgiCall(Protocol):
 
     async def get_data(self, file: str, timeout_ms: int, max_digits: int) -> str | None: ...
 
-    async def wait_for_digit(self, timeout_ms: int) -> str | None: ...
-
     async def exec(self, app: str, *args: str) -> int: ...
 
     async def set_variable(self, name: str, value: str) -> None: ...
 
     async def get_variable(self, name: str) -> str | None: ...
-
-    async def record_file(
-        self,
-        path: str,
-        fmt: str,
-        escape_digits: str,
-        timeout_ms: int,
-        silence_s: int | None = None,
-    ) -> RecordingResult: ...
 
 
 @dataclass(frozen=True)
