@@ -27,8 +27,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from dasan.storage import PoolSettings, Storage
-from dasan.writer import DurableWriter
+from common.storage import PoolSettings, Storage
+from common.writer import DurableWriter
 from recordings.calllog import CallLog
 from recordings.keys import KeyRing, NumberProtector
 

@@ -30,8 +30,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
+from common.principal import Principal, Role
 from cti.settings import HttpSettings
-from dasan.principal import Principal, Role
 
 USER_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 

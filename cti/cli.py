@@ -18,9 +18,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from common.principal import Role
 from cti.auth import Authenticator, AuthError, JsonUserStore, demo_password, make_user
 from dasan.context import settings_from
-from dasan.principal import Role
 
 
 def _store(ctx: click.Context) -> JsonUserStore:

@@ -9,9 +9,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from dasan.alarms import Alarm, AlarmStore
+from common.alarms import Alarm, AlarmStore
+from common.storage import Storage
 from dasan.context import settings_from
-from dasan.storage import Storage
 
 
 def alarm_json(alarm: Alarm) -> dict[str, object]:

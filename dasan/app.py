@@ -26,18 +26,18 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from acd.driver import AcdDriver
+from common.alarms import Severity
+from common.storage import PoolSettings, Storage
+from common.writer import DurableWriter
 from cti.ami.client import AmiClient
 from cti.ami.messages import AmiError
 from cti.live.service import LiveState
 from dasan.acd_ami import AcdAmiBridge
-from dasan.alarms import Severity
 from dasan.callbacks import Callbacks, journal_sizes
 from dasan.callflow import CallFlow
 from dasan.config import Settings
 from dasan.faults import Faults
-from dasan.storage import PoolSettings, Storage
 from dasan.supervisor import Supervisor
-from dasan.writer import DurableWriter
 from ivr.agi import AgiServer, AgiSession
 from ivr.listen import STOP_DIGIT
 from ivr.wiring import menu_store, pid_file, reload_menu, speech_pool

@@ -32,8 +32,8 @@ from acd.errors import InvalidEvent
 from acd.events import CallbackAnswered, CallbackFailed
 from acd.leftover import pending_callbacks
 from acd.waiting import WaitingRoom, WaitOutcome, wait_and_connect
+from common.alarms import Severity
 from cti.ami.messages import AmiError, AmiEvent
-from dasan.alarms import Severity
 from ivr.agi import AgiError, AgiHangup, AgiSession
 
 if TYPE_CHECKING:

@@ -17,9 +17,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from common.storage import Storage
 from dasan.config import Settings
 from dasan.context import settings_from
-from dasan.storage import Storage
 from recordings.calllog import CallLog, CallRecord
 from recordings.catalog import Catalog, Recording
 from recordings.chainstore import iso

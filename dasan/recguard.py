@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
-from dasan.alarms import Severity
+from common.alarms import Severity
 from ivr.agi import AgiHangup, AgiSession
 from recordings.disk import observe_recording_file
 from recordings.guard import (

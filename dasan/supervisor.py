@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from dasan.alarms import AlarmBus, Severity
+from common.alarms import AlarmBus, Severity
 
 log = logging.getLogger("dasan.supervisor")
 SOURCE = "engine"

@@ -22,7 +22,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from dasan.principal import Principal, Role
+from common.principal import Principal, Role
 from recordings.accesslog import AccessAction, AccessLog, AccessOutcome, AccessReport
 from recordings.calllog import CallLog, CallRecord
 from recordings.catalog import Catalog, Recording

@@ -21,9 +21,9 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dasan.alarms import Clock, utc_now
-from dasan.principal import Principal
-from dasan.storage import Storage
+from common.alarms import Clock, utc_now
+from common.principal import Principal
+from common.storage import Storage
 from recordings import chainstore
 from recordings.chain import BreakKind, ChainBreak, verify
 from recordings.models import AccessLogRow

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from common.storage import Storage
 from dasan.config import Settings
-from dasan.storage import Storage
 from recordings.accesslog import AccessLog
 from recordings.calllog import CallLog, CallRecord
 from recordings.catalog import Catalog, Recording, catalog_problems

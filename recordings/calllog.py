@@ -34,9 +34,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dasan.alarms import Clock, utc_now
-from dasan.storage import Storage
-from dasan.writer import Applier, DurableWriter, Rejected
+from common.alarms import Clock, utc_now
+from common.storage import Storage
+from common.writer import Applier, DurableWriter, Rejected
 from recordings.keys import NumberProtector
 from recordings.models import CallRow, ParticipantRole, ParticipantRow
 

@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dasan.alarms import Clock, utc_now
-from dasan.storage import Storage
+from common.alarms import Clock, utc_now
+from common.storage import Storage
 from recordings import chainstore
 from recordings.chain import Link, verify
 from recordings.models import CatalogLinkRow, RecordingRow, RecordingState

@@ -22,7 +22,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dasan.storage import Storage
+from common.storage import Storage
 from recordings.chain import Link, next_link
 from recordings.models import AccessLogRow, CatalogLinkRow
 

@@ -23,9 +23,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from common.principal import Principal, Role
 from dasan.config import Settings
 from dasan.context import settings_from
-from dasan.principal import Principal, Role
 from recordings.access import AccessError
 from recordings.audit import AuditReport, audit_async
 from recordings.keys import KeyFileError

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dasan.alarms import AlarmBus, Severity
+from common.alarms import AlarmBus, Severity
 from recordings.guard import FileObserved, RecordingFailed, Target
 
 SOURCE = "recordings.disk"

@@ -23,7 +23,7 @@ import enum
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from dasan.alarms import Severity
+from common.alarms import Severity
 
 
 class GuardState(enum.StrEnum):

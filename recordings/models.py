@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dasan.storage import Base, UtcDateTime
+from common.storage import Base, UtcDateTime
 
 
 class RecordingState(enum.StrEnum):

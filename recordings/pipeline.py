@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from dasan.alarms import AlarmBus, Clock, Severity, utc_now
+from common.alarms import AlarmBus, Clock, Severity, utc_now
 from dasan.config import Settings
 from recordings.archive import (
     ArchiveError,

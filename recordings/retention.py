@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import delete
 
-from dasan.storage import Storage
+from common.storage import Storage
 from recordings.accesslog import AccessLog
 from recordings.calllog import CallLog
 from recordings.catalog import Catalog, Recording

@@ -16,10 +16,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from dasan.alarms import AlarmBus, AlarmStore, Clock, Severity, utc_now
+from common.alarms import AlarmBus, AlarmStore, Clock, Severity, utc_now
+from common.storage import Storage
+from common.writer import DurableWriter
 from dasan.config import Settings
-from dasan.storage import Storage
-from dasan.writer import DurableWriter
 from recordings.access import RecordingAccess
 from recordings.accesslog import AccessLog
 from recordings.calllog import CallLog

@@ -25,8 +25,8 @@ from typing import Any, Protocol
 
 from sqlalchemy import func, select
 
-from dasan.alarms import Clock, utc_now
-from dasan.storage import Storage
+from common.alarms import Clock, utc_now
+from common.storage import Storage
 from recordings.audio import AudioError, decode_pcm
 from recordings.catalog import Recording
 from recordings.crypto import DecryptionError

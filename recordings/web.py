@@ -1,6 +1,6 @@
 """aiohttp handlers for listening to, downloading and searching recordings.
 
-The CTI web edge authenticates each request and puts a ``dasan.principal.Principal`` in the
+The CTI web edge authenticates each request and puts a ``common.principal.Principal`` in the
 request under its key (``cti.web.dispatch.PRINCIPAL``, a ``web.RequestKey``; pass it as
 ``principal_key``); these handlers never authenticate. The reason for an access comes
 from the ``X-Access-Reason`` header (preferred: it stays out of URLs and proxy logs) or the
@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from dasan.principal import Principal
+from common.principal import Principal
 from recordings.access import (
     AccessDenied,
     AccessError,

@@ -29,6 +29,7 @@ from acd.events import (
     ConsultantReady,
     WrapUpEnded,
 )
+from common.principal import Principal
 from cti.ami.client import AmiClient
 from cti.center.acdfeed import AcdFeed
 from cti.center.board import ConsultantBoard, Profile
@@ -59,7 +60,6 @@ from cti.control import (
     TransferTarget,
     WaitingCall,
 )
-from dasan.principal import Principal
 from recordings.models import ParticipantRole
 
 log = logging.getLogger("dasan.cti.center")

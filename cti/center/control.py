@@ -31,6 +31,7 @@ from dataclasses import replace
 from acd.driver import Transfer
 from acd.events import CallEnded, ConsultantNotReady, ConsultantReady
 from acd.model import ConsultantState as AcdState
+from common.principal import Principal
 from cti.center.core import CenterCore
 from cti.center.model import (
     CONSULT_CONTEXT,
@@ -63,7 +64,6 @@ from cti.control import (
     TransferTarget,
     Unavailable,
 )
-from dasan.principal import Principal
 
 log = logging.getLogger("dasan.cti.center")
 _STEP_S = 5.0  # how long one PBX step (a channel entering a bridge) may take

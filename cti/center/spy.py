@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import re
 
+from common.principal import Principal
 from cti.center.core import CenterCore
 from cti.center.parties import new_channel_id
 from cti.center.pbx import Originate
@@ -32,7 +33,6 @@ from cti.control import (
     SpyMode,
     SpySession,
 )
-from dasan.principal import Principal
 
 log = logging.getLogger("dasan.cti.center")
 _NUMBER = re.compile(r"^\+?[0-9]{2,20}$")

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from common.principal import Principal
 from cti.control.errors import (
     CenterError,
     InvalidState,
@@ -59,7 +60,6 @@ from cti.control.model import (
     TransferTarget,
     WaitingCall,
 )
-from dasan.principal import Principal
 
 __all__ = [
     "CallChanged",

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 
+from common.principal import Principal
 from cti.control import (
     CallDetails,
     CallOutcome,
@@ -39,7 +40,6 @@ from cti.control import (
     WaitingCall,
 )
 from cti.fake_center.state import CONNECTED, ON_CALL, CenterState, party_of, with_citizen, without
-from dasan.principal import Principal
 
 
 class FakeCenter(CenterState):

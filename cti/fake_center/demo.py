@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+from common.principal import Principal, Role
 from cti.control import (
     CallState,
     CenterSample,
@@ -20,7 +21,6 @@ from cti.control import (
 )
 from cti.fake_center.center import FakeCenter
 from cti.fake_center.state import Clock, QueueSpec
-from dasan.principal import Principal, Role
 
 _SURNAMES = "김이박최정강조윤장임한오서신권황안송류홍"
 _GIVEN = "민서지현우준도윤하은수영예진성호태희나연"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from common.principal import Principal
 from cti.control import (
     CallDetails,
     CallSummary,
@@ -21,7 +22,6 @@ from cti.control import (
 )
 from cti.web.endpoint import ANY_ROLE, STAFF, ApiRequest, Endpoint, OwnerRule, own_or_staff
 from cti.web.schemas import InterpreterBody, ThirdPartyBody, TimelineQuery, TransferBody
-from dasan.principal import Principal
 
 _CALL = "/api/calls/{call_id}"
 

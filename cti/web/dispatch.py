@@ -20,6 +20,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from common.principal import Principal
 from cti.auth import AuthError
 from cti.control import CenterError
 from cti.web.endpoint import ApiRequest, Endpoint
@@ -29,7 +30,6 @@ from cti.web.errors import (
     error_response,
     validation_response,
 )
-from dasan.principal import Principal
 
 log = logging.getLogger(__name__)
 # Where the auth middleware leaves the caller: ``request[PRINCIPAL]``.

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
-from dasan.principal import Principal, Role
+from common.principal import Principal, Role
 
 OwnerRule = Callable[[Principal, Mapping[str, str]], Awaitable[bool]]
 Handler = Callable[["ApiRequest"], Awaitable[object]]

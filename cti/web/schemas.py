@@ -12,8 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from common.principal import Role
 from cti.control import NotReadyReason, SpyMode, TargetKind, TransferMode
-from dasan.principal import Role
 
 Language = Literal["ko", "en", "zh", "ja", "vi", "mn"]
 Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]

@@ -28,6 +28,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from pydantic import TypeAdapter
 
+from common.principal import Principal, Role
 from cti.control import (
     CallChanged,
     CallSummary,
@@ -41,7 +42,6 @@ from cti.control import (
     Resync,
     SpyChanged,
 )
-from dasan.principal import Principal, Role
 
 log = logging.getLogger(__name__)
 # Wire name of each event, and the field sent as "data" (None: the whole event).

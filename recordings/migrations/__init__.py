@@ -1,1 +1,1 @@
-"""Alembic migration scripts for every Dasan table (run by ``dasan.storage.Storage.open``)."""
+"""Alembic migration scripts for every Dasan table (run by ``common.storage.Storage.open``)."""

@@ -1,4 +1,4 @@
-"""Alembic environment: migrations run only on a connection handed over by dasan.storage.
+"""Alembic environment: migrations run only on a connection handed over by common.storage.
 
 Invariant: no engine is created here and no URL is read from a file; ``Storage.migrate``
 opens the transaction (and takes the lock) and passes its connection in
@@ -23,5 +23,5 @@ def _run(connection: Connection) -> None:
 
 _connection = context.config.attributes.get("connection")
 if not isinstance(_connection, Connection):
-    raise RuntimeError("run migrations through dasan.storage.Storage.migrate()")
+    raise RuntimeError("run migrations through common.storage.Storage.migrate()")
 _run(_connection)

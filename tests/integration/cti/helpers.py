@@ -16,12 +16,12 @@ from typing import Any
 
 import aiohttp
 
+from common.storage import Storage
 from cti.ami.client import AmiClient
 from cti.ami.messages import AmiEvent
 from cti.auth import demo_password
 from dasan.config import Settings
 from dasan.sipp import CitizenCalls, Dtmf, SippResult, run_citizens
-from dasan.storage import Storage
 from recordings.catalog import Catalog
 from tests.integration.support import AmiRecorder, ItEnv, eventually
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from common.storage import Storage
 from dasan.sipp import CitizenCalls, ConsultantUas, Dtmf, ensure_media, run_citizens
-from dasan.storage import Storage
 from recordings.audit import AuditReport, audit
 from tests.integration.support import AmiRecorder, EngineProcess, ItEnv, eventually
 

@@ -19,8 +19,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from common.storage import Storage
 from dasan.config import Settings, StorageSettings
-from dasan.storage import Storage
 from recordings.settings import RecordingsSettings
 
 DEFAULT_URL = "postgresql+asyncpg://root@/dasan_test?host=/var/run/postgresql"

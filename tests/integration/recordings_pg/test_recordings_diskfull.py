@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dasan.storage import Storage
+from common.storage import Storage
 
 SCENARIO = Path(__file__).with_name("diskfull_scenario.py")
 

@@ -15,9 +15,9 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from common.principal import Principal, Role
+from common.storage import Storage
 from dasan.config import Settings
-from dasan.principal import Principal, Role
-from dasan.storage import Storage
 from recordings.access import RecordingUnavailable
 from recordings.accesslog import AccessAction, AccessOutcome
 from recordings.audio import decoded_duration_ms, write_wav

@@ -16,6 +16,7 @@ from acd.driver import AcdDriver
 from acd.events import CallArrived, CallEnded, OfferAccepted
 from acd.model import Language
 from acd.settings import AcdSettings
+from common.principal import Principal, Role
 from cti.center import CenterConfig, LiveCenter
 from cti.control import (
     CallState,
@@ -32,7 +33,6 @@ from cti.control import (
     TransferMode,
     TransferTarget,
 )
-from dasan.principal import Principal, Role
 from recordings.calllog import CallRecord
 from tests.unit.cti_center.fakes import BRIDGE, FakeAmi, FakeCallLog, event
 

@@ -10,10 +10,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from common.principal import Role
 from cti.auth import Authenticator, DemoUserStore, MemoryUserStore, ScryptParams, User, make_user
 from cti.fake_center import FakeCenter, QueueSpec
 from cti.web import create_app
-from dasan.principal import Role
 
 CHEAP = ScryptParams(n=16, r=1, p=1)
 DEMO_SECRET = "test-demo-secret"

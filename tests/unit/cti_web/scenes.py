@@ -7,9 +7,9 @@ import itertools
 from collections.abc import Callable
 from datetime import timedelta
 
+from common.principal import Principal, Role
 from cti.control import CallState, IvrStep
 from cti.fake_center import FakeCenter
-from dasan.principal import Principal, Role
 
 from .conftest import CONSULTANTS, ManualClock
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from common.principal import Role
 from cti.auth import (
     Authenticator,
     AuthError,
@@ -22,7 +23,6 @@ from cti.auth import (
     verify_password,
 )
 from cti.settings import HttpSettings
-from dasan.principal import Role
 
 from .conftest import CHEAP, DEMO_SECRET, Edge, ManualClock
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from common.principal import Role
 from cti.auth import Authenticator, JsonUserStore, demo_password
 from cti.cli import users
-from dasan.principal import Role
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from typing import Any, cast
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from common.principal import Principal, Role
 from cti.auth import demo_password
 from cti.control import (
     ContactCenter,
@@ -25,7 +26,6 @@ from cti.control import (
 )
 from cti.fake_center import FakeCenter
 from cti.web import ENDPOINTS, create_app
-from dasan.principal import Principal, Role
 
 from .conftest import DEMO_SECRET, ManualClock, new_auth, new_center
 from .scenes import SYSTEM, all_ready, answered_call

@@ -9,10 +9,10 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from common.principal import Principal, Role
 from cti.control import NotReadyReason, SpyMode
 from cti.settings import HttpSettings
 from cti.web import WS_HUB, create_app
-from dasan.principal import Principal, Role
 
 from .conftest import Edge, ManualClock, new_auth, new_center
 from .scenes import SYSTEM, all_ready, answered_call, eventually

@@ -9,7 +9,7 @@ import contextlib
 import pytest
 from engine_support import eventually
 
-from dasan.alarms import AlarmBus
+from common.alarms import AlarmBus
 from dasan.supervisor import SOURCE, Supervisor
 
 

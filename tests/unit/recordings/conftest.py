@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from rec_support import FakeTranscriber, ManualClock, make_settings
 
+from common.storage import Storage
 from dasan.config import Settings
-from dasan.storage import Storage
 from recordings.keys import KeyRing, NumberProtector
 from recordings.system import Recordings
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from rec_support import recorded_call
 from sqlalchemy import delete, update
 
-from dasan.principal import Principal, Role
+from common.principal import Principal, Role
 from recordings.access import (
     AccessDenied,
     ReasonRequired,

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 from rec_support import ManualClock
 
-from dasan.alarms import AlarmBus, AlarmCleared, AlarmEvent, AlarmRaised, AlarmStore, Severity
-from dasan.storage import Storage
+from common.alarms import AlarmBus, AlarmCleared, AlarmEvent, AlarmRaised, AlarmStore, Severity
+from common.storage import Storage
 from recordings.disk import DiskMonitor, observe_recording_file, read_disk
 from recordings.guard import FileObserved, RecordingFailed, Target
 

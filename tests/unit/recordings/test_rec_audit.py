@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from rec_support import recorded_call, spool_wav
 from sqlalchemy import delete, update
 
-from dasan.principal import Principal, Role
+from common.principal import Principal, Role
 from recordings.audit import AuditReport, audit, audit_async, audit_storage
 from recordings.cli import recordings as recordings_group
 from recordings.keys import KeyRing

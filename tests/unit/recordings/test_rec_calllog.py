@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from rec_support import recorded_call
 from sqlalchemy import text
 
+from common.storage import Storage
 from dasan.calls_cli import calls as calls_command
 from dasan.config import Settings
-from dasan.storage import Storage
 from recordings.calllog import CallLog, CallLogError
 from recordings.keys import NumberProtector
 from recordings.system import Recordings

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, update
 
-from dasan.storage import Storage
+from common.storage import Storage
 from recordings.catalog import ArchiveFacts, Catalog, NewRecording, catalog_problems
 from recordings.models import CatalogLinkRow, RecordingRow, RecordingState
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dasan.alarms import Severity
+from common.alarms import Severity
 from recordings.guard import (
     AllowBridge,
     FileObserved,

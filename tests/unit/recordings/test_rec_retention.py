@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from rec_support import FakeTranscriber, make_settings, recorded_call
 
-from dasan.principal import Principal, Role
+from common.principal import Principal, Role
 from recordings.accesslog import AccessAction, AccessOutcome
 from recordings.catalog import catalog_problems
 from recordings.cli import recordings as recordings_group

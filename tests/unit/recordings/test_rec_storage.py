@@ -12,8 +12,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, select
 
 import recordings.models  # noqa: F401  (registers the recordings tables on Base)
-from dasan.alarms import AlarmRow
-from dasan.storage import Base, Storage, StorageError
+from common.alarms import AlarmRow
+from common.storage import Base, Storage, StorageError
 
 
 async def test_open_twice_is_idempotent(tmp_path: Path) -> None:

@@ -18,9 +18,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from storage_support import eventually
 
-from dasan.alarms import AlarmBus
-from dasan.storage import PoolSettings, Storage
-from dasan.writer import ALARM_SOURCE, DurableWriter
+from common.alarms import AlarmBus
+from common.storage import PoolSettings, Storage
+from common.writer import ALARM_SOURCE, DurableWriter
 from recordings.calllog import CallLog
 from recordings.keys import KeyRing, NumberProtector
 

@@ -2,7 +2,7 @@
 
 Invariants:
 - ``enqueue`` never awaits and never raises a database error: it numbers the write, appends it
-  to the journal (see :mod:`dasan.writejournal`; in the kernel before ``enqueue`` returns, so
+  to the journal (see :mod:`common.writejournal`; in the kernel before ``enqueue`` returns, so
   an engine killed right after loses nothing) and queues it. Writes are applied in enqueue
   order by one task, so writes of one call land in the order they were made.
 - Each batch (everything queued, at most ``batch_max``) is one transaction. If the database
@@ -33,11 +33,11 @@ from typing import Any
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dasan.alarms import AlarmBus, Severity
-from dasan.storage import Storage
-from dasan.writejournal import Op, WriteJournal
+from common.alarms import AlarmBus, Severity
+from common.storage import Storage
+from common.writejournal import Op, WriteJournal
 
-log = logging.getLogger("dasan.storage.writer")
+log = logging.getLogger("common.storage.writer")
 
 # An applier may cache rows in ``session.info`` for the rest of its transaction; the writer
 # clears it whenever a write in the transaction is rolled back.

@@ -23,7 +23,7 @@ from sqlalchemy import Integer, String, Text, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dasan.storage import Base, Storage, UtcDateTime
+from common.storage import Base, Storage, UtcDateTime
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ Invariants:
 - Every table of every area is declared on ``Base`` so one migration history covers them.
 - On PostgreSQL every connect and statement has a timeout (10 s, 60 s); the pool's size,
   overflow and checkout timeout are settings (``storage.pool_*``). The engine's call path never
-  waits on this pool: its writes go through one ``dasan.writer.DurableWriter``.
+  waits on this pool: its writes go through one ``common.writer.DurableWriter``.
 """
 
 from __future__ import annotations

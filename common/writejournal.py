@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("dasan.storage.journal")
+log = logging.getLogger("common.storage.journal")
 
 _PREFIX = "writes-"
 _SUFFIX = ".jsonl"
