@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -190,9 +190,21 @@ class Storage:
         async with self.engine.connect() as conn:
             return await conn.run_sync(_current)
 
-    def session(self) -> AsyncSession:
+    def session(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A session for reading (use ``write()`` to change rows)."""
         return self._sessions()
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Storage]:
+        """A read-only view in which every read sees the database as of one moment (one
+        transaction: REPEATABLE READ on PostgreSQL; on SQLite a read transaction keeps the
+        snapshot of its first read). For readers that compare tables written together."""
+        async with self._sessions() as session:
+            if self.dialect == "postgresql":
+                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            else:
+                await session.connection()
+            yield _Snapshot(self.engine, session)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -214,3 +226,26 @@ class Storage:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+class _Snapshot(Storage):
+    """What ``Storage.snapshot()`` yields: reads share its one session; writes are refused."""
+
+    def __init__(self, engine: AsyncEngine, session: AsyncSession) -> None:
+        super().__init__(engine)
+        self._shared = session
+
+    def session(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self._borrowed()
+
+    @asynccontextmanager
+    async def _borrowed(self) -> AsyncIterator[AsyncSession]:
+        yield self._shared
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        raise StorageError("a snapshot is read-only")
+        yield self._shared  # pragma: no cover - makes this a generator
+
+    async def close(self) -> None:
+        """The snapshot's session ends with its ``async with``; the engine is its storage's."""

@@ -118,29 +118,49 @@ class _Facts:
     everything: list[Recording]
     recordings: list[Recording]
     links: list[Link]
-    files: list[FoundFile]
+    files: list[FoundFile]  # on disk after the catalog was read (in the window)
+    settled: list[FoundFile]  # of those, the ones already there before it was read
 
 
 async def _gather(
     settings: Settings, storage: Storage, since: datetime | None, report: AuditReport
 ) -> _Facts:
     cfg = settings.recordings
+    # The disk is read before and after what explains it (catalog, call log, CDR), because the
+    # pipeline keeps working meanwhile: a file is judged only if it was there both times (so
+    # its catalog row, call and CDR line were written before they were read), and a recording
+    # is missing its file only if the second look does not find it either.
+    before = await asyncio.to_thread(_scan, settings)
     cdr_parsed = await asyncio.to_thread(read_cdr, *cdr_files(settings))
     if cdr_parsed.skipped:
         report.notes.append(f"{cdr_parsed.skipped} CDR lines could not be used")
     rows = citizen_calls(cdr_parsed.rows, cfg.cdr_numbers, cfg.cdr_contexts, cfg.cdr_userfields)
-    catalog = Catalog(storage)
-    everything = await catalog.find()
-    files: list[FoundFile] = await asyncio.to_thread(lambda: list(scan(Roots.of(settings))))
+    async with storage.snapshot() as snapshot:  # rows written together are read together
+        catalog = Catalog(snapshot)
+        everything = await catalog.find()
+        calls = await CallLog(snapshot, None).all(since)
+        links = await catalog.links()
+    after = await asyncio.to_thread(_scan, settings)
+    in_window = [f for f in after if since is None or f.mtime >= since.timestamp()]
+    seen_before = {_file_id(f) for f in before}
     return _Facts(
-        calls=await CallLog(storage, None).all(since),
+        calls=calls,
         # CDR times have whole seconds: compare at that resolution.
         cdr={u: c for u, c in rows.items() if since_filter(c.answer, _whole_second(since))},
         everything=everything,
         recordings=[r for r in everything if since_filter(r.started_at, since)],
-        links=await catalog.links(),
-        files=[f for f in files if since is None or f.mtime >= since.timestamp()],
+        links=links,
+        files=in_window,
+        settled=[f for f in in_window if _file_id(f) in seen_before],
     )
+
+
+def _scan(settings: Settings) -> list[FoundFile]:
+    return list(scan(Roots.of(settings)))
+
+
+def _file_id(found: FoundFile) -> tuple[str, str]:
+    return found.root.value, found.rel_path
 
 
 async def audit_storage(
@@ -169,7 +189,7 @@ async def audit_storage(
     # A file is owned by any catalog row, not only by those in the window: an older call's
     # recording archived late (a restarted engine recovering the spool) is no orphan.
     file_gaps, uncataloged, live = check_files(
-        facts.files, facts.everything, finished, known, now=wall(), cfg=cfg
+        facts.settled, facts.everything, finished, known, now=wall(), cfg=cfg
     )
     by_uniqueid: dict[str, list[Recording]] = {}
     for rec in facts.recordings:

@@ -164,6 +164,11 @@ def check_files(
         owners[_file_key(rec.root, rec.rel_path)] = rec
         if rec.archive_rel_path:
             owners[_file_key(rec.root, rec.archive_rel_path)] = rec
+    # A recording cataloged as its WAV whose archive is being written: the archive file may
+    # be on disk a moment before the catalog row names it.
+    archiving = {
+        (rec.root, rec.uniqueid) for rec in recordings if rec.state is RecordingState.CATALOGED
+    }
     gaps: list[Gap] = []
     uncataloged: set[str] = set()
     live: list[str] = []
@@ -172,6 +177,8 @@ def check_files(
         owner = owners.get(_file_key(found.root.value, found.rel_path))
         if owner is not None:
             gaps.extend(_owned_file_gaps(found, owner, subject))
+        elif not found.is_wav and (found.root.value, found.uniqueid) in archiving:
+            live.append(subject)
         elif found.uniqueid in finished:
             uncataloged.add(found.uniqueid)
             gaps.append(

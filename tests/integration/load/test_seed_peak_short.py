@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -34,6 +35,16 @@ def engine_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def _crashes(engine: EngineProcess) -> int:
     text = engine.log_path.read_text(encoding="utf-8", errors="replace")
     return text.count("handler crashed")
+
+
+def _explain(audit: dict[str, object], engine: EngineProcess) -> str:
+    """The audit, and what the engine logged about each gap's call (for a failure in CI)."""
+    text = engine.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    ids = set(re.findall(r"\d{9,}\.\d+", json.dumps(audit.get("gaps", []))))
+    lines = [line for line in text if any(i in line for i in ids)]
+    return (
+        json.dumps(audit, indent=1) + "\nengine log about those calls:\n" + "\n".join(lines[-60:])
+    )
 
 
 @pytest.mark.timeout(900)
@@ -72,7 +83,7 @@ async def test_seed_peak_short_on_sqlite(
     assert report["offered"] == report["planned_calls"] > 0
     assert report["unserved"] == 0 and report["unfinished"] == 0, report["by_type"]
     assert report["answered"] + report["abandoned"] == report["offered"]
-    assert report["audit_ok"] is True, json.dumps(report["audit"], indent=1)
+    assert report["audit_ok"] is True, _explain(report["audit"], engine)
     assert proc.returncode == 0, stderr.decode(errors="replace")[-2000:]
     # Abandoned by choice (patience at most 2 minutes), not after waiting out the SIPp
     # caller's timeout for a consultant who never came.

@@ -15,7 +15,9 @@ from rec_support import recorded_call, spool_wav
 from sqlalchemy import delete, update
 
 from common.principal import Principal, Role
+from recordings.archive import inspect_closed
 from recordings.audit import AuditReport, audit, audit_async, audit_storage
+from recordings.catalog import Catalog
 from recordings.cli import recordings as recordings_group
 from recordings.keys import KeyRing
 from recordings.layout import key_file
@@ -276,3 +278,51 @@ async def test_an_old_call_archived_late_is_no_orphan_of_a_recent_window(
     os.utime(archive, (past, past))
     report = await audit_async(system.settings, since=since)
     assert report.gaps == [], report.gaps
+
+
+async def test_an_archive_being_written_is_in_progress_not_an_orphan(
+    system: Recordings, call_start: datetime
+) -> None:
+    """Between writing the archive and the catalog naming it, both files are on disk."""
+    await clean_install(system, call_start)
+    # An old call not in the window: only its catalog row (as its WAV) explains the archive.
+    wav = await recorded_call(system, "mid-archive", call_start - timedelta(hours=2), 1.0)
+    recording = await system.pipeline._catalog_file(
+        wav, await asyncio.to_thread(inspect_closed, wav)
+    )
+    archive = wav.with_name(wav.name.removesuffix(".wav") + ".opus.enc")
+    archive.write_bytes(b"being written")
+    past = time.time() - 60
+    os.utime(archive, (past, past))
+    since = call_start - timedelta(minutes=1)
+    report = await audit_storage(system.settings, system.storage, ring=system.ring, since=since)
+    assert recording.archive_rel_path is None
+    assert report.gaps == [], report.gaps
+    assert f"primary:{archive.relative_to(system.settings.recordings_dir).as_posix()}" in (
+        report.in_progress
+    )
+
+
+async def test_a_file_made_while_the_audit_reads_is_judged_next_time(
+    system: Recordings, call_start: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pipeline keeps working during an audit: a file that was not on disk before the
+    catalog was read is not judged against that reading (it would look like an orphan)."""
+    await clean_install(system, call_start)
+    real_find = Catalog.find
+    made: list[Path] = []
+
+    async def find_then_archive(self: Catalog, **kwargs: object) -> list[object]:
+        rows = await real_find(self, **kwargs)  # type: ignore[arg-type]
+        if not made:  # the pipeline finishes a recording right after the catalog was read
+            wav = await recorded_call(system, "during", call_start + timedelta(minutes=1), 1.0)
+            await system.pipeline.process(wav)
+            made.append(wav)
+        return rows  # type: ignore[return-value]
+
+    monkeypatch.setattr(Catalog, "find", find_then_archive)
+    first = await run(system)
+    assert first.gaps == [], first.gaps
+    monkeypatch.setattr(Catalog, "find", real_find)
+    second = await run(system)
+    assert second.gaps == [] and second.recordings_checked == 4, second
