@@ -6,6 +6,7 @@ witnesses. A real AgiServer and a fake Asterisk; a real AmiClient and the fake A
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from ivr.menu.loader import MenuStore, menu_loader
 from ivr.menu.state import MenuState
 from ivr.runner import PromptPaths
 from ivr.settings import IvrSettings
+from recordings.guard import GuardPolicy
 
 from .support import (
     CLOSE,
@@ -40,7 +42,7 @@ ANSWERED = "200 result=1 (1764355829.500000)"
 
 class Desk:
     def __init__(self) -> None:
-        self.later: list[tuple[str, str]] = []
+        self.later: list[str] = []  # languages of the requests kept for later
         self.accepted: list[tuple[str, str]] = []
 
     def accepted_offer(self, call_id: str, language: str) -> None:
@@ -49,7 +51,7 @@ class Desk:
     async def request_later(
         self, session: AgiSession, language: str, *, reason: str = "", kind: str = ""
     ) -> None:
-        self.later.append((kind, reason))
+        self.later.append(language)
 
 
 class DeskView:
@@ -68,6 +70,7 @@ class Rig:
         *,
         failing: tuple[str, ...] = (),
         before_serve: Any = None,
+        policy: GuardPolicy | None = None,
     ) -> None:
         self.acd: AcdDriver = acd_driver(tmp_path / "acd")
         self.calls = FakeCallLog(failing)
@@ -81,6 +84,7 @@ class Rig:
             prompts_dir="/var/lib/dasan/prompts",
             alarm=self.alarms,
             request_callback=self.desk.request_later,
+            **({"policy": policy} if policy else {}),
         )
         extra = {"before_serve": before_serve} if before_serve else {}
         self.flow = CallFlow(
@@ -139,6 +143,33 @@ async def test_a_caller_hanging_up_in_the_menu_ends_the_call_and_its_recording(
     assert rig.pipeline.closed == [(UID, REC)]
     assert "SET VARIABLE DASAN_DONE 1" not in peer.commands
     assert rig.acd.state.calls == {} and rig.acd.ticket(UID) is None
+    rig.acd.close()
+
+
+async def test_a_routed_call_whose_recording_cannot_be_proven_never_reaches_the_acd(
+    tmp_path: Path,
+) -> None:
+    rig = Rig(tmp_path, NoAmi(), policy=GuardPolicy(confirm_within=dt.timedelta(seconds=0.3)))
+    script = start_of_call(
+        {
+            "GET DATA /var/lib/dasan/prompts/ko/recording_unavailable": "200 result=1",
+            "GET DATA": "200 result=1",  # Korean, then the general line
+            "WAIT FOR DIGIT": "200 result=49",
+            "STREAM FILE": "200 result=0 endpos=800",
+            "GET VARIABLE DASAN_MIXMON_ID": "200 result=0",  # MixMonitor never started
+        }
+    )
+    async with agi_call(rig.flow.handle, script, uniqueid=UID) as peer:
+        pass
+    kinds = rig.calls.kinds()
+    assert kinds[0] == "started" and kinds[-1] == "ended" and "routed" in kinds
+    routed = next(args for kind, _, args in rig.calls.writes if kind == "routed")
+    assert routed[0] == "ko"
+    assert rig.desk.later == ["ko"]  # the apology's call-back offer, taken
+    assert ("recording", f"unrecorded:{UID}") in rig.alarms.raised
+    assert "SET VARIABLE DASAN_DONE 1" in peer.commands
+    assert rig.acd.state.calls == {}  # never queued: no consultant hears an unrecorded call
+    assert rig.pipeline.closed[0][0] == UID
     rig.acd.close()
 
 
