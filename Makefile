@@ -67,10 +67,12 @@ test-integration: system-deps venv venv-load pbx-image prompts postgres
 test-browser: system-deps venv pbx-image prompts postgres
 	$(ISOLATED) $(BIN)/pytest -m browser $(PYTEST_ARGS)
 
+## Style, types, and the dependency contract of .importlinter (a unit test checks it too).
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
 
 bench: system-deps venv venv-load venv-bench pbx-image prompts postgres
 	$(BIN)/python -m benchmarks.run

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import click
 from rich.console import Console
@@ -17,10 +18,11 @@ from acd.errors import AcdConfigError
 from acd.model import Consultant
 from acd.roster import load_configured
 from acd.services import ServiceCatalog
-from acd.settings import AcdSettings
+from acd.settings import AcdHost, AcdSettings
 from acd.sim.report import DayReport
 from acd.sim.scenarios import ALL_POLICIES, POLICIES, SCENARIOS, run_day, scenario
 from acd.sim.traffic import SEED_CALLS
+from common.cliconfig import settings_from
 from common.extras import MissingExtra, require
 
 
@@ -33,9 +35,8 @@ def load_acd(settings: AcdSettings) -> tuple[ServiceCatalog, tuple[Consultant, .
 
 
 def _settings(ctx: click.Context) -> AcdSettings:
-    from dasan.context import settings_from  # the composition root owns configuration loading
-
-    return settings_from(ctx).acd
+    host = cast(AcdHost, settings_from(ctx))  # the root proves the type (dasan.context)
+    return host.acd
 
 
 def _require_plotting() -> None:

@@ -6,6 +6,8 @@ Invariants: frozen and validated at start; ``None`` for a file means the shipped
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -36,3 +38,10 @@ class AcdSettings(BaseModel):
     # A consultant reserved for a call-back is released if no outcome (answered / failed) is
     # reported within callback_ring_s plus this: no reservation without an expiry.
     callback_reserve_grace_s: float = Field(default=30.0, ge=1, le=600)
+
+
+class AcdHost(Protocol):
+    """What the ACD's CLI reads of the engine's configuration."""
+
+    @property
+    def acd(self) -> AcdSettings: ...

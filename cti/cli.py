@@ -13,18 +13,24 @@ import secrets
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 import click
 from rich.console import Console
 from rich.table import Table
 
+from common.cliconfig import settings_from
 from common.principal import Role
 from cti.auth import Authenticator, AuthError, JsonUserStore, demo_password, make_user
-from dasan.context import settings_from
+from cti.settings import CtiHost
+
+
+def _host(ctx: click.Context) -> CtiHost:
+    return cast(CtiHost, settings_from(ctx))  # the root proves the type (dasan.context)
 
 
 def _store(ctx: click.Context) -> JsonUserStore:
-    settings = settings_from(ctx)
+    settings = _host(ctx)
     http = settings.http
     path = Path(http.users_file) if http.users_file else settings.state_dir / "users.json"
     try:
@@ -127,7 +133,7 @@ def revoke_tokens(ctx: click.Context, user_id: str) -> None:
 @click.pass_context
 def demo(ctx: click.Context, user_id: str, as_json: bool) -> None:
     """The demo password of c0001..cNNNN, supervisor or admin (when demo users are on)."""
-    http = settings_from(ctx).http
+    http = _host(ctx).http
     password = demo_password(user_id, http.demo_password_secret.get_secret_value())
     if as_json:
         click.echo(
@@ -160,7 +166,7 @@ def preview(
     """Serve the pages and API over an in-memory FAKE center with synthetic traffic."""
     from cti.web.preview import run_preview
 
-    http = settings_from(ctx).http.model_copy(update={"host": host, "port": port})
+    http = _host(ctx).http.model_copy(update={"host": host, "port": port})
     people = frozenset(m.strip() for m in manual.split(",") if m.strip())
     click.echo(f"preview (fake center, no PBX) on http://{host}:{port}/  — Ctrl+C stops")
     try:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Protocol
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 
@@ -49,3 +52,12 @@ class HttpSettings(BaseModel):
     ws_send_timeout_s: float = Field(default=5.0, gt=0)
     # Bound on every ContactCenter call made by a request handler.
     center_timeout_s: float = Field(default=10.0, gt=0)
+
+
+class CtiHost(Protocol):
+    """What the CTI's CLI reads of the engine's configuration."""
+
+    @property
+    def http(self) -> HttpSettings: ...
+    @property
+    def state_dir(self) -> Path: ...

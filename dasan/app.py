@@ -23,26 +23,28 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
 from typing import Any
 
 from acd.driver import AcdDriver
+from callpath.acd_ami import AcdAmiBridge
+from callpath.callbacks import Callbacks, CallbackSetup, journal_sizes
+from callpath.callflow import CallFlow, FlowSetup
+from callpath.recguard import GuardSetup
 from common.alarms import Severity
 from common.storage import PoolSettings, Storage
 from common.writer import DurableWriter
 from cti.ami.client import AmiClient
 from cti.ami.messages import AmiError
 from cti.live.service import LiveState
-from dasan.acd_ami import AcdAmiBridge
-from dasan.callbacks import Callbacks, journal_sizes
-from dasan.callflow import CallFlow
 from dasan.config import Settings
 from dasan.faults import Faults
 from dasan.supervisor import Supervisor
 from ivr.agi import AgiServer, AgiSession
 from ivr.listen import STOP_DIGIT
-from ivr.wiring import menu_store, pid_file, reload_menu, speech_pool
+from ivr.wiring import menu_store, pid_file, prompt_paths, reload_menu, speech_input, speech_pool
 from recordings.cdr import citizen_calls, read_cdr
-from recordings.layout import cdr_files
+from recordings.layout import cdr_files, mounted_host_path
 from recordings.system import Recordings
 
 log = logging.getLogger("dasan.engine")
@@ -62,10 +64,11 @@ class Engine:
         self.menus = menu_store(settings)
         # Korean speech runs in worker processes; this process never loads the model.
         self.speech = speech_pool(settings, lambda status: self._write_status(speech=status))
-        self.callbacks = Callbacks(self)
-        self.flow = CallFlow(self)
+        # The call path is built once the call log is open (``_wire_call_path``).
+        self._flow: CallFlow | None = None
+        self._callbacks: Callbacks | None = None
         self.agi = AgiServer(
-            settings.agi, {"ivr": self.flow.handle, "callback": self.callbacks.handle}
+            settings.agi, {"ivr": self._ivr_session, "callback": self._callback_session}
         )
         self._stop = asyncio.Event()
         self._status: dict[str, str] = {"pid": str(os.getpid())}
@@ -87,6 +90,70 @@ class Engine:
     def alarms(self) -> Any:
         return self.recordings.alarms
 
+    @property
+    def flow(self) -> CallFlow:
+        if self._flow is None:
+            raise RuntimeError("the call path is not wired yet")
+        return self._flow
+
+    @property
+    def callbacks(self) -> Callbacks:
+        if self._callbacks is None:
+            raise RuntimeError("the call path is not wired yet")
+        return self._callbacks
+
+    async def _ivr_session(self, session: AgiSession) -> None:
+        await self.flow.handle(session)
+
+    async def _callback_session(self, session: AgiSession) -> None:
+        await self.callbacks.handle(session)
+
+    def _wire_call_path(self, recordings: Recordings) -> None:
+        """Each call-path piece from what it needs (the call log is open; no call came yet)."""
+        settings = self.settings
+        prompts_dir = settings.ivr.prompts_pbx_dir
+        callbacks = Callbacks(
+            CallbackSetup(
+                acd=self.acd,
+                ami=self.ami,
+                calls=recordings.calls,
+                recordings=recordings.pipeline,
+                acd_settings=settings.acd,
+                default_language=settings.ivr.default_language,
+                prompts_dir=prompts_dir,
+                requests_dir=settings.state_dir / "callbacks",
+                hangup_channel=self.hangup_channel,
+                alarm=self.alarm_soon,
+            )
+        )
+        guard = GuardSetup(
+            host_path=partial(mounted_host_path, settings),
+            pbx_spool_dir=settings.recordings.pbx_spool_dir,
+            pbx_spare_dir=settings.recordings.pbx_spare_dir,
+            prompts_dir=prompts_dir,
+            alarm=self.alarm_soon,
+            request_callback=callbacks.request_later,
+        )
+        self._callbacks = callbacks
+        self._flow = CallFlow(
+            FlowSetup(
+                acd=self.acd,
+                ami=self.ami,
+                calls=recordings.calls,
+                recordings=recordings.pipeline,
+                menus=self.menus,
+                callbacks=callbacks,
+                guard=guard,
+                prompts=prompt_paths(settings),
+                speech=lambda: speech_input(settings, self.speech, self.stop_recording),
+                default_language=settings.ivr.default_language,
+                outside_dial=settings.acd.outside_dial,
+                hangup_channel=self.hangup_channel,
+                consultant_connected=self.consultant_connected,
+                before_serve=self.faults.maybe_crash_ivr,
+            )
+        )
+
     # Services for call handling ---------------------------------------------------------
     async def hangup_channel(self, channel: str) -> None:
         try:
@@ -96,9 +163,6 @@ class Engine:
 
     async def consultant_connected(self, call_id: str, consultant_id: str) -> None:
         await self.recordings.calls.consultant_joined(call_id, consultant_id, role="consultant")
-
-    async def register_callback_request(self, session: AgiSession, language: str) -> None:
-        await self.callbacks.request_later(session, language)
 
     # Lifecycle --------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -151,6 +215,7 @@ class Engine:
         self.writer.open()  # an earlier run's unacknowledged writes are replayed first
         self._recordings = await Recordings.open(self.settings, storage=storage, writer=self.writer)
         self.writer.alarms = self._recordings.alarms
+        self._wire_call_path(self._recordings)
         if self.acd.journal is not None:
             self.acd.journal.on_problem = self._acd_journal_problem
         return storage
@@ -181,12 +246,21 @@ class Engine:
             ("callbacks-left-pending", self._keep_callbacks_left_pending),
             ("recordings", self.recordings.run),
             ("live-state", self.live.run),
-            ("acd-ami", lambda: AcdAmiBridge(self).run()),
+            ("acd-ami", self._run_acd_ami),
             ("ivr-keys", self.flow.watch_keys),
             ("speech", self._run_speech),
             ("ami-login", self._keep_ami),
             ("status", self._report_writes),
         ]
+
+    async def _run_acd_ami(self) -> None:
+        bridge = AcdAmiBridge(
+            self.ami,
+            self.acd,
+            self.consultant_connected,
+            before_event=self.faults.maybe_crash_ami_bridge,
+        )
+        await bridge.run()
 
     async def _report_writes(self) -> None:
         """The writer's figures in the status file, for operators and tests (every 5 s)."""

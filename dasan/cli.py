@@ -11,6 +11,8 @@ import sys
 
 import click
 
+from common import cliconfig
+
 # Area modules that contribute commands, in help order.
 _COMMAND_MODULES = (
     "dasan.pbx.cli",
@@ -38,8 +40,10 @@ def build_cli() -> click.Group:
     @click.pass_context
     def root(ctx: click.Context, config_path: str | None) -> None:
         """Dasan: citizen contact-center engine beside Asterisk 22."""
-        ctx.ensure_object(dict)
-        ctx.obj["config_path"] = config_path
+        from dasan.context import cli_loader  # loads pydantic and every settings model
+
+        cliconfig.install(ctx, lambda: cli_loader(config_path))
+        ctx.obj["config_path"] = config_path  # for verbs that start an engine process
 
     for name in _COMMAND_MODULES:
         try:

@@ -1,7 +1,7 @@
 """``dasan prompts build|check`` and ``dasan ivr validate|reload``.
 
 Invariants:
-- Settings come from the root ``--config`` via ``dasan.context.settings_from``; commands that
+- Settings come from the root ``--config`` (``common.cliconfig``, read as ``IvrHost``); commands that
   report accept ``--json``; a failed check exits 1 with a message naming the file and problem.
 - ``ivr reload`` validates the menu first, then signals the engine (SIGHUP to the pid in
   ``<state>/dasan.pid``); the engine keeps its current menu if its own reload fails.
@@ -14,14 +14,14 @@ import json
 import os
 import signal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from dasan.context import settings_from
+from common.cliconfig import settings_from
 from ivr.hours import load_service_hours
 from ivr.menu.budget import BudgetError, BudgetReport, compute, needed_prompts
 from ivr.menu.loader import Menu, load_menu
@@ -36,7 +36,12 @@ from ivr.prompts.build import (
     prompt_durations,
 )
 from ivr.prompts.manifest import PromptManifest, load_manifest
+from ivr.settings import IvrHost
 from ivr.wiring import LOAD_ERRORS, pid_file, prompts_override_dir
+
+
+def _host(ctx: click.Context) -> IvrHost:
+    return cast(IvrHost, settings_from(ctx))  # the root proves the type (dasan.context)
 
 
 def _emit(data: dict[str, Any]) -> None:
@@ -55,7 +60,7 @@ def prompts_group() -> None:
 @click.pass_context
 def prompts_build(ctx: click.Context, as_json: bool, force: bool, jobs: int | None) -> None:
     """Generate <prompts_dir>/<lang>/<id>.wav (8 kHz) and .wav16 (16 kHz)."""
-    settings = settings_from(ctx)
+    settings = _host(ctx)
     try:
         manifest = load_manifest(settings.ivr.prompt_manifest_file)
     except LOAD_ERRORS as exc:
@@ -109,7 +114,7 @@ def _build_with_progress(
 
 
 def _load_configured_menu(ctx: click.Context, file: Path | None) -> Menu:
-    settings = settings_from(ctx)
+    settings = _host(ctx)
     ivr = settings.ivr
     manifest = load_manifest(ivr.prompt_manifest_file)
     hours = load_service_hours(ivr.timezone, ivr.service_hours_file, ivr.holidays_file)
@@ -122,7 +127,7 @@ def _load_configured_menu(ctx: click.Context, file: Path | None) -> Menu:
 def prompts_check(ctx: click.Context, as_json: bool) -> None:
     """Check that every prompt the menu uses is built, current and playable; print each
     prompt's duration per language."""
-    settings = settings_from(ctx)
+    settings = _host(ctx)
     problems: list[str] = []
     durations: dict[tuple[str, str], float] = {}
     languages: tuple[str, ...] = ()
@@ -207,7 +212,7 @@ def ivr_validate(ctx: click.Context, file: Path | None, as_json: bool) -> None:
 def ivr_budget(ctx: click.Context, file: Path | None, as_json: bool) -> None:
     """Seconds from answer to hand-over per language and path (silent, expert), from the
     built prompt files and the menu's timeouts; exit 1 past the menu's budgets."""
-    settings = settings_from(ctx)
+    settings = _host(ctx)
     try:
         menu = _load_configured_menu(ctx, file)
         manifest = load_manifest(settings.ivr.prompt_manifest_file)
@@ -265,7 +270,7 @@ def _print_budget_notes(report: BudgetReport) -> None:
 @click.pass_context
 def ivr_reload(ctx: click.Context) -> None:
     """Validate the menu, then tell the running engine to load it for new calls."""
-    settings = settings_from(ctx)
+    settings = _host(ctx)
     try:
         menu = _load_configured_menu(ctx, None)
     except LOAD_ERRORS as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -79,3 +80,14 @@ class IvrSettings(BaseModel):
     speech_timeout_s: float = Field(default=5.0, gt=0)
     # Parallel jobs for `dasan prompts build` (0: one per CPU).
     prompt_build_jobs: int = Field(default=0, ge=0, le=64)
+
+
+class IvrHost(Protocol):
+    """What the IVR's wiring and CLI read of the engine's configuration."""
+
+    @property
+    def ivr(self) -> IvrSettings: ...
+    @property
+    def state_dir(self) -> Path: ...
+    @property
+    def prompts_dir(self) -> Path: ...

@@ -1,7 +1,7 @@
 """Helpers the composition root uses to wire the IVR: derived paths and per-call objects.
 
 Invariants:
-- Every host path the IVR uses derives from one ``Settings`` object: ``<state>/prompts``
+- Every host path the IVR uses derives from the engine's settings (read as ``IvrHost``): ``<state>/prompts``
   (Settings.prompts_dir), ``<state>/prompts-override``, ``<state>/speech``, ``<state>/dasan.pid``
   unless the IVR settings name another folder.
 - Nothing here loads the speech model or starts tasks or processes; the caller owns both (the
@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ivr.hours import HoursError
 from ivr.listen import StopRecording
@@ -21,10 +20,8 @@ from ivr.menu.loader import MenuStore, menu_loader
 from ivr.menu.validate import MenuError
 from ivr.prompts.manifest import ManifestError
 from ivr.runner import PromptPaths, SpeechInput
+from ivr.settings import IvrHost
 from ivr.speech_pool import SpeechPool
-
-if TYPE_CHECKING:
-    from dasan.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -33,23 +30,23 @@ PID_FILE = "dasan.pid"
 LOAD_ERRORS = (MenuError, HoursError, ManifestError)
 
 
-def prompts_override_dir(settings: Settings) -> Path:
+def prompts_override_dir(settings: IvrHost) -> Path:
     return settings.ivr.prompts_override_dir or settings.state_dir / "prompts-override"
 
 
-def speech_dir(settings: Settings) -> Path:
+def speech_dir(settings: IvrHost) -> Path:
     return settings.ivr.speech_dir or settings.state_dir / "speech"
 
 
-def pid_file(settings: Settings) -> Path:
+def pid_file(settings: IvrHost) -> Path:
     return settings.state_dir / PID_FILE
 
 
-def prompt_paths(settings: Settings) -> PromptPaths:
+def prompt_paths(settings: IvrHost) -> PromptPaths:
     return PromptPaths(settings.ivr.prompts_pbx_dir)
 
 
-def menu_store(settings: Settings) -> MenuStore:
+def menu_store(settings: IvrHost) -> MenuStore:
     """Load and validate the configured menu (raises one of ``LOAD_ERRORS``)."""
     return MenuStore(menu_loader(settings.ivr))
 
@@ -66,7 +63,7 @@ def reload_menu(store: MenuStore) -> bool:
 
 
 def speech_input(
-    settings: Settings, pool: SpeechPool | None, stop_recording: StopRecording | None = None
+    settings: IvrHost, pool: SpeechPool | None, stop_recording: StopRecording | None = None
 ) -> SpeechInput | None:
     """Per call: listen through the worker pool (None: speech disabled or no pool)."""
     ivr = settings.ivr
@@ -82,7 +79,7 @@ def speech_input(
     )
 
 
-def speech_pool(settings: Settings, on_status: Callable[[str], None]) -> SpeechPool | None:
+def speech_pool(settings: IvrHost, on_status: Callable[[str], None]) -> SpeechPool | None:
     """The engine's pool of speech worker processes (None: speech disabled)."""
     ivr = settings.ivr
     if not ivr.speech_enabled:

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from common.storage import Storage
-from dasan.config import Settings
 from recordings.accesslog import AccessLog
 from recordings.calllog import CallLog, CallRecord
 from recordings.catalog import Catalog, Recording, catalog_problems
@@ -41,6 +40,7 @@ from recordings.reconcile import (
     finished_calls,
     since_filter,
 )
+from recordings.settings import RecordingsHost
 from recordings.stored import StoredFile, StoredMismatch, check_stored, plain_chunks, stored_file
 
 
@@ -101,7 +101,7 @@ def _content_problem(
     return None
 
 
-def _load_ring(settings: Settings, report: AuditReport) -> KeyRing | None:
+def _load_ring(settings: RecordingsHost, report: AuditReport) -> KeyRing | None:
     try:
         return load_key_ring(key_file(settings))
     except KeyFileError as exc:
@@ -123,7 +123,7 @@ class _Facts:
 
 
 async def _gather(
-    settings: Settings, storage: Storage, since: datetime | None, report: AuditReport
+    settings: RecordingsHost, storage: Storage, since: datetime | None, report: AuditReport
 ) -> _Facts:
     cfg = settings.recordings
     # The disk is read before and after what explains it (catalog, call log, CDR), because the
@@ -164,7 +164,7 @@ def _file_id(found: FoundFile) -> tuple[str, str]:
 
 
 async def audit_storage(
-    settings: Settings,
+    settings: RecordingsHost,
     storage: Storage,
     *,
     ring: KeyRing | None = None,
@@ -232,7 +232,7 @@ async def _verify_all(
 
 
 async def audit_async(
-    settings: Settings, *, verify_hashes: bool = True, since: datetime | None = None
+    settings: RecordingsHost, *, verify_hashes: bool = True, since: datetime | None = None
 ) -> AuditReport:
     """Open the configured database and key file, audit, close."""
     storage = await Storage.open(settings.storage_url)
@@ -249,7 +249,7 @@ async def audit_async(
 
 
 def audit(
-    settings: Settings, *, verify_hashes: bool = True, since: datetime | None = None
+    settings: RecordingsHost, *, verify_hashes: bool = True, since: datetime | None = None
 ) -> AuditReport:
     """Blocking audit; safe to call from inside a running event loop (uses a thread)."""
 

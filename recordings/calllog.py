@@ -103,6 +103,23 @@ def _journey_text(journey: str | Mapping[str, Any] | Sequence[Any] | None) -> st
         raise CallLogError(f"journey cannot be written as JSON: {exc}") from exc
 
 
+def _routing(
+    call_id: str,
+    language: str | None,
+    service: str | None,
+    journey_json: str | Mapping[str, Any] | Sequence[Any] | None,
+) -> dict[str, Any]:
+    """A routing or progress write's fields, the language checked (ISO 639-1)."""
+    if language is not None and not _LANGUAGE.match(language):
+        raise CallLogError(f"language {language!r} is not an ISO 639-1 code")
+    return {
+        "id": call_id,
+        "language": language,
+        "service": service,
+        "journey": _journey_text(journey_json),
+    }
+
+
 class CallLogRefused(CallLogError, Rejected):
     """The database state makes this change impossible (unknown call, uniqueid taken)."""
 
@@ -277,16 +294,8 @@ class CallLog:
         service: str | None,
         journey_json: str | Mapping[str, Any] | Sequence[Any] | None = None,
     ) -> None:
-        if language is not None and not _LANGUAGE.match(language):
-            raise CallLogError(f"language {language!r} is not an ISO 639-1 code")
-        args = {
-            "id": call_id,
-            "language": language,
-            "service": service,
-            "journey": _journey_text(journey_json),
-            "routed_at": self._clock().isoformat(),
-        }
-        await self._write("calls.routed", args)
+        args = _routing(call_id, language, service, journey_json)
+        await self._write("calls.routed", args | {"routed_at": self._clock().isoformat()})
 
     async def call_progress(
         self,
@@ -297,15 +306,7 @@ class CallLog:
     ) -> None:
         """What the IVR knows so far (the caller is still in the menu): like ``call_routed``
         but leaves ``routed_at`` unset; None leaves a field as it is."""
-        if language is not None and not _LANGUAGE.match(language):
-            raise CallLogError(f"language {language!r} is not an ISO 639-1 code")
-        args = {
-            "id": call_id,
-            "language": language,
-            "service": service,
-            "journey": _journey_text(journey_json),
-        }
-        await self._write("calls.progress", args)
+        await self._write("calls.progress", _routing(call_id, language, service, journey_json))
 
     async def consultant_joined(
         self, call_id: str, consultant_id: str, role: str = "consultant", at: datetime | None = None

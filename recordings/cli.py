@@ -17,18 +17,18 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 from rich.console import Console
 from rich.table import Table
 
+from common.cliconfig import settings_from
 from common.principal import Principal, Role
-from dasan.config import Settings
-from dasan.context import settings_from
 from recordings.access import AccessError
 from recordings.audit import AuditReport, audit_async
 from recordings.keys import KeyFileError
+from recordings.settings import RecordingsHost
 from recordings.system import Recordings
 
 T = TypeVar("T")
@@ -38,7 +38,11 @@ def cli_principal() -> Principal:
     return Principal(user_id=f"cli:{getpass.getuser()}", role=Role.ADMIN, origin="cli")
 
 
-def _with_system(settings: Settings, work: Callable[[Recordings], Awaitable[T]]) -> T:
+def _host(ctx: click.Context) -> RecordingsHost:
+    return cast(RecordingsHost, settings_from(ctx))  # the root proves the type (dasan.context)
+
+
+def _with_system(settings: RecordingsHost, work: Callable[[Recordings], Awaitable[T]]) -> T:
     async def main() -> T:
         system = await Recordings.open(settings)
         try:
@@ -78,7 +82,7 @@ def recordings() -> None:
 @click.pass_context
 def audit(ctx: click.Context, as_json: bool, no_hashes: bool, since: str | None) -> None:
     """Reconcile calls (CDR + call log) with the catalog and files; exit 1 on any gap."""
-    settings = settings_from(ctx)
+    settings = _host(ctx)
     report: AuditReport = asyncio.run(
         audit_async(settings, verify_hashes=not no_hashes, since=_parse_time(since))
     )
@@ -106,7 +110,7 @@ def audit(ctx: click.Context, as_json: bool, no_hashes: bool, since: str | None)
 def purge(ctx: click.Context, dry_run: bool, as_json: bool, as_of: str | None) -> None:
     """Delete recordings past their retention; each deletion is proven in the catalog chain."""
     now = _parse_time(as_of) or datetime.now(UTC)
-    result = _with_system(settings_from(ctx), lambda s: s.retention.purge(now, dry_run=dry_run))
+    result = _with_system(_host(ctx), lambda s: s.retention.purge(now, dry_run=dry_run))
     if as_json:
         _emit_json(
             {
@@ -133,7 +137,7 @@ def purge(ctx: click.Context, dry_run: bool, as_json: bool, as_of: str | None) -
 def access_report(ctx: click.Context, month: str, as_json: bool) -> None:
     """Who accessed recordings in a month, and whether the access log is intact."""
     try:
-        report = _with_system(settings_from(ctx), lambda s: s.access.report(cli_principal(), month))
+        report = _with_system(_host(ctx), lambda s: s.access.report(cli_principal(), month))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--month") from exc
     if as_json:
@@ -176,7 +180,7 @@ def access_report(ctx: click.Context, month: str, as_json: bool) -> None:
 def search(ctx: click.Context, keyword: str, reason: str, limit: int, as_json: bool) -> None:
     """Find calls whose transcript contains KEYWORD."""
     hits = _with_system(
-        settings_from(ctx), lambda s: s.access.search(cli_principal(), keyword, reason, limit)
+        _host(ctx), lambda s: s.access.search(cli_principal(), keyword, reason, limit)
     )
     if as_json:
         _emit_json([h.as_json() for h in hits])
@@ -191,7 +195,7 @@ def search(ctx: click.Context, keyword: str, reason: str, limit: int, as_json: b
 @click.pass_context
 def recover(ctx: click.Context, as_json: bool) -> None:
     """Catalog and archive recordings left in the spools (whose calls are over)."""
-    report = _with_system(settings_from(ctx), lambda s: s.pipeline.recover())
+    report = _with_system(_host(ctx), lambda s: s.pipeline.recover())
     if as_json:
         _emit_json(
             {"archived": report.archived, "pending": report.pending, "failed": report.failed}
@@ -209,7 +213,7 @@ def recover(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def transcribe(ctx: click.Context, limit: int) -> None:
     """Transcribe archived recordings waiting for a transcript (loads the speech model)."""
-    count = _with_system(settings_from(ctx), lambda s: s.transcripts.transcribe_pending(limit))
+    count = _with_system(_host(ctx), lambda s: s.transcripts.transcribe_pending(limit))
     click.echo(f"{count} recording(s) transcribed")
 
 
@@ -220,9 +224,7 @@ def transcribe(ctx: click.Context, limit: int) -> None:
 @click.pass_context
 def export(ctx: click.Context, call_id: str, reason: str, output: Path) -> None:
     """Decrypt one call's recording to a file (logged as a download)."""
-    data = _with_system(
-        settings_from(ctx), lambda s: s.access.read_audio(cli_principal(), call_id, reason)
-    )
+    data = _with_system(_host(ctx), lambda s: s.access.read_audio(cli_principal(), call_id, reason))
     # Personal data in clear: readable by the owner only.
     fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:

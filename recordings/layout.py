@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from dasan.config import Settings
 from recordings.models import Root
+from recordings.settings import RecordingsHost
 
 PART_SUFFIX = ".part"
 LOCK_SUFFIX = ".lock"
@@ -30,11 +30,11 @@ class LayoutError(ValueError):
     """A path is outside every recordings root or does not name a recording."""
 
 
-def key_file(settings: Settings) -> Path:
+def key_file(settings: RecordingsHost) -> Path:
     return settings.recordings.key_file or settings.state_dir / "keys" / "recordings.key"
 
 
-def cdr_files(settings: Settings) -> tuple[Path, ...]:
+def cdr_files(settings: RecordingsHost) -> tuple[Path, ...]:
     """The PBX's CDR CSV files (cdr_custom as our PBX writes it, or cdr_csv)."""
     if settings.recordings.cdr_csv is not None:
         return (settings.recordings.cdr_csv,)
@@ -48,7 +48,7 @@ class Roots:
     spare: Path
 
     @classmethod
-    def of(cls, settings: Settings) -> Roots:
+    def of(cls, settings: RecordingsHost) -> Roots:
         return cls(settings.recordings_dir, settings.recordings_spare_dir)
 
     def path(self, root: Root | str) -> Path:
@@ -67,7 +67,7 @@ class Roots:
         raise LayoutError(f"{path} is not under {self.primary} or {self.spare}")
 
 
-def mounted_host_path(settings: Settings, path: str | Path) -> Path | None:
+def mounted_host_path(settings: RecordingsHost, path: str | Path) -> Path | None:
     """The host path of a path as the PBX sees it (inside its container), or None when it is
     under neither recordings folder the PBX mounts (primary, spare)."""
     text = str(path)
@@ -82,7 +82,7 @@ def mounted_host_path(settings: Settings, path: str | Path) -> Path | None:
     return None
 
 
-def host_path(settings: Settings, path: str | Path) -> Path:
+def host_path(settings: RecordingsHost, path: str | Path) -> Path:
     """Translate a path as the PBX sees it to the host path (a path outside the mounted
     recordings folders is taken as a host path already)."""
     return mounted_host_path(settings, path) or Path(str(path))

@@ -32,7 +32,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from common.alarms import AlarmBus, Clock, Severity, utc_now
-from dasan.config import Settings
 from recordings.archive import (
     ArchiveError,
     ClosedWav,
@@ -58,6 +57,7 @@ from recordings.layout import (
     stale_parts,
 )
 from recordings.models import RecordingState
+from recordings.settings import RecordingsHost
 
 log = logging.getLogger(__name__)
 SOURCE = "recordings"
@@ -75,7 +75,7 @@ class RecoveryReport:
 class RecordingPipeline:
     def __init__(
         self,
-        settings: Settings,
+        settings: RecordingsHost,
         catalog: Catalog,
         calls: CallLog,
         ring: KeyRing | None,

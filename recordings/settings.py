@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -93,3 +94,21 @@ class RecordingsSettings(BaseModel):
         if bad:
             raise ValueError(f"retention_days must be >= 1 day: {bad}")
         return value
+
+
+class RecordingsHost(Protocol):
+    """What the recordings area reads of the engine's configuration: its own settings, the
+    database and the host folders (derived by the composition root from its state folder)."""
+
+    @property
+    def recordings(self) -> RecordingsSettings: ...
+    @property
+    def storage_url(self) -> str: ...
+    @property
+    def state_dir(self) -> Path: ...
+    @property
+    def pbx_dir(self) -> Path: ...
+    @property
+    def recordings_dir(self) -> Path: ...
+    @property
+    def recordings_spare_dir(self) -> Path: ...

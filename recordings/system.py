@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from common.alarms import AlarmBus, AlarmStore, Clock, Severity, utc_now
 from common.storage import Storage
 from common.writer import DurableWriter
-from dasan.config import Settings
 from recordings.access import RecordingAccess
 from recordings.accesslog import AccessLog
 from recordings.calllog import CallLog
@@ -29,6 +28,7 @@ from recordings.keys import KeyRing, NumberProtector, load_or_create_key_ring
 from recordings.layout import Roots, key_file
 from recordings.pipeline import SOURCE, RecordingPipeline
 from recordings.retention import Retention, RetentionPolicy
+from recordings.settings import RecordingsHost
 from recordings.transcription import Transcriber, Transcripts, load_vosk_transcriber
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ _RESTART_MAX_S = 60.0
 
 @dataclass
 class Recordings:
-    settings: Settings
+    settings: RecordingsHost
     storage: Storage
     ring: KeyRing
     alarms: AlarmBus
@@ -64,7 +64,7 @@ class Recordings:
     @classmethod
     async def open(
         cls,
-        settings: Settings,
+        settings: RecordingsHost,
         *,
         storage: Storage | None = None,
         alarms: AlarmBus | None = None,
@@ -158,7 +158,7 @@ class _Parts:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: RecordingsHost,
         store: Storage,
         ring: KeyRing,
         bus: AlarmBus,

@@ -14,8 +14,8 @@ Invariants:
 from __future__ import annotations
 
 import logging
-import re
 
+from cti.ami.channels import consultant_of
 from cti.ami.messages import AmiEvent, AmiEventsDropped, AmiReconnected
 from cti.center.control import Control
 from cti.center.core import CenterCore
@@ -25,7 +25,6 @@ from cti.center.spy import Supervision
 from cti.control import CallOutcome, CallState, ConsultantState, Resync
 
 log = logging.getLogger("dasan.cti.center")
-_CONSULTANT_LEG = re.compile(r"^PJSIP/(c\d{4})-")
 _CITIZEN_CONTEXT = "from-citizens"
 _CITIZEN_EXTENS = frozenset({"120", "129"})
 _INTERIM = frozenset({"RINGING", "PROCEEDING", "PROGRESS", ""})
@@ -121,16 +120,16 @@ class AmiWatch:
             return  # an Originate: no calling channel
         core = self._core
         dest = Leg(event.get("DestUniqueid"), event.get("DestChannel"))
-        match = _CONSULTANT_LEG.match(dest.name)
+        consultant = consultant_of(dest.name)
         call = core.book.call_of(caller)
-        if call is None and match is not None:
-            call = self._ringing_call(match.group(1))
+        if call is None and consultant is not None:
+            call = self._ringing_call(consultant)
             if call is None:
                 return
             core.book.bind_citizen(call, Leg(caller, event.channel))
         if call is None:
             return
-        if call.citizen is not None and caller == call.citizen.uniqueid and match is not None:
+        if call.citizen is not None and caller == call.citizen.uniqueid and consultant is not None:
             core.book.bind_agent(call, dest)
         elif call.agent is not None and caller == call.agent.uniqueid and call.consult is not None:
             call.consult.leg = dest

@@ -7,7 +7,6 @@ waits poll with deadlines, never fixed sleeps.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from common.storage import Storage
+from cti.ami.channels import consultant_of
 from cti.ami.client import AmiClient
 from cti.ami.messages import AmiEvent
 from cti.auth import demo_password
@@ -28,7 +28,6 @@ from tests.integration.support import AmiRecorder, ItEnv, eventually
 # The 120 menu: 1 (Korean) about 1.5 s after answer, then 1 (general) once the recording
 # notice, which cannot be interrupted, is over.
 KOREAN_GENERAL = (Dtmf("1", 1500), Dtmf("1", 500))
-_CONSULTANT = re.compile(r"^PJSIP/(c\d{4})-")
 
 
 class HttpUser:
@@ -132,11 +131,11 @@ async def wait_answered(recorder: AmiRecorder, taken: set[str], timeout: float =
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for event in recorder.where("DialEnd", DialStatus="ANSWER"):
-            match = _CONSULTANT.match(event.get("DestChannel"))
+            consultant = consultant_of(event.get("DestChannel"))
             citizen = event.get("Channel")
-            if match and citizen.startswith("PJSIP/citizens") and event.uniqueid not in taken:
+            if consultant and citizen.startswith("PJSIP/citizens") and event.uniqueid not in taken:
                 taken.add(event.uniqueid)
-                return Answered(event.uniqueid, citizen, match.group(1), event.get("DestChannel"))
+                return Answered(event.uniqueid, citizen, consultant, event.get("DestChannel"))
         await asyncio.sleep(0.05)
     raise AssertionError(f"no citizen call answered by a consultant within {timeout:.0f} s")
 

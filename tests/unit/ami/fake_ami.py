@@ -53,6 +53,7 @@ class FakeAmi:
         self.logins = 0
         self.answer_ping = True
         self.fail_actions: set[str] = set()  # answered "Response: Error"
+        self.accept_actions: set[str] = set()  # answered "Response: Success" (e.g. Originate)
         # raw bytes written before the reply, after the first item, and after the list
         self.around_list: dict[str, tuple[bytes, bytes, bytes]] = {}
         self.on_login: Callable[[asyncio.StreamWriter], None] | None = None
@@ -182,6 +183,8 @@ class FakeAmi:
                 encode([("Response", "Goodbye"), aid, ("Message", "Thanks for all the fish.")])
             )
             writer.close()  # Asterisk hangs up after Goodbye
+        elif name in self.accept_actions:
+            writer.write(encode([("Response", "Success"), aid, ("Message", f"{name} accepted")]))
         elif name == "Command":
             self._command(writer, aid, action.get("Command", ""))
         elif name in LIST_ACTIONS:

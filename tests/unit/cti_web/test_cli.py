@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
+from common import cliconfig
 from common.principal import Role
 from cti.auth import Authenticator, JsonUserStore, demo_password
 from cti.cli import users
+from dasan.config import load_settings
+
+
+class _Runner(CliRunner):
+    """Invokes the group alone with the loader the root command would install."""
+
+    def invoke(self, *args: Any, **kwargs: Any) -> Result:
+        kwargs.setdefault("obj", {cliconfig.LOADER: load_settings})
+        return super().invoke(*args, **kwargs)
 
 
 @pytest.fixture
 def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("DASAN_HOME", str(tmp_path))
     monkeypatch.delenv("DASAN_CONFIG", raising=False)
-    return CliRunner()
+    return _Runner()
 
 
 def test_users_lifecycle(runner: CliRunner, tmp_path: Path) -> None:

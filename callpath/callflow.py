@@ -11,6 +11,8 @@ Invariants:
   journey entries), routing, consultants and end are added as they happen, and the recording
   is handed to the pipeline when the call ends. Progress writes never hold up the caller:
   the newest state wins, one write at a time, all done before the routing is written.
+- Built from ``FlowSetup`` (the ACD, AMI, the call log, the pipeline, the menu, the
+  call-back desk and the recording guard), never from the engine.
 """
 
 from __future__ import annotations
@@ -19,27 +21,34 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from acd.driver import AcdDriver
 from acd.errors import InvalidEvent
 from acd.events import CallAbandoned, CallArrived
 from acd.model import Language, Priority
 from acd.waiting import WaitingRoom, wait_and_connect
+from callpath.ports import (
+    AmiLink,
+    CallRecords,
+    ConsultantConnected,
+    HangupChannel,
+    RecordingSink,
+)
+from callpath.recguard import GuardSetup, confirm_recording
 from cti.ami.messages import AmiEvent
-from dasan.recguard import confirm_recording
 from ivr.agi import AgiError, AgiHangup, AgiSession
 from ivr.keys import KeyQueue, KeyWitnesses
 from ivr.listen import STOP_DIGIT
+from ivr.menu.loader import Menu
 from ivr.menu.state import Mark, MenuState, journey_to_json
-from ivr.runner import IvrOutcome, run_menu
+from ivr.runner import IvrOutcome, PromptPaths, SpeechInput, run_menu
 from ivr.targets import OFFERS, TAG_SERVICE
-from ivr.wiring import prompt_paths, speech_input
-from recordings.calllog import CallLog, CallLogError
-
-if TYPE_CHECKING:
-    from dasan.app import Engine
+from recordings.calllog import CallLogError
 
 log = logging.getLogger("dasan.call")
 
@@ -55,14 +64,15 @@ def acd_priority(ivr_priority: int) -> Priority:
     return Priority.NORMAL
 
 
-def acd_service(engine: Engine, target: str, language: str) -> str:
+def acd_service(acd: AcdDriver, target: str, language: str) -> str:
     """The ACD queue for an IVR target: a Korean-only desk (the general line, a fallback)
     chosen by a foreign-language caller becomes that language's desk, whose overflow brings in
     a Korean consultant with an interpreter."""
-    service = engine.acd.state.catalog.get(target)
+    catalog = acd.state.catalog
+    service = catalog.get(target)
     if service is not None and language not in service.languages:
         foreign = f"foreign_{language}"
-        if engine.acd.state.catalog.get(foreign) is not None:
+        if catalog.get(foreign) is not None:
             return foreign
     return target
 
@@ -94,7 +104,7 @@ class _Elapsed:
 class LiveJourney:
     """The IVR's progress into the call log while the caller is in the menu (see invariants)."""
 
-    def __init__(self, calls: CallLog, call_id: str) -> None:
+    def __init__(self, calls: CallRecords, call_id: str) -> None:
         self._calls = calls
         self._call_id = call_id
         self._latest: MenuState | None = None
@@ -124,15 +134,61 @@ class LiveJourney:
                 log.warning("call %s: IVR progress not written: %s", self._call_id, exc)
 
 
+class MenuSource(Protocol):
+    """The menu new calls get (``ivr.menu.loader.MenuStore``: reloadable)."""
+
+    @property
+    def current(self) -> Menu: ...
+
+
+class CallbackDesk(Protocol):
+    """The call-back side of a call (``callpath.callbacks.Callbacks``)."""
+
+    def accepted(self, call_id: str, language: str) -> None: ...
+
+    async def request_later(
+        self,
+        session: AgiSession,
+        language: str,
+        *,
+        reason: str = ...,
+        kind: str = ...,
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class FlowSetup:
+    """What a citizen's call needs."""
+
+    acd: AcdDriver
+    ami: AmiLink
+    calls: CallRecords
+    recordings: RecordingSink
+    menus: MenuSource
+    callbacks: CallbackDesk
+    guard: GuardSetup
+    prompts: PromptPaths
+    # Korean speech for one call (None: keys only); asked once per call.
+    speech: Callable[[], SpeechInput | None]
+    default_language: str
+    # The ACD's dial string for an outside party (``AcdSettings.outside_dial``).
+    outside_dial: str
+    hangup_channel: HangupChannel
+    consultant_connected: ConsultantConnected
+    # Runs with the caller's number before the call is served (test-only fault injection
+    # may raise).
+    before_serve: Callable[[str], None] = lambda _caller: None
+
+
 class CallFlow:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, setup: FlowSetup) -> None:
+        self._setup = setup
         # Keys each channel received, from AMI: AGI drops those pressed between commands.
-        self.keys = KeyWitnesses(lambda: engine.ami.connected)
+        self.keys = KeyWitnesses(lambda: setup.ami.connected)
 
     async def watch_keys(self) -> None:
         """Feed ``keys`` from AMI (DTMFEnd received by a channel) for the engine's lifetime."""
-        async for item in self._engine.ami.subscribe(name="ivr-keys"):
+        async for item in self._setup.ami.subscribe(name="ivr-keys"):
             if not isinstance(item, AmiEvent):
                 continue
             # The speech menu's stop digit is ours (AMI PlayDTMF), never a caller's key.
@@ -145,20 +201,20 @@ class CallFlow:
                 self.keys.channel_gone(item.uniqueid)
 
     async def handle(self, session: AgiSession) -> None:
-        engine = self._engine
+        setup = self._setup
         call_id = session.uniqueid
         started_at = await self._answered_at(session)
         elapsed = _Elapsed(started_at)
         caller = session.variables.get("agi_callerid", "")
         # Queued for the one database writer: the call never waits on the database.
-        await engine.recordings.calls.call_started(
+        await setup.calls.call_started(
             call_id, session.uniqueid, None, caller if caller.isdigit() else None, started_at
         )
         rec_path = await session.get_variable("DASAN_REC")
         # False when the call goes on in the dialplan's static fallback after this session.
         ends_here = True
         try:
-            engine.faults.maybe_crash_ivr(caller)
+            setup.before_serve(caller)
             ends_here = await self._serve(session, call_id, caller)
         except AgiHangup:
             log.info("call %s: caller hung up", call_id)
@@ -179,18 +235,18 @@ class CallFlow:
             raise
         finally:
             self.keys.close(session.uniqueid)
-            engine.acd.close_ticket(call_id)
+            setup.acd.close_ticket(call_id)
             if ends_here:
-                await engine.recordings.calls.call_ended(call_id, elapsed.end())
+                await setup.calls.call_ended(call_id, elapsed.end())
                 if rec_path:
-                    await engine.recordings.pipeline.recording_closed(session.uniqueid, rec_path)
+                    await setup.recordings.recording_closed(session.uniqueid, rec_path)
 
     def _withdraw(self, call_id: str) -> None:
         """The call left the engine for the fallback: take it out of the ACD (a consultant
         ringing or reserved for it is released)."""
-        if call_id in self._engine.acd.state.calls:
+        if call_id in self._setup.acd.state.calls:
             try:
-                self._engine.acd.feed(CallAbandoned(call_id))
+                self._setup.acd.feed(CallAbandoned(call_id))
             except InvalidEvent as exc:
                 log.warning("call %s: could not withdraw it from the ACD: %s", call_id, exc)
 
@@ -204,18 +260,17 @@ class CallFlow:
 
     async def _serve(self, session: AgiSession, call_id: str, caller: str) -> bool:
         """Run the IVR and the queue; False if the call was handed to the static fallback."""
-        engine = self._engine
-        settings = engine.settings
-        live = LiveJourney(engine.recordings.calls, call_id)
+        setup = self._setup
+        live = LiveJourney(setup.calls, call_id)
         keys = self.keys.open(session.uniqueid)
         try:
             outcome = await run_menu(
                 session,
-                engine.menus.current,
-                prompt_paths(settings),
-                speech_input(settings, engine.speech, engine.stop_recording),
+                setup.menus.current,
+                setup.prompts,
+                setup.speech(),
                 utc_now,
-                language=settings.ivr.default_language,
+                language=setup.default_language,
                 entry=session.variables.get("agi_dnid", ""),
                 on_progress=live,
                 keys=keys,
@@ -228,17 +283,17 @@ class CallFlow:
         await session.set_variable("DASAN_LANG", outcome.language)
         service = outcome.target
         if service is not None and service not in OFFERS:
-            service = acd_service(engine, service, outcome.language)
+            service = acd_service(setup.acd, service, outcome.language)
         journey = {
             **outcome.journey,
             "target": outcome.target,
             "tags": dict(outcome.tags),  # the final routing tags (menu and route node)
             "priority": outcome.priority,
         }
-        await engine.recordings.calls.call_routed(call_id, outcome.language, service, journey)
+        await setup.calls.call_routed(call_id, outcome.language, service, journey)
         if outcome.target in OFFERS:
             # Outside hours the menu offers a call-back or an SMS answer; it confirmed it.
-            await engine.callbacks.request_later(
+            await setup.callbacks.request_later(
                 session, outcome.language, reason="after-hours", kind=outcome.target or ""
             )
         if outcome.target is None or outcome.target in OFFERS:
@@ -246,7 +301,7 @@ class CallFlow:
             log.info("call %s: ended in the IVR (%s)", call_id, outcome.target or "goodbye")
             await session.set_variable(DONE_VARIABLE, "1")
             return True
-        if not await confirm_recording(engine, session, outcome.language):
+        if not await confirm_recording(setup.guard, session, outcome.language):
             await session.set_variable(DONE_VARIABLE, "1")
             return True
         return await self._queue(session, call_id, caller, outcome, service or "general", keys=keys)
@@ -261,8 +316,8 @@ class CallFlow:
         *,
         keys: KeyQueue,
     ) -> bool:
-        engine = self._engine
-        ticket = engine.acd.open_ticket(call_id)
+        setup = self._setup
+        ticket = setup.acd.open_ticket(call_id)
         try:
             ticket.arrival = CallArrived(
                 call_id,
@@ -271,20 +326,20 @@ class CallFlow:
                 acd_priority(outcome.priority),
                 frozenset(f"{k}={v}" for k, v in outcome.tags),
             )
-            engine.acd.feed(ticket.arrival)
+            setup.acd.feed(ticket.arrival)
         except (InvalidEvent, ValueError) as exc:
             log.error("call %s: the ACD refused it (%s); static fallback takes it", call_id, exc)
             return False
         room = WaitingRoom(
-            prompts_dir=engine.settings.ivr.prompts_pbx_dir,
-            hangup_channel=engine.hangup_channel,
-            on_connected=engine.consultant_connected,
-            on_callback_accepted=lambda cid: engine.callbacks.accepted(cid, outcome.language),
-            outside_dial=engine.settings.acd.outside_dial,
+            prompts_dir=setup.prompts.pbx_dir,
+            hangup_channel=setup.hangup_channel,
+            on_connected=setup.consultant_connected,
+            on_callback_accepted=lambda cid: setup.callbacks.accepted(cid, outcome.language),
+            outside_dial=setup.outside_dial,
             keys=keys,
         )
         result = await wait_and_connect(
-            session, engine.acd, ticket, room, language=outcome.language, caller_number=caller
+            session, setup.acd, ticket, room, language=outcome.language, caller_number=caller
         )
         log.info("call %s: %s", call_id, result.value)
         await session.set_variable(DONE_VARIABLE, "1")

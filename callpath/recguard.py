@@ -5,6 +5,8 @@ Invariants:
   file growing on the host) and carries out its commands: start MixMonitor on the spare path,
   raise alarms, refuse (apologize in the caller's language and offer a call-back).
 - It fails closed: a call whose recording cannot be proven never reaches a consultant.
+- It needs only ``GuardSetup`` (where the PBX's recording folders are on this host, the
+  prompts, the alarm queue, the call-back desk), never the engine.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 
+from callpath.ports import RaiseAlarmSoon
 from common.alarms import Severity
 from ivr.agi import AgiHangup, AgiSession
 from recordings.disk import observe_recording_file
@@ -32,10 +37,6 @@ from recordings.guard import (
     decide,
     start,
 )
-from recordings.layout import mounted_host_path
-
-if TYPE_CHECKING:
-    from dasan.app import Engine
 
 log = logging.getLogger("dasan.recguard")
 POLL_S = 0.25
@@ -48,7 +49,24 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-async def confirm_recording(engine: Engine, session: AgiSession, language: str) -> bool:
+@dataclass(frozen=True)
+class GuardSetup:
+    """What the guard's driver needs."""
+
+    # A PBX-side recording path as a host path (None: not in a folder mounted here).
+    host_path: Callable[[str], Path | None]
+    # The PBX-side primary and spare recording folders (``RecordingsSettings``).
+    pbx_spool_dir: str
+    pbx_spare_dir: str
+    # The PBX-side prompts folder (``<dir>/<lang>/<id>``).
+    prompts_dir: str
+    alarm: RaiseAlarmSoon
+    # Keep a call-back request for the caller who accepts it after the apology.
+    request_callback: Callable[[AgiSession, str], Awaitable[None]]
+    policy: GuardPolicy = POLICY
+
+
+async def confirm_recording(guard: GuardSetup, session: AgiSession, language: str) -> bool:
     """True once the recording is proven; False after apologizing to the caller."""
     status = start(session.uniqueid, _now(), language)
     pbx_path = await session.get_variable("DASAN_REC") or ""
@@ -57,11 +75,11 @@ async def confirm_recording(engine: Engine, session: AgiSession, language: str) 
     # file would not grow, and the call's recording would be missing that time.
     await session.set_music(True)
     while status.state in (GuardState.WAITING_PRIMARY, GuardState.WAITING_SPARE):
-        status, commands = await _observe(engine, session, status, pbx_path)
+        status, commands = await _observe(guard, session, status, pbx_path)
         for command in commands:
             if isinstance(command, RefuseBridge):
                 await session.set_music(False)
-            pbx_path = await _carry_out(engine, session, status, command, pbx_path)
+            pbx_path = await _carry_out(guard, session, status, command, pbx_path)
         if status.state in (GuardState.WAITING_PRIMARY, GuardState.WAITING_SPARE):
             # The caller may hang up while we watch: the call ends now, not at the guard's
             # deadline (its end time in the call log is when the caller left).
@@ -73,30 +91,28 @@ async def confirm_recording(engine: Engine, session: AgiSession, language: str) 
 
 
 async def _observe(
-    engine: Engine, session: AgiSession, status: GuardStatus, pbx_path: str
+    guard: GuardSetup, session: AgiSession, status: GuardStatus, pbx_path: str
 ) -> tuple[GuardStatus, list[GuardCommand]]:
     commands: list[GuardCommand] = []
     if not status.started_seen and await session.get_variable("DASAN_MIXMON_ID"):
-        status, out = decide(status, MixMonitorStarted(status.target, _now()), POLICY)
+        status, out = decide(status, MixMonitorStarted(status.target, _now()), guard.policy)
         commands += out
-    path = mounted_host_path(engine.settings, pbx_path)
+    path = guard.host_path(pbx_path)
     if path is not None:
         seen = await asyncio.to_thread(observe_recording_file, path, status.target, _now())
-        status, out = decide(status, seen, POLICY)
+        status, out = decide(status, seen, guard.policy)
         commands += out
-    status, out = decide(status, Tick(_now()), POLICY)
+    status, out = decide(status, Tick(_now()), guard.policy)
     return status, commands + out
 
 
 async def _carry_out(
-    engine: Engine, session: AgiSession, status: GuardStatus, command: GuardCommand, path: str
+    guard: GuardSetup, session: AgiSession, status: GuardStatus, command: GuardCommand, path: str
 ) -> str:
     if isinstance(command, RaiseAlarm):
-        engine.alarm_soon("recording", command.key, command.severity, command.message)
+        guard.alarm("recording", command.key, command.severity, command.message)
     elif isinstance(command, StartOnSpare):
-        spare = path.replace(
-            engine.settings.recordings.pbx_spool_dir, engine.settings.recordings.pbx_spare_dir, 1
-        )
+        spare = path.replace(guard.pbx_spool_dir, guard.pbx_spare_dir, 1)
         await session.exec("StopMixMonitor")
         await session.set_variable("DASAN_MIXMON_ID", "")
         await session.exec("MixMonitor", spare, "i(DASAN_MIXMON_ID)")
@@ -104,16 +120,16 @@ async def _carry_out(
         log.warning("call %s: recording moved to the spare path %s", status.uniqueid, spare)
         return spare
     elif isinstance(command, RefuseBridge):
-        await _apologize(engine, session, command)
+        await _apologize(guard, session, command)
     elif isinstance(command, AllowBridge):
         log.debug("call %s: recording confirmed on %s", status.uniqueid, command.target.value)
     return path
 
 
-async def _apologize(engine: Engine, session: AgiSession, refusal: RefuseBridge) -> None:
-    prompts = engine.settings.ivr.prompts_pbx_dir
+async def _apologize(guard: GuardSetup, session: AgiSession, refusal: RefuseBridge) -> None:
+    prompts = guard.prompts_dir
     log.error("call %s: recording cannot be proven; consultant not bridged", session.uniqueid)
-    engine.alarm_soon(
+    guard.alarm(
         "recording",
         f"unrecorded:{session.uniqueid}",
         Severity.CRITICAL,
@@ -121,5 +137,5 @@ async def _apologize(engine: Engine, session: AgiSession, refusal: RefuseBridge)
     )
     digit = await session.get_data(f"{prompts}/{refusal.language}/recording_unavailable", 5000, 1)
     if digit == "1" and refusal.offer_callback:
-        await engine.register_callback_request(session, refusal.language)
+        await guard.request_callback(session, refusal.language)
         await session.stream_file(f"{prompts}/{refusal.language}/callback_accepted")

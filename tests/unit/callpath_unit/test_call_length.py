@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from dasan import callflow
+from callpath import callflow
 
 ANSWERED = dt.datetime(2026, 12, 2, 3, 0, 0, tzinfo=dt.UTC)
 

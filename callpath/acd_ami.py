@@ -7,40 +7,49 @@ Invariants:
 - A consultant who places a call themselves (a channel of theirs in ``from-consultants``) is
   set not ready ("outbound") while it lasts, and ready again afterwards if we made them not
   ready; consultants already busy with an ACD call are left alone.
+- Built from the AMI link, the ACD driver and the call log's hook, never the engine.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
+from acd.driver import AcdDriver
 from acd.errors import InvalidEvent
 from acd.events import ConsultantNotReady, ConsultantReady, OfferAccepted
 from acd.model import ConsultantState
+from callpath.ports import AmiLink, ConsultantConnected
+from cti.ami.channels import consultant_of
 from cti.ami.messages import AmiEvent
 
-if TYPE_CHECKING:
-    from dasan.app import Engine
-
 log = logging.getLogger("dasan.acd.ami")
-_CONSULTANT_CHANNEL = re.compile(r"^PJSIP/(c\d{4})-")
 OUTBOUND = "outbound"
 
 
 class AcdAmiBridge:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(
+        self,
+        ami: AmiLink,
+        acd: AcdDriver,
+        on_connected: ConsultantConnected,
+        *,
+        before_event: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``before_event`` runs before each event (test-only fault injection may raise)."""
+        self._ami = ami
+        self._acd = acd
+        self._on_connected = on_connected
+        self._before_event = before_event
         # Channels of consultants' own calls that made them not ready: uniqueid -> consultant.
         self._own_calls: dict[str, str] = {}
-        self._faults = engine.faults
 
     async def run(self) -> None:
-        subscription = self._engine.ami.subscribe(name="acd")
+        subscription = self._ami.subscribe(name="acd")
         try:
             async for item in subscription:
                 if isinstance(item, AmiEvent):
-                    self._faults.maybe_crash_ami_bridge()
+                    self._before_event()
                     await self._on_event(item)
         finally:
             subscription.close()
@@ -54,12 +63,11 @@ class AcdAmiBridge:
             self._own_call_ended(event)
 
     async def _answered(self, event: AmiEvent) -> None:
-        driver = self._engine.acd
+        driver = self._acd
         ticket = driver.ticket(event.uniqueid)
-        match = _CONSULTANT_CHANNEL.match(event.get("DestChannel"))
-        if ticket is None or match is None or ticket.connected:
+        consultant = consultant_of(event.get("DestChannel"))
+        if ticket is None or consultant is None or ticket.connected:
             return
-        consultant = match.group(1)
         if ticket.consultant_id != consultant:
             return
         ticket.connected = True
@@ -68,28 +76,27 @@ class AcdAmiBridge:
         except InvalidEvent as exc:
             log.warning("answer of %s for %s not accepted: %s", consultant, ticket.call_id, exc)
             return
-        await self._engine.consultant_connected(ticket.call_id, consultant)
+        await self._on_connected(ticket.call_id, consultant)
 
     def _own_call_started(self, event: AmiEvent) -> None:
-        match = _CONSULTANT_CHANNEL.match(event.channel)
-        if match is None:
+        consultant = consultant_of(event.channel)
+        if consultant is None:
             return
-        consultant = match.group(1)
-        state = self._engine.acd.state
+        state = self._acd.state
         if consultant not in state.agents or state.consultant_state(consultant) not in (
             ConsultantState.READY,
             ConsultantState.WRAP_UP,
         ):
             return
         self._own_calls[event.uniqueid] = consultant
-        self._engine.acd.feed(ConsultantNotReady(consultant, OUTBOUND))
+        self._acd.feed(ConsultantNotReady(consultant, OUTBOUND))
 
     def _own_call_ended(self, event: AmiEvent) -> None:
         consultant = self._own_calls.pop(event.uniqueid)
-        agent = self._engine.acd.state.agents.get(consultant)
+        agent = self._acd.state.agents.get(consultant)
         if (
             agent is not None
             and agent.state is ConsultantState.NOT_READY
             and agent.reason == OUTBOUND
         ):
-            self._engine.acd.feed(ConsultantReady(consultant))
+            self._acd.feed(ConsultantReady(consultant))

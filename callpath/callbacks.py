@@ -15,6 +15,8 @@ Invariants:
 - A request that cannot be queued now (the recording could not be proven), and a call-back an
   earlier engine left pending when it died or stopped (found in the ACD journal at start), is
   kept in ``<state>/callbacks/requests.jsonl`` for the supervisors; nothing is dropped silently.
+- Built from ``CallbackSetup`` (the ACD, AMI, the call log, the pipeline, the alarm queue and
+  a few settings), never from the engine.
 """
 
 from __future__ import annotations
@@ -24,27 +26,54 @@ import datetime as dt
 import json
 import logging
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from acd.commands import OfferCall
+from acd.driver import AcdDriver
 from acd.errors import InvalidEvent
 from acd.events import CallbackAnswered, CallbackFailed
 from acd.leftover import pending_callbacks
+from acd.settings import AcdSettings
 from acd.waiting import WaitingRoom, WaitOutcome, wait_and_connect
+from callpath.ports import (
+    AmiLink,
+    CallRecords,
+    ConsultantConnected,
+    HangupChannel,
+    RaiseAlarmSoon,
+    RecordingSink,
+)
 from common.alarms import Severity
+from cti.ami.client import AmiSubscription
 from cti.ami.messages import AmiError, AmiEvent
 from ivr.agi import AgiError, AgiHangup, AgiSession
-
-if TYPE_CHECKING:
-    from dasan.app import Engine
 
 log = logging.getLogger("dasan.callbacks")
 
 
+@dataclass(frozen=True)
+class CallbackSetup:
+    """What call-backs need."""
+
+    acd: AcdDriver
+    ami: AmiLink
+    calls: CallRecords
+    recordings: RecordingSink
+    # outside_dial and callback_ring_s
+    acd_settings: AcdSettings
+    default_language: str
+    # The PBX-side prompts folder (``<dir>/<lang>/<id>``).
+    prompts_dir: str
+    # Where requests kept for later go (``requests.jsonl``): ``<state>/callbacks``.
+    requests_dir: Path
+    hangup_channel: HangupChannel
+    alarm: RaiseAlarmSoon
+
+
 class Callbacks:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, setup: CallbackSetup) -> None:
+        self._setup = setup
         # call id -> the reserved offer, while the citizen is being called back
         self._pending: dict[str, OfferCall] = {}
         self._languages: dict[str, str] = {}
@@ -54,11 +83,11 @@ class Callbacks:
     def accepted(self, call_id: str, language: str) -> None:
         """The caller took the offer: the core will offer this call through us."""
         self._languages[call_id] = language
-        self._engine.acd.handle_offers_for(call_id, self._on_offer)
+        self._setup.acd.handle_offers_for(call_id, self._on_offer)
 
     def _on_offer(self, offer: OfferCall) -> None:
         if offer.callback_number is None:  # back in the queue with the citizen on the line
-            ticket = self._engine.acd.ticket(offer.call_id)
+            ticket = self._setup.acd.ticket(offer.call_id)
             if ticket is not None:
                 ticket.consultant_id = offer.consultant_id
                 ticket.inbox.put_nowait(offer)
@@ -86,13 +115,13 @@ class Callbacks:
 
     async def _try_originate(self, offer: OfferCall) -> str | None:
         """None when the citizen answered, else why not."""
-        engine = self._engine
-        settings = engine.settings.acd
+        setup = self._setup
+        settings = setup.acd_settings
         channel_id = f"dasan-cb-{uuid.uuid4().hex[:12]}"
-        language = self._languages.get(offer.call_id, engine.settings.ivr.default_language)
-        subscription = engine.ami.subscribe(name=f"callback-{offer.call_id}")
+        language = self._languages.get(offer.call_id, setup.default_language)
+        subscription = setup.ami.subscribe(name=f"callback-{offer.call_id}")
         try:
-            await engine.ami.action(
+            await setup.ami.action(
                 "Originate",
                 Channel=settings.outside_dial.format(number=offer.callback_number),
                 Context="dasan-callback",
@@ -110,10 +139,10 @@ class Callbacks:
         finally:
             subscription.close()
 
-    async def _originate_succeeded(self, subscription: object, channel_id: str) -> bool:
-        deadline = self._engine.settings.acd.callback_ring_s + 10
+    async def _originate_succeeded(self, subscription: AmiSubscription, channel_id: str) -> bool:
+        deadline = self._setup.acd_settings.callback_ring_s + 10
         async with asyncio.timeout(deadline):
-            async for item in subscription:  # type: ignore[attr-defined]
+            async for item in subscription:
                 if (
                     isinstance(item, AmiEvent)
                     and item.name == "OriginateResponse"
@@ -124,42 +153,40 @@ class Callbacks:
 
     def _feed(self, event: CallbackAnswered | CallbackFailed) -> None:
         try:
-            self._engine.acd.feed(event)
+            self._setup.acd.feed(event)
         except InvalidEvent as exc:
             log.warning("call-back report refused: %s", exc)
 
     # The called-back citizen's FastAGI session ---------------------------------------------
     async def handle(self, session: AgiSession) -> None:
-        engine = self._engine
+        setup = self._setup
         call_id = (await session.get_variable("DASAN_CALL")) or ""
         offer = self._pending.pop(call_id, None)
         if offer is None:
             log.error("call-back session %s for unknown call %r", session.uniqueid, call_id)
             return
-        record = engine.acd.state.calls.get(call_id)
+        record = setup.acd.state.calls.get(call_id)
         if record is None or not record.calling_back or record.consultant_id != offer.consultant_id:
             # The reservation expired (or was released) before the citizen answered: the
             # consultant may be busy with someone else. The dialplan's fallback serves them.
             log.error("call-back %s answered after its reservation ended", call_id)
-            engine.acd.forget_offer_handler(call_id)
+            setup.acd.forget_offer_handler(call_id)
             return
-        language = self._languages.pop(call_id, engine.settings.ivr.default_language)
-        engine.acd.forget_offer_handler(call_id)
-        await engine.recordings.calls.call_started(
+        language = self._languages.pop(call_id, setup.default_language)
+        setup.acd.forget_offer_handler(call_id)
+        await setup.calls.call_started(
             session.uniqueid, session.uniqueid, call_id, offer.callback_number, _now()
         )
-        ticket = engine.acd.open_ticket(call_id)
+        ticket = setup.acd.open_ticket(call_id)
         ticket.consultant_id = offer.consultant_id
         self._feed(CallbackAnswered(call_id))
-        room = WaitingRoom(
-            engine.settings.ivr.prompts_pbx_dir, engine.hangup_channel, self._connected(session)
-        )
-        prompts = engine.settings.ivr.prompts_pbx_dir
+        room = WaitingRoom(setup.prompts_dir, setup.hangup_channel, self._connected(session))
+        prompts = setup.prompts_dir
         try:
             await session.stream_file(f"{prompts}/{language}/callback_greeting")
             ticket.inbox.put_nowait(offer)
             outcome = await wait_and_connect(
-                session, engine.acd, ticket, room, language=language, caller_number=""
+                session, setup.acd, ticket, room, language=language, caller_number=""
             )
             if outcome is WaitOutcome.SERVED:
                 await session.set_variable("DASAN_DONE", "1")
@@ -168,15 +195,15 @@ class Callbacks:
         except AgiError as exc:
             log.error("call-back %s: AGI failure: %s", call_id, exc)
         finally:
-            engine.acd.close_ticket(call_id)
-            await engine.recordings.calls.call_ended(session.uniqueid, _now())
+            setup.acd.close_ticket(call_id)
+            await setup.calls.call_ended(session.uniqueid, _now())
             rec = await _safe_variable(session, "DASAN_REC")
             if rec:
-                await engine.recordings.pipeline.recording_closed(session.uniqueid, rec)
+                await setup.recordings.recording_closed(session.uniqueid, rec)
 
-    def _connected(self, session: AgiSession):  # type: ignore[no-untyped-def]
+    def _connected(self, session: AgiSession) -> ConsultantConnected:
         async def joined(_call_id: str, consultant: str) -> None:
-            await self._engine.recordings.calls.consultant_joined(session.uniqueid, consultant)
+            await self._setup.calls.consultant_joined(session.uniqueid, consultant)
 
         return joined
 
@@ -185,7 +212,7 @@ class Callbacks:
         """Call-backs an earlier engine accepted and never placed (it died or stopped with them
         pending) are kept in ``requests.jsonl`` with reason ``engine-stopped`` and an alarm, so
         supervisors call them: nothing promised to a citizen is dropped silently."""
-        folder = self._engine.settings.state_dir / "callbacks"
+        folder = self._setup.requests_dir
         requests = folder / "requests.jsonl"
 
         def keep() -> int:
@@ -211,7 +238,7 @@ class Callbacks:
         if count:
             message = f"{count} call-back(s) left pending by an earlier engine, kept in {requests}"
             log.warning(message)
-            self._engine.alarm_soon("callbacks", "left-pending", Severity.WARNING, message)
+            self._setup.alarm("callbacks", "left-pending", Severity.WARNING, message)
 
     async def request_later(
         self,
@@ -222,7 +249,7 @@ class Callbacks:
         kind: str = "callback",
     ) -> None:
         """Keep a request (a call-back, or an SMS answer) for the next open hours."""
-        folder = self._engine.settings.state_dir / "callbacks"
+        folder = self._setup.requests_dir
         record = {
             "call_id": session.uniqueid,
             "kind": kind,

@@ -1,0 +1,178 @@
+"""The recording guard's driver, built from a GuardSetup (no engine): proven on the primary
+path, refused after the spare path fails too (apology, alarm, call-back), the caller hanging
+up while the file is watched, and a recording folder that is missing. A real AgiServer and a
+fake Asterisk on loopback; the recording file is a real file that grows (or does not)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from callpath.recguard import GuardSetup, confirm_recording
+from ivr.agi import AgiHangup, AgiSession
+from recordings.guard import GuardPolicy
+
+from .support import HANGUP, Alarms, agi_call, replies
+
+UID = "1764355829.7"
+PRIMARY = "/var/spool/dasan/recordings"
+SPARE = "/var/spool/dasan/recordings-spare"
+QUICK = GuardPolicy(confirm_within=dt.timedelta(seconds=0.4))
+
+
+class Desk:
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str]] = []
+
+    async def request(self, session: AgiSession, language: str) -> None:
+        self.requests.append((session.uniqueid, language))
+
+
+def guard_for(tmp_path: Path, alarms: Alarms, desk: Desk, policy: GuardPolicy) -> GuardSetup:
+    mounts = {PRIMARY: tmp_path / "spool", SPARE: tmp_path / "spare"}
+
+    def host_path(pbx_path: str) -> Path | None:
+        folder, _, name = pbx_path.rpartition("/")
+        return mounts[folder] / name if folder in mounts else None
+
+    return GuardSetup(
+        host_path=host_path,
+        pbx_spool_dir=PRIMARY,
+        pbx_spare_dir=SPARE,
+        prompts_dir="/var/lib/dasan/prompts",
+        alarm=alarms,
+        request_callback=desk.request,
+        policy=policy,
+    )
+
+
+@contextlib.asynccontextmanager
+async def growing(path: Path) -> AsyncIterator[None]:
+    """MixMonitor writing: the file grows every 50 ms."""
+
+    async def write() -> None:
+        while True:
+            with path.open("ab") as handle:
+                handle.write(b"\0" * 320)
+            await asyncio.sleep(0.05)
+
+    task = asyncio.create_task(write())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+async def test_a_growing_recording_on_the_primary_path_is_proven(tmp_path: Path) -> None:
+    (tmp_path / "spool").mkdir()
+    alarms, desk, outcome = Alarms(), Desk(), []
+    guard = guard_for(tmp_path, alarms, desk, GuardPolicy())
+
+    async def handler(session: AgiSession) -> None:
+        outcome.append(await confirm_recording(guard, session, "ko"))
+
+    script = replies(
+        {
+            "GET VARIABLE DASAN_REC": f"200 result=1 ({PRIMARY}/{UID}.wav)",
+            "GET VARIABLE DASAN_MIXMON_ID": "200 result=1 (0x7f00a1)",
+        }
+    )
+    async with growing(tmp_path / "spool" / f"{UID}.wav"), agi_call(handler, script) as peer:
+        pass
+    assert outcome == [True]
+    assert peer.commands[:2] == ["GET VARIABLE DASAN_REC", "SET MUSIC on"]
+    assert not any(c.startswith(("EXEC", "GET DATA")) for c in peer.commands)
+    assert alarms.raised == [] and desk.requests == []
+
+
+async def test_no_recording_on_either_path_is_refused_with_apology_alarm_and_call_back(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "spool").mkdir()
+    (tmp_path / "spare").mkdir()
+    alarms, desk, outcome = Alarms(), Desk(), []
+    guard = guard_for(tmp_path, alarms, desk, QUICK)
+
+    async def handler(session: AgiSession) -> None:
+        outcome.append(await confirm_recording(guard, session, "vi"))
+
+    script = replies(
+        {
+            "GET VARIABLE DASAN_REC": f"200 result=1 ({PRIMARY}/{UID}.wav)",
+            "GET VARIABLE DASAN_MIXMON_ID": "200 result=0",
+            "GET DATA": "200 result=1",  # the caller accepts the call-back
+            "STREAM FILE": "200 result=0 endpos=800",
+        }
+    )
+    async with agi_call(handler, script) as peer:
+        pass
+    assert outcome == [False]
+    moved = [c for c in peer.commands if c.startswith(("EXEC", "SET VARIABLE DASAN_REC"))]
+    assert moved[0] == "EXEC StopMixMonitor"
+    assert moved[1].startswith("EXEC MixMonitor") and f"{SPARE}/{UID}.wav" in moved[1]
+    assert moved[2] == f"SET VARIABLE DASAN_REC {SPARE}/{UID}.wav"
+    assert "SET MUSIC off" in peer.commands
+    assert any(
+        c.startswith("GET DATA /var/lib/dasan/prompts/vi/recording_unavailable")
+        for c in peer.commands
+    )
+    assert peer.commands[-1].startswith("STREAM FILE /var/lib/dasan/prompts/vi/callback_accepted")
+    assert ("recording", f"unrecorded:{UID}") in alarms.raised
+    assert desk.requests == [(UID, "vi")]
+
+
+async def test_a_caller_hanging_up_while_the_file_is_watched_ends_the_call_at_once(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "spool").mkdir()
+    alarms, desk = Alarms(), Desk()
+    guard = guard_for(tmp_path, alarms, desk, GuardPolicy())  # 8 s: the hang-up comes first
+    ended: list[str] = []
+
+    async def handler(session: AgiSession) -> None:
+        with pytest.raises(AgiHangup):
+            await confirm_recording(guard, session, "ko")
+        ended.append("hangup")
+
+    polls = 0
+
+    def script(line: str) -> str:
+        nonlocal polls
+        if line == "GET VARIABLE DASAN_REC":
+            return f"200 result=1 ({PRIMARY}/{UID}.wav)"
+        if line == "GET VARIABLE DASAN_MIXMON_ID":
+            polls += 1
+            return HANGUP if polls == 3 else "200 result=0"
+        return "200 result=0"
+
+    async with agi_call(handler, script):
+        pass
+    assert ended == ["hangup"]
+    assert alarms.raised == [] and desk.requests == []
+
+
+async def test_a_missing_recording_folder_moves_to_the_spare_path(tmp_path: Path) -> None:
+    (tmp_path / "spare").mkdir()  # the primary folder is gone (unmounted disk)
+    alarms, desk, outcome = Alarms(), Desk(), []
+    guard = guard_for(tmp_path, alarms, desk, QUICK)
+
+    async def handler(session: AgiSession) -> None:
+        outcome.append(await confirm_recording(guard, session, "ko"))
+
+    script = replies(
+        {
+            "GET VARIABLE DASAN_REC": f"200 result=1 ({PRIMARY}/{UID}.wav)",
+            "GET VARIABLE DASAN_MIXMON_ID": "200 result=1 (0x7f00a1)",
+        }
+    )
+    async with growing(tmp_path / "spare" / f"{UID}.wav"), agi_call(handler, script) as peer:
+        pass
+    assert outcome == [True]
+    assert f"SET VARIABLE DASAN_REC {SPARE}/{UID}.wav" in peer.commands
+    assert any(source == "recording" for source, _ in alarms.raised)
+    assert desk.requests == []
