@@ -155,7 +155,7 @@ async def _gather(
     )
 
 
-def _scan(settings: Settings) -> list[FoundFile]:
+def _scan(settings: RecordingsHost) -> list[FoundFile]:
     return list(scan(Roots.of(settings)))
 
 
