@@ -11,6 +11,8 @@ import sys
 
 import click
 
+from dasan.context import settings_from
+
 # Area modules that contribute commands, in help order.
 _COMMAND_MODULES = (
     "dasan.pbx.cli",
@@ -22,6 +24,7 @@ _COMMAND_MODULES = (
     "acd.cli",
     "cti.cli",
     "recordings.cli",
+    "safety.cli",
     "dasan.load_cli",
 )
 
@@ -40,6 +43,8 @@ def build_cli() -> click.Group:
         """Dasan: citizen contact-center engine beside Asterisk 22."""
         ctx.ensure_object(dict)
         ctx.obj["config_path"] = config_path
+        # Feature commands that must not import dasan get the settings through this.
+        ctx.obj["settings_loader"] = settings_from
 
     for name in _COMMAND_MODULES:
         try:
