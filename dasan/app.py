@@ -37,6 +37,7 @@ from dasan.callbacks import Callbacks, journal_sizes
 from dasan.callflow import CallFlow
 from dasan.config import Settings
 from dasan.faults import Faults
+from dasan.recguard import confirm_recording
 from dasan.supervisor import Supervisor
 from ivr.agi import AgiServer, AgiSession
 from ivr.listen import STOP_DIGIT
@@ -44,6 +45,7 @@ from ivr.wiring import menu_store, pid_file, reload_menu, speech_pool
 from recordings.cdr import citizen_calls, read_cdr
 from recordings.layout import cdr_files
 from recordings.system import Recordings
+from safety.wiring import SafetyCalls
 
 log = logging.getLogger("dasan.engine")
 
@@ -64,8 +66,14 @@ class Engine:
         self.speech = speech_pool(settings, lambda status: self._write_status(speech=status))
         self.callbacks = Callbacks(self)
         self.flow = CallFlow(self)
+        self.safety = SafetyCalls(settings.safety, settings.ivr, settings.acd.outside_dial)
         self.agi = AgiServer(
-            settings.agi, {"ivr": self.flow.handle, "callback": self.callbacks.handle}
+            settings.agi,
+            {
+                "ivr": self.flow.handle,
+                "callback": self.callbacks.handle,
+                "safety": self.safety.handle,
+            },
         )
         self._stop = asyncio.Event()
         self._status: dict[str, str] = {"pid": str(os.getpid())}
@@ -153,6 +161,15 @@ class Engine:
         self.writer.alarms = self._recordings.alarms
         if self.acd.journal is not None:
             self.acd.journal.on_problem = self._acd_journal_problem
+        self.safety.open(
+            storage=storage,
+            recordings=self._recordings,
+            ami=self.ami,
+            acd=self.acd,
+            hangup_channel=self.hangup_channel,
+            confirm_recording=lambda session, lang: confirm_recording(self, session, lang),
+            on_connected=self.consultant_connected,
+        )
         return storage
 
     def _acd_journal_problem(self, message: str | None) -> None:
@@ -186,6 +203,7 @@ class Engine:
             ("speech", self._run_speech),
             ("ami-login", self._keep_ami),
             ("status", self._report_writes),
+            *self.safety.components(),
         ]
 
     async def _report_writes(self) -> None:

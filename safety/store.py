@@ -307,6 +307,17 @@ class SafetyStore:
                 TimelineRow(person_id=person_id, at=at, kind=kind, detail=json.dumps(detail))
             )
 
+    async def marks(self) -> list[tuple[str, dt.datetime, str, str]]:
+        """Consultants' marks, in order: (person id, time, kind, by)."""
+        query = (
+            select(TimelineRow)
+            .where(TimelineRow.kind.in_(("concern-marked", "case-closed-by")))
+            .order_by(TimelineRow.at, TimelineRow.id)
+        )
+        async with self._storage.session() as session:
+            rows = (await session.scalars(query)).all()
+        return [(r.person_id, r.at, r.kind, str(json.loads(r.detail).get("by", ""))) for r in rows]
+
     async def timeline(self, person_id: str) -> list[dict[str, Any]]:
         query = (
             select(TimelineRow)
