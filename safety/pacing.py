@@ -6,7 +6,8 @@ Invariants (for any inputs):
   given a ready consultant with ``keep_free`` consultants left over for inbound 120 callers,
   and while safety calls stay within ``consultant_share`` of the ready consultants. So no
   call is offered when no consultant is free, and inbound keeps most of the desk.
-- Call-backs (escalations) go before scheduled calls, then the earliest due first.
+- Call-backs (escalations) go before scheduled calls, then the earliest due first; a call is
+  never placed outside the person's hours (after its ``until``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class DueCall:
     due_at: dt.datetime
     kind: str = "scheduled"  # scheduled | retry | callback
     planned_at: dt.datetime | None = None
+    until: dt.datetime | None = None  # the end of the person's hours: not placed after it
 
     @property
     def urgent(self) -> bool:
@@ -55,7 +57,11 @@ def choose(
 ) -> list[DueCall]:
     """The due calls to place now, at most ``room(...)``; one call per person at a time."""
     allowed = room(in_progress, ready_consultants, capacity)
-    ready = [c for c in due if c.due_at <= now and c.person_id not in busy_people]
+    ready = [
+        c
+        for c in due
+        if c.due_at <= now and (c.until is None or now < c.until) and c.person_id not in busy_people
+    ]
     ready.sort(key=lambda c: (not c.urgent, c.due_at, c.person_id))
     chosen: list[DueCall] = []
     people: set[str] = set()

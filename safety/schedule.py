@@ -37,6 +37,7 @@ class Enrollee:
 class PlannedCall:
     at: dt.datetime  # aware, UTC
     person_id: str
+    until: dt.datetime  # the end of the person's hours that day (UTC): too late after it
 
 
 def calling_days(
@@ -97,7 +98,8 @@ def plan_week(
             at = min(slots, key=lambda s: (per_slot[s], s))
             per_day[day] += 1
             per_slot[at] += 1
-            plan.append(PlannedCall(at, person.id))
+            until = dt.datetime.combine(day, person.window_end, zone).astimezone(dt.UTC)
+            plan.append(PlannedCall(at, person.id, until))
     return sorted(plan)
 
 
@@ -113,9 +115,10 @@ def next_in_window(
     zone: ZoneInfo,
     weekdays: Iterable[int],
     is_holiday: Callable[[dt.date], bool],
-) -> dt.datetime:
-    """``at`` if it falls in the person's hours on a calling day, else the next window start
-    (retries and call-backs are placed within preferred hours too; searched up to 3 weeks)."""
+) -> tuple[dt.datetime, dt.datetime]:
+    """(``at`` if it falls in the person's hours on a calling day, else the next window start;
+    that window's end): retries and call-backs are placed within preferred hours too
+    (searched up to 3 weeks ahead)."""
     wanted = set(weekdays)
     local = at.astimezone(zone)
     for offset in range(22):
@@ -125,5 +128,5 @@ def next_in_window(
         start = dt.datetime.combine(day, person.window_start, zone)
         end = dt.datetime.combine(day, person.window_end, zone)
         if local < end:
-            return max(local, start).astimezone(dt.UTC)
-    return at
+            return max(local, start).astimezone(dt.UTC), end.astimezone(dt.UTC)
+    return at, at + dt.timedelta(hours=1)

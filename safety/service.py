@@ -74,6 +74,7 @@ class CampaignStatus:
     due_later: int = 0
     live: int = 0
     placed: int = 0
+    missed: int = 0
     peak_live: int = 0
     last_pacing: dict[str, int] = field(default_factory=dict)
 
@@ -138,6 +139,7 @@ class SafetyCampaign:
         now = self._clock()
         if self._week != week_of(now, self._zone):
             await self._plan(now)
+        self._drop_missed(now)
         due = [c for c in self._planned if c.due_at <= now] + [
             c for c in self._again.values() if c.due_at <= now
         ]
@@ -163,6 +165,16 @@ class SafetyCampaign:
         self.status.planned = len(self._planned)
         self.status.due_later = len(self._again)
 
+    def _drop_missed(self, now: dt.datetime) -> None:
+        """Calls whose hours ended before they could be placed (the engine was down, the
+        desk was full) are not placed late: counted and logged, the next one is planned."""
+        missed = [c for c in self._planned if c.until is not None and c.until <= now]
+        for call in missed:
+            self._planned.remove(call)
+        if missed:
+            self.status.missed += len(missed)
+            log.warning("safety: %d planned call(s) missed their hours", len(missed))
+
     async def _plan(self, now: dt.datetime) -> None:
         self._people = {p.id: p for p in await self._store.people()}
         week = week_of(now, self._zone)
@@ -179,7 +191,7 @@ class SafetyCampaign:
             if a.kind == "scheduled"
         }
         self._planned = [
-            DueCall(c.person_id, c.at, "scheduled", c.at)
+            DueCall(c.person_id, c.at, "scheduled", c.at, c.until)
             for c in plan
             if (c.person_id, c.at) not in placed
         ]
@@ -309,14 +321,16 @@ class SafetyCampaign:
         if isinstance(command, CallAgain):
             person = self._people.get(command.person_id)
             if person is not None:
-                at = next_in_window(
+                at, until = next_in_window(
                     command.not_before,
                     _enrollee(person),
                     self._zone,
                     self._settings.weekdays,
                     self._is_holiday,
                 )
-                self._again[command.person_id] = DueCall(command.person_id, at, command.kind, at)
+                self._again[command.person_id] = DueCall(
+                    command.person_id, at, command.kind, at, until
+                )
             return
         if replay:
             return  # already stored by the engine that decided it

@@ -74,10 +74,11 @@ def test_holidays_are_skipped() -> None:
 def test_a_retry_waits_for_the_next_window() -> None:
     person = Enrollee("p1", dt.time(10), dt.time(12))
     friday_evening = dt.datetime(2026, 12, 11, 18, tzinfo=ZONE)
-    at = next_in_window(friday_evening, person, ZONE, WEEKDAYS, lambda _d: False)
+    at, until = next_in_window(friday_evening, person, ZONE, WEEKDAYS, lambda _d: False)
     assert at.astimezone(ZONE) == dt.datetime(2026, 12, 14, 10, tzinfo=ZONE)
+    assert until.astimezone(ZONE) == dt.datetime(2026, 12, 14, 12, tzinfo=ZONE)
     inside = dt.datetime(2026, 12, 14, 11, tzinfo=ZONE)
-    assert next_in_window(inside, person, ZONE, WEEKDAYS, lambda _d: False) == inside
+    assert next_in_window(inside, person, ZONE, WEEKDAYS, lambda _d: False)[0] == inside
     assert week_of(inside, ZONE) == MONDAY + dt.timedelta(days=7)
 
 
@@ -126,6 +127,11 @@ def test_callbacks_go_first_and_one_call_per_person() -> None:
         due, now, in_progress=0, ready_consultants=20, busy_people=frozenset({"b"}), capacity=CAP
     )
     assert [c.person_id for c in busy] == ["a"]
+    late = [DueCall("d", now - dt.timedelta(hours=2), until=now)]
+    none = choose(
+        late, now, in_progress=0, ready_consultants=9, busy_people=frozenset(), capacity=CAP
+    )
+    assert none == []  # never outside the person's hours
 
 
 def test_a_campaign_of_500_never_floods_the_trunk_or_the_desk() -> None:
