@@ -23,6 +23,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from acd.model import ConsultantState
@@ -58,6 +59,7 @@ log = logging.getLogger("dasan.safety")
 # OriginateResponse Reason: the last control frame seen (Asterisk's AST_CONTROL_*).
 _REASONS = {"5": Outcome.BUSY, "3": Outcome.NO_ANSWER, "2": Outcome.NO_ANSWER}
 _SESSION_LIMIT_S = 4 * 3600.0
+_REPORT_GRACE_S = 10.0
 
 
 @dataclass
@@ -252,14 +254,42 @@ class SafetyCampaign:
                 Async="true",
             )
             reason = await self._originate_reason(subscription, attempt_id)
+            if reason != "4":
+                if live.result.done():  # answered and served though the response said otherwise
+                    return live.result.result()
+                outcome = _REASONS.get(reason or "", Outcome.FAILED)
+                return CallResult(outcome, detail=f"reason {reason}")
+            return await self._session_result(subscription, attempt_id, live)
         finally:
             subscription.close()
-        if reason != "4":
-            if live.result.done():  # answered and served although the response said otherwise
-                return live.result.result()
-            return CallResult(_REASONS.get(reason or "", Outcome.FAILED), detail=f"reason {reason}")
-        async with asyncio.timeout(_SESSION_LIMIT_S):
-            return await live.result
+
+    async def _session_result(
+        self, subscription: object, attempt_id: str, live: _Live
+    ) -> CallResult:
+        """The answered call's session report; failed if the channel hangs up and no session
+        reports within a few seconds (the engine's FastAGI never served it)."""
+
+        async def hung_up() -> None:
+            async for item in subscription:  # type: ignore[attr-defined]
+                if (
+                    isinstance(item, AmiEvent)
+                    and item.name == "Hangup"
+                    and item.uniqueid == attempt_id
+                ):
+                    return
+
+        watcher = asyncio.ensure_future(hung_up())
+        try:
+            async with asyncio.timeout(_SESSION_LIMIT_S):
+                waiting: set[asyncio.Future[Any]] = {watcher, live.result}
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if not live.result.done():
+                    await asyncio.wait({live.result}, timeout=_REPORT_GRACE_S)
+        finally:
+            watcher.cancel()
+        if live.result.done():
+            return live.result.result()
+        return CallResult(Outcome.FAILED, detail="answered, but no session reported")
 
     async def _originate_reason(self, subscription: object, attempt_id: str) -> str | None:
         """The OriginateResponse's Reason ("4" answered), or None if none came in time."""
@@ -291,10 +321,13 @@ class SafetyCampaign:
         if live is None:
             log.error("safety session %s for unknown attempt %r", session.uniqueid, attempt_id)
             return
-        mode = (await session.get_variable("DASAN_SAFETY_MODE")) or MODE_CHECKIN
-        result = await run_session(session, self._desk, live.language, mode)
-        if not live.result.done():
-            live.result.set_result(result)
+        result = CallResult(Outcome.FAILED, detail="the session crashed")
+        try:
+            mode = (await session.get_variable("DASAN_SAFETY_MODE")) or MODE_CHECKIN
+            result = await run_session(session, self._desk, live.language, mode)
+        finally:
+            if not live.result.done():
+                live.result.set_result(result)
 
     # Outcomes and escalation --------------------------------------------------------------
     async def _finish(self, attempt_id: str, call: DueCall, result: CallResult) -> None:
