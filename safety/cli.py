@@ -22,6 +22,8 @@ import click
 
 from common.storage import Storage
 from ivr.closed_days import HolidayCalendar
+from ivr.hours import load_closed_days
+from ivr.settings import IvrSettings
 from recordings.keys import KeyFileError, load_or_create_key_ring
 from recordings.settings import RecordingsSettings
 from safety.protect import PersonalData
@@ -31,7 +33,7 @@ from safety.settings import SafetySettings
 from safety.store import SafetyStore
 
 T = TypeVar("T")
-ZONE = ZoneInfo("Asia/Seoul")
+ZONE = ZoneInfo("Asia/Seoul")  # Seoul's districts: Seoul's calendar
 
 
 class SafetyHost(Protocol):
@@ -45,6 +47,8 @@ class SafetyHost(Protocol):
     def state_dir(self) -> Path: ...
     @property
     def storage_url(self) -> str: ...
+    @property
+    def ivr(self) -> IvrSettings: ...
 
 
 def key_path(host: SafetyHost) -> Path:
@@ -158,7 +162,7 @@ def plan_cmd(ctx: click.Context, week: str | None, as_json: bool) -> None:
     )
     people = _with_store(host, lambda store: store.people())
     enrollees = [Enrollee(p.id, p.window_start, p.window_end, p.calls_per_week) for p in people]
-    calendar = HolidayCalendar()
+    calendar = HolidayCalendar(load_closed_days(host.ivr.holidays_file))
     plan = plan_week(enrollees, start, ZONE, host.safety.weekdays, calendar.__contains__)
     per_day: dict[str, int] = {}
     for call in plan:
