@@ -207,3 +207,36 @@ async def test_well_help_and_silent_through_the_pbx(
     # The no-answer was told apart by the PBX's reason (ringing, then the originate timeout).
     responses = recorder.named("OriginateResponse")
     assert any(r.get("Reason") == "3" for r in responses if r.uniqueid.startswith("dasan-sf-"))
+
+
+MORE = [f"01071001{n:02d}" for n in range(6)]
+
+
+@pytest.mark.timeout(300)
+async def test_a_campaign_is_paced_under_the_trunk_limit(
+    engine: EngineProcess, recorder: AmiRecorder, sipp_dir: Path, it_env: ItEnv
+) -> None:
+    """Six more people enrolled; the next Monday the campaign calls all nine with at most
+    TRUNK_LIMIT safety channels up at once (from AMI) and every new person answers well."""
+    csv = it_env.root / "safety-more.csv"
+    rows = "".join(
+        f"P{n},{number},seocho,ko,10:00-12:00,E,010-2222-3333,O,02-2155-6114,no\n"
+        for n, number in enumerate(MORE)
+    )
+    csv.write_text(CSV.splitlines(keepends=True)[0] + rows, encoding="utf-8")
+    assert dasan_json(it_env, "safety", "import", str(csv))["stored"]
+    async with (
+        ConsultantUas(sipp_dir / "consultants", ring_ms=300, talk_ms=3000),
+        ElderlyUas(sipp_dir / "elderly"),
+    ):
+        _set_clock(it_env, dt.datetime(2026, 12, 14, 11, 50, tzinfo=SEOUL))
+        found = await eventually(
+            lambda: asyncio.to_thread(_attempts, it_env),
+            lambda t: all(_outcomes(t[n]) for n in MORE),
+            240,
+            "a call to every new person",
+        )
+    assert all(_outcomes(found[n]) == ["well"] for n in MORE), {
+        n: _outcomes(found[n]) for n in MORE
+    }
+    assert 0 < _max_concurrent(recorder) <= TRUNK_LIMIT
