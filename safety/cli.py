@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from acd.settings import AcdSettings
 from common.storage import Storage
 from ivr.closed_days import HolidayCalendar
 from ivr.hours import load_closed_days
@@ -49,6 +50,8 @@ class SafetyHost(Protocol):
     def storage_url(self) -> str: ...
     @property
     def ivr(self) -> IvrSettings: ...
+    @property
+    def acd(self) -> AcdSettings: ...
 
 
 def key_path(host: SafetyHost) -> Path:
@@ -227,6 +230,34 @@ def timeline_cmd(ctx: click.Context, person_id: str, as_json: bool) -> None:
         return
     for entry in entries:
         click.echo(f"{entry['at']}  {entry['kind']:24} {json.dumps(entry['detail'])}")
+
+
+@safety_group.command("simulate")
+@click.option("--people", default=500, show_default=True, type=click.IntRange(1, 100_000))
+@click.option(
+    "--share",
+    default=0.15,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of safety calls that need a consultant (pressed 2, personal).",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def simulate_cmd(ctx: click.Context, people: int, share: float, as_json: bool) -> None:
+    """A seed day of 120 calls with and without a campaign's Monday (the ACD simulator)."""
+    from acd.errors import AcdConfigError
+    from safety.simday import CampaignLoad, compare_day
+
+    host = _host(ctx)
+    try:
+        data = compare_day(host.acd, CampaignLoad(people=people, consultant_share=share))
+    except AcdConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        _print_json(data)
+        return
+    for key, value in data.items():
+        click.echo(f"{key}: {value}")
 
 
 COMMANDS = [safety_group]

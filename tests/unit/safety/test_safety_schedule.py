@@ -176,3 +176,14 @@ def test_a_campaign_of_500_never_floods_the_trunk_or_the_desk() -> None:
         now += dt.timedelta(seconds=1)
     assert placed == len(monday) and not pending
     assert 0 < peak <= capacity.trunk_limit
+
+
+def test_the_simulator_day_with_a_campaign_serves_every_safety_call() -> None:
+    from acd.settings import AcdSettings
+    from safety.simday import CampaignLoad, compare_day
+
+    data = compare_day(AcdSettings(), CampaignLoad(people=300, inbound_calls=3000))
+    assert data["safety_consultant_calls"] == data["safety_answered"] > 0
+    without, with_campaign = data["without_campaign"], data["with_campaign"]
+    assert isinstance(without, dict) and isinstance(with_campaign, dict)
+    assert without["inbound_offered"] == with_campaign["inbound_offered"] == 3000
