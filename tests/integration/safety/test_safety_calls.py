@@ -141,6 +141,26 @@ def _max_concurrent(recorder: AmiRecorder) -> int:
     return peak
 
 
+def _desk_never_short(recorder: AmiRecorder) -> None:
+    """At every safety call placed (its Newchannel), the consultants' channels up plus the
+    safety calls up (the new one included) fit in the logged-in consultants: each safety
+    call could still be given a consultant (keep_free is 0 here)."""
+    safety: set[str] = set()
+    desk: set[str] = set()
+    for event in recorder.named("Newchannel", "Hangup"):
+        channel, uid = event.get("Channel"), event.uniqueid
+        is_desk = any(channel.startswith(f"PJSIP/{c}-") for c in CONSULTANTS)
+        group = safety if uid.startswith("dasan-sf-") else desk if is_desk else None
+        if group is None:
+            continue
+        if event.name == "Hangup":
+            group.discard(uid)
+            continue
+        group.add(uid)
+        if group is safety:
+            assert len(safety) + len(desk) <= len(CONSULTANTS), (sorted(safety), sorted(desk))
+
+
 @pytest.mark.timeout(420)
 async def test_well_help_and_silent_through_the_pbx(
     engine: EngineProcess, recorder: AmiRecorder, sipp_dir: Path, it_env: ItEnv
@@ -202,8 +222,10 @@ async def test_well_help_and_silent_through_the_pbx(
     assert (
         "pressed-2" in next(e for e in found[HELP] if e["kind"] == "call-ended")["detail"]["detail"]
     )
-    # Pacing, from AMI: never more safety channels than the trunk limit.
+    # Pacing, from AMI: never more safety channels than the trunk limit, never a call
+    # placed that a consultant could not take.
     assert 0 < _max_concurrent(recorder) <= TRUNK_LIMIT
+    _desk_never_short(recorder)
     # The no-answer was told apart by the PBX's reason (ringing, then the originate timeout).
     responses = recorder.named("OriginateResponse")
     assert any(r.get("Reason") == "3" for r in responses if r.uniqueid.startswith("dasan-sf-"))
@@ -240,3 +262,4 @@ async def test_a_campaign_is_paced_under_the_trunk_limit(
         n: _outcomes(found[n]) for n in MORE
     }
     assert 0 < _max_concurrent(recorder) <= TRUNK_LIMIT
+    _desk_never_short(recorder)
