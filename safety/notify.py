@@ -4,7 +4,8 @@ Invariants:
 - A notification is first stored as ``pending`` in the person's timeline, naming who should be
   told (by role: the emergency contact, the district welfare officer), before any notifier
   runs; it becomes ``delivered`` only when a notifier that delivered it (an SMS the gateway
-  accepted, a ticket opened) calls ``SafetyStore.notification_delivered``.
+  accepted, a ticket opened) calls the request's ``delivered`` (the store's
+  ``notification_delivered``, timed by the campaign's clock).
 - ``PendingOnly`` delivers nothing: with it every notification stays pending, visible in the
   report and the timeline for supervisors to act on. SMS (channels/) and tickets (care/) plug
   in here.
@@ -13,6 +14,7 @@ Invariants:
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,6 +29,8 @@ class NotificationRequest:
     case_id: str
     reason: str  # why the case was opened (no-contact, pressed-2, concern)
     notifications: dict[str, str]  # recipient role -> notification id (pending in the store)
+    # Call with (notification id, channel: "sms" | "ticket") once that one was delivered.
+    delivered: Callable[[str, str], Awaitable[None]]
 
 
 class Notifier(Protocol):

@@ -392,8 +392,16 @@ class SafetyCampaign:
         person = self._people.get(command.person_id)
         if person is None:
             return
+
+        async def delivered(notification_id: str, channel: str) -> None:
+            await self._store.notification_delivered(notification_id, channel, self._clock())
+
         request = NotificationRequest(
-            person, command.case_id, "no-contact", dict(zip(command.recipients, ids, strict=True))
+            person,
+            command.case_id,
+            "no-contact",
+            dict(zip(command.recipients, ids, strict=True)),
+            delivered,
         )
         try:
             await self._notifier.notify(request)

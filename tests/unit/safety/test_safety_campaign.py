@@ -221,6 +221,14 @@ async def test_a_day_of_calls_paced_outcomes_and_escalation(store: SafetyStore) 
     assert all(e.stage == "notified" for e in escalations)
     notes = await store.notifications()
     assert {n["state"] for n in notes} == {"pending"} and len(notes) == 10
+    # A notifier that delivered one marks only that one; the others stay pending.
+    notifier = cast(_Recorder, campaign._notifier)
+    first = notifier.requests[0]
+    assert set(first.notifications) == {"emergency_contact", "welfare_officer"}
+    await first.delivered(first.notifications["welfare_officer"], "ticket")
+    states = {(n["id"], n["state"], n["channel"]) for n in await store.notifications()}
+    assert (first.notifications["welfare_officer"], "delivered", "ticket") in states
+    assert sum(1 for _, state, _ in states if state == "pending") == 9
     timeline = await store.timeline(by_number["2"])
     kinds = [e["detail"].get("kind") for e in timeline if e["kind"] == "call-placed"]
     assert kinds == ["scheduled", "retry", "callback"]
