@@ -1,7 +1,7 @@
 """Safety calls through the real PBX (issue 17), with the campaign's clock injected (a file):
-SIPp plays three elderly people on the outside gateway. One answers and presses 1 (recorded,
+SIPp plays four elderly people on the outside gateway. One answers and presses 1 (recorded,
 marked well); one presses 2 (a consultant is connected, with the SAFETY_RETURN priority);
-one never answers (retried once the clock moves on, then a priority call-back, then the
+one flagged for a personal call goes straight to a consultant; one never answers (retried once the clock moves on, then a priority call-back, then the
 emergency contact and the welfare officer are to be told: pending, nothing delivers yet).
 Pacing: never more safety channels up than the trunk limit (from AMI)."""
 
@@ -27,7 +27,7 @@ from tests.integration.support import (
 )
 
 SEOUL = ZoneInfo("Asia/Seoul")
-WELL, HELP, SILENT = "0107100001", "0107100002", "0107100003"
+WELL, HELP, SILENT, PERSONAL = "0107100001", "0107100002", "0107100003", "0107100004"
 TRUNK_LIMIT = 2
 CONSULTANTS = ["c0001", "c0002", "c0003"]
 CSV = (
@@ -36,6 +36,7 @@ CSV = (
     f"김순자,{WELL},종로구,ko,10:00-12:00,김민수,010-2222-3333,박주무관,02-2148-1234,no\n"
     f"이영희,{HELP},mapo,ko,10:00-12:00,이철수,010-4444-5555,최주무관,02-3153-8000,no\n"
     f"박말순,{SILENT},gangnam,ko,10:00-12:00,박지훈,010-6666-7777,정주무관,02-3423-5114,no\n"
+    f"최복례,{PERSONAL},nowon,ko,10:00-12:00,최민호,010-8888-9999,한주무관,02-2116-3114,yes\n"
 )
 
 
@@ -57,7 +58,7 @@ def engine_env(it_env: ItEnv) -> dict[str, str]:
     csv = it_env.root / "safety-people.csv"
     csv.write_text(CSV, encoding="utf-8")
     report = dasan_json(it_env, "safety", "import", str(csv))
-    assert report["stored"] and report["accepted"] == 3, report
+    assert report["stored"] and report["accepted"] == 4, report
     return {
         "DASAN_ACD__LOGGED_IN": json.dumps(CONSULTANTS),
         "DASAN_SAFETY__ENABLED": "true",
@@ -184,6 +185,8 @@ async def test_well_help_and_silent_through_the_pbx(
         assert _outcomes(found[WELL]) == ["well"]
         assert _outcomes(found[HELP]) == ["talked"]
         assert _outcomes(found[SILENT]) == ["no-answer"]
+        # Flagged for a personal call: a consultant at once, no check-in.
+        assert _outcomes(found[PERSONAL]) == ["talked"]
         # The retry waits for the clock (30 minutes); then retry, call-back, notification.
         _set_clock(it_env, dt.datetime(2026, 12, 7, 11, 21, tzinfo=SEOUL))
         found = await eventually(
@@ -203,7 +206,7 @@ async def test_well_help_and_silent_through_the_pbx(
     # Nothing delivers notifications yet: they stay pending, never "delivered".
     report = dasan_json(it_env, "safety", "report")
     assert report["total"]["notifications"] == {"pending": 2}
-    assert report["total"]["people_reached"] == 2
+    assert report["total"]["people_reached"] == 3
     assert report["total"]["escalations_open"] == 1
     assert report["districts"]["gangnam"]["escalations_open"] == 1
     # The well person's call was recorded (from the answer) and is in the call log.
@@ -238,7 +241,7 @@ MORE = [f"01071001{n:02d}" for n in range(6)]
 async def test_a_campaign_is_paced_under_the_trunk_limit(
     engine: EngineProcess, recorder: AmiRecorder, sipp_dir: Path, it_env: ItEnv
 ) -> None:
-    """Six more people enrolled; the next Monday the campaign calls all nine with at most
+    """Six more people enrolled; the next Monday the campaign calls all ten with at most
     TRUNK_LIMIT safety channels up at once (from AMI) and every new person answers well."""
     csv = it_env.root / "safety-more.csv"
     rows = "".join(
