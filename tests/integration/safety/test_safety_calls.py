@@ -178,6 +178,7 @@ async def test_well_help_and_silent_through_the_pbx(
                 len(_outcomes(t[WELL])) == 1
                 and len(_outcomes(t[HELP])) == 1
                 and len(_outcomes(t[SILENT])) == 1
+                and len(_outcomes(t[PERSONAL])) == 1
             ),
             180,
             "the first call to each person",
