@@ -23,13 +23,12 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from acd.model import ConsultantState
 from acd.views import consultant_counts
 from cti.ami.client import AmiClient
-from cti.ami.messages import AmiError, AmiEvent
+from cti.ami.messages import AmiError
 from ivr.agi import AgiSession
 from safety.call import MODE_CHECKIN, MODE_CONSULTANT, CallDesk, CallResult, run_session
 from safety.escalation import (
@@ -48,6 +47,7 @@ from safety.escalation import (
     decide,
 )
 from safety.notify import NotificationRequest, Notifier
+from safety.originate import Dialing, place_call
 from safety.pacing import Capacity, DueCall, choose
 from safety.people import Person
 from safety.schedule import Enrollee, next_in_window, plan_week, week_of
@@ -55,11 +55,6 @@ from safety.settings import SafetySettings
 from safety.store import SafetyStore
 
 log = logging.getLogger("dasan.safety")
-
-# OriginateResponse Reason: the last control frame seen (Asterisk's AST_CONTROL_*).
-_REASONS = {"5": Outcome.BUSY, "3": Outcome.NO_ANSWER, "2": Outcome.NO_ANSWER}
-_SESSION_LIMIT_S = 4 * 3600.0
-_REPORT_GRACE_S = 10.0
 
 
 @dataclass
@@ -110,13 +105,12 @@ class SafetyCampaign:
     ) -> None:
         self._settings = settings
         self._store = store
-        self._ami = ami
         self._desk = desk
         self._notifier = notifier
         self._clock = clock
         self._zone = zone
         self._is_holiday = is_holiday
-        self._dial = dial
+        self._dialing = Dialing(ami, dial, settings.ring_s)
         self._policy = policy_of(settings)
         self._capacity = Capacity(
             settings.trunk_limit, settings.keep_free, settings.consultant_share
@@ -235,78 +229,14 @@ class SafetyCampaign:
 
     async def _originate(self, attempt_id: str, person: Person, call: DueCall) -> CallResult:
         mode = MODE_CONSULTANT if person.personal_call or call.kind == "callback" else MODE_CHECKIN
-        live = self._live[attempt_id]
-        subscription = self._ami.subscribe(name=f"safety-{attempt_id}")
-        try:
-            await self._ami.action(
-                "Originate",
-                Channel=self._dial.format(number=person.number),
-                Context="dasan-safety",
-                Exten="s",
-                Priority="1",
-                ChannelId=attempt_id,
-                CallerID="120 <120>",
-                Timeout=str(self._settings.ring_s * 1000),
-                Variable=(
-                    f"DASAN_SAFETY_ATTEMPT={attempt_id},DASAN_LANG={person.language},"
-                    f"DASAN_SAFETY_MODE={mode}"
-                ),
-                Async="true",
-            )
-            reason = await self._originate_reason(subscription, attempt_id)
-            if reason != "4":
-                if live.result.done():  # answered and served though the response said otherwise
-                    return live.result.result()
-                outcome = _REASONS.get(reason or "", Outcome.FAILED)
-                return CallResult(outcome, detail=f"reason {reason}")
-            return await self._session_result(subscription, attempt_id, live)
-        finally:
-            subscription.close()
-
-    async def _session_result(
-        self, subscription: object, attempt_id: str, live: _Live
-    ) -> CallResult:
-        """The answered call's session report; failed if the channel hangs up and no session
-        reports within a few seconds (the engine's FastAGI never served it)."""
-
-        async def hung_up() -> None:
-            async for item in subscription:  # type: ignore[attr-defined]
-                if (
-                    isinstance(item, AmiEvent)
-                    and item.name == "Hangup"
-                    and item.uniqueid == attempt_id
-                ):
-                    return
-
-        watcher = asyncio.ensure_future(hung_up())
-        try:
-            async with asyncio.timeout(_SESSION_LIMIT_S):
-                waiting: set[asyncio.Future[Any]] = {watcher, live.result}
-                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-                if not live.result.done():
-                    await asyncio.wait({live.result}, timeout=_REPORT_GRACE_S)
-        finally:
-            watcher.cancel()
-        if live.result.done():
-            return live.result.result()
-        return CallResult(Outcome.FAILED, detail="answered, but no session reported")
-
-    async def _originate_reason(self, subscription: object, attempt_id: str) -> str | None:
-        """The OriginateResponse's Reason ("4" answered), or None if none came in time."""
-        try:
-            async with asyncio.timeout(self._settings.ring_s + 15):
-                async for item in subscription:  # type: ignore[attr-defined]
-                    if (
-                        isinstance(item, AmiEvent)
-                        and item.name == "OriginateResponse"
-                        and item.uniqueid == attempt_id
-                    ):
-                        if item.get("Response") == "Success":
-                            return "4"
-                        return item.get("Reason") or "0"
-        except TimeoutError:
-            return None
-        return None
+        variables = {
+            "DASAN_SAFETY_ATTEMPT": attempt_id,
+            "DASAN_LANG": person.language,
+            "DASAN_SAFETY_MODE": mode,
+        }
+        return await place_call(
+            self._dialing, attempt_id, person.number, variables, self._live[attempt_id].result
+        )
 
     def call_of(self, attempt_id: str) -> tuple[str, str, str] | None:
         """(person id, number, language) of a call in progress."""
