@@ -30,7 +30,7 @@ from acd.driver import AcdDriver
 from callpath.acd_ami import AcdAmiBridge
 from callpath.callbacks import Callbacks, CallbackSetup, journal_sizes
 from callpath.callflow import CallFlow, FlowSetup
-from callpath.recguard import GuardSetup
+from callpath.recguard import GuardSetup, confirm_recording
 from common.alarms import Severity
 from common.storage import PoolSettings, Storage
 from common.writer import DurableWriter
@@ -46,6 +46,7 @@ from ivr.wiring import menu_store, pid_file, prompt_paths, reload_menu, speech_i
 from recordings.cdr import citizen_calls, read_cdr
 from recordings.layout import cdr_files, mounted_host_path
 from recordings.system import Recordings
+from safety.wiring import SafetyCalls
 
 log = logging.getLogger("dasan.engine")
 
@@ -67,8 +68,14 @@ class Engine:
         # The call path is built once the call log is open (``_wire_call_path``).
         self._flow: CallFlow | None = None
         self._callbacks: Callbacks | None = None
+        self.safety = SafetyCalls(settings.safety, settings.ivr, settings.acd.outside_dial)
         self.agi = AgiServer(
-            settings.agi, {"ivr": self._ivr_session, "callback": self._callback_session}
+            settings.agi,
+            {
+                "ivr": self._ivr_session,
+                "callback": self._callback_session,
+                "safety": self.safety.handle,
+            },
         )
         self._stop = asyncio.Event()
         self._status: dict[str, str] = {"pid": str(os.getpid())}
@@ -108,7 +115,7 @@ class Engine:
     async def _callback_session(self, session: AgiSession) -> None:
         await self.callbacks.handle(session)
 
-    def _wire_call_path(self, recordings: Recordings) -> None:
+    def _wire_call_path(self, recordings: Recordings) -> GuardSetup:
         """Each call-path piece from what it needs (the call log is open; no call came yet)."""
         settings = self.settings
         prompts_dir = settings.ivr.prompts_pbx_dir
@@ -153,6 +160,7 @@ class Engine:
                 before_serve=self.faults.maybe_crash_ivr,
             )
         )
+        return guard
 
     # Services for call handling ---------------------------------------------------------
     async def hangup_channel(self, channel: str) -> None:
@@ -215,9 +223,18 @@ class Engine:
         self.writer.open()  # an earlier run's unacknowledged writes are replayed first
         self._recordings = await Recordings.open(self.settings, storage=storage, writer=self.writer)
         self.writer.alarms = self._recordings.alarms
-        self._wire_call_path(self._recordings)
+        guard = self._wire_call_path(self._recordings)
         if self.acd.journal is not None:
             self.acd.journal.on_problem = self._acd_journal_problem
+        self.safety.open(
+            storage=storage,
+            recordings=self._recordings,
+            ami=self.ami,
+            acd=self.acd,
+            hangup_channel=self.hangup_channel,
+            confirm_recording=partial(confirm_recording, guard),
+            on_connected=self.consultant_connected,
+        )
         return storage
 
     def _acd_journal_problem(self, message: str | None) -> None:
@@ -251,6 +268,7 @@ class Engine:
             ("speech", self._run_speech),
             ("ami-login", self._keep_ami),
             ("status", self._report_writes),
+            *self.safety.components(),
         ]
 
     async def _run_acd_ami(self) -> None:

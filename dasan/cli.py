@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "acd.cli",
     "cti.cli",
     "recordings.cli",
+    "safety.cli",
     "dasan.load_cli",
 )
 

@@ -23,6 +23,7 @@ from dasan.paths import default_cache_dir, default_state_dir
 from dasan.pbx.settings import PbxSettings
 from ivr.settings import AgiSettings, IvrSettings
 from recordings.settings import RecordingsSettings
+from safety.settings import SafetySettings
 
 LANGUAGES = ("ko", "en", "zh", "ja", "vi", "mn")
 
@@ -108,6 +109,7 @@ class Settings(BaseSettings):
     recordings: RecordingsSettings = RecordingsSettings()
     storage: StorageSettings = StorageSettings()
     faults: FaultSettings = FaultSettings()
+    safety: SafetySettings = SafetySettings()
 
     @classmethod
     def settings_customise_sources(

@@ -117,6 +117,7 @@ async def start_web(engine: Engine) -> web.AppRunner:
     registry = CollectorRegistry()
     registry.register(EngineCollector(engine, center))
     extra = recording_routes(engine.recordings.access, principal_key=PRINCIPAL)
+    extra += engine.safety.routes(PRINCIPAL)
     app = create_app(center, auth, extra, registry=registry, settings=settings.http)
     task = asyncio.get_running_loop().create_task(center.run(), name="cti-center")
     task.add_done_callback(_center_done)

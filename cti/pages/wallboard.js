@@ -240,6 +240,27 @@ function wireSupervision() {
   byTestId("sup-logout").addEventListener("click", () => supervise("POST", "/logout"));
 }
 
+// --- safety calls (supervisors) -----------------------------------------------------------------
+const SAFETY_EVERY_MS = 30000;
+
+async function loadSafety() {
+  let report;
+  try {
+    report = await api("GET", "/api/safety/report");
+  } catch {
+    byTestId("safety").hidden = true; // not enabled, or not allowed: no panel
+    return;
+  }
+  const row = (name, s) => el("tr", {},
+    el("td", { text: name }),
+    ...[s.people, s.calls_made, s.people_reached, s.escalations_open, s.escalations_closed]
+      .map((v) => el("td", { class: "num", text: String(v) })));
+  const rows = Object.entries(report.districts).map(([code, s]) => row(code, s));
+  rows.push(row(t("wb.safety_total"), report.total));
+  byTestId("safety-table").querySelector("tbody").replaceChildren(...rows);
+  byTestId("safety").hidden = false;
+}
+
 async function main() {
   applyI18n();
   wireHeader(scheduleRender);
@@ -247,7 +268,11 @@ async function main() {
   byTestId("sign-out").hidden = false;
   byTestId("who").textContent = `${W.me.user_id} (${W.me.role})`;
   byTestId("wallboard").hidden = false;
-  if (W.me.role !== "consultant") wireSupervision();
+  if (W.me.role !== "consultant") {
+    wireSupervision();
+    loadSafety();
+    setInterval(loadSafety, SAFETY_EVERY_MS);
+  }
   new LiveSocket(onMessage, setConnection, () => location.reload()).start();
   setInterval(() => { recordSample(); scheduleRender(); }, 1000);
   window.addEventListener("resize", scheduleRender);

@@ -1,0 +1,1 @@
+"""Safety calls for elderly people living alone: people, schedules, calls, escalation."""
