@@ -35,6 +35,7 @@ from ivr.listen import STOP_DIGIT
 from ivr.menu.state import Mark, MenuState, journey_to_json
 from ivr.runner import IvrOutcome, run_menu
 from ivr.targets import OFFERS, TAG_SERVICE
+from ivr.video import menu_entry, negotiated_video
 from ivr.wiring import prompt_paths, speech_input
 from recordings.calllog import CallLog, CallLogError
 
@@ -208,6 +209,9 @@ class CallFlow:
         settings = engine.settings
         live = LiveJourney(engine.recordings.calls, call_id)
         keys = self.keys.open(session.uniqueid)
+        # A video call (sign language) enters the menu at its video entry, past the audio menus.
+        video = await negotiated_video(session, session.uniqueid)
+        entry = menu_entry(session.variables.get("agi_dnid", ""), video)
         try:
             outcome = await run_menu(
                 session,
@@ -216,7 +220,7 @@ class CallFlow:
                 speech_input(settings, engine.speech, engine.stop_recording),
                 utc_now,
                 language=settings.ivr.default_language,
-                entry=session.variables.get("agi_dnid", ""),
+                entry=entry,
                 on_progress=live,
                 keys=keys,
             )
