@@ -1,0 +1,226 @@
+"""Sign-language video (issue 14) through the real PBX with real softphones.
+
+A baresip citizen with video (fakevideo, VP8/H.264) calls 120 and presses nothing; the IVR
+sees the video on the channel, skips the audio menus and hands the call to the sign-language
+team; a baresip consultant of that team, registered (no static contact), answers by itself.
+The PBX relays video both ways: its RTP counters on the citizen's and the consultant's
+channels go up in both directions. The call is recorded (audio) and logged as a video call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cti.ami.client import AmiClient
+from dasan.baresip import BaresipPhone, Phone, RtpCounts, rtp_counts
+from dasan.pbx.container import PbxContainer
+from dasan.pbx.render import consultant_password
+from dasan.pbx.service import render_generated
+from tests.integration.ivr.conftest import ALWAYS_OPEN, hours_env
+from tests.integration.support import (
+    EngineProcess,
+    ItEnv,
+    active_channels,
+    dasan_json,
+    eventually,
+)
+
+pytestmark = pytest.mark.integration
+
+SIGN_CONSULTANT = "c0429"  # sign_language:5 in the shipped roster
+CITIZEN = "0105550014"
+# Packets each way on each leg before the call counts as video both ways (15 fps -> ~2 s).
+MIN_VIDEO_PACKETS = 30
+
+
+@pytest.fixture(scope="module")
+def engine_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return {
+        **hours_env(tmp_path_factory.mktemp("hours"), ALWAYS_OPEN),
+        "DASAN_CONSULTANTS__STATIC_CONTACT": "",
+    }
+
+
+@pytest.fixture(scope="module")
+def registered_only(pbx: PbxContainer, it_env: ItEnv) -> Iterator[None]:
+    """Consultant endpoints without a static contact for this module (a softphone registers);
+    the session's configuration comes back afterwards."""
+    settings = it_env.settings
+    directory = settings.consultants.model_copy(update={"static_contact": ""})
+    render_generated(settings.model_copy(update={"consultants": directory}))
+    pbx.cli("module reload res_pjsip.so")
+    try:
+        yield
+    finally:
+        render_generated(settings)
+        pbx.cli("module reload res_pjsip.so")
+
+
+@pytest.fixture
+async def consultant(
+    registered_only: None, it_env: ItEnv, tmp_path: Path, ami: AmiClient
+) -> AsyncIterator[BaresipPhone]:
+    secret = it_env.settings.consultants.password_secret.get_secret_value()
+    phone = Phone(
+        name="consultant",
+        user=SIGN_CONSULTANT,
+        password=consultant_password(secret, SIGN_CONSULTANT),
+        sip_port=5071,
+        rtp_ports=(31000, 31099),
+    )
+    async with BaresipPhone(phone, tmp_path / "baresip") as running:
+        await eventually(
+            lambda: ami.action_list("PJSIPShowContacts"),
+            lambda contacts: any(SIGN_CONSULTANT in c.get("Aor") for c in contacts),
+            20,
+            f"{SIGN_CONSULTANT} registered",
+        )
+        yield running
+
+
+async def _channel(ami: AmiClient, prefix: str) -> tuple[str, str] | None:
+    """(channel, uniqueid) of the answered channel whose name starts with ``prefix``."""
+    for chan in await active_channels(ami):
+        if chan.channel.startswith(prefix) and chan.get("ChannelStateDesc") == "Up":
+            return chan.channel, chan.uniqueid
+    return None
+
+
+def _recorded(calls: list[dict[str, Any]], uniqueid: str) -> dict[str, Any] | None:
+    call = next((c for c in calls if c["uniqueid"] == uniqueid), None)
+    if call is None or not call.get("ended_at") or not call.get("recording"):
+        return None
+    return call
+
+
+async def _both_ways(ami: AmiClient, channels: tuple[str, ...]) -> list[RtpCounts | None]:
+    return [await rtp_counts(ami, channel) for channel in channels]
+
+
+def _flowing(counts: list[RtpCounts | None]) -> bool:
+    return all(
+        c is not None and c.received >= MIN_VIDEO_PACKETS and c.sent >= MIN_VIDEO_PACKETS
+        for c in counts
+    )
+
+
+@pytest.mark.timeout(180)
+async def test_video_citizen_reaches_sign_language_consultant_with_video_both_ways(
+    engine: EngineProcess,
+    consultant: BaresipPhone,
+    ami: AmiClient,
+    it_env: ItEnv,
+    tmp_path: Path,
+) -> None:
+    citizen = Phone(name="citizen", user=CITIZEN, sip_port=5072, rtp_ports=(32000, 32099))
+    async with BaresipPhone(citizen, tmp_path / "baresip", dial="sip:120@127.0.0.1") as phone:
+        leg = f"PJSIP/{SIGN_CONSULTANT}-"
+        try:
+            consultant_leg = await eventually(
+                lambda: _channel(ami, leg), lambda c: c is not None, 40, "consultant answered"
+            )
+        except AssertionError as exc:
+            logs = f"{phone.log()[-3000:]}\n---\n{consultant.log()[-3000:]}\n---\n{engine.tail()}"
+            raise AssertionError(f"{exc}\n{logs}") from None
+        citizen_leg = await eventually(
+            lambda: _channel(ami, "PJSIP/citizens-"), lambda c: c is not None, 5, "citizen leg"
+        )
+        assert consultant_leg is not None and citizen_leg is not None
+        consultant_chan, citizen_chan = consultant_leg[0], citizen_leg[0]
+        counts = await eventually(
+            lambda: _both_ways(ami, (citizen_chan, consultant_chan)),
+            _flowing,
+            20,
+            "video RTP both ways on both legs",
+        )
+        assert _flowing(counts), (counts, phone.log()[-2000:], consultant.log()[-2000:])
+        audio = await rtp_counts(ami, citizen_chan, "audio")
+        assert audio is not None and audio.received > 0 and audio.sent > 0
+        await ami.action("Hangup", Channel=citizen_chan)
+        await eventually(lambda: active_channels(ami), lambda chans: not chans, 15, "hangup")
+
+    uniqueid = citizen_leg[1]
+    found = await eventually(
+        lambda: asyncio.to_thread(dasan_json, it_env, "calls", "--last", "10"),
+        lambda calls: _recorded(calls, uniqueid) is not None,
+        30,
+        "the call logged with its recording",
+    )
+    call = _recorded(found, uniqueid)
+    assert call is not None
+    assert call["service"] == "sign_language", call
+    assert call["consultant"] == SIGN_CONSULTANT, call
+    assert call["journey"]["tags"].get("channel") == "video", call
+    # The audio is recorded as for every call, for the whole call (the video is not: README).
+    assert call["recording"]["duration_s"] >= 2.0, call
+
+
+INTERPRETER = "c0430"  # another of the sign-language team, joining as the third party
+
+
+@pytest.mark.timeout(180)
+async def test_a_third_video_party_joining_by_bridgeadd_gets_video(
+    engine: EngineProcess,
+    consultant: BaresipPhone,
+    ami: AmiClient,
+    it_env: ItEnv,
+    tmp_path: Path,
+) -> None:
+    """How interpreters join today (cti/center/parties.py: Originate with BridgeAdd into the
+    citizen's bridge, which turns into a softmix bridge): does video reach the third party?"""
+    secret = it_env.settings.consultants.password_secret.get_secret_value()
+    interp = Phone(
+        name="interpreter",
+        user=INTERPRETER,
+        password=consultant_password(secret, INTERPRETER),
+        sip_port=5073,
+        rtp_ports=(33000, 33099),
+    )
+    citizen = Phone(name="citizen2", user=CITIZEN, sip_port=5074, rtp_ports=(34000, 34099))
+    async with BaresipPhone(interp, tmp_path / "baresip"):
+        await eventually(
+            lambda: ami.action_list("PJSIPShowContacts"),
+            lambda contacts: any(INTERPRETER in c.get("Aor") for c in contacts),
+            20,
+            f"{INTERPRETER} registered",
+        )
+        async with BaresipPhone(citizen, tmp_path / "baresip", dial="sip:120@127.0.0.1"):
+            leg = f"PJSIP/{SIGN_CONSULTANT}-"
+            consultant_leg = await eventually(
+                lambda: _channel(ami, leg), lambda c: c is not None, 40, "consultant answered"
+            )
+            citizen_leg = await eventually(
+                lambda: _channel(ami, "PJSIP/citizens-"), lambda c: c is not None, 5, "citizen"
+            )
+            assert consultant_leg is not None and citizen_leg is not None
+            await ami.action(
+                "Originate",
+                Channel=f"PJSIP/{INTERPRETER}",
+                Application="BridgeAdd",
+                Data=citizen_leg[0],
+                Async="true",
+                Timeout=20000,
+            )
+            interp_leg = await eventually(
+                lambda: _channel(ami, f"PJSIP/{INTERPRETER}-"),
+                lambda c: c is not None,
+                20,
+                "interpreter joined",
+            )
+            assert interp_leg is not None
+            legs = (citizen_leg[0], consultant_leg[0], interp_leg[0])
+            try:
+                await eventually(
+                    lambda: _both_ways(ami, legs), _flowing, 15, "video on all three legs"
+                )
+            except AssertionError:
+                seen = await _both_ways(ami, legs)
+                raise AssertionError(f"video citizen/consultant/interpreter: {seen}") from None
+            await ami.action("Hangup", Channel=citizen_leg[0])
+            await ami.action("Hangup", Channel=interp_leg[0])
+            await eventually(lambda: active_channels(ami), lambda ch: not ch, 15, "hangup")
