@@ -54,7 +54,7 @@ def _phones(settings: Settings, video: bool, tag: str) -> list[Phone]:
             name=f"{tag}-{cid}",
             user=cid,
             password=consultant_password(secret, cid),
-            sip_port=5100 + n,
+            sip_port=5100 + 10 * n,  # baresip takes this port (UDP, TCP) and the next (TLS)
             rtp_ports=(30000 + 200 * n, 30000 + 200 * n + 99),
             video_codecs=codecs,
         )

@@ -7,7 +7,8 @@ encoded with ``vp8`` or ``avcodec`` (H.264); audio is a sine tone (``ausine``) p
 ``aubridge`` device that nobody reads. Nothing here needs a camera, a sound card or a screen.
 
 Invariants:
-- Every phone listens on loopback only, on its own SIP port and RTP port range.
+- Every phone listens on loopback only, on its own SIP port and RTP port range. baresip binds
+  the SIP port for UDP and TCP and the next port for TLS: phones' ports must differ by 2+.
 - A phone never outlives its ``async with`` block: stopping sends SIGTERM (baresip hangs up
   and unregisters), then SIGKILL after a grace period.
 """
@@ -76,14 +77,15 @@ def render_config(phone: Phone) -> str:
     lines = [
         f"sip_listen\t127.0.0.1:{phone.sip_port}",
         "sip_transports\tudp",
-        "net_interface\tlo",
+        "net_interface\t127.0.0.1",  # by address: a namespace with only loopback has no route
         f"rtp_ports\t{low}-{high}",
         "rtcp_mux\tno",
         "audio_source\tausine,440",
         f"audio_player\taubridge,{phone.name}",
         "audio_alert\taubridge,alert",
-        "audio_srate\t8000",
-        "audio_channels\t1",
+        "ausrc_srate\t48000",  # ausine makes 48 kHz only; baresip resamples for G.711
+        "ausrc_channels\t2",  # and in stereo only
+        "auplay_srate\t48000",
         "video_source\tfakevideo,nil",
         "video_display\tfakevideo,nil",
         f"video_size\t{phone.video_size}",

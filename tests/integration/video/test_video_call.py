@@ -70,17 +70,24 @@ async def consultant(
         name="consultant",
         user=SIGN_CONSULTANT,
         password=consultant_password(secret, SIGN_CONSULTANT),
-        sip_port=5071,
+        sip_port=5200,
         rtp_ports=(31000, 31099),
     )
     async with BaresipPhone(phone, tmp_path / "baresip") as running:
+        await _registered(ami, running)
+        yield running
+
+
+async def _registered(ami: AmiClient, phone: BaresipPhone) -> None:
+    try:
         await eventually(
             lambda: ami.action_list("PJSIPShowContacts"),
-            lambda contacts: any(SIGN_CONSULTANT in c.get("Aor") for c in contacts),
+            lambda contacts: any(c.get("Aor") == phone.phone.user for c in contacts),
             20,
-            f"{SIGN_CONSULTANT} registered",
+            f"{phone.phone.user} registered",
         )
-        yield running
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{phone.log()[-3000:]}") from None
 
 
 async def _channel(ami: AmiClient, prefix: str) -> tuple[str, str] | None:
@@ -117,7 +124,7 @@ async def test_video_citizen_reaches_sign_language_consultant_with_video_both_wa
     it_env: ItEnv,
     tmp_path: Path,
 ) -> None:
-    citizen = Phone(name="citizen", user=CITIZEN, sip_port=5072, rtp_ports=(32000, 32099))
+    citizen = Phone(name="citizen", user=CITIZEN, sip_port=5210, rtp_ports=(32000, 32099))
     async with BaresipPhone(citizen, tmp_path / "baresip", dial="sip:120@127.0.0.1") as phone:
         leg = f"PJSIP/{SIGN_CONSULTANT}-"
         try:
@@ -178,17 +185,12 @@ async def test_a_third_video_party_joining_by_bridgeadd_gets_video(
         name="interpreter",
         user=INTERPRETER,
         password=consultant_password(secret, INTERPRETER),
-        sip_port=5073,
+        sip_port=5220,
         rtp_ports=(33000, 33099),
     )
-    citizen = Phone(name="citizen2", user=CITIZEN, sip_port=5074, rtp_ports=(34000, 34099))
-    async with BaresipPhone(interp, tmp_path / "baresip"):
-        await eventually(
-            lambda: ami.action_list("PJSIPShowContacts"),
-            lambda contacts: any(INTERPRETER in c.get("Aor") for c in contacts),
-            20,
-            f"{INTERPRETER} registered",
-        )
+    citizen = Phone(name="citizen2", user=CITIZEN, sip_port=5230, rtp_ports=(34000, 34099))
+    async with BaresipPhone(interp, tmp_path / "baresip") as interpreter:
+        await _registered(ami, interpreter)
         async with BaresipPhone(citizen, tmp_path / "baresip", dial="sip:120@127.0.0.1"):
             leg = f"PJSIP/{SIGN_CONSULTANT}-"
             consultant_leg = await eventually(
