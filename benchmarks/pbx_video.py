@@ -30,7 +30,7 @@ from typing import Any
 
 from benchmarks.pbx_env import REPO, bench_env, in_own_netns
 from cti.ami.client import AmiClient
-from dasan.baresip import BaresipPhone, Phone, rtp_counts
+from dasan.baresip import BaresipPhone, Phone, registered, rtp_counts
 from dasan.config import Settings
 from dasan.pbx.render import consultant_password
 from dasan.pbx.service import pbx_container, pbx_image, render_generated
@@ -65,8 +65,7 @@ def _phones(settings: Settings, video: bool, tag: str) -> list[Phone]:
 async def _registered(ami: AmiClient, ids: tuple[str, ...], timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        contacts = await ami.action_list("PJSIPShowContacts")
-        if set(ids) <= {c.get("Aor") for c in contacts}:
+        if set(ids) <= await registered(ami):
             return
         await asyncio.sleep(0.2)
     raise RuntimeError("the softphones did not register")

@@ -195,6 +195,11 @@ class RtpCounts:
     sent: int  # from the PBX to the phone
 
 
+async def registered(ami: AmiClient) -> set[str]:
+    """Endpoints with a registered contact now (``PJSIPShowContacts``: ``Endpoint``)."""
+    return {c.get("Endpoint") for c in await ami.action_list("PJSIPShowContacts")}
+
+
 def parse_rtcp_all(value: str) -> RtpCounts | None:
     """``CHANNEL(rtcp,all,video)``: ``ssrc=..;themssrc=..;lp=..;rxjitter=..;rxcount=N;...;
     txcount=N;...``; None when the stream has no RTP instance (empty or unparsable)."""

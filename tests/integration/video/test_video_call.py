@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from cti.ami.client import AmiClient
-from dasan.baresip import BaresipPhone, Phone, RtpCounts, rtp_counts
+from dasan.baresip import BaresipPhone, Phone, RtpCounts, registered, rtp_counts
 from dasan.pbx.container import PbxContainer
 from dasan.pbx.render import consultant_password
 from dasan.pbx.service import render_generated
@@ -81,8 +81,8 @@ async def consultant(
 async def _registered(ami: AmiClient, phone: BaresipPhone) -> None:
     try:
         await eventually(
-            lambda: ami.action_list("PJSIPShowContacts"),
-            lambda contacts: any(c.get("Aor") == phone.phone.user for c in contacts),
+            lambda: registered(ami),
+            lambda users: phone.phone.user in users,
             20,
             f"{phone.phone.user} registered",
         )
