@@ -10,7 +10,6 @@ channels go up in both directions. The call is recorded (audio) and logged as a 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from typing import Any
 import pytest
 
 from cti.ami.client import AmiClient
-from cti.ami.messages import AmiActionError
 from dasan.baresip import BaresipPhone, Phone, RtpCounts, registered, rtp_counts
 from dasan.pbx.container import PbxContainer
 from dasan.pbx.render import consultant_password
@@ -167,78 +165,3 @@ async def test_video_citizen_reaches_sign_language_consultant_with_video_both_wa
     assert call["journey"]["tags"].get("channel") == "video", call
     # The audio is recorded as for every call, for the whole call (the video is not: README).
     assert call["recording"]["duration_s"] >= 2.0, call
-
-
-# Another of the sign-language team answers here (c0429 is in wrap-up after the first test);
-# c0430 registers only once the call is answered, so the ACD cannot offer it the call.
-ANSWERER = "c0431"
-INTERPRETER = "c0430"
-
-
-def _sign_phone(env: ItEnv, name: str, user: str, port: int, rtp: int) -> Phone:
-    secret = env.settings.consultants.password_secret.get_secret_value()
-    return Phone(
-        name=name,
-        user=user,
-        password=consultant_password(secret, user),
-        sip_port=port,
-        rtp_ports=(rtp, rtp + 99),
-    )
-
-
-@pytest.mark.timeout(180)
-async def test_a_third_video_party_joining_by_bridgeadd_gets_video(
-    engine: EngineProcess,
-    registered_only: None,
-    ami: AmiClient,
-    it_env: ItEnv,
-    tmp_path: Path,
-) -> None:
-    """How interpreters join today (cti/center/parties.py: Originate with BridgeAdd into the
-    citizen's bridge, which turns into a softmix bridge): does video reach every party?"""
-    work = tmp_path / "baresip"
-    answerer = _sign_phone(it_env, "answerer", ANSWERER, 5240, 35000)
-    interp = _sign_phone(it_env, "interpreter", INTERPRETER, 5220, 33000)
-    citizen = Phone(name="citizen2", user=CITIZEN, sip_port=5230, rtp_ports=(34000, 34099))
-    async with BaresipPhone(answerer, work) as answering:
-        await _registered(ami, answering)
-        async with BaresipPhone(citizen, work, dial="sip:120@127.0.0.1"):
-            consultant_leg = await eventually(
-                lambda: _channel(ami, f"PJSIP/{ANSWERER}-"),
-                lambda c: c is not None,
-                40,
-                "consultant answered",
-            )
-            citizen_leg = await eventually(
-                lambda: _channel(ami, "PJSIP/citizens-"), lambda c: c is not None, 5, "citizen"
-            )
-            assert consultant_leg is not None and citizen_leg is not None
-            async with BaresipPhone(interp, work) as interpreter:
-                await _registered(ami, interpreter)
-                await ami.action(
-                    "Originate",
-                    Channel=f"PJSIP/{INTERPRETER}",
-                    Application="BridgeAdd",
-                    Data=citizen_leg[0],
-                    Async="true",
-                    Timeout=20000,
-                )
-                interp_leg = await eventually(
-                    lambda: _channel(ami, f"PJSIP/{INTERPRETER}-"),
-                    lambda c: c is not None,
-                    20,
-                    "interpreter joined",
-                )
-                assert interp_leg is not None
-                legs = (citizen_leg[0], consultant_leg[0], interp_leg[0])
-                try:
-                    await eventually(
-                        lambda: _both_ways(ami, legs), _flowing, 15, "video on all three legs"
-                    )
-                except AssertionError:
-                    seen = await _both_ways(ami, legs)
-                    raise AssertionError(f"video citizen/consultant/interpreter: {seen}") from None
-                finally:
-                    with contextlib.suppress(AmiActionError):
-                        await ami.action("Hangup", Channel=citizen_leg[0])
-                    await eventually(lambda: active_channels(ami), lambda ch: not ch, 15, "hangup")
