@@ -10,7 +10,7 @@ channels go up in both directions. The call is recorded (audio) and logged as a 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from dasan.baresip import BaresipPhone, Phone, RtpCounts, registered, rtp_counts
 from dasan.pbx.container import PbxContainer
 from dasan.pbx.render import consultant_password
 from dasan.pbx.service import render_generated
+from ivr.video import VIDEO_FORMATS_VARIABLE, video_codecs
 from tests.integration.ivr.conftest import ALWAYS_OPEN, hours_env
 from tests.integration.support import (
     EngineProcess,
@@ -32,7 +33,6 @@ from tests.integration.support import (
 
 pytestmark = pytest.mark.integration
 
-SIGN_CONSULTANT = "c0429"  # sign_language:5 in the shipped roster
 CITIZEN = "0105550014"
 # Packets each way on each leg before the call counts as video both ways (15 fps -> ~2 s).
 MIN_VIDEO_PACKETS = 30
@@ -61,21 +61,16 @@ def registered_only(pbx: PbxContainer, it_env: ItEnv) -> Iterator[None]:
         pbx.cli("module reload res_pjsip.so")
 
 
-@pytest.fixture
-async def consultant(
-    registered_only: None, it_env: ItEnv, tmp_path: Path, ami: AmiClient
-) -> AsyncIterator[BaresipPhone]:
-    secret = it_env.settings.consultants.password_secret.get_secret_value()
-    phone = Phone(
+def _sign_phone(env: ItEnv, user: str) -> Phone:
+    """A registered consultant of the sign-language team who answers by itself."""
+    secret = env.settings.consultants.password_secret.get_secret_value()
+    return Phone(
         name="consultant",
-        user=SIGN_CONSULTANT,
-        password=consultant_password(secret, SIGN_CONSULTANT),
+        user=user,
+        password=consultant_password(secret, user),
         sip_port=5200,
         rtp_ports=(31000, 31099),
     )
-    async with BaresipPhone(phone, tmp_path / "baresip") as running:
-        await _registered(ami, running)
-        yield running
 
 
 async def _registered(ami: AmiClient, phone: BaresipPhone) -> None:
@@ -116,42 +111,34 @@ def _flowing(counts: list[RtpCounts | None]) -> bool:
     )
 
 
+async def _video_formats(ami: AmiClient, channel: str) -> tuple[str, ...]:
+    response = await ami.action("Getvar", Channel=channel, Variable=VIDEO_FORMATS_VARIABLE)
+    return video_codecs(response.headers.get("Value"))
+
+
+# Each codec alone, so the call shows it is relayed as sent (the wrap-up after a call keeps
+# a consultant busy for 30 s: each case has its own).
+CASES = [("h264", "c0429"), ("vp8", "c0431")]
+
+
 @pytest.mark.timeout(180)
+@pytest.mark.usefixtures("registered_only")
+@pytest.mark.parametrize("case", CASES, ids=[codec for codec, _ in CASES])
 async def test_video_citizen_reaches_sign_language_consultant_with_video_both_ways(
     engine: EngineProcess,
-    consultant: BaresipPhone,
     ami: AmiClient,
     it_env: ItEnv,
     tmp_path: Path,
+    case: tuple[str, str],
 ) -> None:
-    citizen = Phone(name="citizen", user=CITIZEN, sip_port=5210, rtp_ports=(32000, 32099))
-    async with BaresipPhone(citizen, tmp_path / "baresip", dial="sip:120@127.0.0.1") as phone:
-        leg = f"PJSIP/{SIGN_CONSULTANT}-"
-        try:
-            consultant_leg = await eventually(
-                lambda: _channel(ami, leg), lambda c: c is not None, 40, "consultant answered"
-            )
-        except AssertionError as exc:
-            logs = f"{phone.log()[-3000:]}\n---\n{consultant.log()[-3000:]}\n---\n{engine.tail()}"
-            raise AssertionError(f"{exc}\n{logs}") from None
-        citizen_leg = await eventually(
-            lambda: _channel(ami, "PJSIP/citizens-"), lambda c: c is not None, 5, "citizen leg"
-        )
-        assert consultant_leg is not None and citizen_leg is not None
-        consultant_chan, citizen_chan = consultant_leg[0], citizen_leg[0]
-        counts = await eventually(
-            lambda: _both_ways(ami, (citizen_chan, consultant_chan)),
-            _flowing,
-            20,
-            "video RTP both ways on both legs",
-        )
-        assert _flowing(counts), (counts, phone.log()[-2000:], consultant.log()[-2000:])
-        audio = await rtp_counts(ami, citizen_chan, "audio")
-        assert audio is not None and audio.received > 0 and audio.sent > 0
-        await ami.action("Hangup", Channel=citizen_chan)
-        await eventually(lambda: active_channels(ami), lambda chans: not chans, 15, "hangup")
+    codec, consultant_id = case
+    work = tmp_path / "baresip"
+    citizen = Phone("citizen", CITIZEN, 5210, (32000, 32099), video_codecs=(codec,))
+    async with BaresipPhone(_sign_phone(it_env, consultant_id), work) as consultant:
+        await _registered(ami, consultant)
+        async with BaresipPhone(citizen, work, dial="sip:120@127.0.0.1") as phone:
+            uniqueid = await _talk(ami, engine, (phone, consultant), codec)
 
-    uniqueid = citizen_leg[1]
     found = await eventually(
         lambda: asyncio.to_thread(dasan_json, it_env, "calls", "--last", "10"),
         lambda calls: _recorded(calls, uniqueid) is not None,
@@ -161,7 +148,38 @@ async def test_video_citizen_reaches_sign_language_consultant_with_video_both_wa
     call = _recorded(found, uniqueid)
     assert call is not None
     assert call["service"] == "sign_language", call
-    assert call["consultant"] == SIGN_CONSULTANT, call
+    assert call["consultant"] == consultant_id, call
     assert call["journey"]["tags"].get("channel") == "video", call
     # The audio is recorded as for every call, for the whole call (the video is not: README).
     assert call["recording"]["duration_s"] >= 2.0, call
+
+
+async def _talk(
+    ami: AmiClient, engine: EngineProcess, phones: tuple[BaresipPhone, BaresipPhone], codec: str
+) -> str:
+    """Wait for the answer, count video both ways on both legs, hang up; the citizen's id."""
+    citizen, consultant = phones
+    leg = f"PJSIP/{consultant.phone.user}-"
+    try:
+        consultant_leg = await eventually(
+            lambda: _channel(ami, leg), lambda c: c is not None, 40, "consultant answered"
+        )
+    except AssertionError as exc:
+        logs = f"{citizen.log()[-3000:]}\n---\n{consultant.log()[-3000:]}\n---\n{engine.tail()}"
+        raise AssertionError(f"{exc}\n{logs}") from None
+    citizen_leg = await eventually(
+        lambda: _channel(ami, "PJSIP/citizens-"), lambda c: c is not None, 5, "citizen leg"
+    )
+    assert consultant_leg is not None and citizen_leg is not None
+    legs = (citizen_leg[0], consultant_leg[0])
+    counts = await eventually(
+        lambda: _both_ways(ami, legs), _flowing, 20, "video RTP both ways on both legs"
+    )
+    assert _flowing(counts), (counts, citizen.log()[-2000:], consultant.log()[-2000:])
+    # Passthrough: both legs carry the one codec the citizen sent.
+    assert [await _video_formats(ami, chan) for chan in legs] == [(codec,), (codec,)]
+    audio = await rtp_counts(ami, legs[0], "audio")
+    assert audio is not None and audio.received > 0 and audio.sent > 0
+    await ami.action("Hangup", Channel=legs[0])
+    await eventually(lambda: active_channels(ami), lambda chans: not chans, 15, "hangup")
+    return citizen_leg[1]
