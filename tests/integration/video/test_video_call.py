@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from cti.ami.client import AmiClient
-from dasan.baresip import BaresipPhone, Phone, RtpCounts, registered, rtp_counts
+from dasan.baresip import VIDEO_CODECS, BaresipPhone, Phone, RtpCounts, registered, rtp_counts
 from dasan.pbx.container import PbxContainer
 from dasan.pbx.render import consultant_password
 from dasan.pbx.service import render_generated
@@ -176,8 +176,13 @@ async def _talk(
         lambda: _both_ways(ami, legs), _flowing, 20, "video RTP both ways on both legs"
     )
     assert _flowing(counts), (counts, citizen.log()[-2000:], consultant.log()[-2000:])
-    # Passthrough: both legs carry the one codec the citizen sent.
+    # Passthrough: both legs carry the one codec the citizen sent, and both phones encode
+    # and decode it (Asterisk has no video translator: what arrives is what was sent).
     assert [await _video_formats(ami, chan) for chan in legs] == [(codec,), (codec,)]
+    name = VIDEO_CODECS[codec]
+    for phone in phones:
+        assert f"Set video encoder: {name}" in phone.log(), phone.log()[-2000:]
+        assert f"Set video decoder: {name}" in phone.log(), phone.log()[-2000:]
     audio = await rtp_counts(ami, legs[0], "audio")
     assert audio is not None and audio.received > 0 and audio.sent > 0
     await ami.action("Hangup", Channel=legs[0])
