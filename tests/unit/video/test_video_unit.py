@@ -137,6 +137,8 @@ def test_video_template_and_modules_are_in_the_pbx_config() -> None:
     video = (config / "pjsip_video.conf").read_text()
     assert re.search(r"^\[consultant-video\]\(!\)$", video, re.M)
     assert re.search(r"^allow = h264,vp8$", video, re.M)
+    # The consultant is offered only what the caller agreed: no transcoding can bridge a gap.
+    assert re.search(r"^outgoing_call_offer_pref = remote$", video, re.M)
     modules = (config / "modules.conf").read_text()
     for name in ("res_format_attr_h264", "res_format_attr_vp8"):
         assert f"load = {name}.so" in modules
