@@ -13,6 +13,9 @@ PYTEST_ARGS ?=
 
 all: venv
 
+# Real video softphones for the sign-language tests (fakevideo, VP8; avcodec for H.264).
+APT_PACKAGES += baresip-core baresip-ffmpeg
+
 ## Install missing system packages (Debian).
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -432,6 +432,25 @@ def _storage_writer_rows(d: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _video_rows(d: dict[str, Any]) -> list[Row]:
+    video, audio = d.get("video_call") or {}, d.get("audio_call") or {}
+    return [
+        (
+            "Asterisk CPU per call-second, video (VP8 passthrough) / audio",
+            f"{fmt(video.get('asterisk_ms_per_call_s'), ' ms')} / "
+            f"{fmt(audio.get('asterisk_ms_per_call_s'), ' ms')}",
+            "",
+            "",
+        ),
+        (
+            "Video packets relayed per call-second (both directions)",
+            fmt(video.get("video_packets_in_per_call_s")),
+            "",
+            "",
+        ),
+    ]
+
+
 EXTRACTORS = {
     "storage_writer": _storage_writer_rows,
     "agi_server": _agi_rows,
@@ -445,6 +464,7 @@ EXTRACTORS = {
     "pbx_capacity": _pbx_rows,
     "pbx_seed_peak": _seed_peak_rows,
     "pbx_soak": _soak_rows,
+    "pbx_video": _video_rows,
 }
 
 

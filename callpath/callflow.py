@@ -48,6 +48,7 @@ from ivr.menu.loader import Menu
 from ivr.menu.state import Mark, MenuState, journey_to_json
 from ivr.runner import IvrOutcome, PromptPaths, SpeechInput, run_menu
 from ivr.targets import OFFERS, TAG_SERVICE
+from ivr.video import menu_entry, negotiated_video
 from recordings.calllog import CallLogError
 
 log = logging.getLogger("dasan.call")
@@ -263,6 +264,9 @@ class CallFlow:
         setup = self._setup
         live = LiveJourney(setup.calls, call_id)
         keys = self.keys.open(session.uniqueid)
+        # A video call (sign language) enters the menu at its video entry, past the audio menus.
+        video = await negotiated_video(session, session.uniqueid)
+        entry = menu_entry(session.variables.get("agi_dnid", ""), video)
         try:
             outcome = await run_menu(
                 session,
@@ -271,7 +275,7 @@ class CallFlow:
                 setup.speech(),
                 utc_now,
                 language=setup.default_language,
-                entry=session.variables.get("agi_dnid", ""),
+                entry=entry,
                 on_progress=live,
                 keys=keys,
             )

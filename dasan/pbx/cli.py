@@ -14,7 +14,13 @@ from dasan.context import settings_from
 from dasan.pbx.container import PbxError
 from dasan.pbx.image import PbxImageError
 from dasan.pbx.render import render_all, write_generated
-from dasan.pbx.service import fallback_members, pbx_container, pbx_image, render_generated
+from dasan.pbx.service import (
+    fallback_members,
+    pbx_container,
+    pbx_image,
+    render_generated,
+    video_members,
+)
 
 _err = Console(stderr=True)
 
@@ -135,7 +141,9 @@ def render(ctx: click.Context, out: str | None) -> None:
     """Write the generated configuration (consultants, AMI user, globals, fallback queues)."""
     settings = settings_from(ctx)
     target = Path(out) if out else settings.pbx_dir / "generated"
-    changed = write_generated(target, render_all(settings, fallback_members(settings)))
+    changed = write_generated(
+        target, render_all(settings, fallback_members(settings), video_members(settings))
+    )
     click.echo(f"{target}: {len(changed)} file(s) written")
 
 

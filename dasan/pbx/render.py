@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from dasan.config import LANGUAGES, Settings
 
 KOREAN = "ko"
+# Roster skills whose holders take sign-language video calls (asterisk-config/pjsip_video.conf).
+VIDEO_SKILLS = ("sign_language", "interp_sign")
 
 
 def consultant_password(secret: str, consultant_id: str) -> str:
@@ -29,14 +31,16 @@ def render_transport(settings: Settings) -> str:
     )
 
 
-def render_consultants(settings: Settings) -> str:
+def render_consultants(settings: Settings, video_ids: Collection[str] = ()) -> str:
+    """Each consultant's endpoint, auth and AOR; those in ``video_ids`` also take video."""
     directory = settings.consultants
     secret = directory.password_secret.get_secret_value()
     out: list[str] = []
     for cid in directory.ids():
-        out.append(
-            f"[{cid}](consultant-endpoint)\nauth = {cid}\naors = {cid}\ncallerid = {cid} <{cid}>\n"
+        templates = (
+            "consultant-endpoint,consultant-video" if cid in video_ids else "consultant-endpoint"
         )
+        out.append(f"[{cid}]({templates})\nauth = {cid}\naors = {cid}\ncallerid = {cid} <{cid}>\n")
         out.append(
             f"[{cid}](consultant-auth)\nusername = {cid}\n"
             f"password = {consultant_password(secret, cid)}\n"
@@ -83,11 +87,13 @@ def render_fallback_queues(members_by_language: Mapping[str, Sequence[str]]) -> 
 
 
 def render_all(
-    settings: Settings, members_by_language: Mapping[str, Sequence[str]]
+    settings: Settings,
+    members_by_language: Mapping[str, Sequence[str]],
+    video_ids: Collection[str] = (),
 ) -> dict[str, str]:
     return {
         "pjsip_transport.conf": render_transport(settings),
-        "pjsip_consultants.conf": render_consultants(settings),
+        "pjsip_consultants.conf": render_consultants(settings, frozenset(video_ids)),
         "manager_users.conf": render_manager_users(settings),
         "globals.conf": render_globals(settings),
         "queues_members.conf": render_fallback_queues(members_by_language),

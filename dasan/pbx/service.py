@@ -11,7 +11,7 @@ from dasan.config import Settings
 from dasan.paths import project_root
 from dasan.pbx.container import Mount, PbxContainer
 from dasan.pbx.image import PbxImage
-from dasan.pbx.render import render_all, write_generated
+from dasan.pbx.render import VIDEO_SKILLS, render_all, write_generated
 from ivr.wiring import speech_dir
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,14 @@ def fallback_members(settings: Settings) -> Mapping[str, Sequence[str]]:
     return members
 
 
+def video_members(settings: Settings) -> frozenset[str]:
+    """Consultants whose PBX endpoint takes video: the roster's sign-language skills."""
+    _catalog, roster = load_configured(settings.acd)
+    return frozenset(c.id for c in roster if any(skill in c.skills for skill in VIDEO_SKILLS))
+
+
 def render_generated(settings: Settings) -> list[str]:
-    files = render_all(settings, fallback_members(settings))
+    files = render_all(settings, fallback_members(settings), video_members(settings))
     return write_generated(settings.pbx_dir / "generated", files)
 
 
