@@ -1,4 +1,4 @@
-"""Knowledge base (cases, versions, search indexes) and after-call notes.
+"""Knowledge base (cases, versions, search indexes), after-call notes, sealed transcripts.
 
 Revision ID: 0004
 Revises: 0001
@@ -75,6 +75,19 @@ def upgrade() -> None:
         _ts("written_at"),
         sa.UniqueConstraint("call_id", "consultant_id"),
     )
+    # Transcripts sealed at rest, searchable through keyed hashes (recordings.textseal).
+    op.add_column("transcripts", sa.Column("text_enc", sa.LargeBinary()))
+    op.add_column("transcripts", sa.Column("key_id", sa.String(16)))
+    op.create_table(
+        "transcript_tokens",
+        sa.Column(
+            "recording_id",
+            sa.Integer(),
+            sa.ForeignKey("transcripts.recording_id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("token", sa.String(64), primary_key=True, index=True),
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         op.execute(
@@ -97,5 +110,8 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS kb_fts_vocab")
         op.execute("DROP TABLE IF EXISTS kb_tri")
         op.execute("DROP TABLE IF EXISTS kb_fts")
-    for table in ("call_notes", "kb_case_versions", "kb_cases"):
+    for table in ("transcript_tokens", "call_notes", "kb_case_versions", "kb_cases"):
         op.drop_table(table)
+    with op.batch_alter_table("transcripts") as batch:
+        batch.drop_column("key_id")
+        batch.drop_column("text_enc")
