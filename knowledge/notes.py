@@ -158,3 +158,25 @@ class CallNotes:
             Note(r.call_id, r.consultant_id, r.disposition, self.open(r), r.written_at)
             for r in rows
         ]
+
+
+class WrapUpNoteGate:
+    """With ``require_note``: a consultant's wrap-up may end early only once the note of
+    their latest call is written (see ``cti.center.LiveCenter``'s wrap-up gate)."""
+
+    def __init__(self, storage: Storage, notes: CallNotes) -> None:
+        self._storage, self._notes = storage, notes
+
+    async def __call__(self, consultant_id: str) -> str | None:
+        from recordings.models import ParticipantRow
+
+        async with self._storage.session() as session:
+            call_id = await session.scalar(
+                select(ParticipantRow.call_id)
+                .where(ParticipantRow.person_id == consultant_id)
+                .order_by(ParticipantRow.joined_at.desc())
+                .limit(1)
+            )
+        if call_id is None or await self._notes.has_note(call_id, consultant_id):
+            return None
+        return f"write the disposition and note of call {call_id} before ending wrap-up"
