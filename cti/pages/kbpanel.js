@@ -41,11 +41,25 @@ async function loadDispositions() {
   }
 }
 
+// The call log learns that this consultant took the call a moment after the desktop does:
+// a refusal right at the screen pop is retried a few times (bounded), never forever.
+async function fetchHistory(callId) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await api("GET", `/api/calls/${encodeURIComponent(callId)}/history`);
+    } catch (err) {
+      if (![403, 404].includes(err.status) || attempt >= 5 || current !== callId) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
 async function loadHistory(callId) {
   const list = byTestId("kb-history");
   list.replaceChildren();
   try {
-    const entries = await api("GET", `/api/calls/${encodeURIComponent(callId)}/history`);
+    const entries = await fetchHistory(callId);
+    if (current !== callId) return;
     for (const entry of entries) {
       for (const note of entry.notes) {
         list.append(el("li", { "data-testid": "kb-history-note" },

@@ -58,10 +58,11 @@ async def _call(tmp_path: Path, name: str) -> SippResult:
 
 
 async def _ready(desk: Page) -> None:
+    await expect(desk.get_by_test_id("connection")).to_have_attribute("data-status", "live")
     state = desk.get_by_test_id("my-state")
-    if await state.get_attribute("data-state") == "logged_out":
-        await desk.get_by_test_id("btn-acd-login").click()
-        await expect(state).to_have_attribute("data-state", "not_ready")
+    await expect(state).to_have_attribute("data-state", "logged_out")
+    await desk.get_by_test_id("btn-acd-login").click()
+    await expect(state).to_have_attribute("data-state", "not_ready")
     await desk.get_by_test_id("btn-ready").click()
     await expect(state).to_have_attribute("data-state", "ready")
 
