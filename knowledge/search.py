@@ -4,7 +4,8 @@ Two matchers, fused: full-text over the analyzed terms (PostgreSQL: the ``tsv`` 
 SQLite: FTS5 over the same terms) and trigram matching over the fuzzy form, which finds cases
 through typos and partial words (PostgreSQL: pg_trgm's word similarity; SQLite: FTS5's
 trigram tokenizer). Each matcher's scores are divided by its best score for the query, then
-``score = 0.7 * text + 0.3 * trigram`` plus a small bonus for cases consultants marked as
+``score = 0.7 * text + 0.3 * trigram`` (the trigram share grows up to 0.7 with the share of
+query words the index does not know: likely typos) plus a small bonus for cases consultants marked as
 helpful; results come best first with ties broken by case id.
 
 The results contract (``SearchHit``: id, title, language, service, score in [0, 1.05]) is the
@@ -129,7 +130,10 @@ class Searcher:
                 grams = sorted(grams, key=lambda g: stats.grams[g])[:_MAX_TRIGRAMS]
                 textual = await self._sqlite_match(conn, "kb_fts", _quoted(known), params)
                 fuzzy_hits = await self._sqlite_match(conn, "kb_tri", _quoted(grams), params)
-            return await self._fuse(conn, textual, fuzzy_hits, limit)
+            # Words the index does not know are likely misspelt: trust trigrams more.
+            unknown = 1 - len(known) / len(terms) if terms else 1.0
+            trigram_weight = _TRIGRAM_WEIGHT + (_TEXT_WEIGHT - _TRIGRAM_WEIGHT) * unknown
+            return await self._fuse(conn, textual, fuzzy_hits, limit, trigram_weight)
 
     async def _read_stats(self, conn: Any) -> _Stats:
         now = time.monotonic()
@@ -149,7 +153,12 @@ class Searcher:
         return self._stats
 
     async def _fuse(
-        self, conn: Any, textual: dict[int, float], fuzzy: dict[int, float], limit: int
+        self,
+        conn: Any,
+        textual: dict[int, float],
+        fuzzy: dict[int, float],
+        limit: int,
+        trigram_weight: float,
     ) -> list[SearchHit]:
         t, f = _normalized(textual), _normalized(fuzzy)
         ids = set(t) | set(f)
@@ -161,7 +170,7 @@ class Searcher:
         rows = (await conn.execute(query, {"ids": sorted(ids)})).all()
         hits = []
         for row in rows:
-            score = _TEXT_WEIGHT * t.get(row.id, 0.0) + _TRIGRAM_WEIGHT * f.get(row.id, 0.0)
+            score = (1 - trigram_weight) * t.get(row.id, 0.0) + trigram_weight * f.get(row.id, 0.0)
             score += _HELPED_WEIGHT * min(1.0, math.log1p(row.helped) / 5)
             hits.append(SearchHit(row.id, row.title, row.language, row.service, score))
         hits.sort(key=lambda h: (-h.score, h.id))
