@@ -2,8 +2,10 @@
 
 Two matchers, fused: full-text over the analyzed terms (PostgreSQL: the ``tsv`` tsvector;
 SQLite: FTS5 over the same terms) and trigram matching over the fuzzy form, which finds cases
-through typos and partial words (PostgreSQL: pg_trgm's word similarity; SQLite: FTS5's
-trigram tokenizer). Each matcher's scores are divided by its best score for the query, then
+through typos and partial words: the query's rarest trigrams (by document frequency), each
+looked up through an index (PostgreSQL: pg_trgm's GIN index, a three-character LIKE being one
+trigram lookup; SQLite: FTS5's trigram tokenizer) and scored by IDF (PostgreSQL) or bm25
+(SQLite). Each matcher's scores are divided by its best score for the query, then
 ``score = 0.7 * text + 0.3 * trigram`` (the trigram share grows up to 0.7 with the share of
 query words the index does not know: likely typos) plus a small bonus for cases consultants marked as
 helpful; results come best first with ties broken by case id.
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -38,7 +42,6 @@ _CANDIDATES = 50
 _MAX_TERMS = 24
 _MAX_TRIGRAMS = 12
 _STATS_TTL_S = 300.0
-_PG_WORD_SIMILARITY = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +70,16 @@ _VALID = (
 
 
 def _filter(params: dict[str, Any]) -> str:
-    return _VALID + (" AND c.language = :lang" if params.get("lang") else "")
+    """The validity filter, the language, and (second pass) the candidate ids as integers."""
+    out = _VALID + (" AND c.language = :lang" if params.get("lang") else "")
+    ids = params.get("_ids")
+    if ids is not None:
+        out += f" AND c.id IN ({', '.join(str(int(i)) for i in ids) or 'NULL'})"
+    return out
+
+
+def _limit(params: dict[str, Any]) -> str:
+    return "" if params.get("_ids") is not None else f" LIMIT {_CANDIDATES}"
 
 
 def _quoted(words: list[str]) -> str:
@@ -79,6 +91,9 @@ def _normalized(scores: dict[int, float]) -> dict[int, float]:
     if best <= 0:
         return {}
     return {k: v / best for k, v in scores.items()}
+
+
+Matcher = Callable[[dict[str, Any]], Awaitable[dict[int, float]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,18 +137,36 @@ class Searcher:
             conn = await session.connection()
             stats = await self._read_stats(conn)
             known = [t for t in terms if stats.terms.get(t)]
-            if self._storage.dialect == "postgresql":
-                textual = await self._pg_text(conn, known, stats, params)
-                fuzzy_hits = await self._pg_trigram(conn, fuzzy, params)
-            else:
-                grams = [g for g in trigrams(fuzzy) if stats.grams.get(g)]
-                grams = sorted(grams, key=lambda g: stats.grams[g])[:_MAX_TRIGRAMS]
-                textual = await self._sqlite_match(conn, "kb_fts", _quoted(known), params)
-                fuzzy_hits = await self._sqlite_match(conn, "kb_tri", _quoted(grams), params)
+            grams = [g for g in trigrams(fuzzy) if stats.grams.get(g)]
+            grams = sorted(grams, key=lambda g: stats.grams[g])[:_MAX_TRIGRAMS]
+            match_text, match_grams = self._matchers(conn, known, grams, stats)
+            textual = await match_text(params)
+            fuzzy_hits = await match_grams(params)
+            # Second pass: each matcher's score for the other's candidates, so a case found by
+            # one is never ranked as if the other had not matched it at all.
+            only_fuzzy = sorted(set(fuzzy_hits) - set(textual))
+            only_text = sorted(set(textual) - set(fuzzy_hits))
+            if only_fuzzy:
+                textual.update(await match_text({**params, "_ids": only_fuzzy}))
+            if only_text:
+                fuzzy_hits.update(await match_grams({**params, "_ids": only_text}))
             # Words the index does not know are likely misspelt: trust trigrams more.
             unknown = 1 - len(known) / len(terms) if terms else 1.0
             trigram_weight = _TRIGRAM_WEIGHT + (_TEXT_WEIGHT - _TRIGRAM_WEIGHT) * unknown
             return await self._fuse(conn, textual, fuzzy_hits, limit, trigram_weight)
+
+    def _matchers(
+        self, conn: Any, known: list[str], grams: list[str], stats: _Stats
+    ) -> tuple[Matcher, Matcher]:
+        if self._storage.dialect == "postgresql":
+            return (
+                lambda p: self._pg_text(conn, known, stats, p),
+                lambda p: self._pg_trigram(conn, grams, stats, p),
+            )
+        return (
+            lambda p: self._sqlite_match(conn, "kb_fts", _quoted(known), p),
+            lambda p: self._sqlite_match(conn, "kb_tri", _quoted(grams), p),
+        )
 
     async def _read_stats(self, conn: Any) -> _Stats:
         now = time.monotonic()
@@ -145,7 +178,7 @@ class Searcher:
         if self._storage.dialect == "postgresql":
             sql = "SELECT word AS term, ndoc AS n FROM ts_stat('SELECT tsv FROM kb_cases')"
             terms = {str(r.term): int(r.n) for r in (await conn.execute(text(sql))).all()}
-            grams: dict[str, int] = {}
+            grams = await _pg_trigram_counts(conn)
         else:
             terms = await _vocabulary(conn, "kb_fts_vocab")
             grams = await _vocabulary(conn, "kb_tri_vocab")
@@ -186,9 +219,10 @@ class Searcher:
         sql = (
             f"SELECT f.rowid AS id, -bm25({table}) AS s FROM {table} f "  # noqa: S608
             f"JOIN kb_cases c ON c.id = f.rowid WHERE {table} MATCH :q{_filter(params)} "
-            f"ORDER BY s DESC LIMIT {_CANDIDATES}"
+            f"ORDER BY s DESC{_limit(params)}"
         )
-        rows = (await conn.execute(text(sql), {**params, "q": match})).all()
+        bind = {k: v for k, v in params.items() if not k.startswith("_")}
+        rows = (await conn.execute(text(sql), {**bind, "q": match})).all()
         return {int(r.id): float(r.s) for r in rows}
 
     # PostgreSQL: tsvector + pg_trgm ------------------------------------------------------
@@ -197,7 +231,8 @@ class Searcher:
     ) -> dict[int, float]:
         if not known:
             return {}
-        scored, bind = [], dict(params)
+        scored = []
+        bind = {k: v for k, v in params.items() if not k.startswith("_")}
         for i, term in enumerate(known):
             df = stats.terms[term]
             bind[f"t{i}"] = term
@@ -206,21 +241,41 @@ class Searcher:
         bind["q"] = " | ".join(known)
         sql = (  # only placeholders and constants are formatted in; values are bound
             f"SELECT c.id, ({' + '.join(scored)}) AS s FROM kb_cases c WHERE "  # noqa: S608
-            f"c.tsv @@ to_tsquery('simple', :q){_filter(params)} ORDER BY s DESC LIMIT {_CANDIDATES}"
+            f"c.tsv @@ to_tsquery('simple', :q){_filter(params)} ORDER BY s DESC{_limit(params)}"
         )
         rows = (await conn.execute(text(sql), bind)).all()
         return {int(r.id): float(r.s) for r in rows}
 
-    async def _pg_trigram(self, conn: Any, fuzzy: str, params: dict[str, Any]) -> dict[int, float]:
-        if not fuzzy:
+    async def _pg_trigram(
+        self, conn: Any, grams: list[str], stats: _Stats, params: dict[str, Any]
+    ) -> dict[int, float]:
+        """The query's rarest trigrams, each found through pg_trgm's GIN index (a LIKE on
+        three characters is one trigram lookup), scored by their IDF like the text match."""
+        if not grams:
             return {}
-        await conn.execute(
-            text(f"SET LOCAL pg_trgm.word_similarity_threshold = {_PG_WORD_SIMILARITY}")
-        )
-        # Only constants are formatted in; values are bound.
+        scored: list[str] = []
+        matches: list[str] = []
+        bind = {k: v for k, v in params.items() if not k.startswith("_")}
+        for i, gram in enumerate(grams):
+            df = stats.grams[gram]
+            bind[f"g{i}"] = f"%{gram}%"
+            bind[f"v{i}"] = math.log(1 + (stats.docs - df + 0.5) / (df + 0.5))
+            matches.append(f"c.fuzzy LIKE :g{i}")
+            scored.append(f"(CASE WHEN c.fuzzy LIKE :g{i} THEN :v{i} ELSE 0 END)")
+        # Only placeholders and constants are formatted in; values are bound.
         sql = (
-            "SELECT c.id, word_similarity(:f, c.fuzzy) AS s FROM kb_cases c "  # noqa: S608
-            f"WHERE :f <% c.fuzzy{_filter(params)} ORDER BY s DESC LIMIT {_CANDIDATES}"
+            f"SELECT c.id, ({' + '.join(scored)}) AS s FROM kb_cases c "  # noqa: S608
+            f"WHERE ({' OR '.join(matches)}){_filter(params)} ORDER BY s DESC{_limit(params)}"
         )
-        rows = (await conn.execute(text(sql), {**params, "f": fuzzy})).all()
+        rows = (await conn.execute(text(sql), bind)).all()
         return {int(r.id): float(r.s) for r in rows}
+
+
+async def _pg_trigram_counts(conn: Any) -> dict[str, int]:
+    """How many published cases hold each trigram of the fuzzy form (as SQLite's vocabulary
+    view of its trigram index tells)."""
+    rows = (await conn.execute(text("SELECT fuzzy FROM kb_cases WHERE fuzzy IS NOT NULL"))).all()
+    counts: Counter[str] = Counter()
+    for row in rows:
+        counts.update(set(trigrams(str(row.fuzzy))))
+    return dict(counts)
