@@ -221,7 +221,8 @@ class KnowledgeWeb:
         call = await self.calls.get(request.match_info["call_id"])
         if call is None:
             raise CaseNotFound(f"no call {request.match_info['call_id']}")
-        query = journey_query(call.journey, call.service, call.language)
+        route = call.journey.get("target") if isinstance(call.journey, dict) else None
+        query = journey_query(call.journey, route or call.service, call.language)
         hits = await suggest(self.kb.search, query, self.kb.settings.screen_pop_cases)
         return web.json_response(
             {"query": query.text if query else "", "cases": [h.as_json() for h in hits]}

@@ -41,12 +41,12 @@ async function loadDispositions() {
   }
 }
 
-// The call log learns that this consultant took the call a moment after the desktop does:
-// a refusal right at the screen pop is retried a few times (bounded), never forever.
-async function fetchHistory(callId) {
+// The call log learns of the call and of who took it a moment after the desktop does: a
+// refusal right at the screen pop is retried a few times (bounded), never forever.
+async function fetchForCall(callId, what) {
   for (let attempt = 0; ; attempt += 1) {
     try {
-      return await api("GET", `/api/calls/${encodeURIComponent(callId)}/history`);
+      return await api("GET", `/api/calls/${encodeURIComponent(callId)}/${what}`);
     } catch (err) {
       if (![403, 404].includes(err.status) || attempt >= 5 || current !== callId) throw err;
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -58,7 +58,7 @@ async function loadHistory(callId) {
   const list = byTestId("kb-history");
   list.replaceChildren();
   try {
-    const entries = await fetchHistory(callId);
+    const entries = await fetchForCall(callId, "history");
     if (current !== callId) return;
     for (const entry of entries) {
       for (const note of entry.notes) {
@@ -78,8 +78,8 @@ export async function showCall(callId) {
   current = callId;
   try {
     await loadDispositions();
-    const found = await api("GET", `/api/calls/${encodeURIComponent(callId)}/cases`);
-    renderCases(byTestId("kb-cases"), found.cases);
+    const found = await fetchForCall(callId, "cases");
+    if (current === callId) renderCases(byTestId("kb-cases"), found.cases);
   } catch (err) {
     if (![403, 404].includes(err.status)) toast(describeError(err), "error");
   }

@@ -94,7 +94,12 @@ async def test_published_case_pops_and_the_note_follows_the_caller(
         "data-state", "talking", timeout=45_000
     )
     cases = desk.get_by_test_id("kb-case")
-    await expect(cases.filter(has_text="여권 재발급 신청 방법")).to_have_count(1, timeout=10_000)
+    try:
+        await expect(cases.filter(has_text="여권 재발급 신청 방법")).to_have_count(
+            1, timeout=10_000
+        )
+    finally:
+        await desk.screenshot(path=artifacts / "kb-0-cases.png", full_page=True)
     await desk.screenshot(path=artifacts / "kb-1-screen-pop.png", full_page=True)
     await desk.get_by_test_id("kb-disposition").select_option("callback")
     await desk.get_by_test_id("kb-note").fill(NOTE)
