@@ -237,7 +237,9 @@ class Searcher:
             df = stats.terms[term]
             bind[f"t{i}"] = term
             bind[f"w{i}"] = math.log(1 + (stats.docs - df + 0.5) / (df + 0.5))
-            scored.append(f"(CASE WHEN c.tsv @@ to_tsquery('simple', :t{i}) THEN :w{i} ELSE 0 END)")
+            scored.append(
+                f"(CASE WHEN c.tsv @@ to_tsquery('simple', :t{i}) THEN CAST(:w{i} AS DOUBLE PRECISION) ELSE 0.0 END)"
+            )
         bind["q"] = " | ".join(known)
         sql = (  # only placeholders and constants are formatted in; values are bound
             f"SELECT c.id, ({' + '.join(scored)}) AS s FROM kb_cases c WHERE "  # noqa: S608
@@ -261,7 +263,9 @@ class Searcher:
             bind[f"g{i}"] = f"%{gram}%"
             bind[f"v{i}"] = math.log(1 + (stats.docs - df + 0.5) / (df + 0.5))
             matches.append(f"c.fuzzy LIKE :g{i}")
-            scored.append(f"(CASE WHEN c.fuzzy LIKE :g{i} THEN :v{i} ELSE 0 END)")
+            scored.append(
+                f"(CASE WHEN c.fuzzy LIKE :g{i} THEN CAST(:v{i} AS DOUBLE PRECISION) ELSE 0.0 END)"
+            )
         # Only placeholders and constants are formatted in; values are bound.
         sql = (
             f"SELECT c.id, ({' + '.join(scored)}) AS s FROM kb_cases c "  # noqa: S608

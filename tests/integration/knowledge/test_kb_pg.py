@@ -170,3 +170,23 @@ async def test_cli_search_json_on_postgres(
     assert done.returncode == 0, done.stderr
     hits = json.loads(done.stdout)
     assert len(hits) == 3 and all("여권 재발급" in h["title"] for h in hits)
+
+
+async def test_a_lone_case_is_found_with_fractional_weights(pg_kb: KnowledgeBase) -> None:
+    """With one case every IDF weight is below 1: they must not be cut to whole numbers."""
+    draft = await pg_kb.cases.create(
+        CaseContent(
+            title="여권 재발급 신청 방법",
+            question="여권을 재발급받으려면 무엇을 준비하나요?",
+            answer="구청 민원여권과에 신분증과 사진 1매를 가져오세요.",
+            service="passport",
+            tags=("여권", "서류"),
+            department="서울시 여권과",
+        ),
+        "editor",
+    )
+    await pg_kb.cases.act(draft.case_id, 1, Action.SUBMIT, "editor")
+    await pg_kb.cases.act(draft.case_id, 1, Action.PUBLISH, "reviewer")
+    pg_kb.search.invalidate()
+    hits = await pg_kb.search.search("여권 발급 증명서 서류", language="ko", day=DAY)
+    assert [h.id for h in hits] == [draft.case_id] and hits[0].score > 0
