@@ -48,7 +48,7 @@ async function fetchForCall(callId, what) {
     try {
       return await api("GET", `/api/calls/${encodeURIComponent(callId)}/${what}`);
     } catch (err) {
-      if (![403, 404].includes(err.status) || attempt >= 5 || current !== callId) throw err;
+      if (![403, 404].includes(err.status) || attempt >= 15 || current !== callId) throw err;
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   }

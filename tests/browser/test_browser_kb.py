@@ -116,9 +116,11 @@ async def test_published_case_pops_and_the_note_follows_the_caller(
         "data-state", "talking", timeout=45_000
     )
     shown = desk.get_by_test_id("kb-history-note").filter(has_text=NOTE)
-    await expect(shown).to_have_count(1, timeout=10_000)
-    await expect(shown).to_contain_text("callback")
-    await desk.screenshot(path=artifacts / "kb-2-next-call.png", full_page=True)
+    try:
+        await expect(shown).to_have_count(1, timeout=20_000)
+        await expect(shown).to_contain_text("callback")
+    finally:
+        await desk.screenshot(path=artifacts / "kb-2-next-call.png", full_page=True)
     await desk.get_by_test_id("btn-hangup").click()
     await expect(desk.get_by_test_id("my-state")).to_have_attribute("data-state", "wrap_up")
     assert (await second).ok
