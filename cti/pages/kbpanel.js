@@ -76,6 +76,7 @@ export async function showCall(callId) {
   byTestId("kb-panel").hidden = false;
   if (current === callId) return;
   current = callId;
+  byTestId("kb-note").value = "";  // never carry one caller's note over to the next call
   try {
     await loadDispositions();
     const found = await fetchForCall(callId, "cases");
