@@ -451,7 +451,36 @@ def _video_rows(d: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _kb_rows(d: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    target = d.get("target_p99_ms") or 50
+    for name, label in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
+        part = d.get(name) or {}
+        if part.get("skipped"):
+            rows.append((f"Knowledge search on {label}", "skipped", "", "-"))
+            continue
+        p99 = dig(part, "latency", "p99_ms")
+        rows.append(
+            (
+                f"Knowledge search p99, {fmt(part.get('cases'))} cases ({label})",
+                fmt(p99, " ms"),
+                f"< {fmt(target)} ms",
+                met(p99 < target) if isinstance(p99, int | float) else "-",
+            )
+        )
+        rows.append(
+            (
+                f"Knowledge search precision@5, {fmt(d.get('queries'))} labeled queries ({label})",
+                f"{fmt(part.get('precision_at_5'))} (hit@5 {fmt(part.get('hit_at_5'))})",
+                "",
+                "",
+            )
+        )
+    return rows
+
+
 EXTRACTORS = {
+    "kb_search": _kb_rows,
     "storage_writer": _storage_writer_rows,
     "agi_server": _agi_rows,
     "ami_ingest": _ami_rows,

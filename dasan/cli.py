@@ -25,6 +25,7 @@ _COMMAND_MODULES = (
     "cti.cli",
     "recordings.cli",
     "safety.cli",
+    "dasan.knowledge_cli",
     "dasan.load_cli",
 )
 

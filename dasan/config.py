@@ -22,6 +22,7 @@ from cti.settings import AmiSettings, HttpSettings
 from dasan.paths import default_cache_dir, default_state_dir
 from dasan.pbx.settings import PbxSettings
 from ivr.settings import AgiSettings, IvrSettings
+from knowledge.settings import KnowledgeSettings
 from recordings.settings import RecordingsSettings
 from safety.settings import SafetySettings
 
@@ -107,6 +108,7 @@ class Settings(BaseSettings):
     ivr: IvrSettings = IvrSettings()
     acd: AcdSettings = AcdSettings()
     recordings: RecordingsSettings = RecordingsSettings()
+    knowledge: KnowledgeSettings = KnowledgeSettings()
     storage: StorageSettings = StorageSettings()
     faults: FaultSettings = FaultSettings()
     safety: SafetySettings = SafetySettings()

@@ -31,10 +31,12 @@ from prometheus_client.registry import Collector
 from acd.views import consultant_counts
 from cti.auth import build_authenticator
 from cti.center import CenterConfig, LiveCenter
+from cti.center.center import WrapUpGate
 from cti.control import CallState
 from cti.web.app import create_app
 from cti.web.dispatch import PRINCIPAL
 from cti.web.server import PathOnlyAccessLogger
+from knowledge.wiring import open_for_engine
 from recordings.web import routes as recording_routes
 
 if TYPE_CHECKING:
@@ -88,7 +90,7 @@ class EngineCollector(Collector):
         return iter(())
 
 
-def build_center(engine: Engine) -> LiveCenter:
+def build_center(engine: Engine, wrap_up_gate: WrapUpGate | None = None) -> LiveCenter:
     settings = engine.settings
     config = CenterConfig(
         zone=ZoneInfo(settings.ivr.timezone),
@@ -103,6 +105,7 @@ def build_center(engine: Engine) -> LiveCenter:
         calls=engine.recordings.calls,
         config=config,
         clock=utc_now,
+        wrap_up_gate=wrap_up_gate,
     )
     center.attach()
     return center
@@ -113,11 +116,23 @@ async def start_web(engine: Engine) -> web.AppRunner:
     auth = build_authenticator(
         settings.http, settings.state_dir, settings.consultants.ids(), time.time
     )
-    center = build_center(engine)
+    rec = engine.recordings
+    knowledge = await open_for_engine(
+        settings.knowledge,
+        storage=rec.storage,
+        ring=rec.ring,
+        calls=rec.calls,
+        access_log=rec.access_log,
+        principal_key=PRINCIPAL,
+    )
+    center = build_center(engine, knowledge.gate)
     registry = CollectorRegistry()
     registry.register(EngineCollector(engine, center))
-    extra = recording_routes(engine.recordings.access, principal_key=PRINCIPAL)
-    extra += engine.safety.routes(PRINCIPAL)
+    extra = [
+        *recording_routes(engine.recordings.access, principal_key=PRINCIPAL),
+        *knowledge.web.routes(),
+        *engine.safety.routes(PRINCIPAL),
+    ]
     app = create_app(center, auth, extra, registry=registry, settings=settings.http)
     task = asyncio.get_running_loop().create_task(center.run(), name="cti-center")
     task.add_done_callback(_center_done)

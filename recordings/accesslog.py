@@ -37,6 +37,7 @@ class AccessAction(enum.StrEnum):
     DOWNLOAD = "download"
     SEARCH = "search"
     REPORT = "report"
+    HISTORY = "history"  # a caller's earlier calls and notes (knowledge.history)
 
 
 class AccessOutcome(enum.StrEnum):

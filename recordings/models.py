@@ -7,6 +7,8 @@ Invariants:
   and ``caller_enc`` the number encrypted under a key derived from the master key.
 - Recording paths are stored relative to their root (primary or spare spool) so moving the
   spool in the settings does not orphan the catalog.
+- Transcript text is stored sealed (``recordings.textseal``), never in clear, with a keyed-hash
+  token index for search.
 - Durations and sizes are integers (milliseconds, bytes) so chained content hashes the same
   on every database.
 """
@@ -140,7 +142,22 @@ class TranscriptRow(Base):
     call_id: Mapped[str | None] = mapped_column(String(64), index=True)
     language: Mapped[str] = mapped_column(String(2))
     status: Mapped[str] = mapped_column(String(8))
+    # Empty once sealed: the text lives in ``text_enc`` (recordings.textseal), searchable
+    # through ``transcript_tokens``; rows from before sealing are sealed at start.
     text: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text)
     engine: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    text_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    key_id: Mapped[str | None] = mapped_column(String(16))
+
+
+class TranscriptTokenRow(Base):
+    """Keyed hashes of a transcript's characters and character pairs (its search index)."""
+
+    __tablename__ = "transcript_tokens"
+
+    recording_id: Mapped[int] = mapped_column(
+        ForeignKey("transcripts.recording_id", ondelete="CASCADE"), primary_key=True
+    )
+    token: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)

@@ -9,8 +9,12 @@ Invariants:
   exactly one transcript row ("done" or "failed" with the error), so a bad file is not
   retried forever. Purging a recording deletes its transcript (see ``retention``).
 - Audio is verified against the catalog before it is transcribed (``stored.read_plain``).
-- Search is a case-insensitive substring match with LIKE wildcards escaped; authorization
-  and access logging are the caller's job (``recordings.access``).
+- Text is stored sealed under the master key with a keyed-hash index of its characters and
+  character pairs (``recordings.textseal``); search selects candidates by those hashes and
+  keeps those whose decrypted text holds the keyword (a case-insensitive substring), so no
+  transcript text is in the database. Without a key ring (never in the engine) text stays in
+  clear and search is a LIKE with wildcards escaped. Authorization and access logging are
+  the caller's job (``recordings.access``).
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.alarms import Clock, utc_now
 from common.storage import Storage
@@ -32,11 +38,19 @@ from recordings.catalog import Recording
 from recordings.crypto import DecryptionError
 from recordings.keys import KeyRing, WrongKeyError
 from recordings.layout import Roots
-from recordings.models import CallRow, RecordingRow, RecordingState, TranscriptRow
+from recordings.models import (
+    CallRow,
+    RecordingRow,
+    RecordingState,
+    TranscriptRow,
+    TranscriptTokenRow,
+)
 from recordings.pipeline import background_priority
 from recordings.settings import RecordingsSettings
 from recordings.stored import StoredMismatch, read_plain
+from recordings.textseal import TextSealer, keyword_pieces
 
+log = logging.getLogger(__name__)
 RECOGNIZER_RATE = 16000
 _FEED_BYTES = 8000
 _SNIPPET = 40
@@ -113,6 +127,8 @@ class Transcripts:
         clock: Clock = utc_now,
     ) -> None:
         self._storage, self._roots, self._ring, self._cfg = storage, roots, ring, cfg
+        # Transcripts are sealed whenever a master key is loaded (the engine always has one).
+        self._sealer = TextSealer(ring) if ring is not None else None
         self._load = load_transcriber
         self._clock = clock
         self._transcriber: Transcriber | None = None
@@ -185,14 +201,52 @@ class Transcripts:
                     call_id=recording.call_id,
                     language=language,
                     status="failed" if error else "done",
-                    text=text,
+                    text="" if self._sealer else text,
                     error=error,
                     engine=engine,
                     created_at=self._clock(),
+                    text_enc=self._sealer.seal(text, recording.id) if self._sealer else None,
+                    key_id=self._sealer.key_id if self._sealer else None,
                 )
             )
+            await session.flush()
+            self._add_tokens(session, recording.id, text)
+
+    def _add_tokens(self, session: AsyncSession, recording_id: int, text: str) -> None:
+        if self._sealer is not None and text:
+            session.add_all(
+                TranscriptTokenRow(recording_id=recording_id, token=t)
+                for t in self._sealer.tokens(text)
+            )
+
+    def _plain(self, row: TranscriptRow) -> str:
+        if row.text_enc is None or self._sealer is None:
+            return row.text
+        return self._sealer.open(row.text_enc, row.recording_id, row.key_id or "")
+
+    async def seal_clear_rows(self) -> int:
+        """Seal transcripts stored in clear before sealing existed; returns how many."""
+        if self._sealer is None:
+            return 0
+        async with self._storage.write() as session:
+            rows = list(
+                await session.scalars(
+                    select(TranscriptRow).where(
+                        TranscriptRow.text_enc.is_(None), TranscriptRow.text != ""
+                    )
+                )
+            )
+            for row in rows:
+                row.text_enc = self._sealer.seal(row.text, row.recording_id)
+                row.key_id = self._sealer.key_id
+                self._add_tokens(session, row.recording_id, row.text)
+                row.text = ""
+        return len(rows)
 
     async def run(self, poll_interval_s: float = 15.0) -> None:
+        sealed = await self.seal_clear_rows()
+        if sealed:
+            log.info("sealed %d transcript(s) stored in clear by an earlier version", sealed)
         while True:
             if await self.transcribe_pending() == 0:
                 await asyncio.sleep(poll_interval_s)
@@ -201,6 +255,24 @@ class Transcripts:
         keyword = keyword.strip()
         if not keyword:
             return []
+        if self._sealer is None:
+            rows = await self._clear_matches(keyword, limit)
+        else:
+            rows = await self._sealed_candidates(keyword)
+        hits = []
+        for row in rows:
+            plain = self._plain(row)
+            if keyword.lower() in plain.lower():
+                hits.append(
+                    TranscriptHit(
+                        row.recording_id, row.call_id, row.language, snippet(plain, keyword)
+                    )
+                )
+            if len(hits) >= limit:
+                break
+        return hits
+
+    async def _clear_matches(self, keyword: str, limit: int) -> list[TranscriptRow]:
         query = (
             select(TranscriptRow)
             .where(
@@ -211,13 +283,27 @@ class Transcripts:
             .limit(limit)
         )
         async with self._storage.session() as session:
-            rows = await session.scalars(query)
-            return [
-                TranscriptHit(r.recording_id, r.call_id, r.language, snippet(r.text, keyword))
-                for r in rows
-            ]
+            return list(await session.scalars(query))
+
+    async def _sealed_candidates(self, keyword: str) -> list[TranscriptRow]:
+        """Transcripts holding every piece of the keyword (by keyed hash), newest first."""
+        assert self._sealer is not None
+        tokens = sorted({self._sealer.token(p) for p in keyword_pieces(keyword)})
+        having = (
+            select(TranscriptTokenRow.recording_id)
+            .where(TranscriptTokenRow.token.in_(tokens))
+            .group_by(TranscriptTokenRow.recording_id)
+            .having(func.count() == len(tokens))
+        )
+        query = (
+            select(TranscriptRow)
+            .where(TranscriptRow.status == "done", TranscriptRow.recording_id.in_(having))
+            .order_by(TranscriptRow.recording_id.desc())
+        )
+        async with self._storage.session() as session:
+            return list(await session.scalars(query))
 
     async def text(self, recording_id: int) -> str | None:
         async with self._storage.session() as session:
             row = await session.get(TranscriptRow, recording_id)
-            return row.text if row is not None and row.status == "done" else None
+            return self._plain(row) if row is not None and row.status == "done" else None

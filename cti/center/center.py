@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from acd.driver import AcdDriver
@@ -76,6 +76,9 @@ def roster_profiles(driver: AcdDriver) -> list[Profile]:
     return profiles
 
 
+WrapUpGate = Callable[[str], Awaitable[str | None]]
+
+
 class LiveCenter:
     def __init__(
         self,
@@ -85,7 +88,11 @@ class LiveCenter:
         calls: CallLogReader,
         config: CenterConfig,
         clock: Clock,
+        wrap_up_gate: WrapUpGate | None = None,
     ) -> None:
+        # Asked before a consultant ends wrap-up early: why not yet (e.g. the after-call note
+        # is missing), or None. The service's wrap-up timer is not affected.
+        self._wrap_up_gate = wrap_up_gate
         board = ConsultantBoard(clock, roster_profiles(driver))
         board.load(
             {
@@ -157,6 +164,10 @@ class LiveCenter:
     async def finish_wrap_up(self, by: Principal, consultant_id: str) -> ConsultantView:
         if self._view(consultant_id).state is not ConsultantState.WRAP_UP:
             raise InvalidState(f"{consultant_id} is not in wrap-up")
+        if self._wrap_up_gate is not None:
+            missing = await self._wrap_up_gate(consultant_id)
+            if missing is not None:
+                raise InvalidState(missing)
         self.core.feed(WrapUpEnded(consultant_id))
         return self._view(consultant_id)
 

@@ -7,6 +7,7 @@ import {
   LiveSocket, api, applyI18n, byTestId, describeError, el, ensureSignedIn, fmtDateTime,
   fmtDuration, fmtTime, installShortcuts, setConnection, t, toast, toggleLang, wireHeader,
 } from "./common.js";
+import { mountKbPanel, showCall } from "./kbpanel.js";
 
 const S = {
   me: null,
@@ -183,6 +184,7 @@ async function loadDetails(callId) {
   try {
     S.details = await api("GET", `/api/calls/${encodeURIComponent(callId)}`);
     if (S.call?.call_id === callId || !S.call) S.call = S.details.call;
+    showCall(callId);
     if (S.details.call.state === "ringing") toast(t("toast.new_call", { number: S.details.call.number }));
   } catch (err) {
     // 403/404: the call is not (yet) ours; its call_changed event will bring it again.
@@ -243,6 +245,7 @@ async function main() {
     return;
   }
   byTestId("desktop").hidden = false;
+  mountKbPanel();
   for (const testId of Object.keys(BUTTONS)) {
     byTestId(testId).addEventListener("click", () => press(testId));
   }

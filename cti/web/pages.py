@@ -24,6 +24,7 @@ _PAGES = {
     "/desktop": "desktop.html",
     "/wallboard": "wallboard.html",
     "/docs": "docs.html",
+    "/kb": "kb.html",
 }
 
 

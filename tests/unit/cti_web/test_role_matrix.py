@@ -136,6 +136,7 @@ ROUTES: dict[str, Case] = {
     "GET /desktop": Case("public"),
     "GET /wallboard": Case("public"),
     "GET /docs": Case("public"),
+    "GET /kb": Case("public"),
     "GET /static/{name}": Case("public", path={"name": "desktop.js"}),
 }
 # Tested on its own (it upgrades): tests/unit/cti_web/test_websocket.py.

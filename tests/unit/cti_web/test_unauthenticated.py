@@ -16,6 +16,7 @@ PUBLIC = {
     "GET /desktop",
     "GET /wallboard",
     "GET /docs",
+    "GET /kb",
     "GET /static/{name}",
     # Authenticates itself (?token= or a first message); see test_websocket.
     "GET /ws",

@@ -1,0 +1,1 @@
+"""The consultants' knowledge base: cases, their review and history, search, after-call work."""
