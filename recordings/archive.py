@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import io
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,26 @@ class ClosedWav:
     sha256: str
     size: int
     mtime: float
+
+
+CLOCK_PROBE = ".clock-probe"
+
+
+def fs_now(directory: Path) -> float:
+    """The present time on the clock that stamps the files in ``directory``: the fresh mtime
+    of a probe written there. A file's age is measured on that clock, never on this process's:
+    an engine whose clock is stepped or skewed (or a spool another host writes) must not take
+    a file still being written for one left behind. The probe's name is no recording's."""
+    probe = directory / CLOCK_PROBE
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"\n")  # a write: the kernel (or the file server) stamps the mtime
+        finally:
+            os.close(fd)
+        return os.stat(probe).st_mtime
+    except OSError:  # a full or read-only spool: this process's clock is all there is
+        return time.time()
 
 
 def inspect_closed(path: Path) -> ClosedWav:
