@@ -62,15 +62,25 @@ def _recovery(r: dict[str, Any]) -> str:
     return "; ".join(parts) or "routing never stopped"
 
 
+def _verdict(r: dict[str, Any]) -> str:
+    if not r["problems"]:
+        return "pass"
+    if r.get("expected_failure"):
+        return f"**fails as expected**: {r['expected_failure']}"
+    return f"**fails**: {r['problems'][0][:160]}"
+
+
 def row(r: dict[str, Any]) -> str:
+    if r.get("skipped"):
+        cells = (r["fault"], r["citizen"], "-", "-", "-", f"skipped: {r['skipped']}")
+        return "| " + " | ".join(c.replace("|", "/") for c in cells) + " |"
     calls = f"{r['offered']} / {r['answered']} / {r['lost']}"
     missing = r["recordings_missing"] if r["recordings_missing"] is not None else "-"
-    verdict = "pass" if not r["problems"] else f"**fails**: {r['problems'][0][:160]}"
-    cells = (r["fault"], _observed(r), calls, str(missing), _recovery(r), verdict)
+    cells = (r["fault"], _observed(r), calls, str(missing), _recovery(r), _verdict(r))
     return "| " + " | ".join(c.replace("|", "/").replace("\n", " ") for c in cells) + " |"
 
 
-def render(results: dict[str, dict[str, Any]], commit: str) -> str:
+def render(results: dict[str, dict[str, Any]], commit: str, branch: str = "chaos") -> str:
     lines = [
         "| fault | what the citizen experiences | offered / answered / lost "
         "| recordings missing | recovery | result |",
@@ -78,7 +88,7 @@ def render(results: dict[str, dict[str, Any]], commit: str) -> str:
     ]
     names = [n for n in ORDER if n in results] + sorted(set(results) - set(ORDER))
     lines += [row(results[n]) for n in names]
-    lines += ["", f"Measured on branch `chaos`, commit {commit}; evidence in `var/chaos/`."]
+    lines += ["", f"Measured on branch `{branch}`, commit {commit}; evidence in `var/chaos/`."]
     return "\n".join(lines) + "\n"
 
 
@@ -100,14 +110,13 @@ def update_readme(readme: Path, table: str) -> None:
 
 
 if __name__ == "__main__":
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO, check=False)
+        return done.stdout.strip()
+
     results = load(RESULTS_DIR)
     if not results:
         sys.exit(f"no chaos results in {RESULTS_DIR}")
-    update_readme(REPO / "README.md", render(results, head.stdout.strip()))
+    branch = git("rev-parse", "--abbrev-ref", "HEAD")
+    update_readme(REPO / "README.md", render(results, git("rev-parse", "--short", "HEAD"), branch))
