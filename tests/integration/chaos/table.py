@@ -70,21 +70,26 @@ def _verdict(r: dict[str, Any]) -> str:
     return f"**fails**: {r['problems'][0][:160]}"
 
 
+def _busy(r: dict[str, Any]) -> str:
+    busy = r.get("host_busy_pct")
+    return "-" if busy is None else f"{busy:.0f} %"
+
+
 def row(r: dict[str, Any]) -> str:
     if r.get("skipped"):
-        cells = (r["fault"], r["citizen"], "-", "-", "-", f"skipped: {r['skipped']}")
+        cells = (r["fault"], r["citizen"], "-", "-", "-", "-", f"skipped: {r['skipped']}")
         return "| " + " | ".join(c.replace("|", "/") for c in cells) + " |"
     calls = f"{r['offered']} / {r['answered']} / {r['lost']}"
     missing = r["recordings_missing"] if r["recordings_missing"] is not None else "-"
-    cells = (r["fault"], _observed(r), calls, str(missing), _recovery(r), _verdict(r))
+    cells = (r["fault"], _observed(r), calls, str(missing), _recovery(r), _busy(r), _verdict(r))
     return "| " + " | ".join(c.replace("|", "/").replace("\n", " ") for c in cells) + " |"
 
 
 def render(results: dict[str, dict[str, Any]], commit: str, branch: str = "chaos") -> str:
     lines = [
         "| fault | what the citizen experiences | offered / answered / lost "
-        "| recordings missing | recovery | result |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| recordings missing | recovery | host busy | result |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     names = [n for n in ORDER if n in results] + sorted(set(results) - set(ORDER))
     lines += [row(results[n]) for n in names]
@@ -93,9 +98,15 @@ def render(results: dict[str, dict[str, Any]], commit: str, branch: str = "chaos
 
 
 def load(folder: Path) -> dict[str, dict[str, Any]]:
+    """Each case's evidence, with the host's mean CPU busy share during its load (from the
+    run's load report): recordings come out short when the host is saturated."""
     out = {}
     for path in sorted(folder.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
+        report = folder / "runs" / str(data["case"]) / "report.json"
+        if report.exists():
+            host = json.loads(report.read_text(encoding="utf-8")).get("resources", {}).get("host")
+            data["host_busy_pct"] = (host or {}).get("busy_pct_mean")
         out[str(data["case"])] = data
     return out
 
