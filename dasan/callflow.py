@@ -7,9 +7,6 @@ Invariants:
   call-back, and an alarm is raised: no conversation is ever unrecorded.
 - ``DASAN_DONE=1`` is set only once the engine has served the call; if this session dies for
   any reason the dialplan falls through to the static fallback queues, still recorded.
-- A command that got no reply may mean a half-open FastAGI link: Asterisk may never see the
-  engine close it and keep the caller in ``AGI()`` in silence. So after such a failure a
-  caller still in AGI a moment later is moved to the fallback through AMI (``Redirect``).
 - Every call is in the call log from its start; the IVR's progress (language once chosen,
   journey entries), routing, consultants and end are added as they happen, and the recording
   is handed to the pipeline when the call ends. Progress writes never hold up the caller:
@@ -30,10 +27,9 @@ from acd.errors import InvalidEvent
 from acd.events import CallAbandoned, CallArrived
 from acd.model import Language, Priority
 from acd.waiting import WaitingRoom, wait_and_connect
-from cti.ami.client import AmiClient
-from cti.ami.messages import AmiError, AmiEvent
+from cti.ami.messages import AmiEvent
 from dasan.recguard import confirm_recording
-from ivr.agi import AgiError, AgiHangup, AgiSession, AgiTimeout
+from ivr.agi import AgiError, AgiHangup, AgiSession
 from ivr.keys import KeyQueue, KeyWitnesses
 from ivr.listen import STOP_DIGIT
 from ivr.menu.state import Mark, MenuState, journey_to_json
@@ -48,29 +44,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("dasan.call")
 
 DONE_VARIABLE = "DASAN_DONE"
-# Where a caller stuck in a dead AGI session is sent (dialplans/120.conf), and how long after
-# the failure: a healthy link ends AGI() within milliseconds of the engine closing it.
-FALLBACK_ENTRY = ("dasan-fallback", "s", "1")
-RESCUE_GRACE_S = 3.0
-
-
-async def rescue_from_agi(ami: AmiClient, channel: str, grace_s: float) -> bool:
-    """After ``grace_s``, move ``channel`` to the fallback if it is still running AGI (its
-    session failed); True if it was moved. AMI failures are logged, never raised."""
-    await asyncio.sleep(grace_s)
-    try:
-        status = await ami.action_list("Status", 5.0, Channel=channel)
-        if not any(e.get("Application") == "AGI" for e in status):
-            return False
-        context, exten, priority = FALLBACK_ENTRY
-        await ami.action(
-            "Redirect", 5.0, Channel=channel, Context=context, Exten=exten, Priority=priority
-        )
-    except AmiError as exc:
-        log.warning("channel %s: could not check or move it after its AGI failed: %s", channel, exc)
-        return False
-    log.warning("channel %s: still in AGI after its session failed; moved to the fallback", channel)
-    return True
 
 
 def acd_priority(ivr_priority: int) -> Priority:
@@ -156,7 +129,6 @@ class CallFlow:
         self._engine = engine
         # Keys each channel received, from AMI: AGI drops those pressed between commands.
         self.keys = KeyWitnesses(lambda: engine.ami.connected)
-        self._rescues: set[asyncio.Task[bool]] = set()
 
     async def watch_keys(self) -> None:
         """Feed ``keys`` from AMI (DTMFEnd received by a channel) for the engine's lifetime."""
@@ -194,8 +166,6 @@ class CallFlow:
             ends_here = False
             log.error("call %s: AGI failure, the dialplan falls back: %s", call_id, exc)
             self._withdraw(call_id)
-            if isinstance(exc, AgiTimeout):
-                self._rescue_soon(session.variables.get("agi_channel", ""))
         except asyncio.CancelledError:
             # The engine is stopping: the call goes on in the PBX (the fallback, or its end),
             # so its end and recording are taken from the CDR and the spool at the next start.
@@ -214,15 +184,6 @@ class CallFlow:
                 await engine.recordings.calls.call_ended(call_id, elapsed.end())
                 if rec_path:
                     await engine.recordings.pipeline.recording_closed(session.uniqueid, rec_path)
-
-    def _rescue_soon(self, channel: str) -> None:
-        if not channel:
-            return
-        task = asyncio.get_running_loop().create_task(
-            rescue_from_agi(self._engine.ami, channel, RESCUE_GRACE_S)
-        )
-        self._rescues.add(task)
-        task.add_done_callback(self._rescues.discard)
 
     def _withdraw(self, call_id: str) -> None:
         """The call left the engine for the fallback: take it out of the ACD (a consultant

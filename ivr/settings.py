@@ -20,8 +20,8 @@ class AgiSettings(BaseModel):
     handshake_timeout_s: float = Field(default=5.0, gt=0)
     # Extra allowance for commands whose length depends on audio (STREAM FILE, GET DATA,
     # RECORD FILE): their default timeout is this plus any Asterisk-side timeout given. The
-    # longest prompt is ~12 s; past this a session is taken as dead (a half-open link) and
-    # the caller goes to the fallback, so it is no longer than a caller should hear nothing.
+    # longest prompt is ~12 s; past this the session is given up as dead and the call taken
+    # out of the ACD (the dialplan falls back once Asterisk sees the socket close).
     media_timeout_s: float = Field(default=60.0, gt=0)
     # A command answered with result=-1 is reported as a hangup if Asterisk's HANGUP line
     # follows within this many seconds (it is written right after the failed reply).
