@@ -176,7 +176,9 @@ async def run_menu(
     ``on_progress`` sees each new state (language, tags, journey) as it happens; ``keys`` is
     the call's key queue when a witness (AMI) feeds it.
     """
-    runner = _Runner(session, prompts, recognizer, keys or KeyQueue())
+    # Not ``keys or KeyQueue()``: an empty queue is falsy, and the caller's witnessed queue
+    # would be swapped for a private one (every witnessed key then "left unused").
+    runner = _Runner(session, prompts, recognizer, KeyQueue() if keys is None else keys)
     state, actions = step(menu, initial_state(menu, language), Started(entry), clock())
     while True:
         if on_progress is not None:

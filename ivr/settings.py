@@ -20,8 +20,10 @@ class AgiSettings(BaseModel):
     # Seconds a freshly connected client may take to send its variable block.
     handshake_timeout_s: float = Field(default=5.0, gt=0)
     # Extra allowance for commands whose length depends on audio (STREAM FILE, GET DATA,
-    # RECORD FILE): their default timeout is this plus any Asterisk-side timeout given.
-    media_timeout_s: float = Field(default=300.0, gt=0)
+    # RECORD FILE): their default timeout is this plus any Asterisk-side timeout given. The
+    # longest prompt is ~12 s; past this the session is given up as dead and the call taken
+    # out of the ACD (the dialplan falls back once Asterisk sees the socket close).
+    media_timeout_s: float = Field(default=60.0, gt=0)
     # A command answered with result=-1 is reported as a hangup if Asterisk's HANGUP line
     # follows within this many seconds (it is written right after the failed reply).
     hangup_grace_s: float = Field(default=0.5, ge=0)

@@ -12,10 +12,13 @@ Invariants:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import io
 import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +48,28 @@ class ClosedWav:
     sha256: str
     size: int
     mtime: float
+
+
+CLOCK_PROBE = ".clock-probe"
+
+
+def fs_now(directory: Path) -> float:
+    """The present time on the clock that stamps the files in ``directory``: the fresh mtime
+    of a probe written there. A file's age is measured on that clock, never on this process's:
+    an engine whose clock is stepped or skewed (or a spool another host writes) must not take
+    a file still being written for one left behind. The probe's name is no recording's."""
+    probe = directory / f"{CLOCK_PROBE}-{os.getpid()}-{threading.get_ident()}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"\n")  # a write: the kernel (or the file server) stamps the mtime
+            return os.fstat(fd).st_mtime
+        finally:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(probe)  # nothing is left in the spool
+    except OSError:  # a full or read-only spool: this process's clock is all there is
+        return time.time()
 
 
 def inspect_closed(path: Path) -> ClosedWav:

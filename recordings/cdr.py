@@ -12,7 +12,8 @@ Invariants:
 - Parsing is tolerant: short or malformed lines are counted in ``skipped``, never fatal.
   A line without a uniqueid column cannot be matched to a recording and is skipped.
 - A channel may have several CDR rows (IVR leg, then each bridge); ``citizen_calls`` folds
-  them into one call per uniqueid: earliest answer, latest end.
+  them into one call per uniqueid: earliest answer, latest end, the queues it was placed in
+  (``Queue`` rows' first argument, in order) and the last consultant bridged to it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +48,7 @@ class CdrRow:
     uniqueid: str
     userfield: str = ""
     linkedid: str = ""
+    lastdata: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,10 @@ class CdrCall:
     answer: datetime
     end: datetime
     rows: int
+    src: str = ""
+    queues: tuple[str, ...] = ()
+    consultant: str | None = None
+    consultant_at: datetime | None = None
 
     @property
     def duration_ms(self) -> int:
@@ -111,6 +118,7 @@ def parse_line(fields: list[str]) -> CdrRow | None:
         uniqueid=extra[0].strip(),
         userfield=extra[1] if len(extra) > 1 else "",
         linkedid=_linkedid(extra),
+        lastdata=fields[8],
     )
 
 
@@ -159,8 +167,36 @@ def citizen_calls(
         answers = [r.answer for r in group if r.answer is not None and r.disposition == "ANSWERED"]
         ends = [r.end for r in group if r.end is not None]
         if answers and ends:
-            calls[uniqueid] = CdrCall(uniqueid, min(answers), max(ends), len(group))
+            consultant, consultant_at = _consultant(group)
+            calls[uniqueid] = CdrCall(
+                uniqueid,
+                min(answers),
+                max(ends),
+                len(group),
+                src=group[0].src,
+                queues=_queues(group),
+                consultant=consultant,
+                consultant_at=consultant_at,
+            )
     return calls
+
+
+def _queues(group: list[CdrRow]) -> tuple[str, ...]:
+    names = [r.lastdata.split(",", 1)[0].strip() for r in group if r.lastapp == "Queue"]
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+_CONSULTANT = re.compile(r"^PJSIP/(c\d{4})-[0-9a-f]+$")
+
+
+def _consultant(group: list[CdrRow]) -> tuple[str | None, datetime | None]:
+    """The consultant of the last answered bridge (``PJSIP/c0042-0000001a``) and its answer."""
+    found: tuple[str | None, datetime | None] = (None, None)
+    for row in group:
+        match = _CONSULTANT.match(row.dstchannel.strip())
+        if match and row.disposition == "ANSWERED" and row.answer is not None:
+            found = (match.group(1), row.answer)
+    return found
 
 
 def read_cdr(*paths: Path) -> ParsedCdr:

@@ -10,7 +10,8 @@ Invariants:
   scan retries. Nothing is lost silently.
 - The SHA-256 is taken from the closed file: Asterisk finalizes the WAV header only at
   close, so a finalized header means closed; a file that has not changed for ``settle_s``
-  is finished as it is (the PBX was killed); anything else is left for a later scan.
+  (its age taken on the file system's clock, ``fs_now``: never this process's, which may be
+  stepped) is finished as it is (the PBX was killed); anything else is left for a later scan.
 - CPU and disk work runs in threads, at most ``workers`` at a time; the loop never blocks.
 - A file is processed by one task at a time, and archived by one process at a time (an
   flock on ``<name>.wav.lock``: the engine and a ``dasan recordings recover`` never race).
@@ -36,6 +37,7 @@ from recordings.archive import (
     ArchiveError,
     ClosedWav,
     finish_removal,
+    fs_now,
     inspect_closed,
     produce_archive,
     remove_file,
@@ -72,6 +74,16 @@ class RecoveryReport:
     failed: list[str] = field(default_factory=list)
 
 
+def fallback_language(queues: tuple[str, ...]) -> str | None:
+    """The caller's language: that of the first fallback queue (``fallback-en``) the call
+    joined (a foreign caller may overflow to the Korean desk after it)."""
+    for name in queues:
+        code = name.removeprefix("fallback-")
+        if code != name and len(code) == 2 and code.isalpha() and code.islower():
+            return code
+    return None
+
+
 class RecordingPipeline:
     def __init__(
         self,
@@ -82,7 +94,7 @@ class RecordingPipeline:
         alarms: AlarmBus,
         *,
         clock: Clock = utc_now,
-        wall: Callable[[], float] = time.time,
+        fs_clock: Callable[[Path], float] = fs_now,
     ) -> None:
         self._settings = settings
         self._cfg = settings.recordings
@@ -90,7 +102,8 @@ class RecordingPipeline:
             raise ValueError("encryption at rest is on but no master key was given")
         self._roots = Roots.of(settings)
         self._catalog, self._calls, self._ring, self._alarms = catalog, calls, ring, alarms
-        self._clock, self._wall = clock, wall
+        # File ages are taken on the file system's clock (see ``fs_now``), not this process's.
+        self._clock, self._fs_clock = clock, fs_clock
         self._queue: asyncio.Queue[Path] = asyncio.Queue()
         self._gate = asyncio.Semaphore(self._cfg.workers)
         # Archiving (ffmpeg) runs at a lower CPU priority than calls: its threads, and so the
@@ -199,7 +212,7 @@ class RecordingPipeline:
         last_size = -1
         while True:
             stat = await asyncio.to_thread(path.stat)
-            quiet = self._wall() - stat.st_mtime >= self._cfg.settle_s
+            quiet = await self._age_s(path.parent, stat.st_mtime) >= self._cfg.settle_s
             if stat.st_size == last_size or quiet:
                 closed = await asyncio.to_thread(inspect_closed, path)
                 finalized = closed.info.header_consistent and closed.info.data_bytes > 0
@@ -215,6 +228,7 @@ class RecordingPipeline:
         parsed = split_name(path.name)
         uniqueid = parsed[0] if parsed else path.stem
         call = await self._calls.by_uniqueid(uniqueid)
+        call_id = call.id if call else None
         if call is not None:
             started = call.started_at
         else:
@@ -223,13 +237,14 @@ class RecordingPipeline:
             cdr = (await self._cdr_calls()).get(uniqueid)
             if cdr is not None:
                 started = cdr.answer
+                call_id = await self._log_fallback_call(cdr)
             else:
                 mtime = datetime.fromtimestamp(closed.mtime, UTC)
                 started = mtime - timedelta(milliseconds=closed.info.duration_ms)
         return await self._catalog.add(
             NewRecording(
                 uniqueid=uniqueid,
-                call_id=call.id if call else None,
+                call_id=call_id,
                 root=root.value,
                 rel_path=rel,
                 format="wav",
@@ -240,6 +255,21 @@ class RecordingPipeline:
                 started_at=started,
             )
         )
+
+    async def _log_fallback_call(self, cdr: CdrCall) -> str:
+        """The call-log row of a call only the fallback queues served, from its CDR: the
+        engine's call id is the channel's uniqueid too, so an engine that did see the call
+        (its writes replayed later) finds the same row (``call_started`` is idempotent)."""
+        calls, call_id = self._calls, cdr.uniqueid
+        caller = cdr.src if cdr.src.isdigit() else None
+        await calls.call_started(call_id, cdr.uniqueid, None, caller, cdr.answer)
+        journey = {"path": "fallback", "source": "cdr", "queues": list(cdr.queues), "entries": []}
+        await calls.call_progress(call_id, fallback_language(cdr.queues), None, journey)
+        if cdr.consultant is not None:
+            await calls.consultant_joined(call_id, cdr.consultant, at=cdr.consultant_at)
+        await calls.call_ended(call_id, cdr.end)
+        log.info("call %s: served by the fallback (%s), logged from the CDR", call_id, cdr.queues)
+        return call_id
 
     async def _archive(self, recording: Recording) -> Recording:
         """Archive under a per-file lock, so two processes never archive one file twice."""
@@ -356,14 +386,17 @@ class RecordingPipeline:
         # Cheap check first: a call still being recorded is skipped without waiting.
         info = await asyncio.to_thread(inspect_wav, path)
         finalized = info.header_consistent and info.data_bytes > 0
-        if not finalized and self._wall() - item.mtime < self._cfg.settle_s:
+        if not finalized and await self._age_s(path.parent, item.mtime) < self._cfg.settle_s:
             return False
         return await self.process(path) is not None
+
+    async def _age_s(self, directory: Path, mtime: float) -> float:
+        return await asyncio.to_thread(self._fs_clock, directory) - mtime
 
     def _remove_stale_parts(self) -> None:
         for part in stale_parts(self._roots):
             with contextlib.suppress(FileNotFoundError):
-                if self._wall() - part.stat().st_mtime >= self._cfg.settle_s:
+                if self._fs_clock(part.parent) - part.stat().st_mtime >= self._cfg.settle_s:
                     part.unlink()
 
 

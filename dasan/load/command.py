@@ -78,7 +78,10 @@ def run_command(ctx: click.Context, profile_name: str, opts: LoadOptions) -> Non
     except ProfileError as exc:
         raise click.ClickException(f"{exc} (shipped: {', '.join(profile_names())})") from exc
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    folder = opts.workdir or settings_from(ctx).state_dir / "load" / f"{profile.name}-{stamp}"
+    # Absolute: SIPp runs in the run folder, and reads its scenario by the path given.
+    folder = (
+        opts.workdir or settings_from(ctx).state_dir / "load" / f"{profile.name}-{stamp}"
+    ).resolve()
     try:
         report, data = asyncio.run(run_load(ctx, profile, folder, opts, err))
     except (StackError, SippError, AmiError, OSError) as exc:

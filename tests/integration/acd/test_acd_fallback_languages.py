@@ -1,14 +1,16 @@
 """Engine down (issue 10): with no FastAGI server at all, an English caller picks English in
 the dialplan's fallback language menu, hears the recording notice in English, and is answered
 through the static `fallback-en` queue by a consultant who speaks English; the call is
-recorded, and an engine started afterwards catalogs that recording (it never knew the call)
-and the audit is clean."""
+recorded, and an engine started afterwards catalogs that recording (it never knew the call),
+logs the call from the CDR (``dasan calls --json``: journey "fallback", English, the
+consultant) and the audit is clean."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +22,7 @@ from tests.integration.support import (
     ItEnv,
     call_seconds,
     citizen_uniqueid,
+    dasan_json,
     eventually,
     port_open,
     roster_languages,
@@ -100,5 +103,20 @@ async def test_english_caller_is_answered_in_english_when_the_engine_is_down(
             "the fallback call's recording cataloged and the audit clean",
         )
         assert report.calls_checked >= 1
+
+        def this_call(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [c for c in calls if c["uniqueid"] == uniqueid]
+
+        calls = await eventually(
+            lambda: asyncio.to_thread(dasan_json, it_env, "calls"),
+            lambda found: len(this_call(found)) == 1,
+            30,
+            "the fallback call in `dasan calls`",
+        )
+        [call] = this_call(calls)
+        assert call["journey"]["path"] == "fallback", call
+        assert (call["language"], call["consultant"]) == ("en", consultant), call
+        assert abs(call["duration_s"] - call_s) <= 0.1, (call, call_s)
+        assert call["recording"] is not None, call
     finally:
         await asyncio.to_thread(engine.stop)

@@ -304,3 +304,20 @@ async def _record(ami: AmiClient, into: list[AmiEvent]) -> None:
     async for item in ami.subscribe(maxsize=200_000, name="chaos-recorder"):
         if isinstance(item, AmiEvent) and item.name in KEEP:
             into.append(item)
+
+
+def mark_expected_failure(case: str, reason: str) -> None:
+    """Record in a case's evidence that it fails for a known, stated reason (the table says
+    so instead of only "fails")."""
+    path = RESULTS_DIR / f"{case}.json"
+    result = json.loads(path.read_text(encoding="utf-8"))
+    result["expected_failure"] = reason
+    path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+
+
+def record_skipped(case: Case, reason: str) -> None:
+    """Evidence of a case that could not run here, so the table names it and why."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    result = {"case": case.name, "fault": case.fault_text, "citizen": case.citizen_text}
+    path = RESULTS_DIR / f"{case.name}.json"
+    path.write_text(json.dumps(result | {"skipped": reason}, indent=1) + "\n", encoding="utf-8")

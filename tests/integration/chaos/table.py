@@ -62,30 +62,51 @@ def _recovery(r: dict[str, Any]) -> str:
     return "; ".join(parts) or "routing never stopped"
 
 
+def _verdict(r: dict[str, Any]) -> str:
+    if not r["problems"]:
+        return "pass"
+    if r.get("expected_failure"):
+        return f"**fails as expected**: {r['expected_failure']}"
+    return f"**fails**: {r['problems'][0][:160]}"
+
+
+def _busy(r: dict[str, Any]) -> str:
+    busy = r.get("host_busy_pct")
+    return "-" if busy is None else f"{busy:.0f} %"
+
+
 def row(r: dict[str, Any]) -> str:
+    if r.get("skipped"):
+        cells = (r["fault"], r["citizen"], "-", "-", "-", "-", f"skipped: {r['skipped']}")
+        return "| " + " | ".join(c.replace("|", "/") for c in cells) + " |"
     calls = f"{r['offered']} / {r['answered']} / {r['lost']}"
     missing = r["recordings_missing"] if r["recordings_missing"] is not None else "-"
-    verdict = "pass" if not r["problems"] else f"**fails**: {r['problems'][0][:160]}"
-    cells = (r["fault"], _observed(r), calls, str(missing), _recovery(r), verdict)
+    cells = (r["fault"], _observed(r), calls, str(missing), _recovery(r), _busy(r), _verdict(r))
     return "| " + " | ".join(c.replace("|", "/").replace("\n", " ") for c in cells) + " |"
 
 
-def render(results: dict[str, dict[str, Any]], commit: str) -> str:
+def render(results: dict[str, dict[str, Any]], commit: str, branch: str = "chaos") -> str:
     lines = [
         "| fault | what the citizen experiences | offered / answered / lost "
-        "| recordings missing | recovery | result |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| recordings missing | recovery | host busy | result |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     names = [n for n in ORDER if n in results] + sorted(set(results) - set(ORDER))
     lines += [row(results[n]) for n in names]
-    lines += ["", f"Measured on branch `chaos`, commit {commit}; evidence in `var/chaos/`."]
+    lines += ["", f"Measured on branch `{branch}`, commit {commit}; evidence in `var/chaos/`."]
     return "\n".join(lines) + "\n"
 
 
 def load(folder: Path) -> dict[str, dict[str, Any]]:
+    """Each case's evidence, with the host's mean CPU busy share during its load (from the
+    run's load report): recordings come out short when the host is saturated."""
     out = {}
     for path in sorted(folder.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
+        report = folder / "runs" / str(data["case"]) / "report.json"
+        if report.exists():
+            host = json.loads(report.read_text(encoding="utf-8")).get("resources", {}).get("host")
+            data["host_busy_pct"] = (host or {}).get("busy_pct_mean")
         out[str(data["case"])] = data
     return out
 
@@ -100,14 +121,13 @@ def update_readme(readme: Path, table: str) -> None:
 
 
 if __name__ == "__main__":
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO, check=False)
+        return done.stdout.strip()
+
     results = load(RESULTS_DIR)
     if not results:
         sys.exit(f"no chaos results in {RESULTS_DIR}")
-    update_readme(REPO / "README.md", render(results, head.stdout.strip()))
+    branch = git("rev-parse", "--abbrev-ref", "HEAD")
+    update_readme(REPO / "README.md", render(results, git("rev-parse", "--short", "HEAD"), branch))

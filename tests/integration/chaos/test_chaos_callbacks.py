@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +19,14 @@ from dasan.load.profile import CallType, Key
 from dasan.pbx.container import PbxContainer
 from dasan.sipp import ConsultantUas
 from tests.integration.acd.journal import events
-from tests.integration.chaos.cases import check_case
-from tests.integration.chaos.harness import KOREAN_KEYS, Case, ChaosContext, chaos_profile
+from tests.integration.chaos.harness import (
+    KOREAN_KEYS,
+    Case,
+    ChaosContext,
+    chaos_profile,
+    mark_expected_failure,
+    run_case,
+)
 from tests.integration.support import ItEnv
 
 # Three consultants with 20-30 s talks: callers wait, and are offered the call-back.
@@ -102,6 +109,32 @@ CASE = Case(
 )
 
 
+NOT_REDIALED = "pending call-backs never made after the restart"
+# Issue 15 (care/) dials the call-backs kept in requests.jsonl at the next opening; until it
+# lands, the restarted engine only keeps them there (reason engine-stopped) for supervisors.
+PENDING_ISSUE_15 = (
+    "call-backs a killed engine left pending are kept in <state>/callbacks/requests.jsonl "
+    "(reason engine-stopped) but not dialed again: that is issue 15's call-back list"
+)
+
+
+def kept_for_supervisors(state_dir: Path) -> set[str]:
+    requests = state_dir / "callbacks" / "requests.jsonl"
+    if not requests.exists():
+        return set()
+    rows = [json.loads(line) for line in requests.read_text(encoding="utf-8").splitlines()]
+    return {r["call_id"] for r in rows if r.get("reason") == "engine-stopped"}
+
+
 @pytest.mark.timeout(600)
 async def test_engine_killed_with_callbacks_pending(pbx: PbxContainer, it_env: ItEnv) -> None:
-    await check_case(CASE, it_env, pbx)
+    result = await run_case(CASE, it_env, pbx)
+    problems = result["problems"]
+    # Expected to fail only for exactly that reason: the one problem is call-backs not
+    # redialed, and the restarted engine kept every one of them in requests.jsonl.
+    pending = set(result["notes"].get("pending_callbacks", []))
+    kept = await asyncio.to_thread(kept_for_supervisors, it_env.settings.state_dir)
+    if len(problems) == 1 and NOT_REDIALED in problems[0] and pending and pending <= kept:
+        await asyncio.to_thread(mark_expected_failure, CASE.name, PENDING_ISSUE_15)
+        pytest.xfail(PENDING_ISSUE_15)
+    assert not problems, "; ".join(problems)

@@ -14,7 +14,7 @@ import pytest
 from dasan.load.tracker import Counts
 from dasan.pbx.container import PbxContainer
 from tests.integration.chaos.cases import check_case
-from tests.integration.chaos.harness import Case, ChaosContext, Fault
+from tests.integration.chaos.harness import Case, ChaosContext, Fault, record_skipped
 from tests.integration.support import ItEnv
 
 FAULT_S = 20.0  # how long the disk stays full or the link lossy (the fault's length)
@@ -186,5 +186,7 @@ async def test_pbx_fault(name: str, pbx: PbxContainer, it_env: ItEnv) -> None:
 @pytest.mark.parametrize("name", ["loss5", "loss15"])
 async def test_lossy_links(name: str, pbx: PbxContainer, it_env: ItEnv) -> None:
     if not await asyncio.to_thread(netem_available):
-        pytest.skip("sch_netem is not available in this kernel: packet loss cannot be injected")
+        reason = "sch_netem is not available in this kernel: packet loss cannot be injected"
+        await asyncio.to_thread(record_skipped, CASES[name], reason)
+        pytest.skip(reason)
     await check_case(CASES[name], it_env, pbx)

@@ -10,6 +10,7 @@ import pytest
 
 from ivr.agi import AgiHangup
 from ivr.hours import ServiceHours
+from ivr.keys import KeyQueue
 from ivr.menu.loader import Menu, load_menu
 from ivr.menu.stepper import ALL_KEYS
 from ivr.prompts.manifest import PromptManifest
@@ -98,6 +99,19 @@ async def test_keys_typed_ahead_are_used_in_order_each_once(menu: Menu) -> None:
     assert not any(c[0] in ("GET DATA", "WAIT FOR DIGIT") for c in call.commands)
     digits = [(e["node"], e["value"]) for e in outcome.journey["entries"] if e["event"] == "digits"]
     assert digits == [("language", "1"), ("main_menu", "1")]
+
+
+async def test_the_callers_key_queue_is_the_one_the_menu_uses(menu: Menu) -> None:
+    """The queue the engine's witness (AMI) feeds is the menu's even though it starts empty
+    (it once was swapped for a private one, so every witnessed key was "left unused"): keys
+    AGI returned and the witness reports late are each one key, none left over."""
+    keys = KeyQueue(witnessed=True, confirm_wait_s=0.01)
+    call = FakeCall([Keys("1"), Keys("2")])
+    outcome = await run_menu(call, menu, PromptPaths(PBX), None, Clock(WEEKDAY_NOON), keys=keys)
+    assert (outcome.language, outcome.target) == ("ko", "transport")
+    keys.witnessed_key("1")  # the witness's reports of those two keys, late
+    keys.witnessed_key("2")
+    assert not keys, keys.pending()
 
 
 async def test_progress_is_reported_while_the_caller_is_in_the_menu(menu: Menu) -> None:

@@ -84,6 +84,24 @@ async def test_flac_archive_unencrypted(tmp_path: Path, call_start: datetime) ->
         await system.close()
 
 
+async def test_a_file_being_written_is_not_taken_when_the_engine_clock_jumps_ahead(
+    system: Recordings, call_start: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An engine whose clock is an hour ahead (an NTP step, a skewed host) still sees a
+    recording the PBX wrote a moment ago as fresh: ages come from the file system's clock."""
+    wav = spool_wav(
+        system.settings, f"{int(call_start.timestamp())}.77", 1.0, call_start, finalize=False
+    )
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 3600)
+    assert (await system.pipeline.recover()).pending
+    assert await system.pipeline.process(wav) is None
+    assert await system.catalog.find() == []
+    monkeypatch.setattr(time, "time", lambda: real() - 3600)  # and behind: old is still old
+    age(wav, system.settings.recordings.settle_s + 1)
+    assert len((await system.pipeline.recover()).archived) == 1
+
+
 async def test_empty_recording_is_archived_as_sealed_wav(
     system: Recordings, call_start: datetime
 ) -> None:
@@ -245,26 +263,51 @@ async def test_two_processes_never_archive_one_file_twice(
     assert system.alarms.active() == []
 
 
-async def test_recovery_dates_an_unknown_call_from_the_cdr(
+async def test_recovery_dates_and_logs_an_unknown_call_from_the_cdr(
     system: Recordings, call_start: datetime
 ) -> None:
-    """A call served by the fallback while the engine was down is dated by the PBX's CDR."""
+    """A call served by the fallback while the engine was down is dated by the PBX's CDR and
+    gets its call-log row from it: language from its first fallback queue, the consultant of
+    the last bridge, journey "fallback"."""
     uniqueid = f"{int(call_start.timestamp())}.89"
     spool_wav(system.settings, uniqueid, 2.0, call_start)
     answer = call_start.timestamp() + 0.25
+    bridged = answer + 0.5
     cdr = system.settings.pbx_dir / "log" / "cdr-custom" / "Master.csv"
     cdr.parent.mkdir(parents=True, exist_ok=True)
-    fields = ["", "0101", "120", "from-citizens", "", "PJSIP/citizen-1", "", "Queue", ""]
-    times = [f"{call_start.timestamp():.6f}", f"{answer:.6f}", f"{answer + 2.0:.6f}"]
+
+    def row(dst: str, app: str, data: str, times: tuple[float, float, float]) -> str:
+        fields = ["", "0101", "120", "from-citizens", "", "PJSIP/citizen-1", dst, app, data]
+        stamps = [f"{t:.6f}" for t in times]
+        return (
+            ",".join(f'"{v}"' for v in [*fields, *stamps, "2", "2", "ANSWERED", "DOCUMENTATION"])
+            + f',"{uniqueid}","citizen","{uniqueid}"\n'
+        )
+
+    start = call_start.timestamp()
     cdr.write_text(
-        ",".join(f'"{v}"' for v in [*fields, *times, "2", "2", "ANSWERED", "DOCUMENTATION"])
-        + f',"{uniqueid}","citizen","{uniqueid}"\n'
+        row("", "Queue", "fallback-en,,,,120", (start, answer, bridged))
+        + row("PJSIP/c0437-0000001a", "Queue", "fallback-ko,,,,600", (bridged, bridged, answer + 2))
     )
     report = await system.pipeline.recover()
     assert len(report.archived) == 1
-    [row] = await system.catalog.find()
-    assert row.call_id is None
-    assert abs(row.started_at.timestamp() - answer) < 0.001
+    [rec] = await system.catalog.find()
+    assert rec.call_id == uniqueid
+    assert abs(rec.started_at.timestamp() - answer) < 0.001
+    call = await system.calls.get(uniqueid)
+    assert call is not None
+    assert (call.language, call.service, call.consultant) == ("en", None, "c0437")
+    assert call.duration_ms == 2000
+    assert call.journey["path"] == "fallback"
+    assert call.journey["queues"] == ["fallback-en", "fallback-ko"]
+    assert call.routed_at is None
+
+
+def test_fallback_language_is_the_first_fallback_queue() -> None:
+    assert pipeline_module.fallback_language(("fallback-ja", "fallback-ko")) == "ja"
+    assert pipeline_module.fallback_language(("support", "fallback-ko")) == "ko"
+    assert pipeline_module.fallback_language(("fallback-EN", "other")) is None
+    assert pipeline_module.fallback_language(()) is None
 
 
 async def test_hundreds_left_behind_are_recovered_together(
