@@ -57,6 +57,8 @@ class Engine:
         self.settings = settings
         self.faults = Faults(settings.faults)
         self.ami = AmiClient(settings.ami)
+        # The one reader of AMI events: the live model, passing the stream on to the CTI, the
+        # ACD bridge and the IVR's key witness (``self.live.events``).
         self.live = LiveState(self.ami)
         # What earlier engines journaled, before this one adds to it (call-backs left pending).
         self._journal_at_start = journal_sizes(settings.state_dir / "acd")
@@ -151,6 +153,7 @@ class Engine:
                 hangup_channel=self.hangup_channel,
                 consultant_connected=self.consultant_connected,
                 before_serve=self.faults.maybe_crash_ivr,
+                events=self.live.events,
             )
         )
 
@@ -255,7 +258,7 @@ class Engine:
 
     async def _run_acd_ami(self) -> None:
         bridge = AcdAmiBridge(
-            self.ami,
+            self.live.events,
             self.acd,
             self.consultant_connected,
             before_event=self.faults.maybe_crash_ami_bridge,

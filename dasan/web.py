@@ -103,6 +103,7 @@ def build_center(engine: Engine) -> LiveCenter:
         calls=engine.recordings.calls,
         config=config,
         clock=utc_now,
+        events=engine.live.events,
     )
     center.attach()
     return center

@@ -1,7 +1,8 @@
 """``LiveCenter``: the ``ContactCenter`` the web edge uses, over the ACD, AMI and the call log.
 
-Wiring: build it with the engine's ``AcdDriver``, ``AmiClient`` and call log, ``attach()``
-it to the driver before calls flow, and keep ``run()`` going (it reads AMI, samples the
+Wiring: build it with the engine's ``AcdDriver``, ``AmiClient`` (for actions), the live
+model's event feed (``events``) and call log, ``attach()`` it to the driver before calls flow,
+and keep ``run()`` going (it reads AMI events, samples the
 wallboard timeline and seeds today's figures from the call log) until cancelled.
 
 Invariants:
@@ -30,7 +31,7 @@ from acd.events import (
     WrapUpEnded,
 )
 from common.principal import Principal
-from cti.ami.client import AmiClient
+from cti.ami.client import AmiClient, AmiEventSource
 from cti.center.acdfeed import AcdFeed
 from cti.center.board import ConsultantBoard, Profile
 from cti.center.control import Control
@@ -85,7 +86,10 @@ class LiveCenter:
         calls: CallLogReader,
         config: CenterConfig,
         clock: Clock,
+        events: AmiEventSource | None = None,
     ) -> None:
+        """``events``: where the watch reads AMI events (the engine: the live model's feed,
+        so the CTI shares the engine's one AMI subscription); None reads ``ami`` itself."""
         board = ConsultantBoard(clock, roster_profiles(driver))
         board.load(
             {
@@ -93,7 +97,7 @@ class LiveCenter:
                 for cid, agent in driver.state.agents.items()
             }
         )
-        self._ami = ami
+        self._events: AmiEventSource = ami if events is None else events
         self.core = CenterCore(
             clock=clock, driver=driver, pbx=Pbx(ami), calls=calls, config=config, board=board
         )
@@ -110,7 +114,7 @@ class LiveCenter:
     async def run(self) -> None:
         """Read AMI, seed today's figures and sample the timeline until cancelled."""
         watch = AmiWatch(self.core, self._parties, self._control, self._spies)
-        subscription = self._ami.subscribe(maxsize=100_000, name="cti-center")
+        subscription = self._events.subscribe(maxsize=100_000, name="cti-center")
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(watch.run(subscription))
