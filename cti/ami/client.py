@@ -267,6 +267,11 @@ class AmiClient:
         return text
 
     # --- events ----------------------------------------------------------------------------
+    @property
+    def subscriber_count(self) -> int:
+        """How many event subscriptions are open (the engine holds one: the live model's)."""
+        return self._fanout.subscriber_count
+
     def subscribe(self, maxsize: int | None = None, name: str | None = None) -> AmiSubscription:
         """A bounded async iterator of events and stream notices, from now on."""
         size = self._settings.subscription_maxsize if maxsize is None else maxsize
