@@ -126,6 +126,7 @@ class Engine:
                 requests_dir=settings.state_dir / "callbacks",
                 hangup_channel=self.hangup_channel,
                 alarm=self.alarm_soon,
+                events=self.live.events,
             )
         )
         guard = GuardSetup(

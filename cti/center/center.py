@@ -90,6 +90,7 @@ class LiveCenter:
     ) -> None:
         """``events``: where the watch reads AMI events (the engine: the live model's feed,
         so the CTI shares the engine's one AMI subscription); None reads ``ami`` itself."""
+        self._events: AmiEventSource = ami if events is None else events
         board = ConsultantBoard(clock, roster_profiles(driver))
         board.load(
             {
@@ -97,9 +98,13 @@ class LiveCenter:
                 for cid, agent in driver.state.agents.items()
             }
         )
-        self._events: AmiEventSource = ami if events is None else events
         self.core = CenterCore(
-            clock=clock, driver=driver, pbx=Pbx(ami), calls=calls, config=config, board=board
+            clock=clock,
+            driver=driver,
+            pbx=Pbx(ami, self._events),
+            calls=calls,
+            config=config,
+            board=board,
         )
         self._parties = Parties(self.core)
         self._control = Control(self.core)

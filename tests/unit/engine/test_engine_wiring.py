@@ -39,13 +39,16 @@ def test_the_call_path_is_wired_from_the_engines_objects(tmp_path: Path) -> None
 
 
 async def test_the_live_model_is_the_engines_one_ami_subscriber(tmp_path: Path) -> None:
-    """The CTI, the ACD bridge and the IVR's key witness read the live model's feed."""
+    """The CTI, the ACD bridge, the IVR's key witness and call-backs read the live model's
+    feed."""
     engine = Engine(Settings(state_dir=tmp_path, ivr=IvrSettings(speech_enabled=False)))
     recordings = SimpleNamespace(calls=FakeCallLog(), pipeline=object())
     engine._recordings = recordings  # type: ignore[assignment]
     engine._wire_call_path(recordings)  # type: ignore[arg-type]
     center = build_center(engine)
     assert engine.flow._setup.events is engine.live.events
+    assert engine.callbacks._setup.events is engine.live.events  # the call-back's wait
+    assert center.core.pbx._events is engine.live.events  # the CTI's action/event waits
     tasks = [
         asyncio.create_task(work())
         for work in (engine.live.run, engine._run_acd_ami, engine.flow.watch_keys, center.run)
