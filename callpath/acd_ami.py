@@ -7,7 +7,8 @@ Invariants:
 - A consultant who places a call themselves (a channel of theirs in ``from-consultants``) is
   set not ready ("outbound") while it lasts, and ready again afterwards if we made them not
   ready; consultants already busy with an ACD call are left alone.
-- Built from the AMI link, the ACD driver and the call log's hook, never the engine.
+- Built from an AMI event source (the engine passes the live model's feed, so the bridge reads
+  the engine's one AMI subscription), the ACD driver and the call log's hook, never the engine.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from acd.driver import AcdDriver
 from acd.errors import InvalidEvent
 from acd.events import ConsultantNotReady, ConsultantReady, OfferAccepted
 from acd.model import ConsultantState
-from callpath.ports import AmiLink, ConsultantConnected
+from callpath.ports import ConsultantConnected
 from cti.ami.channels import consultant_of
+from cti.ami.client import AmiEventSource
 from cti.ami.messages import AmiEvent
 
 log = logging.getLogger("dasan.acd.ami")
@@ -30,14 +32,14 @@ OUTBOUND = "outbound"
 class AcdAmiBridge:
     def __init__(
         self,
-        ami: AmiLink,
+        events: AmiEventSource,
         acd: AcdDriver,
         on_connected: ConsultantConnected,
         *,
         before_event: Callable[[], None] = lambda: None,
     ) -> None:
         """``before_event`` runs before each event (test-only fault injection may raise)."""
-        self._ami = ami
+        self._events = events
         self._acd = acd
         self._on_connected = on_connected
         self._before_event = before_event
@@ -45,7 +47,7 @@ class AcdAmiBridge:
         self._own_calls: dict[str, str] = {}
 
     async def run(self) -> None:
-        subscription = self._ami.subscribe(name="acd")
+        subscription = self._events.subscribe(name="acd")
         try:
             async for item in subscription:
                 if isinstance(item, AmiEvent):

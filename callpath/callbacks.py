@@ -45,7 +45,7 @@ from callpath.ports import (
     RecordingSink,
 )
 from common.alarms import Severity
-from cti.ami.client import AmiSubscription
+from cti.ami.client import AmiEventSource, AmiSubscription
 from cti.ami.messages import AmiError, AmiEvent
 from ivr.agi import AgiError, AgiHangup, AgiSession
 
@@ -69,6 +69,9 @@ class CallbackSetup:
     requests_dir: Path
     hangup_channel: HangupChannel
     alarm: RaiseAlarmSoon
+    # Where the wait for the call-back's OriginateResponse reads AMI events (the engine: the
+    # live model's feed, subscribed before the Originate is sent); None: ``ami``.
+    events: AmiEventSource | None = None
 
 
 class Callbacks:
@@ -119,7 +122,8 @@ class Callbacks:
         settings = setup.acd_settings
         channel_id = f"dasan-cb-{uuid.uuid4().hex[:12]}"
         language = self._languages.get(offer.call_id, setup.default_language)
-        subscription = setup.ami.subscribe(name=f"callback-{offer.call_id}")
+        source = setup.ami if setup.events is None else setup.events
+        subscription = source.subscribe(name=f"callback-{offer.call_id}")
         try:
             await setup.ami.action(
                 "Originate",

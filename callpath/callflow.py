@@ -40,6 +40,7 @@ from callpath.ports import (
     RecordingSink,
 )
 from callpath.recguard import GuardSetup, confirm_recording
+from cti.ami.client import AmiEventSource
 from cti.ami.messages import AmiEvent
 from ivr.agi import AgiError, AgiHangup, AgiSession
 from ivr.keys import KeyQueue, KeyWitnesses
@@ -179,6 +180,8 @@ class FlowSetup:
     # Runs with the caller's number before the call is served (test-only fault injection
     # may raise).
     before_serve: Callable[[str], None] = lambda _caller: None
+    # Where the key witness reads AMI events (the engine: the live model's feed); None: ``ami``.
+    events: AmiEventSource | None = None
 
 
 class CallFlow:
@@ -189,7 +192,9 @@ class CallFlow:
 
     async def watch_keys(self) -> None:
         """Feed ``keys`` from AMI (DTMFEnd received by a channel) for the engine's lifetime."""
-        async for item in self._setup.ami.subscribe(name="ivr-keys"):
+        setup = self._setup
+        source = setup.ami if setup.events is None else setup.events
+        async for item in source.subscribe(name="ivr-keys"):
             if not isinstance(item, AmiEvent):
                 continue
             # The speech menu's stop digit is ours (AMI PlayDTMF), never a caller's key.

@@ -58,6 +58,8 @@ class Engine:
         self.settings = settings
         self.faults = Faults(settings.faults)
         self.ami = AmiClient(settings.ami)
+        # The one reader of AMI events: the live model, passing the stream on to the CTI, the
+        # ACD bridge and the IVR's key witness (``self.live.events``).
         self.live = LiveState(self.ami)
         # What earlier engines journaled, before this one adds to it (call-backs left pending).
         self._journal_at_start = journal_sizes(settings.state_dir / "acd")
@@ -131,6 +133,7 @@ class Engine:
                 requests_dir=settings.state_dir / "callbacks",
                 hangup_channel=self.hangup_channel,
                 alarm=self.alarm_soon,
+                events=self.live.events,
             )
         )
         guard = GuardSetup(
@@ -158,6 +161,7 @@ class Engine:
                 hangup_channel=self.hangup_channel,
                 consultant_connected=self.consultant_connected,
                 before_serve=self.faults.maybe_crash_ivr,
+                events=self.live.events,
             )
         )
         return guard
@@ -273,7 +277,7 @@ class Engine:
 
     async def _run_acd_ami(self) -> None:
         bridge = AcdAmiBridge(
-            self.ami,
+            self.live.events,
             self.acd,
             self.consultant_connected,
             before_event=self.faults.maybe_crash_ami_bridge,

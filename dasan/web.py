@@ -106,6 +106,7 @@ def build_center(engine: Engine, wrap_up_gate: WrapUpGate | None = None) -> Live
         config=config,
         clock=utc_now,
         wrap_up_gate=wrap_up_gate,
+        events=engine.live.events,
     )
     center.attach()
     return center

@@ -1,7 +1,7 @@
 """AMI: a sans-IO protocol (``protocol``), one connection (``link``) and the client the rest of
 Dasan uses (``client.AmiClient``). Header and event names live in ``names``."""
 
-from cti.ami.client import AmiClient, AmiSubscription
+from cti.ami.client import AmiClient, AmiEventSource, AmiSubscription
 from cti.ami.messages import (
     AmiActionError,
     AmiBanner,
@@ -29,6 +29,7 @@ __all__ = [
     "AmiDisconnected",
     "AmiError",
     "AmiEvent",
+    "AmiEventSource",
     "AmiEventsDropped",
     "AmiLoginError",
     "AmiProtocol",

@@ -25,6 +25,7 @@ import itertools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 from cti.ami import names
 from cti.ami.fanout import Fanout, Subscription
@@ -45,6 +46,17 @@ from cti.ami.protocol import HeaderValue
 from cti.settings import AmiSettings
 
 AmiSubscription = Subscription[AmiStreamItem]
+
+
+class AmiEventSource(Protocol):
+    """Where a reader of AMI events subscribes: the client itself, or the live model's feed
+    (``cti.live.service.LiveState.events``), which passes the client's one stream on."""
+
+    def subscribe(self, maxsize: int | None = None, name: str | None = None) -> AmiSubscription:
+        """A bounded async iterator of events and stream notices, from now on."""
+        ...
+
+
 _EMPTY_LIST = re.compile(r"No [\w ]+ found\.?", re.IGNORECASE)
 
 
@@ -255,6 +267,11 @@ class AmiClient:
         return text
 
     # --- events ----------------------------------------------------------------------------
+    @property
+    def subscriber_count(self) -> int:
+        """How many event subscriptions are open (the engine holds one: the live model's)."""
+        return self._fanout.subscriber_count
+
     def subscribe(self, maxsize: int | None = None, name: str | None = None) -> AmiSubscription:
         """A bounded async iterator of events and stream notices, from now on."""
         size = self._settings.subscription_maxsize if maxsize is None else maxsize

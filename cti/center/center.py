@@ -1,7 +1,8 @@
 """``LiveCenter``: the ``ContactCenter`` the web edge uses, over the ACD, AMI and the call log.
 
-Wiring: build it with the engine's ``AcdDriver``, ``AmiClient`` and call log, ``attach()``
-it to the driver before calls flow, and keep ``run()`` going (it reads AMI, samples the
+Wiring: build it with the engine's ``AcdDriver``, ``AmiClient`` (for actions), the live
+model's event feed (``events``) and call log, ``attach()`` it to the driver before calls flow,
+and keep ``run()`` going (it reads AMI events, samples the
 wallboard timeline and seeds today's figures from the call log) until cancelled.
 
 Invariants:
@@ -30,7 +31,7 @@ from acd.events import (
     WrapUpEnded,
 )
 from common.principal import Principal
-from cti.ami.client import AmiClient
+from cti.ami.client import AmiClient, AmiEventSource
 from cti.center.acdfeed import AcdFeed
 from cti.center.board import ConsultantBoard, Profile
 from cti.center.control import Control
@@ -89,10 +90,14 @@ class LiveCenter:
         config: CenterConfig,
         clock: Clock,
         wrap_up_gate: WrapUpGate | None = None,
+        events: AmiEventSource | None = None,
     ) -> None:
+        """``events``: where the watch reads AMI events (the engine: the live model's feed,
+        so the CTI shares the engine's one AMI subscription); None reads ``ami`` itself."""
         # Asked before a consultant ends wrap-up early: why not yet (e.g. the after-call note
         # is missing), or None. The service's wrap-up timer is not affected.
         self._wrap_up_gate = wrap_up_gate
+        self._events: AmiEventSource = ami if events is None else events
         board = ConsultantBoard(clock, roster_profiles(driver))
         board.load(
             {
@@ -100,9 +105,13 @@ class LiveCenter:
                 for cid, agent in driver.state.agents.items()
             }
         )
-        self._ami = ami
         self.core = CenterCore(
-            clock=clock, driver=driver, pbx=Pbx(ami), calls=calls, config=config, board=board
+            clock=clock,
+            driver=driver,
+            pbx=Pbx(ami, self._events),
+            calls=calls,
+            config=config,
+            board=board,
         )
         self._parties = Parties(self.core)
         self._control = Control(self.core)
@@ -117,7 +126,7 @@ class LiveCenter:
     async def run(self) -> None:
         """Read AMI, seed today's figures and sample the timeline until cancelled."""
         watch = AmiWatch(self.core, self._parties, self._control, self._spies)
-        subscription = self._ami.subscribe(maxsize=100_000, name="cti-center")
+        subscription = self._events.subscribe(maxsize=100_000, name="cti-center")
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(watch.run(subscription))

@@ -5,7 +5,8 @@ Invariants:
   ``Unavailable`` (the web edge's 503) with Asterisk's own message, except a hangup of a
   channel that is already gone, which is not an error.
 - ``expect`` subscribes *before* the caller sends its action, so the awaited event cannot
-  slip past; the subscription is always closed.
+  slip past; the subscription is always closed. It subscribes to ``events`` (the engine: the
+  live model's feed, which passes on everything read from the wire after the subscription).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from cti.ami.client import AmiClient, AmiSubscription
+from cti.ami.client import AmiClient, AmiEventSource, AmiSubscription
 from cti.ami.messages import AmiActionError, AmiError, AmiEvent, AmiResponse
 from cti.control import Unavailable
 
@@ -58,12 +59,13 @@ class Expectation:
 
 
 class Pbx:
-    def __init__(self, ami: AmiClient) -> None:
+    def __init__(self, ami: AmiClient, events: AmiEventSource | None = None) -> None:
         self._ami = ami
+        self._events: AmiEventSource = ami if events is None else events
 
     @contextlib.asynccontextmanager
     async def expect(self, test: EventTest) -> AsyncIterator[Expectation]:
-        expectation = Expectation(self._ami.subscribe(maxsize=10_000, name="cti-expect"), test)
+        expectation = Expectation(self._events.subscribe(maxsize=10_000, name="cti-expect"), test)
         try:
             yield expectation
         finally:

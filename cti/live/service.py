@@ -7,6 +7,11 @@ Invariants:
   snapshot (CoreShowChannels + BridgeList + PJSIPShowContacts + DeviceStateList) is then
   installed and the buffer replayed on it in order, so no event seen during a resync is lost.
   A newer resync supersedes a running one.
+- Every AMI item read is also passed on, unchanged and in order, to the readers of ``events``
+  (``cti.live.feed``) before the model applies it: the engine's one AMI subscription. An
+  event the model cannot apply is logged and starts a resync; readers still get it. When
+  ``run`` starts again after a failure, readers are told they missed events
+  (``AmiEventsDropped`` with count 0: the number is not known).
 - Subscribers get every change in order, one ``StateResynced`` per resync (carrying the
   whole snapshot) instead of the replayed changes, and ``StateStale`` when AMI drops. A slow
   subscriber loses only its own oldest changes and is told (``StateChangesDropped``).
@@ -32,6 +37,7 @@ from cti.ami.messages import (
     AmiReconnected,
     AmiStreamItem,
 )
+from cti.live.feed import EventFeed
 from cti.live.model import (
     LiveChange,
     LiveSnapshot,
@@ -70,6 +76,9 @@ class LiveState:
         self._fanout: Fanout[LiveChange] = Fanout(
             StateChangesDropped, label="live-state", log=self._log
         )
+        # The AMI stream passed on to the engine's other readers (one subscription for all).
+        self.events = EventFeed(ami.settings.subscription_maxsize, self._log)
+        self._runs = 0
         self._buffer: list[AmiEvent] | None = None  # not None while a resync runs
         self._resync_task: asyncio.Task[None] | None = None
         self._synced = asyncio.Event()
@@ -93,6 +102,10 @@ class LiveState:
 
     async def run(self) -> None:
         """Consume AMI until the client stops (its subscription ends) or this is cancelled."""
+        if self._runs:
+            self.events.publish(AmiEventsDropped(0))  # between two runs nobody was reading
+        self._runs += 1
+        ended = False
         with self._ami.subscribe(self._ami_queue, name="live-state") as sub:
             try:
                 async with asyncio.TaskGroup() as group:
@@ -100,13 +113,17 @@ class LiveState:
                     async for item in sub:
                         self._consume(item, group)
                     self._cancel_resync()
+                ended = True
             finally:
                 self._fanout.close()
+                if ended:
+                    self.events.close()
 
     def _consume(self, item: AmiStreamItem, group: asyncio.TaskGroup) -> None:
+        self.events.publish(item)
         if isinstance(item, AmiEvent):
             if self._buffer is None:
-                self._apply(item)
+                self._apply_or_resync(item, group)
             elif len(self._buffer) < self._max_buffered:
                 self._buffer.append(item)
             else:
@@ -118,6 +135,13 @@ class LiveState:
             self._start_resync(group)
         elif isinstance(item, AmiEventsDropped):
             self._log.warning("live state lost %d AMI events; resyncing", item.count)
+            self._start_resync(group)
+
+    def _apply_or_resync(self, event: AmiEvent, group: asyncio.TaskGroup) -> None:
+        try:
+            self._apply(event)
+        except Exception:  # a model defect must not stop the stream the call path reads
+            self._log.exception("live state: event %s could not be applied; resyncing", event.name)
             self._start_resync(group)
 
     def _apply(self, event: AmiEvent) -> None:

@@ -17,9 +17,28 @@ from ami.fake_ami import FakeAmi, make_settings
 
 from acd.driver import AcdDriver
 from acd.settings import AcdSettings
-from cti.ami import AmiClient
+from cti.ami import AmiClient, AmiEventSource
+from cti.live.service import LiveState
 from ivr.agi import AgiSession
 from recordings.calllog import CallLogError
+
+
+@asynccontextmanager
+async def event_source(via: str, ami: AmiClient) -> AsyncIterator[AmiEventSource]:
+    """Where a reader subscribes: ``"ami"`` the client itself, ``"live"`` the live model's feed
+    (as the engine wires it: the live model is the one AMI subscriber)."""
+    if via == "ami":
+        yield ami
+        return
+    live = LiveState(ami, resync_retry_s=0.05)
+    task = asyncio.create_task(live.run())
+    await asyncio.sleep(0)  # the live model subscribed to AMI before any event is sent
+    try:
+        yield live.events
+    finally:
+        task.cancel()
+        await asyncio.wait([task])
+
 
 HANGUP = "HANGUP"  # a script's answer: the caller hangs up instead of a reply
 CLOSE = "CLOSE"  # a script's answer: the connection drops (Asterisk died)

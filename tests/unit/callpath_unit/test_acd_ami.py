@@ -1,7 +1,9 @@
 """What AMI tells the ACD, built from the AMI link, the ACD driver and a hook (no engine):
 an answer accepted once, answers that are not ours ignored, a consultant's own call making
 them not ready and ready again, the AMI link dropping and coming back, the call log's write
-failing, and the test-only crash hook. A real AmiClient against the fake AMI server."""
+failing, and the test-only crash hook. A real AmiClient against the fake AMI server; every
+rig test runs twice: subscribed to the client, and to the live model's feed as the engine
+wires it."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from callpath.acd_ami import OUTBOUND, AcdAmiBridge
 from cti.ami import AmiClient
 from recordings.calllog import CallLogError
 
-from .support import acd_driver, ami_link, eventually
+from .support import acd_driver, ami_link, event_source, eventually
 
 
 @dataclass
@@ -33,8 +35,8 @@ class Rig:
     task: asyncio.Task[None]
 
 
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+@pytest.fixture(params=["ami", "live"])
+async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
     acd = acd_driver(tmp_path / "acd")
     joined: list[tuple[str, str]] = []
     fail_writes = [False]
@@ -44,8 +46,8 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
             raise CallLogError(f"call {call_id}: the database refused it (test)")
         joined.append((call_id, consultant))
 
-    async with ami_link() as (fake, ami):
-        bridge = AcdAmiBridge(ami, acd, connected)
+    async with ami_link() as (fake, ami), event_source(request.param, ami) as events:
+        bridge = AcdAmiBridge(events, acd, connected)
         task = asyncio.create_task(bridge.run())
         await asyncio.sleep(0)  # subscribed before any event is sent
         yield Rig(fake, ami, acd, joined, fail_writes, task)

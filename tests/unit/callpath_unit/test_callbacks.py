@@ -17,6 +17,7 @@ from acd.events import CallAbandoned, CallArrived, CallbackAccepted, ConsultantL
 from acd.model import ConsultantState, Language, Priority
 from callpath.callbacks import Callbacks, CallbackSetup, journal_sizes
 from callpath.ports import AmiLink
+from cti.ami.client import AmiEventSource
 from cti.ami.fanout import Fanout
 from cti.ami.messages import AmiEventsDropped
 from ivr.agi import AgiSession
@@ -29,6 +30,7 @@ from .support import (
     acd_driver,
     agi_call,
     ami_link,
+    event_source,
     eventually,
     replies,
 )
@@ -54,7 +56,13 @@ class BrokenAmi:
 
 
 class Rig:
-    def __init__(self, tmp_path: Path, ami: AmiLink, acd: AcdDriver | None = None) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        ami: AmiLink,
+        acd: AcdDriver | None = None,
+        events: AmiEventSource | None = None,
+    ) -> None:
         self.acd = acd or acd_driver(tmp_path / "acd")
         self.calls = FakeCallLog()
         self.pipeline = FakePipeline()
@@ -72,6 +80,7 @@ class Rig:
                 requests_dir=tmp_path / "callbacks",
                 hangup_channel=self._hangup,
                 alarm=self.alarms,
+                events=events,
             )
         )
 
@@ -141,12 +150,13 @@ async def answered_originate(fake: FakeAmi, rig: Rig) -> str:
     return sent["ChannelId"]
 
 
+@pytest.mark.parametrize("via", ["ami", "live"])
 async def test_an_answered_call_back_whose_citizen_hangs_up_in_the_greeting(
-    tmp_path: Path,
+    tmp_path: Path, via: str
 ) -> None:
-    async with ami_link() as (fake, ami):
+    async with ami_link() as (fake, ami), event_source(via, ami) as events:
         fake.accept_actions.add("Originate")
-        rig = Rig(tmp_path, ami)
+        rig = Rig(tmp_path, ami, events=events)
         rig.reserve()
         channel_id = await answered_originate(fake, rig)
         script = replies(

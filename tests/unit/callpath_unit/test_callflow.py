@@ -6,9 +6,12 @@ witnesses. A real AgiServer and a fake Asterisk; a real AmiClient and the fake A
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from acd.driver import AcdDriver
 from callpath.callflow import CallFlow, FlowSetup, LiveJourney, acd_service
@@ -31,6 +34,7 @@ from .support import (
     acd_driver,
     agi_call,
     ami_link,
+    event_source,
     eventually,
     replies,
 )
@@ -246,9 +250,11 @@ def test_a_korean_only_desk_chosen_in_another_language_becomes_that_languages_de
     acd.close()
 
 
-async def test_keys_witnessed_by_ami_reach_the_calls_queue(tmp_path: Path) -> None:
-    async with ami_link() as (fake, ami):
+@pytest.mark.parametrize("via", ["ami", "live"])
+async def test_keys_witnessed_by_ami_reach_the_calls_queue(tmp_path: Path, via: str) -> None:
+    async with ami_link() as (fake, ami), event_source(via, ami) as events:
         rig = Rig(tmp_path, ami)
+        rig.flow = CallFlow(dataclasses.replace(rig.flow._setup, events=events))
         watcher = asyncio.create_task(rig.flow.watch_keys())
         await asyncio.sleep(0)
         queue = rig.flow.keys.open(UID)

@@ -3,16 +3,20 @@ open (before that the AGI routes refuse to serve, never a half-built call path).
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from engine_support import eventually
 
 from callpath.callbacks import Callbacks
 from callpath.callflow import CallFlow
 from dasan.app import Engine
 from dasan.config import Settings
+from dasan.web import build_center
 from ivr.settings import IvrSettings
+from tests.unit.cti_center.fakes import FakeCallLog
 
 
 def test_the_call_path_is_wired_from_the_engines_objects(tmp_path: Path) -> None:
@@ -31,4 +35,29 @@ def test_the_call_path_is_wired_from_the_engines_objects(tmp_path: Path) -> None
         host = setup.guard.host_path(f"{engine.settings.recordings.pbx_spool_dir}/1.2.wav")
         assert host == tmp_path / "recordings" / "1.2.wav"
     finally:
+        engine.acd.close()
+
+
+async def test_the_live_model_is_the_engines_one_ami_subscriber(tmp_path: Path) -> None:
+    """The CTI, the ACD bridge, the IVR's key witness and call-backs read the live model's
+    feed."""
+    engine = Engine(Settings(state_dir=tmp_path, ivr=IvrSettings(speech_enabled=False)))
+    recordings = SimpleNamespace(calls=FakeCallLog(), pipeline=object())
+    engine._recordings = recordings  # type: ignore[assignment]
+    engine._wire_call_path(recordings)  # type: ignore[arg-type]
+    center = build_center(engine)
+    assert engine.flow._setup.events is engine.live.events
+    assert engine.callbacks._setup.events is engine.live.events  # the call-back's wait
+    assert center.core.pbx._events is engine.live.events  # the CTI's action/event waits
+    tasks = [
+        asyncio.create_task(work())
+        for work in (engine.live.run, engine._run_acd_ami, engine.flow.watch_keys, center.run)
+    ]
+    try:
+        await eventually(lambda: engine.live.events.reader_count == 3, "three readers")
+        assert engine.ami.subscriber_count == 1  # AMI is not even up: the model's alone
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)
         engine.acd.close()
