@@ -29,6 +29,23 @@ def render_transport(settings: Settings) -> str:
     )
 
 
+def render_trunk(settings: Settings) -> str:
+    """Citizens are identified by the carrier's addresses only; the benchmarks' endpoint (its
+    own context, reachable from one loopback address) only when pbx.bench_source is set."""
+    pbx = settings.pbx
+    matches = "".join(f"match = {address}\n" for address in pbx.carrier_addresses)
+    out = f"[citizens]\ntype = identify\nendpoint = citizens\n{matches}"
+    if pbx.bench_source:
+        out += (
+            "\n[bench]\ntype = endpoint\ncontext = dasan-bench\ndisallow = all\n"
+            "allow = ulaw,alaw,gsm\ndtmf_mode = auto_info\ndirect_media = no\n"
+            "rtp_symmetric = yes\nmedia_address = 127.0.0.1\nbind_rtp_to_media_address = yes\n"
+            "identify_by = ip\n"
+            f"\n[bench]\ntype = identify\nendpoint = bench\nmatch = {pbx.bench_source}/32\n"
+        )
+    return out
+
+
 def render_consultants(settings: Settings) -> str:
     directory = settings.consultants
     secret = directory.password_secret.get_secret_value()
@@ -87,6 +104,7 @@ def render_all(
 ) -> dict[str, str]:
     return {
         "pjsip_transport.conf": render_transport(settings),
+        "pjsip_trunk.conf": render_trunk(settings),
         "pjsip_consultants.conf": render_consultants(settings),
         "manager_users.conf": render_manager_users(settings),
         "globals.conf": render_globals(settings),

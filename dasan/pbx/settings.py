@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_PACKAGES = (
     "asterisk",
@@ -27,7 +28,29 @@ class PbxSettings(BaseModel):
     sip_port: int = Field(default=5060, ge=1, le=65535)
     rtp_start: int = Field(default=10000, ge=1024, le=65000)
     rtp_end: int = Field(default=20000, ge=1024, le=65535)
+    # The carrier's addresses (CIDR): the only sources whose unauthenticated INVITEs are
+    # citizen calls. The demo's carrier is this host's loopback.
+    carrier_addresses: tuple[str, ...] = ("127.0.0.1/32",)
+    # Benchmarks only: calls from this loopback address reach the [dasan-bench] extensions
+    # 9001-9003; None (the default) leaves them unreachable.
+    bench_source: str | None = None
     boot_timeout_s: float = Field(default=60.0, gt=0)
     # None: <checkout>/asterisk-config and <checkout>/dialplans.
     config_dir: Path | None = None
     dialplans_dir: Path | None = None
+
+    @field_validator("carrier_addresses")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("pbx.carrier_addresses: at least one address of the carrier")
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # ValueError names the bad one
+        return value
+
+    @field_validator("bench_source")
+    @classmethod
+    def _loopback(cls, value: str | None) -> str | None:
+        if value is not None and not ipaddress.ip_address(value).is_loopback:
+            raise ValueError("pbx.bench_source must be a loopback address")
+        return value
