@@ -27,6 +27,7 @@ from acd.errors import InvalidEvent
 from acd.events import CallAbandoned, CallArrived
 from acd.model import Language, Priority
 from acd.waiting import WaitingRoom, wait_and_connect
+from common.dialstring import dialable_number
 from cti.ami.messages import AmiEvent
 from dasan.recguard import confirm_recording
 from ivr.agi import AgiError, AgiHangup, AgiSession
@@ -152,7 +153,7 @@ class CallFlow:
         caller = session.variables.get("agi_callerid", "")
         # Queued for the one database writer: the call never waits on the database.
         await engine.recordings.calls.call_started(
-            call_id, session.uniqueid, None, caller if caller.isdigit() else None, started_at
+            call_id, session.uniqueid, None, dialable_number(caller), started_at
         )
         rec_path = await session.get_variable("DASAN_REC")
         # False when the call goes on in the dialplan's static fallback after this session.
