@@ -37,6 +37,7 @@ from dasan.callbacks import Callbacks, journal_sizes
 from dasan.callflow import CallFlow
 from dasan.config import Settings
 from dasan.faults import Faults
+from dasan.presence import Presence
 from dasan.supervisor import Supervisor
 from ivr.agi import AgiServer, AgiSession
 from ivr.listen import STOP_DIGIT
@@ -63,6 +64,7 @@ class Engine:
         # Korean speech runs in worker processes; this process never loads the model.
         self.speech = speech_pool(settings, lambda status: self._write_status(speech=status))
         self.callbacks = Callbacks(self)
+        self.presence = Presence(self)
         self.flow = CallFlow(self)
         self.agi = AgiServer(
             settings.agi, {"ivr": self.flow.handle, "callback": self.callbacks.handle}
@@ -182,6 +184,7 @@ class Engine:
             ("recordings", self.recordings.run),
             ("live-state", self.live.run),
             ("acd-ami", lambda: AcdAmiBridge(self).run()),
+            ("presence", self.presence.run),
             ("ivr-keys", self.flow.watch_keys),
             ("speech", self._run_speech),
             ("ami-login", self._keep_ami),
@@ -203,6 +206,7 @@ class Engine:
             await asyncio.sleep(5.0)
 
     async def _serve_until_stopped(self) -> None:
+        self.presence.start()  # REGISTER-only: nobody offered before registering
         self.acd.log_in_roster()
         # The web edge (and the CTI center listening to the ACD) before the first call.
         web = await self._start_web()
