@@ -22,11 +22,58 @@ def consultant_password(secret: str, consultant_id: str) -> str:
     return hmac.new(secret.encode(), consultant_id.encode(), hashlib.sha256).hexdigest()[:20]
 
 
+TLS_CERT = "tls.crt"
+TLS_KEY = "tls.key"
+GENERATED_PBX_DIR = "/etc/dasan/generated"
+
+
 def render_transport(settings: Settings) -> str:
+    """UDP always; TLS when pbx.tls_port is set; NAT lines when pbx.external_address is."""
     pbx = settings.pbx
-    return (
-        f"[transport-udp]\ntype = transport\nprotocol = udp\nbind = {pbx.sip_host}:{pbx.sip_port}\n"
+    nat = ""
+    if pbx.external_address:
+        nat = (
+            f"external_media_address = {pbx.external_address}\n"
+            f"external_signaling_address = {pbx.external_address}\n"
+        )
+        nat += "".join(f"local_net = {net}\n" for net in pbx.local_nets)
+    out = (
+        "[transport-udp]\ntype = transport\nprotocol = udp\n"
+        f"bind = {pbx.sip_host}:{pbx.sip_port}\n{nat}"
     )
+    if pbx.tls_port is not None:
+        out += (
+            "\n[transport-tls]\ntype = transport\nprotocol = tls\n"
+            f"bind = {pbx.sip_host}:{pbx.tls_port}\n"
+            f"cert_file = {GENERATED_PBX_DIR}/{TLS_CERT}\n"
+            f"priv_key_file = {GENERATED_PBX_DIR}/{TLS_KEY}\n"
+            f"method = tlsv1_2\n{nat}"
+        )
+    return out
+
+
+def render_network(settings: Settings) -> str:
+    """Where RTP is bound and announced (trunks and the consultant template), and SRTP."""
+    pbx = settings.pbx
+    media = (
+        f"media_address = {pbx.media_address or pbx.sip_host}\nbind_rtp_to_media_address = yes\n"
+    )
+    out = [f"[{name}](+)\n{media}" for name in ("citizens", "outside")]
+    srtp = (
+        "media_encryption = sdes\nmedia_encryption_optimistic = no\n" if pbx.consultant_srtp else ""
+    )
+    out.append(f"[consultant-endpoint](+)\n{media}{srtp}")
+    return "\n".join(out)
+
+
+def tls_files(settings: Settings) -> dict[str, str]:
+    pbx = settings.pbx
+    if pbx.tls_cert_file is None or pbx.tls_key_file is None:
+        return {}
+    return {
+        TLS_CERT: pbx.tls_cert_file.read_text(encoding="utf-8"),
+        TLS_KEY: pbx.tls_key_file.read_text(encoding="utf-8"),
+    }
 
 
 def render_trunk(settings: Settings) -> str:
@@ -105,10 +152,12 @@ def render_all(
     return {
         "pjsip_transport.conf": render_transport(settings),
         "pjsip_trunk.conf": render_trunk(settings),
+        "pjsip_network.conf": render_network(settings),
         "pjsip_consultants.conf": render_consultants(settings),
         "manager_users.conf": render_manager_users(settings),
         "globals.conf": render_globals(settings),
         "queues_members.conf": render_fallback_queues(members_by_language),
+        **tls_files(settings),
     }
 
 
@@ -120,6 +169,7 @@ def write_generated(target: Path, files: Mapping[str, str]) -> list[str]:
         path = target / name
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             tmp = path.with_suffix(".tmp")
+            tmp.touch(mode=0o600)  # secrets (the TLS key) are never readable by others
             tmp.write_text(text, encoding="utf-8")
             tmp.replace(path)
             changed.append(name)

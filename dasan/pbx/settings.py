@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_PACKAGES = (
     "asterisk",
@@ -26,6 +26,17 @@ class PbxSettings(BaseModel):
     image_cache_dir: Path | None = None
     sip_host: str = "127.0.0.1"
     sip_port: int = Field(default=5060, ge=1, le=65535)
+    # RTP is sent from and announced at this address (None: sip_host); behind NAT the
+    # external address is announced to peers outside local_nets instead.
+    media_address: str | None = None
+    external_address: str | None = None
+    local_nets: tuple[str, ...] = ()
+    # SIP over TLS (consultants' phones on a LAN): port, certificate and key (PEM files).
+    tls_port: int | None = Field(default=None, ge=1, le=65535)
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    # Consultants' media encrypted with SRTP (SDES keys, so only over TLS).
+    consultant_srtp: bool = False
     rtp_start: int = Field(default=10000, ge=1024, le=65000)
     rtp_end: int = Field(default=20000, ge=1024, le=65535)
     # The carrier's addresses (CIDR): the only sources whose unauthenticated INVITEs are
@@ -47,6 +58,14 @@ class PbxSettings(BaseModel):
         for item in value:
             ipaddress.ip_network(item, strict=False)  # ValueError names the bad one
         return value
+
+    @model_validator(mode="after")
+    def _tls_complete(self) -> PbxSettings:
+        if self.tls_port is not None and (self.tls_cert_file is None or self.tls_key_file is None):
+            raise ValueError("pbx.tls_port needs pbx.tls_cert_file and pbx.tls_key_file")
+        if self.consultant_srtp and self.tls_port is None:
+            raise ValueError("pbx.consultant_srtp needs pbx.tls_port (SDES keys travel in SIP)")
+        return self
 
     @field_validator("bench_source")
     @classmethod

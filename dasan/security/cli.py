@@ -58,16 +58,18 @@ def credentials(ctx: click.Context, consultant_id: str, as_json: bool) -> None:
             f"{consultant_id}: no such consultant (c0001..c{settings.consultants.count:04d})"
         )
     pbx = settings.pbx
-    host = pbx.sip_host
+    host = pbx.external_address or pbx.sip_host
+    tls = pbx.tls_port is not None
+    registrar = f"sip:{host}:{pbx.tls_port};transport=tls" if tls else f"sip:{host}:{pbx.sip_port}"
     secret = settings.consultants.password_secret.get_secret_value()
     report = {
         "consultant": consultant_id,
         "username": consultant_id,
         "password": consultant_password(secret, consultant_id),
-        "registrar": f"sip:{host}:{pbx.sip_port}",
+        "registrar": registrar,
         "aor": f"sip:{consultant_id}@{host}",
-        "transport": "udp",
-        "media_encryption": "none",
+        "transport": "tls" if tls else "udp",
+        "media_encryption": "srtp (sdes)" if pbx.consultant_srtp else "none",
         "default_secret": any(
             f.setting == "consultants.password_secret" for f in secret_findings(settings)
         ),

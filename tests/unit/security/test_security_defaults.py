@@ -96,3 +96,37 @@ def test_serve_refuses_production_defaults(monkeypatch: pytest.MonkeyPatch) -> N
         result = CliRunner().invoke(build_cli(), args)
         assert result.exit_code != 0
         assert "ami.secret" in result.output and "http.demo_users" in result.output
+
+
+def test_network_settings_render_tls_nat_and_srtp(tmp_path: Path) -> None:
+    from dasan.pbx.render import render_all
+
+    cert, key = tmp_path / "pbx.crt", tmp_path / "pbx.key"
+    cert.write_text("CERT", encoding="utf-8")
+    key.write_text("KEY", encoding="utf-8")
+    pbx = PbxSettings(
+        sip_host="198.51.100.1",
+        media_address="198.51.100.1",
+        external_address="203.0.113.5",
+        local_nets=("198.51.100.0/24",),
+        tls_port=5061,
+        tls_cert_file=cert,
+        tls_key_file=key,
+        consultant_srtp=True,
+        carrier_addresses=("203.0.113.10/32",),
+    )
+    files = render_all(Settings(pbx=pbx), {})
+    transport = files["pjsip_transport.conf"]
+    assert "protocol = tls\nbind = 198.51.100.1:5061" in transport
+    assert transport.count("external_media_address = 203.0.113.5") == 2
+    assert "local_net = 198.51.100.0/24" in transport
+    network = files["pjsip_network.conf"]
+    assert "[consultant-endpoint](+)\nmedia_address = 198.51.100.1" in network
+    assert "media_encryption = sdes" in network
+    assert "match = 203.0.113.10/32" in files["pjsip_trunk.conf"]
+    assert files["tls.key"] == "KEY"
+
+
+def test_srtp_needs_tls() -> None:
+    with pytest.raises(ValueError, match=r"consultant_srtp needs pbx\.tls_port"):
+        PbxSettings(consultant_srtp=True)
