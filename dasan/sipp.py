@@ -62,6 +62,8 @@ class CitizenCalls:
     audio: Path | None = None
     # Source address of the calls (the PBX identifies citizens by it: pbx.carrier_addresses).
     local_ip: str = "127.0.0.1"
+    # A named network namespace to call from (a carrier host in the network tests).
+    netns: str | None = None
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,8 @@ async def run_citizens(
     ]
     if spec.limit:
         args += ["-l", str(spec.limit)]
+    if spec.netns:
+        args = ["ip", "netns", "exec", spec.netns, *args]
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
         *args,
