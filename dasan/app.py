@@ -38,6 +38,7 @@ from dasan.callflow import CallFlow
 from dasan.config import Settings
 from dasan.faults import Faults
 from dasan.presence import Presence
+from dasan.security.ban import BanList, Banner, IpRuleFirewall
 from dasan.supervisor import Supervisor
 from ivr.agi import AgiServer, AgiSession
 from ivr.listen import STOP_DIGIT
@@ -185,11 +186,16 @@ class Engine:
             ("live-state", self.live.run),
             ("acd-ami", lambda: AcdAmiBridge(self).run()),
             ("presence", self.presence.run),
+            ("bans", self._run_bans),
             ("ivr-keys", self.flow.watch_keys),
             ("speech", self._run_speech),
             ("ami-login", self._keep_ami),
             ("status", self._report_writes),
         ]
+
+    async def _run_bans(self) -> None:
+        bans = BanList.for_carrier(self.settings.bans, self.settings.pbx.carrier_addresses)
+        await Banner(self.ami, bans, IpRuleFirewall()).run()
 
     async def _report_writes(self) -> None:
         """The writer's figures in the status file, for operators and tests (every 5 s)."""

@@ -22,6 +22,7 @@ from acd.settings import AcdSettings
 from cti.settings import AmiSettings, HttpSettings
 from dasan.paths import default_cache_dir, default_state_dir
 from dasan.pbx.settings import PbxSettings
+from dasan.security.ban import BanSettings
 from ivr.settings import AgiSettings, IvrSettings
 from recordings.settings import RecordingsSettings
 
@@ -115,6 +116,8 @@ class Settings(BaseSettings):
     recordings: RecordingsSettings = RecordingsSettings()
     storage: StorageSettings = StorageSettings()
     faults: FaultSettings = FaultSettings()
+    # Sources failing SIP authentication banned from AMI security events (dasan.security.ban).
+    bans: BanSettings = BanSettings()
 
     @classmethod
     def settings_customise_sources(
