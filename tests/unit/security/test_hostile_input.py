@@ -16,16 +16,19 @@ import re
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from acd.commands import OfferCall
 from common.dialstring import dialable_number, outside_channel
 from cti.ami import LocalProtocolError as AmiLocalError
+from cti.ami import RemoteProtocolError as AmiRemoteError
 from cti.ami.protocol import AmiProtocol
 from dasan.callbacks import Callbacks
+from ivr.agi.protocol import AgiConnection, format_command, split_command_line
 from ivr.agi.protocol import LocalProtocolError as AgiLocalError
-from ivr.agi.protocol import format_command, split_command_line
+from ivr.agi.protocol import RemoteProtocolError as AgiRemoteError
 
 TEMPLATE = "PJSIP/outside/sip:{number}@127.0.0.1:5092"
 DIALED = re.compile(r"PJSIP/outside/sip:\+?[0-9]{2,20}@127\.0\.0\.1:5092")
@@ -135,3 +138,25 @@ def test_ami_values_never_add_headers(headers: dict[str, str]) -> None:
     lines = wire.decode("utf-8").split("\r\n")
     assert lines[-2:] == ["", ""]
     assert len(lines) - 2 == len(headers) + 2
+
+
+# --- the parsers: bounded work and memory on hostile streams (no hang, no growth) ---------
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=1, max_size=64), st.integers(min_value=1, max_value=4096))
+def test_agi_parser_bounds_a_line_that_never_ends(unit: bytes, chunk: int) -> None:
+    conn = AgiConnection(max_line_bytes=1024)
+    data = unit.replace(b"\n", b"x") * (8192 // len(unit) + 1)
+    with pytest.raises(AgiRemoteError):
+        for start in range(0, len(data), chunk):
+            conn.receive_data(data[start : start + chunk])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=1, max_size=64), st.integers(min_value=1, max_value=4096))
+def test_ami_parser_bounds_a_line_that_never_ends(unit: bytes, chunk: int) -> None:
+    proto = AmiProtocol(max_line_bytes=1024, max_message_bytes=4096)
+    proto.receive_data(b"Asterisk Call Manager/9.0.0\r\n")
+    data = unit.replace(b"\n", b"x") * (16384 // len(unit) + 1)
+    with pytest.raises(AmiRemoteError):
+        for start in range(0, len(data), chunk):
+            proto.receive_data(data[start : start + chunk])
