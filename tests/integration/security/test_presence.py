@@ -66,6 +66,10 @@ async def _state(it_env: ItEnv, cid: str, wanted: str, reason: str | None, after
     )
 
 
+async def _unregister(it_env: ItEnv, cid: str, workdir: Path) -> None:
+    await register(Registration(cid, _password(it_env, cid), expires=0, port=5095), workdir)
+
+
 @pytest.mark.timeout(300)
 async def test_only_registered_consultants_are_dialed(
     register_only: None, engine: EngineProcess, recorder: AmiRecorder, sipp_dir: Path, it_env: ItEnv
@@ -92,9 +96,8 @@ async def test_only_registered_consultants_are_dialed(
         assert all(r.ok for r in results), [r.errors for r in results]
         # c0003 unregisters: out at once, and the next call goes to c0004 only.
         mark = len(states(state_dir, "c0003"))
-        await register(
-            Registration("c0003", _password(it_env, "c0003"), expires=0), sipp_dir / "un"
-        )
+        # From another port: the consultants' UAS holds 5090 (Contact: * removes every contact).
+        await _unregister(it_env, "c0003", sipp_dir / "un")
         await _state(it_env, "c0003", "not_ready", "unregistered", mark)
         last = await run_citizens(
             CitizenCalls(caller="010130009", digits=KEYS, hangup_after_ms=60_000),
@@ -102,6 +105,7 @@ async def test_only_registered_consultants_are_dialed(
         )
         assert last.ok, last.errors
 
+    await _unregister(it_env, "c0004", sipp_dir / "un4")  # leave no registration behind
     made = decisions(state_dir)[before:]
     chosen = [d["consultant_id"] for d in made]
     assert len(made) >= 3 and set(chosen) <= set(REGISTERED), chosen
