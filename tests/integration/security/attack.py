@@ -18,6 +18,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -66,14 +67,18 @@ def attacker(ns: str, *cmd: str, timeout: float = 90) -> str:
 
 
 def timed_ban(action: Any, timeout: float = 30) -> float | None:
-    """Run ``action`` (an attack) and return seconds from its start to the ban (None: none)."""
+    """Run ``action`` (an attack) in a thread; seconds from its start to the ban (None: no
+    ban within ``timeout``). Returns once the attack is over too."""
     started = time.monotonic()
-    action()
+    attack = threading.Thread(target=action, name="attack")
+    attack.start()
     try:
         wait(banned, timeout, "the ban")
+        seconds: float | None = round(time.monotonic() - started, 2)
     except TimeoutError:
-        return None
-    return round(time.monotonic() - started, 2)
+        seconds = None
+    attack.join()
+    return seconds
 
 
 def flood(ns: str, work: Path, calls: int) -> str:
