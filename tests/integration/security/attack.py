@@ -101,7 +101,8 @@ def run(work: Path, full: bool) -> dict[str, Any]:
     render_generated(settings)
     container = pbx_container(settings)
     engine: subprocess.Popen[bytes] | None = None
-    carrier_calls = 200 if full else 20
+    # The carrier's calls span the whole attack (about 2 minutes): 40 at 0.4/s, or 300 at 1/s.
+    carrier_calls, rate = (300, 1.0) if full else (40, 0.4)
     with topology() as topo:
         try:
             container.up()
@@ -112,7 +113,7 @@ def run(work: Path, full: bool) -> dict[str, Any]:
                 )  # fmt: skip
             wait(lambda: listening(settings.agi.port), 60, "the engine")
             result.update(
-                asyncio.run(_under_attack(work, topo.carrier, topo.attacker, carrier_calls))
+                asyncio.run(_under_attack(work, topo.carrier, topo.attacker, carrier_calls, rate))
             )
             result["contacts"] = container.cli("pjsip show contacts")
         except Exception as exc:  # reported with the logs; cleanup below
@@ -138,13 +139,15 @@ def run(work: Path, full: bool) -> dict[str, Any]:
     return result
 
 
-async def _under_attack(work: Path, carrier: str, atk: str, calls: int) -> dict[str, Any]:
+async def _under_attack(
+    work: Path, carrier: str, atk: str, calls: int, rate: float
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     async with ConsultantUas(work / "uas", ring_ms=300, talk_ms=2000):
         citizens = asyncio.create_task(
             run_citizens(
                 CitizenCalls(
-                    calls=calls, rate=1.0, caller="0105559",
+                    calls=calls, rate=rate, caller="0105559",
                     digits=(Dtmf("1", 1500), Dtmf("1", 500)), hangup_after_ms=60_000,
                     local_ip=CARRIER_HOST, netns=carrier,
                 ),
