@@ -170,6 +170,8 @@ def run(work: Path) -> dict[str, Any]:
                 )  # fmt: skip
             wait(lambda: f"{CONSULTANT}/" in container.cli("pjsip show contacts"), 30, "REGISTER")
             result["contacts"] = container.cli("pjsip show contacts")
+            # The stored contact in full (the CLI table cuts the URI).
+            result["registrar"] = container.cli("database show registrar")
             state_dir = settings.state_dir
             wait(
                 lambda: any(r["state"] == "ready" for r in states(state_dir, CONSULTANT)),
