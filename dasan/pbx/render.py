@@ -52,18 +52,22 @@ def render_transport(settings: Settings) -> str:
     return out
 
 
-def render_network(settings: Settings) -> str:
-    """Where RTP is bound and announced (trunks and the consultant template), and SRTP."""
+def media_lines(settings: Settings) -> str:
     pbx = settings.pbx
-    media = (
-        f"media_address = {pbx.media_address or pbx.sip_host}\nbind_rtp_to_media_address = yes\n"
-    )
-    out = [f"[{name}](+)\n{media}" for name in ("citizens", "outside")]
-    srtp = (
-        "media_encryption = sdes\nmedia_encryption_optimistic = no\n" if pbx.consultant_srtp else ""
-    )
-    out.append(f"[consultant-endpoint](+)\n{media}{srtp}")
-    return "\n".join(out)
+    address = pbx.media_address or pbx.sip_host
+    return f"media_address = {address}\nbind_rtp_to_media_address = yes\n"
+
+
+def render_network(settings: Settings) -> str:
+    """Where RTP is bound and announced on the trunks (appended to their sections). The
+    consultants get theirs in their own sections (``consultant_network``): lines appended to
+    a template with (+) were not copied by the sections using it (measured on Asterisk 22)."""
+    return "\n".join(f"[{name}](+)\n{media_lines(settings)}" for name in ("citizens", "outside"))
+
+
+def consultant_network(settings: Settings) -> str:
+    srtp = "media_encryption = sdes\nmedia_encryption_optimistic = no\n"
+    return media_lines(settings) + (srtp if settings.pbx.consultant_srtp else "")
 
 
 def tls_files(settings: Settings) -> dict[str, str]:
@@ -96,10 +100,12 @@ def render_trunk(settings: Settings) -> str:
 def render_consultants(settings: Settings) -> str:
     directory = settings.consultants
     secret = directory.password_secret.get_secret_value()
+    network = consultant_network(settings)
     out: list[str] = []
     for cid in directory.ids():
         out.append(
             f"[{cid}](consultant-endpoint)\nauth = {cid}\naors = {cid}\ncallerid = {cid} <{cid}>\n"
+            + network
         )
         out.append(
             f"[{cid}](consultant-auth)\nusername = {cid}\n"

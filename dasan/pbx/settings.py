@@ -63,6 +63,8 @@ class PbxSettings(BaseModel):
     def _tls_complete(self) -> PbxSettings:
         if self.tls_port is not None and (self.tls_cert_file is None or self.tls_key_file is None):
             raise ValueError("pbx.tls_port needs pbx.tls_cert_file and pbx.tls_key_file")
+        if self.media_address is None and self.sip_host in ("0.0.0.0", "::"):
+            raise ValueError("pbx.media_address is needed when pbx.sip_host is a wildcard")
         if self.consultant_srtp and self.tls_port is None:
             raise ValueError("pbx.consultant_srtp needs pbx.tls_port (SDES keys travel in SIP)")
         return self

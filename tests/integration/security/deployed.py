@@ -209,6 +209,7 @@ def run(work: Path) -> dict[str, Any]:
                 str(p) for c in call_ids for p in settings.recordings_dir.rglob(f"{c}.*")
             ]
             result["endpoint"] = container.cli(f"pjsip show endpoint {CONSULTANT}")
+            result["citizens_endpoint"] = container.cli("pjsip show endpoint citizens")
         except Exception as exc:  # reported to the test with the logs; cleanup below
             result["error"] = f"{type(exc).__name__}: {exc}"
         finally:

@@ -7,6 +7,7 @@ namespace of its own (``unshare --net``), so its ports never meet another test's
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,7 +47,9 @@ def test_baresip_over_tls_and_srtp_answers_a_carrier_call(tmp_path: Path) -> Non
     assert "error" not in result, json.dumps(result, indent=1)[-6000:]
     assert result["audit"].get("passed") is True, result["audit"]
     assert "transport=tls" in result["registrar"].lower(), result["registrar"]
-    assert "sdes" in result["endpoint"]
+    assert re.search(r"media_encryption\s*:\s*sdes", result["endpoint"])
+    assert re.search(r"media_address\s*:\s*198\.51\.100\.1", result["endpoint"])
+    assert re.search(r"media_address\s*:\s*198\.51\.100\.1", result["citizens_endpoint"])
     assert result["sipp"]["ok"], result["sipp"]
     assert result["decisions"] and set(result["decisions"]) == {"c0002"}, result["decisions"]
     assert "c0002" in result["accepted"]

@@ -120,9 +120,10 @@ def test_network_settings_render_tls_nat_and_srtp(tmp_path: Path) -> None:
     assert "protocol = tls\nbind = 198.51.100.1:5061" in transport
     assert transport.count("external_media_address = 203.0.113.5") == 2
     assert "local_net = 198.51.100.0/24" in transport
-    network = files["pjsip_network.conf"]
-    assert "[consultant-endpoint](+)\nmedia_address = 198.51.100.1" in network
-    assert "media_encryption = sdes" in network
+    assert "[citizens](+)\nmedia_address = 198.51.100.1" in files["pjsip_network.conf"]
+    consultant = files["pjsip_consultants.conf"].split("[c0002](consultant-endpoint)")[1]
+    assert "media_address = 198.51.100.1" in consultant.split("[")[0]
+    assert "media_encryption = sdes" in consultant.split("[")[0]
     assert "match = 203.0.113.10/32" in files["pjsip_trunk.conf"]
     assert files["tls.key"] == "KEY"
 
