@@ -105,7 +105,7 @@ def baresip_folder(work: Path, topo: Topology, password: str, cert: Path) -> Pat
         "audio_source\tausine,440",
         "audio_player\taubridge,consultant",
         "audio_alert\taubridge,alert",
-        "audio_srate\t8000",
+        "audio_srate\t48000",  # ausine plays 48 kHz only; baresip resamples for PCMU
         "audio_channels\t1",
         "module_path\t/usr/lib/baresip/modules",
         *(f"module\t{m}" for m in modules),
