@@ -96,16 +96,24 @@ def write_config(work: Path, cert: Path, key: Path) -> Path:
 def baresip_folder(work: Path, topo: Topology, password: str, cert: Path) -> Path:
     folder = work / "baresip"
     folder.mkdir(parents=True, exist_ok=True)
-    modules = ("g711.so", "ausine.so", "aubridge.so", "srtp.so")
+    modules = ("g711.so", "aufile.so", "aubridge.so", "srtp.so")
+    # baresip 1.0's sine source plays 48 kHz only and is not resampled for PCMU: a 16-bit
+    # PCM WAV at 8 kHz through aufile instead.
+    tone = folder / "tone.wav"
+    subprocess.run(
+        ["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", str(tone),
+         "synth", "60", "sine", "440"],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
     config = [
         f"sip_listen\t{LAN_HOST}:5060",
         f"sip_cafile\t{cert}",
         f"net_interface\t{topo.lan_if}",
         "rtp_ports\t30000-30100",
-        "audio_source\tausine,440",
+        f"audio_source\taufile,{tone}",
         "audio_player\taubridge,consultant",
         "audio_alert\taubridge,alert",
-        "audio_srate\t48000",  # ausine plays 48 kHz only; baresip resamples for PCMU
+        "audio_srate\t8000",
         "audio_channels\t1",
         "module_path\t/usr/lib/baresip/modules",
         *(f"module\t{m}" for m in modules),
