@@ -38,7 +38,7 @@ from dasan.callflow import CallFlow
 from dasan.config import Settings
 from dasan.faults import Faults
 from dasan.presence import Presence
-from dasan.security.ban import BanList, Banner, IpRuleFirewall
+from dasan.security.ban import BanList, Banner, NftFirewall
 from dasan.supervisor import Supervisor
 from ivr.agi import AgiServer, AgiSession
 from ivr.listen import STOP_DIGIT
@@ -195,7 +195,7 @@ class Engine:
 
     async def _run_bans(self) -> None:
         bans = BanList.for_carrier(self.settings.bans, self.settings.pbx.carrier_addresses)
-        await Banner(self.ami, bans, IpRuleFirewall()).run()
+        await Banner(self.ami, bans, NftFirewall()).run()
 
     async def _report_writes(self) -> None:
         """The writer's figures in the status file, for operators and tests (every 5 s)."""

@@ -6,9 +6,11 @@ Invariants:
   banned (the trunk must keep working; a citizen cannot fail authentication there).
 - Failures come from AMI security events (``InvalidAccountID``, ``InvalidPassword``,
   ``ChallengeResponseFailed``, ``FailedACL``, ...), whose ``RemoteAddress`` is
-  ``IPV4/UDP/<address>/<port>``; the ban itself is a policy-routing rule in the PBX host's
-  network namespace (``ip rule add from <address>/32 blackhole``), so its packets never reach
-  Asterisk, and is removed when the ban expires or the engine stops.
+  ``IPV4/UDP/<address>/<port>``; the ban itself is an element of an nftables set whose input
+  rule drops the source's packets in the PBX host's network namespace (table
+  ``inet dasan_bans``), so they never reach Asterisk; it is removed when the ban expires, and
+  the table when the engine stops. (A policy-routing blackhole rule does not work: the
+  ``local`` table's rule at priority 0 delivers the packets first; measured.)
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ FAILURE_EVENTS = frozenset(
         "UnexpectedAddress",
     }
 )
-RULE_PRIORITY = "100"
 
 
 class BanSettings(BaseModel):
@@ -100,27 +101,62 @@ class BanList:
         return any(ip.version == n.version and ip in n for n in self.exempt)
 
 
-class IpRuleFirewall:
-    """Bans as policy-routing rules in the current network namespace (needs CAP_NET_ADMIN)."""
+TABLE = "dasan_bans"
+_SETUP = f"""add table inet {TABLE}
+delete table inet {TABLE}
+table inet {TABLE} {{
+  set banned4 {{ type ipv4_addr; }}
+  set banned6 {{ type ipv6_addr; }}
+  chain input {{
+    type filter hook input priority -10; policy accept;
+    ip saddr @banned4 drop
+    ip6 saddr @banned6 drop
+  }}
+}}
+"""
+
+
+class NftFirewall:
+    """Bans as nftables set elements in the current network namespace (CAP_NET_ADMIN)."""
+
+    def __init__(self) -> None:
+        self._ready = False
 
     async def ban(self, address: str) -> None:
-        await self._ip("add", address)
+        if not self._ready:
+            self._ready = await self._nft(["-f", "-"], _SETUP)
+        await self._nft(["add", "element", "inet", TABLE, _set(address), "{", address, "}"])
 
     async def unban(self, address: str) -> None:
-        await self._ip("del", address)
+        await self._nft(["delete", "element", "inet", TABLE, _set(address), "{", address, "}"])
 
-    async def _ip(self, verb: str, address: str) -> None:
-        prefix = "/128" if ":" in address else "/32"
-        cmd = ["ip", "rule", verb, "from", address + prefix, "blackhole", "pref", RULE_PRIORITY]
-        done = await asyncio.to_thread(subprocess.run, cmd, capture_output=True, check=False)
+    async def close(self) -> None:
+        if self._ready:
+            await self._nft(["delete", "table", "inet", TABLE])
+            self._ready = False
+
+    async def _nft(self, args: list[str], script: str | None = None) -> bool:
+        done = await asyncio.to_thread(
+            subprocess.run,
+            ["nft", *args],
+            input=script,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
-            log.error("ip rule %s %s failed: %s", verb, address, done.stderr.decode().strip())
+            log.error("nft %s failed: %s", " ".join(args), done.stderr.strip())
+        return done.returncode == 0
+
+
+def _set(address: str) -> str:
+    return "banned6" if ":" in address else "banned4"
 
 
 class Banner:
     """The component: AMI security events in, bans and unbans out."""
 
-    def __init__(self, ami: AmiClient, bans: BanList, firewall: IpRuleFirewall) -> None:
+    def __init__(self, ami: AmiClient, bans: BanList, firewall: NftFirewall) -> None:
         self._ami = ami
         self._bans = bans
         self._firewall = firewall
@@ -139,6 +175,7 @@ class Banner:
             expiry.cancel()
             for address in list(self._bans.banned):
                 await self._firewall.unban(address)
+            await self._firewall.close()
 
     async def _failed(self, event: AmiEvent) -> None:
         address = remote_address(event.get("RemoteAddress"))

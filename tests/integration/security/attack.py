@@ -54,8 +54,11 @@ def write_config(work: Path) -> Path:
 
 
 def banned() -> bool:
-    rules = subprocess.run(["ip", "rule", "show"], capture_output=True, text=True, check=False)
-    return ATTACKER_HOST in rules.stdout
+    listed = subprocess.run(
+        ["nft", "list", "set", "inet", "dasan_bans", "banned4"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return ATTACKER_HOST in listed.stdout
 
 
 def attacker(ns: str, *cmd: str, timeout: float = 90) -> str:
@@ -128,7 +131,7 @@ def run(work: Path, full: bool) -> dict[str, Any]:
                     engine.wait(5)
             container.down()
             subprocess.run(
-                ["ip", "rule", "del", "from", f"{ATTACKER_HOST}/32"],
+                ["nft", "delete", "table", "inet", "dasan_bans"],
                 capture_output=True,
                 check=False,
             )
@@ -202,6 +205,10 @@ def _attacks(work: Path, atk: str) -> dict[str, Any]:
 
     out["ban_after_flood_s"] = timed_ban(register_flood)
     out["flood"] = flood_out.get("out", "")[-1500:]
+    # Still banned: the PBX must not answer the source at all.
+    if banned():
+        probe = attacker(atk, "svmap", "-p5060", PBX_CARRIER, timeout=20)
+        out["answered_while_banned"] = "Dasan PBX" in probe
     return out
 
 

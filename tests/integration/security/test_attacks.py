@@ -42,6 +42,7 @@ def test_attacks_are_repelled(tmp_path: Path) -> None:
     assert result["ban_after_svcrack_s"] is not None and result["ban_after_svcrack_s"] <= 5
     assert result["ban_after_flood_s"] is not None and result["ban_after_flood_s"] <= 5
     assert result["unbanned_after_s"] is not None
+    assert result.get("answered_while_banned") is False, result["flood"]
     carrier = result["carrier"]
     assert carrier["success_rate"] >= 0.999, carrier
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)

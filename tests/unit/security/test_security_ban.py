@@ -49,6 +49,9 @@ class _FakeFirewall:
     async def unban(self, address: str) -> None:
         self.calls.append(("unban", address))
 
+    async def close(self) -> None:
+        self.calls.append(("close", ""))
+
 
 class _FakeAmi:
     def __init__(self, events: list[AmiEvent]) -> None:
@@ -81,4 +84,8 @@ async def test_banner_bans_from_security_events_and_lifts_bans_when_stopping() -
     firewall = _FakeFirewall()
     banner = Banner(_FakeAmi(events), BanList.for_carrier(SETTINGS, []), firewall)  # type: ignore[arg-type]
     await asyncio.wait_for(banner.run(), 5)
-    assert firewall.calls == [("ban", "198.51.100.66"), ("unban", "198.51.100.66")]
+    assert firewall.calls == [
+        ("ban", "198.51.100.66"),
+        ("unban", "198.51.100.66"),
+        ("close", ""),
+    ]
