@@ -61,10 +61,10 @@ def banned() -> bool:
     return ATTACKER_HOST in listed.stdout
 
 
-def attacker(ns: str, *cmd: str, timeout: float = 90) -> str:
+def attacker(ns: str, *cmd: str, timeout: float = 90, cwd: Path | None = None) -> str:
     done = subprocess.run(
         ["ip", "netns", "exec", ns, "timeout", str(int(timeout)), *cmd],
-        capture_output=True, text=True, check=False, timeout=timeout + 10,
+        capture_output=True, text=True, check=False, timeout=timeout + 10, cwd=cwd,
     )  # fmt: skip
     return done.stdout + done.stderr
 
@@ -93,7 +93,7 @@ def flood(ns: str, work: Path, calls: int) -> str:
         "-i", ATTACKER_HOST, "-au", "c0001", "-ap", "wrong", "-nostdin", "-timeout", "30s",
         "-recv_timeout", "2000", "-trace_err",
     ]  # fmt: skip
-    return attacker(ns, *cmd, timeout=60)
+    return attacker(ns, *cmd, timeout=60, cwd=work)  # SIPp writes its error log there
 
 
 def run(work: Path, full: bool) -> dict[str, Any]:
