@@ -5,11 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DASAN := $(BIN)/dasan
-APT_PACKAGES := debootstrap sip-tester espeak-ng sox ffmpeg zstd chromium fonts-nanum util-linux procps iproute2 postgresql-client faketime
+APT_PACKAGES := debootstrap sip-tester espeak-ng sox ffmpeg zstd chromium fonts-nanum util-linux procps iproute2 postgresql-client faketime baresip-core openssl sipvicious nftables
 PYTEST_ARGS ?=
 
 .PHONY: all demo test test-unit test-integration test-browser lint bench soak chaos system-deps \
-        venv venv-load venv-bench pbx-image prompts postgres clean
+        venv venv-load venv-bench pbx-image prompts postgres clean attack
 
 all: venv
 
@@ -88,6 +88,11 @@ soak: system-deps venv venv-load venv-bench pbx-image prompts postgres
 chaos: system-deps venv venv-load pbx-image prompts postgres
 	CHAOS_FULL=1 $(ISOLATED) $(BIN)/pytest -m integration tests/integration/chaos $(PYTEST_ARGS); \
 	status=$$?; $(BIN)/python -m tests.integration.chaos.table && exit $$status
+
+## The attack suite in full (make test runs its short form): sipvicious and a REGISTER flood
+## from an attacker namespace while carrier calls go on; figures in var/attack/result.json.
+attack: system-deps venv venv-load pbx-image prompts postgres
+	ATTACK_FULL=1 DASAN_ATTACK_DIR=$(CURDIR)/var/attack $(ISOLATED) $(BIN)/pytest -m integration tests/integration/security/test_attacks.py $(PYTEST_ARGS)
 
 clean:
 	-$(DASAN) pbx down

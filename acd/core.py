@@ -18,6 +18,9 @@ Events the driver must feed (all in :mod:`acd.events`):
 - ``ConsultantLoggedIn`` / ``ConsultantLoggedOut`` / ``ConsultantReady`` /
   ``ConsultantNotReady(reason)``: from the consultant API, device state and calls the
   consultant places themselves (not ready with reason "outbound" while on such a call).
+- ``ConsultantReachable(reachable)``: the consultant's phone registered or its registration
+  ended; an unreachable consultant is never READY (NOT_READY "unregistered" instead) and
+  becomes READY again when it registers, unless they chose not ready meanwhile.
 - ``CallArrived``: the caller left the IVR and waits (music on hold inside the FastAGI session).
 - ``CallAbandoned``: the caller hung up before being connected (also while ringing).
 - ``OfferAccepted`` when the consultant answers; ``OfferRejected`` when the dial fails or is
@@ -80,6 +83,7 @@ from acd.events import (
     ConsultantLoggedIn,
     ConsultantLoggedOut,
     ConsultantNotReady,
+    ConsultantReachable,
     ConsultantReady,
     Event,
     OfferAccepted,
@@ -91,6 +95,7 @@ from acd.events import (
 from acd.model import (
     LOGIN_NOT_READY,
     NO_ANSWER,
+    UNREGISTERED,
     CallStatus,
     ConsultantState,
     WaitingCall,
@@ -326,6 +331,15 @@ def _not_ready(state: AcdState, ev: ConsultantNotReady, now: float, out: list[Co
         out.append(EventIgnored("ConsultantNotReady", f"{ev.consultant_id} is logged out"))
 
 
+def _reachable(state: AcdState, ev: ConsultantReachable, now: float, out: list[Command]) -> None:
+    agent = state.agent(ev.consultant_id)
+    agent.reachable = ev.reachable
+    if not ev.reachable and agent.state is S.READY:
+        state.set_state(agent, S.NOT_READY, now, out, reason=UNREGISTERED)
+    elif ev.reachable and agent.state is S.NOT_READY and agent.reason == UNREGISTERED:
+        state.set_state(agent, S.READY, now, out)
+
+
 def _wrap_up_ended(state: AcdState, ev: WrapUpEnded, now: float, out: list[Command]) -> None:
     agent = state.agent(ev.consultant_id)
     if agent.state is not S.WRAP_UP:
@@ -383,6 +397,7 @@ _HANDLERS: dict[type, Handler] = {
     ConsultantLoggedOut: _logged_out,
     ConsultantReady: _ready,
     ConsultantNotReady: _not_ready,
+    ConsultantReachable: _reachable,
     OfferAccepted: _offer_accepted,
     OfferRejected: _offer_failed,
     OfferTimedOut: _offer_failed,

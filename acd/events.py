@@ -66,6 +66,15 @@ class ConsultantLoggedIn:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsultantReachable:
+    """The consultant's phone registered (``reachable``) or its registration ended or
+    expired; only a reachable consultant is ever READY."""
+
+    consultant_id: str
+    reachable: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ConsultantLoggedOut:
     consultant_id: str
 
@@ -131,6 +140,7 @@ Event = (
     | CallbackAnswered
     | CallbackFailed
     | ConsultantLoggedIn
+    | ConsultantReachable
     | ConsultantLoggedOut
     | ConsultantReady
     | ConsultantNotReady
@@ -151,6 +161,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CallbackAnswered,
         CallbackFailed,
         ConsultantLoggedIn,
+        ConsultantReachable,
         ConsultantLoggedOut,
         ConsultantReady,
         ConsultantNotReady,

@@ -53,6 +53,8 @@ class Priority(IntEnum):
 # Not-ready reason codes the core itself uses; drivers may pass any other non-empty code.
 NO_ANSWER = "no answer"
 LOGIN_NOT_READY = "login"
+# Not registered with the PBX (REGISTER-only consultants): never offered a call meanwhile.
+UNREGISTERED = "unregistered"
 
 PROFICIENCY_MIN = 1
 PROFICIENCY_MAX = 5

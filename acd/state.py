@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from acd.commands import Command, ConsultantStateChanged
 from acd.errors import InvalidEvent
 from acd.indexes import CallQueues, IdlePool, StaffCounts
-from acd.model import CallStatus, Consultant, ConsultantState, WaitingCall
+from acd.model import UNREGISTERED, CallStatus, Consultant, ConsultantState, WaitingCall
 from acd.plans import build_plans
 from acd.services import ServiceCatalog
 from acd.settings import AcdSettings
@@ -71,6 +71,9 @@ class Agent:
     wrap_until: float | None = None
     # Applied when the current call and wrap-up are over: (NOT_READY, reason) or LOGGED_OUT.
     pending: tuple[ConsultantState, str | None] | None = None
+    # False while the consultant's phone is not registered (ConsultantReachable): any move to
+    # READY becomes NOT_READY "unregistered" instead, so nobody unreachable is ever offered.
+    reachable: bool = True
 
 
 @dataclass(slots=True)
@@ -143,6 +146,8 @@ class AcdState:
         idle_since: float | None = None,
     ) -> None:
         old = agent.state
+        if state is ConsultantState.READY and not agent.reachable:
+            state, reason = ConsultantState.NOT_READY, UNREGISTERED
         if state not in TRANSITIONS[old]:
             raise AssertionError(f"{agent.profile.id}: illegal transition {old} -> {state}")
         if old is ConsultantState.READY:

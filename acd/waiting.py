@@ -36,6 +36,7 @@ from acd.events import (
     OfferTimedOut,
 )
 from acd.model import ConsultantState
+from common.dialstring import dialable_number
 from ivr.agi import AgiHangup, AgiSession
 from ivr.keys import KeyQueue
 
@@ -159,7 +160,8 @@ async def _offer_callback(
     language: str,
     caller_number: str,
 ) -> bool:
-    if not caller_number:
+    number = dialable_number(caller_number)
+    if number is None:  # never promise a call-back that cannot be placed
         return False
     keys = room.keys
     digit = keys.take() if keys is not None else None  # pressed during the announcements
@@ -171,7 +173,7 @@ async def _offer_callback(
     if digit != "1" or room.on_callback_accepted is None:
         return False
     room.on_callback_accepted(call_id)
-    driver.feed(CallbackAccepted(call_id, caller_number))
+    driver.feed(CallbackAccepted(call_id, number))
     await session.stream_file(room.prompt(language, "callback_confirmed"))
     return True
 

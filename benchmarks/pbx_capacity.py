@@ -35,6 +35,7 @@ from benchmarks.pbx_env import (
     BenchEnv,
     Processes,
     bench_env,
+    caller_of,
     in_own_netns,
     trivial_agi_server,
 )
@@ -227,8 +228,15 @@ async def run_series(env: BenchEnv, name: str, series: Series) -> dict[str, Any]
         log_dir=workdir,
         engine=series.engine == "engine",
     )
+    citizen_ip, trunk = caller_of(series.profile.service)
     async with stack:
-        options = RunOptions(workdir=workdir, audit=series.engine == "engine", verify_hashes=False)
+        options = RunOptions(
+            workdir=workdir,
+            audit=series.engine == "engine",
+            verify_hashes=False,
+            citizen_ip=citizen_ip,
+            trunk=trunk,
+        )
         if series.engine == "agi":
             async with trivial_agi_server() as agi_pid:
                 run = LoadRun(settings, series.profile, Processes(stack, agi_pid), options)

@@ -33,6 +33,18 @@ REPO = Path(__file__).resolve().parents[1]
 NETNS_FLAG = "DASAN_BENCH_NETNS"
 PG_SOCKET = os.environ.get("DASAN_TEST_PG_SOCKET", "/var/run/postgresql")
 BENCH_AGI_PORT = 4574
+# The benchmark extensions 9001-9003 are reached only from this loopback address (the PBX's
+# endpoint "bench", context dasan-bench); citizens never reach them.
+BENCH_SOURCE = "127.0.0.2"
+BENCH_EXTENSIONS = ("9001", "9002", "9003")
+
+
+def caller_of(service: str) -> tuple[str, str]:
+    """(source address, PJSIP endpoint) a series' calls come from: the benchmark extensions
+    from BENCH_SOURCE as "bench", the citizen line from loopback as the citizens' trunk."""
+    if service in BENCH_EXTENSIONS:
+        return BENCH_SOURCE, "bench"
+    return "127.0.0.1", "citizens"
 
 
 def in_own_netns(module: str, argv: list[str]) -> int | None:
@@ -87,7 +99,7 @@ def bench_env(postgres: bool | None = None) -> Iterator[BenchEnv]:
     )
     config = root / "dasan.toml"
     config.write_text(
-        f'state_dir = "{root / "state"}"\n{storage}'
+        f'state_dir = "{root / "state"}"\n[pbx]\nbench_source = "{BENCH_SOURCE}"\n{storage}'
         f'[ivr]\nprompts_dir = "{REPO / "var" / "prompts"}"\n',
         encoding="utf-8",
     )

@@ -45,6 +45,7 @@ from callpath.ports import (
     RecordingSink,
 )
 from common.alarms import Severity
+from common.dialstring import dialable_number
 from cti.ami.client import AmiEventSource, AmiSubscription
 from cti.ami.messages import AmiError, AmiEvent
 from ivr.agi import AgiError, AgiHangup, AgiSession
@@ -120,6 +121,9 @@ class Callbacks:
         """None when the citizen answered, else why not."""
         setup = self._setup
         settings = setup.acd_settings
+        number = dialable_number(offer.callback_number)
+        if number is None:  # a caller id must never shape the dial string or the caller id
+            return f"call-back number {offer.callback_number!r} is not dialable"
         channel_id = f"dasan-cb-{uuid.uuid4().hex[:12]}"
         language = self._languages.get(offer.call_id, setup.default_language)
         source = setup.ami if setup.events is None else setup.events
@@ -127,12 +131,12 @@ class Callbacks:
         try:
             await setup.ami.action(
                 "Originate",
-                Channel=settings.outside_dial.format(number=offer.callback_number),
+                Channel=settings.outside_dial.format(number=number),
                 Context="dasan-callback",
                 Exten="s",
                 Priority="1",
                 ChannelId=channel_id,
-                CallerID=f"120 <{offer.callback_number}>",
+                CallerID=f"120 <{number}>",
                 Timeout=str(settings.callback_ring_s * 1000),
                 Variable=f"DASAN_CALL={offer.call_id},DASAN_LANG={language}",
                 Async="true",
@@ -257,7 +261,7 @@ class Callbacks:
         record = {
             "call_id": session.uniqueid,
             "kind": kind,
-            "number": session.variables.get("agi_callerid", ""),
+            "number": dialable_number(session.variables.get("agi_callerid")) or "",
             "language": language,
             "requested_at": _now().isoformat(),
             "reason": reason,

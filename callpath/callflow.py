@@ -40,6 +40,7 @@ from callpath.ports import (
     RecordingSink,
 )
 from callpath.recguard import GuardSetup, confirm_recording
+from common.dialstring import dialable_number
 from cti.ami.client import AmiEventSource
 from cti.ami.messages import AmiEvent
 from ivr.agi import AgiError, AgiHangup, AgiSession
@@ -214,7 +215,7 @@ class CallFlow:
         caller = session.variables.get("agi_callerid", "")
         # Queued for the one database writer: the call never waits on the database.
         await setup.calls.call_started(
-            call_id, session.uniqueid, None, caller if caller.isdigit() else None, started_at
+            call_id, session.uniqueid, None, dialable_number(caller), started_at
         )
         rec_path = await session.get_variable("DASAN_REC")
         # False when the call goes on in the dialplan's static fallback after this session.

@@ -8,7 +8,14 @@ Invariants:
   and live in memory; API tokens issued by an admin or the CLI live in the user store and last
   until revoked.
 - After ``max_failures`` wrong passwords within ``lockout_s`` a user id is locked for
-  ``lockout_s``; a locked user id fails like a wrong password.
+  ``lockout_s``; a locked user id fails like a wrong password. The same holds per client
+  address (``max_address_failures``). Both are checked, and the attempt counted as a failure,
+  BEFORE hashing (it is taken back on success), so parallel guesses cannot slip past the
+  count while their hashes run. Hashing runs in the authenticator's own bounded thread pool;
+  with ``max_pending`` logins already hashing, a login is refused at once ("busy").
+- A session is checked against the store on every request: a removed user's sessions end at
+  once and a changed role applies at once. ``JsonUserStore`` reloads its file when another
+  process changed it, before reading and before writing (a write never undoes theirs).
 - Demo users (when enabled): consultants ``c0001``..``cNNNN`` plus ``supervisor`` and ``admin``,
   each with the password ``demo_password(user_id, secret)`` = the first 12 characters of the
   lower-case base32 HMAC-SHA256 of the user id under the demo secret (``dasan users
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import hashlib
 import hmac
 import json
@@ -162,31 +170,58 @@ class JsonUserStore(MemoryUserStore):
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        users: list[User] = []
-        tokens: list[ApiToken] = []
-        if path.exists():
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                users = [User(**{**u, "role": Role(u["role"])}) for u in data.get("users", [])]
-                tokens = [ApiToken(**t) for t in data.get("api_tokens", [])]
-            except (ValueError, TypeError, KeyError) as exc:
-                raise AuthError(f"{path}: not a valid users file: {exc}") from exc
-        super().__init__(users, tokens)
+        self._seen: tuple[int, int, int] | None = None
+        super().__init__()
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Reload when the file changed since we last read or wrote it (another process)."""
+        try:
+            st = self._path.stat()
+        except FileNotFoundError:
+            return
+        if self._seen == (st.st_ino, st.st_mtime_ns, st.st_size):
+            return
+        try:
+            data = json.loads(self._path.read_text(encoding="utf-8"))
+            users = [User(**{**u, "role": Role(u["role"])}) for u in data.get("users", [])]
+            tokens = [ApiToken(**t) for t in data.get("api_tokens", [])]
+        except (ValueError, TypeError, KeyError) as exc:
+            raise AuthError(f"{self._path}: not a valid users file: {exc}") from exc
+        self._users = {u.user_id: u for u in users}
+        self._tokens = tokens
+        self._seen = (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def get(self, user_id: str) -> User | None:
+        self._refresh()
+        return super().get(user_id)
+
+    def users(self) -> Sequence[User]:
+        self._refresh()
+        return super().users()
+
+    def api_tokens(self) -> Sequence[ApiToken]:
+        self._refresh()
+        return super().api_tokens()
 
     def put(self, user: User) -> None:
+        self._refresh()
         super().put(user)
         self._save()
 
     def remove(self, user_id: str) -> bool:
+        self._refresh()
         removed = super().remove(user_id)
         self._save()
         return removed
 
     def add_api_token(self, token: ApiToken) -> None:
+        self._refresh()
         super().add_api_token(token)
         self._save()
 
     def remove_api_tokens(self, user_id: str) -> int:
+        self._refresh()
         count = super().remove_api_tokens(user_id)
         self._save()
         return count
@@ -202,6 +237,8 @@ class JsonUserStore(MemoryUserStore):
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(data, out, indent=1, ensure_ascii=False)
         os.replace(tmp, self._path)
+        st = self._path.stat()
+        self._seen = (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 class DemoUserStore:
@@ -282,8 +319,11 @@ class Authenticator:
         *,
         session_ttl_s: float = 12 * 3600,
         max_failures: int = 5,
+        max_address_failures: int = 20,
         lockout_s: float = 60.0,
         params: ScryptParams = ScryptParams(),
+        hash_workers: int = 2,
+        max_pending: int = 16,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -293,7 +333,12 @@ class Authenticator:
         self._params = params
         self._sessions: dict[str, _Session] = {}
         self._failures: dict[str, list[float]] = {}
+        self._address_failures: dict[str, list[float]] = {}
+        self._max_address_failures = max_address_failures
         self._dummy_hash: str | None = None
+        self._pool = concurrent.futures.ThreadPoolExecutor(hash_workers, "scrypt")
+        self._max_pending = max_pending
+        self._pending = 0
 
     @property
     def store(self) -> UserStore:
@@ -316,15 +361,27 @@ class Authenticator:
             raise AuthError("unknown user or wrong password")
         return user
 
-    async def login(self, user_id: str, password: str) -> IssuedToken:
-        """Check a password (in a worker thread) and open a session; raises ``AuthError``."""
-        self._ensure_not_locked(user_id)
+    async def login(self, user_id: str, password: str, address: str = "") -> IssuedToken:
+        """Check a password (in the bounded scrypt pool) and open a session; raises
+        ``AuthError``. Limits are checked and the attempt counted before any hashing."""
+        now = self._clock()
+        _ensure_below(self._failures, user_id, now, self._lockout_s, self._max_failures)
+        _ensure_below(
+            self._address_failures, address, now, self._lockout_s, self._max_address_failures
+        )
+        if self._pending >= self._max_pending:
+            raise AuthError("too many sign-ins at once; try again in a moment")
+        # Counted as failures now; taken back below if the password is right.
+        self._failures.setdefault(user_id, []).append(now)
+        self._address_failures.setdefault(address, []).append(now)
+        self._pending += 1
         try:
-            user = await asyncio.to_thread(self.check_password, user_id, password)
-        except AuthError:
-            self._failures.setdefault(user_id, []).append(self._clock())
-            raise
-        self._failures.pop(user_id, None)
+            loop = asyncio.get_running_loop()
+            user = await loop.run_in_executor(self._pool, self.check_password, user_id, password)
+        finally:
+            self._pending -= 1
+        self._failures.pop(user_id, None)  # the user's count starts again
+        _take_back(self._address_failures, address, now)  # only this attempt
         return self.open_session(user)
 
     def open_session(self, user: User) -> IssuedToken:
@@ -338,8 +395,9 @@ class Authenticator:
         digest = token_hash(token)
         session = self._sessions.get(digest)
         if session is not None:
-            if session.expires_at > self._clock():
-                return Principal(session.user_id, session.role, origin)
+            user = self._store.get(session.user_id)  # removed or changed: at once
+            if session.expires_at > self._clock() and user is not None:
+                return Principal(user.user_id, user.role, origin)
             del self._sessions[digest]
             return None
         for api in self._store.api_tokens():
@@ -362,12 +420,21 @@ class Authenticator:
     def add_user(self, user: User) -> None:
         self._store.put(user)
 
-    def _ensure_not_locked(self, user_id: str) -> None:
-        now = self._clock()
-        recent = [t for t in self._failures.get(user_id, []) if now - t < self._lockout_s]
-        self._failures[user_id] = recent
-        if len(recent) >= self._max_failures:
-            raise AuthError("too many failed attempts; try again in a minute")
+
+def _ensure_below(
+    failures: dict[str, list[float]], key: str, now: float, window_s: float, limit: int
+) -> None:
+    recent = [t for t in failures.get(key, []) if now - t < window_s]
+    failures[key] = recent
+    if len(recent) >= limit:
+        raise AuthError("too many failed attempts; try again in a minute")
+
+
+def _take_back(failures: dict[str, list[float]], key: str, at: float) -> None:
+    """Remove the one attempt counted at ``at`` (it succeeded)."""
+    times = failures.get(key, [])
+    if at in times:
+        times.remove(at)
 
 
 def build_authenticator(

@@ -39,6 +39,8 @@ from cti.ami.messages import AmiError
 from cti.live.service import LiveState
 from dasan.config import Settings
 from dasan.faults import Faults
+from dasan.presence import Presence
+from dasan.security.ban import BanList, Banner, NftFirewall
 from dasan.supervisor import Supervisor
 from ivr.agi import AgiServer, AgiSession
 from ivr.listen import STOP_DIGIT
@@ -70,6 +72,7 @@ class Engine:
         # The call path is built once the call log is open (``_wire_call_path``).
         self._flow: CallFlow | None = None
         self._callbacks: Callbacks | None = None
+        self.presence = Presence(self)
         self.safety = SafetyCalls(settings.safety, settings.ivr, settings.acd.outside_dial)
         self.agi = AgiServer(
             settings.agi,
@@ -268,6 +271,8 @@ class Engine:
             ("recordings", self.recordings.run),
             ("live-state", self.live.run),
             ("acd-ami", self._run_acd_ami),
+            ("presence", self.presence.run),
+            ("bans", self._run_bans),
             ("ivr-keys", self.flow.watch_keys),
             ("speech", self._run_speech),
             ("ami-login", self._keep_ami),
@@ -284,6 +289,10 @@ class Engine:
         )
         await bridge.run()
 
+    async def _run_bans(self) -> None:
+        bans = BanList.for_carrier(self.settings.bans, self.settings.pbx.carrier_addresses)
+        await Banner(self.live.events, bans, NftFirewall()).run()
+
     async def _report_writes(self) -> None:
         """The writer's figures in the status file, for operators and tests (every 5 s)."""
         writer = self.writer
@@ -299,6 +308,7 @@ class Engine:
             await asyncio.sleep(5.0)
 
     async def _serve_until_stopped(self) -> None:
+        self.presence.start()  # REGISTER-only: nobody offered before registering
         self.acd.log_in_roster()
         # The web edge (and the CTI center listening to the ACD) before the first call.
         web = await self._start_web()

@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "safety.cli",
     "dasan.knowledge_cli",
     "dasan.load_cli",
+    "dasan.security.cli",
 )
 
 

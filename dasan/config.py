@@ -10,9 +10,10 @@ Invariants:
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -21,6 +22,7 @@ from acd.settings import AcdSettings
 from cti.settings import AmiSettings, HttpSettings
 from dasan.paths import default_cache_dir, default_state_dir
 from dasan.pbx.settings import PbxSettings
+from dasan.security.ban import BanSettings
 from ivr.settings import AgiSettings, IvrSettings
 from knowledge.settings import KnowledgeSettings
 from recordings.settings import RecordingsSettings
@@ -98,6 +100,12 @@ class Settings(BaseSettings):
         frozen=True, extra="forbid", env_prefix="DASAN_", env_nested_delimiter="__"
     )
 
+    # "demo": the shipped defaults are accepted on loopback. "production": committed default
+    # secrets and demo users are refused at start (dasan.security.defaults).
+    mode: Literal["demo", "production"] = "demo"
+    # TOML holding the secrets (written by `dasan secrets init`, mode 0600); its tables sit
+    # under the configuration file's and the environment's.
+    secrets_file: Path | None = None
     state_dir: Path = Field(default_factory=default_state_dir)
     cache_dir: Path = Field(default_factory=default_cache_dir)
     pbx: PbxSettings = PbxSettings()
@@ -112,6 +120,8 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     faults: FaultSettings = FaultSettings()
     safety: SafetySettings = SafetySettings()
+    # Sources failing SIP authentication banned from AMI security events (dasan.security.ban).
+    bans: BanSettings = BanSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -159,12 +169,10 @@ def load_settings(path: Path | None = None) -> Settings:
     where = "defaults and environment"
     if path is not None:
         where = str(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"{path}: no such configuration file") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        data = _read_toml(path, "configuration file")
+    secrets = os.environ.get("DASAN_SECRETS_FILE") or data.get("secrets_file")
+    if secrets:
+        data = _merged(_read_secrets(Path(str(secrets))), data)
     try:
         return Settings(**data)
     except ValidationError as exc:
@@ -173,3 +181,34 @@ def load_settings(path: Path | None = None) -> Settings:
             for err in exc.errors()
         )
         raise ConfigError(f"{where}: invalid configuration: {problems}") from exc
+
+
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such {what}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def _read_secrets(path: Path) -> dict[str, Any]:
+    """The secrets file; refused when others than its owner may read it."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such secrets file") from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"{path}: secrets file readable by others (chmod 600 {path})")
+    return _read_toml(path, "secrets file")
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``, table by table."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -8,6 +8,7 @@ import logging
 import click
 
 from dasan.context import settings_from
+from dasan.security.defaults import refusal
 
 
 @click.command()
@@ -18,6 +19,9 @@ def serve(ctx: click.Context, log_level: str) -> None:
     from dasan.app import Engine
 
     settings = settings_from(ctx)
+    refused = refusal(settings)
+    if refused:
+        raise click.ClickException(refused)
     logging.basicConfig(
         level=log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -60,6 +60,10 @@ class CitizenCalls:
     caller: str = "0102000"
     # u-law 8 kHz WAV streamed (looped) for the whole call; None: the shipped speech-like clip.
     audio: Path | None = None
+    # Source address of the calls (the PBX identifies citizens by it: pbx.carrier_addresses).
+    local_ip: str = "127.0.0.1"
+    # A named network namespace to call from (a carrier host in the network tests).
+    netns: str | None = None
 
 
 @dataclass(frozen=True)
@@ -176,12 +180,12 @@ def _check_run(cmd: list[str], what: str) -> None:
         raise SippError(f"{what} failed: {proc.stderr.strip()}")
 
 
-def _base_args(local_port: int) -> list[str]:
+def _base_args(local_port: int, local_ip: str = "127.0.0.1") -> list[str]:
     return [
         "-i",
-        "127.0.0.1",
+        local_ip,
         "-mi",
-        "127.0.0.1",
+        local_ip,
         "-p",
         str(local_port),
         "-nostdin",
@@ -239,10 +243,12 @@ async def run_citizens(
         "-trace_rtt",
         "-rtt_freq",
         "1",
-        *_base_args(free_udp_port()),
+        *_base_args(free_udp_port(), spec.local_ip),
     ]
     if spec.limit:
         args += ["-l", str(spec.limit)]
+    if spec.netns:
+        args = ["ip", "netns", "exec", spec.netns, *args]
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
         *args,
@@ -423,12 +429,15 @@ class SippProcess:
         scenario_xml: str,
         args: Sequence[str],
         local_port: int | None = None,
+        *,
+        local_ip: str = "127.0.0.1",
     ) -> None:
         self.workdir = workdir
         self.name = f"{name}-{os.getpid()}-{next(_port_counter)}"
         self._scenario_xml = scenario_xml
         self._args = list(args)
         self.local_port = local_port
+        self.local_ip = local_ip
         self._proc: asyncio.subprocess.Process | None = None
         self._started = 0.0
         self._result: SippResult | None = None
@@ -458,7 +467,7 @@ class SippProcess:
                 "-sf",
                 str(scenario),
                 *self._args[1:],
-                *_base_args(port),
+                *_base_args(port, self.local_ip),
                 cwd=self.workdir,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=stderr,

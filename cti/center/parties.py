@@ -35,6 +35,7 @@ from acd.events import (
     OfferTimedOut,
 )
 from acd.model import Language
+from common.dialstring import dialable_number, outside_channel
 from cti.center.core import CenterCore
 from cti.center.model import CallRec, Helper, HelperKind
 from cti.center.pbx import Originate
@@ -116,6 +117,9 @@ class Parties:
 
     async def add_third_party(self, call_id: str, number: str) -> Party:
         core = self._core
+        dial = outside_channel(core.config.outside_dial, number)
+        if dial is None:
+            raise InvalidState(f"{number!r} is not a dialable number")
         call = self._joinable(call_id)
         if call.party(PartyKind.THIRD_PARTY) is not None:
             raise InvalidState(f"call {call_id} already has an outside party")
@@ -125,7 +129,6 @@ class Parties:
         party = core.book.add_helper(call, helper, PartyKind.THIRD_PARTY, number, None)
         assert party is not None  # a party is made for every kind but music
         core.publish_call(call)
-        dial = core.config.outside_dial.format(number=number)
         core.spawn(f"party-{uid}", self._originate(call, uid, dial, core.config.ring_s))
         return party
 
@@ -244,7 +247,7 @@ class Parties:
             data=call.citizen.name,
             channel_id=uid,
             ring_s=ring_s,
-            caller_id=f"120 <{call.number or '120'}>",
+            caller_id=f"120 <{dialable_number(call.number) or '120'}>",
         )
         try:
             await self._core.pbx.originate(spec)

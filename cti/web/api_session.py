@@ -20,7 +20,7 @@ class SessionApi:
 
     async def login(self, r: ApiRequest) -> object:
         body = r.body_as(LoginBody)
-        issued = await self._auth.login(body.user_id, body.password)
+        issued = await self._auth.login(body.user_id, body.password, r.raw.remote or "")
         return LoginResponse(
             token=issued.token,
             user_id=issued.user_id,

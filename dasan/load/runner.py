@@ -59,6 +59,10 @@ class Processes(Protocol):
 class RunOptions:
     workdir: Path
     pbx: tuple[str, int] = ("127.0.0.1", 5060)
+    # The citizens' source address and the PJSIP endpoint it is identified as (the
+    # benchmarks' extensions are reached from pbx.bench_source as endpoint "bench").
+    citizen_ip: str = "127.0.0.1"
+    trunk: str = "citizens"
     consultant_port: int = 5090
     tick_s: float = 1.0
     audit: bool = True
@@ -159,7 +163,9 @@ class LoadRun:
         ami = AmiClient(self._settings.ami)
         await ami.start()
         tracker = CallTracker(
-            {self._profile.service}, lambda caller: classify_caller(self._profile, caller)
+            {self._profile.service},
+            lambda caller: classify_caller(self._profile, caller),
+            trunk=self._options.trunk,
         )
         data.tracker = tracker
         pump = asyncio.create_task(self._pump(ami, tracker), name="load-ami-pump")
@@ -236,7 +242,14 @@ class LoadRun:
                     break
             self._phase = "placing"
             self._current = stage
-            await start_stage(profile, stage, self._options.workdir, audio, self._options.pbx)
+            await start_stage(
+                profile,
+                stage,
+                self._options.workdir,
+                audio,
+                self._options.pbx,
+                local_ip=self._options.citizen_ip,
+            )
             if not stage.window_s:
                 stage.window_s = stage.calls / stage.rate
             data.stages.append(stage)

@@ -108,6 +108,8 @@ async def start_stage(
     workdir: Path,
     audio: Path,
     pbx: tuple[str, int],
+    *,
+    local_ip: str = "127.0.0.1",
 ) -> None:
     """Start one UAC per call type, spread over the first call interval of the stage."""
     stage.started = time.monotonic()
@@ -122,6 +124,7 @@ async def start_stage(
             f"citizens-{plan.call_type.name}",
             scenario,
             uac_args(pbx, plan.calls, plan.rate),
+            local_ip=local_ip,
         )
         await uac.start()
         stage.uacs.append(uac)

@@ -21,6 +21,8 @@ from dasan.pbx.service import (
     render_generated,
     video_members,
 )
+from dasan.security.audit_cli import audit
+from dasan.security.defaults import refusal
 
 _err = Console(stderr=True)
 
@@ -62,6 +64,9 @@ def image(ctx: click.Context, rebuild: bool, as_json: bool) -> None:
 def up(ctx: click.Context, as_json: bool) -> None:
     """Start the PBX and return once Asterisk is fully booted (harmless if already up)."""
     settings = settings_from(ctx)
+    refused = refusal(settings)
+    if refused:
+        raise click.ClickException(refused)
     started = time.monotonic()
     try:
         img = pbx_image(settings).ensure(progress=_err.print)
@@ -163,5 +168,7 @@ def reload(ctx: click.Context) -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"PBX reloaded; generated files changed: {', '.join(changed) or 'none'}")
 
+
+pbx.add_command(audit)
 
 COMMANDS = [pbx]

@@ -24,23 +24,95 @@ def consultant_password(secret: str, consultant_id: str) -> str:
     return hmac.new(secret.encode(), consultant_id.encode(), hashlib.sha256).hexdigest()[:20]
 
 
+TLS_CERT = "tls.crt"
+TLS_KEY = "tls.key"
+GENERATED_PBX_DIR = "/etc/dasan/generated"
+
+
 def render_transport(settings: Settings) -> str:
+    """UDP always; TLS when pbx.tls_port is set; NAT lines when pbx.external_address is."""
     pbx = settings.pbx
-    return (
-        f"[transport-udp]\ntype = transport\nprotocol = udp\nbind = {pbx.sip_host}:{pbx.sip_port}\n"
+    nat = ""
+    if pbx.external_address:
+        nat = (
+            f"external_media_address = {pbx.external_address}\n"
+            f"external_signaling_address = {pbx.external_address}\n"
+        )
+        nat += "".join(f"local_net = {net}\n" for net in pbx.local_nets)
+    out = (
+        "[transport-udp]\ntype = transport\nprotocol = udp\n"
+        f"bind = {pbx.sip_host}:{pbx.sip_port}\n{nat}"
     )
+    if pbx.tls_port is not None:
+        out += (
+            "\n[transport-tls]\ntype = transport\nprotocol = tls\n"
+            f"bind = {pbx.sip_host}:{pbx.tls_port}\n"
+            f"cert_file = {GENERATED_PBX_DIR}/{TLS_CERT}\n"
+            f"priv_key_file = {GENERATED_PBX_DIR}/{TLS_KEY}\n"
+            f"method = tlsv1_2\n{nat}"
+        )
+    return out
+
+
+def media_lines(settings: Settings) -> str:
+    pbx = settings.pbx
+    address = pbx.media_address or pbx.sip_host
+    return f"media_address = {address}\nbind_rtp_to_media_address = yes\n"
+
+
+def render_network(settings: Settings) -> str:
+    """Where RTP is bound and announced on the trunks (appended to their sections). The
+    consultants get theirs in their own sections (``consultant_network``): lines appended to
+    a template with (+) were not copied by the sections using it (measured on Asterisk 22)."""
+    return "\n".join(f"[{name}](+)\n{media_lines(settings)}" for name in ("citizens", "outside"))
+
+
+def consultant_network(settings: Settings) -> str:
+    srtp = "media_encryption = sdes\nmedia_encryption_optimistic = no\n"
+    return media_lines(settings) + (srtp if settings.pbx.consultant_srtp else "")
+
+
+def tls_files(settings: Settings) -> dict[str, str]:
+    pbx = settings.pbx
+    if pbx.tls_cert_file is None or pbx.tls_key_file is None:
+        return {}
+    return {
+        TLS_CERT: pbx.tls_cert_file.read_text(encoding="utf-8"),
+        TLS_KEY: pbx.tls_key_file.read_text(encoding="utf-8"),
+    }
+
+
+def render_trunk(settings: Settings) -> str:
+    """Citizens are identified by the carrier's addresses only; the benchmarks' endpoint (its
+    own context, reachable from one loopback address) only when pbx.bench_source is set."""
+    pbx = settings.pbx
+    matches = "".join(f"match = {address}\n" for address in pbx.carrier_addresses)
+    out = f"[citizens]\ntype = identify\nendpoint = citizens\n{matches}"
+    if pbx.bench_source:
+        out += (
+            "\n[bench]\ntype = endpoint\ncontext = dasan-bench\ndisallow = all\n"
+            "allow = ulaw,alaw,gsm\ndtmf_mode = auto_info\ndirect_media = no\n"
+            "rtp_symmetric = yes\nmedia_address = 127.0.0.1\nbind_rtp_to_media_address = yes\n"
+            "identify_by = ip\n"
+            f"\n[bench]\ntype = identify\nendpoint = bench\nmatch = {pbx.bench_source}/32\n"
+        )
+    return out
 
 
 def render_consultants(settings: Settings, video_ids: Collection[str] = ()) -> str:
     """Each consultant's endpoint, auth and AOR; those in ``video_ids`` also take video."""
     directory = settings.consultants
     secret = directory.password_secret.get_secret_value()
+    network = consultant_network(settings)
     out: list[str] = []
     for cid in directory.ids():
         templates = (
             "consultant-endpoint,consultant-video" if cid in video_ids else "consultant-endpoint"
         )
-        out.append(f"[{cid}]({templates})\nauth = {cid}\naors = {cid}\ncallerid = {cid} <{cid}>\n")
+        out.append(
+            f"[{cid}]({templates})\nauth = {cid}\naors = {cid}\ncallerid = {cid} <{cid}>\n"
+            + network
+        )
         out.append(
             f"[{cid}](consultant-auth)\nusername = {cid}\n"
             f"password = {consultant_password(secret, cid)}\n"
@@ -93,10 +165,13 @@ def render_all(
 ) -> dict[str, str]:
     return {
         "pjsip_transport.conf": render_transport(settings),
+        "pjsip_trunk.conf": render_trunk(settings),
+        "pjsip_network.conf": render_network(settings),
         "pjsip_consultants.conf": render_consultants(settings, frozenset(video_ids)),
         "manager_users.conf": render_manager_users(settings),
         "globals.conf": render_globals(settings),
         "queues_members.conf": render_fallback_queues(members_by_language),
+        **tls_files(settings),
     }
 
 
@@ -108,6 +183,7 @@ def write_generated(target: Path, files: Mapping[str, str]) -> list[str]:
         path = target / name
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             tmp = path.with_suffix(".tmp")
+            tmp.touch(mode=0o600)  # secrets (the TLS key) are never readable by others
             tmp.write_text(text, encoding="utf-8")
             tmp.replace(path)
             changed.append(name)

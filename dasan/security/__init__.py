@@ -1,0 +1,1 @@
+"""Deployment safety: default secrets refused outside the demo, secrets, PBX config audit."""
