@@ -171,6 +171,8 @@ class AcdMachine(RuleBasedStateMachine):
         if call_id in self.calling_back:
             self.calling_back.discard(call_id)
             self.step(CallbackAnswered(call_id), dt)
+            if call_id not in self.offered:  # its reservation expired before the answer came
+                return
         if outcome == "accept":
             self.connected[call_id] = self.offered.pop(call_id)
             self.step(OfferAccepted(call_id, cid))
