@@ -213,7 +213,7 @@ async def test_concurrent_first_opens_migrate_once(pg_url: str) -> None:
             await conn.execute(text(f'CREATE DATABASE "{name}"'))
         url = base.set(database=name).render_as_string(hide_password=False)
         opened = await asyncio.gather(*(Storage.open(url) for _ in range(3)))
-        assert [await s.revision() for s in opened] == ["0001"] * 3
+        assert [await s.revision() for s in opened] == ["0002"] * 3
         for storage in opened:
             await storage.close()
     finally:
