@@ -155,6 +155,10 @@ class Tickets:
         self._clock = clock
 
     @property
+    def storage(self) -> Storage:
+        return self._storage
+
+    @property
     def rules(self) -> CareRules:
         return self._rules
 

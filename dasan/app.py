@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from acd.driver import AcdDriver
+from care.system import Care
 from common.alarms import Severity
 from common.storage import PoolSettings, Storage
 from common.writer import DurableWriter
@@ -42,6 +43,7 @@ from ivr.agi import AgiServer, AgiSession
 from ivr.listen import STOP_DIGIT
 from ivr.wiring import menu_store, pid_file, reload_menu, speech_pool
 from recordings.cdr import citizen_calls, read_cdr
+from recordings.keys import NumberProtector
 from recordings.layout import cdr_files
 from recordings.system import Recordings
 
@@ -71,6 +73,7 @@ class Engine:
         self._status: dict[str, str] = {"pid": str(os.getpid())}
         # Opened in run(): they need the event loop and the database.
         self._recordings: Recordings | None = None
+        self._care: Care | None = None
         self.writer: DurableWriter | None = None
         self._chores: set[asyncio.Task[Any]] = set()
         self.supervisor = Supervisor(
@@ -82,6 +85,12 @@ class Engine:
         if self._recordings is None:
             raise RuntimeError("recordings are not open yet")
         return self._recordings
+
+    @property
+    def care(self) -> Care:
+        if self._care is None:
+            raise RuntimeError("care is not open yet")
+        return self._care
 
     @property
     def alarms(self) -> Any:
@@ -151,6 +160,9 @@ class Engine:
         self.writer.open()  # an earlier run's unacknowledged writes are replayed first
         self._recordings = await Recordings.open(self.settings, storage=storage, writer=self.writer)
         self.writer.alarms = self._recordings.alarms
+        requests = self.settings.state_dir / "callbacks" / "requests.jsonl"
+        protector = NumberProtector(self._recordings.ring)
+        self._care = Care.open(self.settings.care, storage, protector, requests)
         if self.acd.journal is not None:
             self.acd.journal.on_problem = self._acd_journal_problem
         return storage
@@ -180,6 +192,7 @@ class Engine:
             ("calls-left-open", self._close_calls_left_open),
             ("callbacks-left-pending", self._keep_callbacks_left_pending),
             ("recordings", self.recordings.run),
+            ("care", self.care.run),
             ("live-state", self.live.run),
             ("acd-ami", lambda: AcdAmiBridge(self).run()),
             ("ivr-keys", self.flow.watch_keys),

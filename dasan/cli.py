@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "cti.cli",
     "recordings.cli",
     "dasan.load_cli",
+    "dasan.care_cli",
 )
 
 

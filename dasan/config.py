@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from acd.settings import AcdSettings
+from care.settings import CareSettings
 from cti.settings import AmiSettings, HttpSettings
 from dasan.paths import default_cache_dir, default_state_dir
 from dasan.pbx.settings import PbxSettings
@@ -107,6 +108,7 @@ class Settings(BaseSettings):
     acd: AcdSettings = AcdSettings()
     recordings: RecordingsSettings = RecordingsSettings()
     storage: StorageSettings = StorageSettings()
+    care: CareSettings = CareSettings()
     faults: FaultSettings = FaultSettings()
 
     @classmethod

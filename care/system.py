@@ -1,0 +1,92 @@
+"""Care assembled: tickets, the call-back list, the outbox, and the loop that keeps them moving.
+
+Invariants:
+- ``run`` (a supervised engine component) imports the engine's kept requests
+  (``<state>/callbacks/requests.jsonl``) into the list, dispatches queued notifications and
+  escalates overdue tickets every ``poll_s``; each pass is idempotent, so a crash and restart
+  repeats nothing the citizen would notice.
+- The clock is injected everywhere (tests move it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from care.callbacks import CallbackList
+from care.notify import CallbackNotifier, Outbox
+from care.rules import CareRules, load_rules
+from care.settings import CareSettings
+from care.survey import Survey
+from care.tickets import Tickets
+from common.alarms import Clock, utc_now
+from common.storage import Storage
+from recordings.keys import NumberProtector
+
+log = logging.getLogger("care")
+
+
+@dataclass
+class Care:
+    settings: CareSettings
+    rules: CareRules
+    tickets: Tickets
+    callbacks: CallbackList
+    outbox: Outbox
+    survey: Survey
+    requests_file: Path
+    _requests_seen: tuple[int, int] | None = None
+
+    @classmethod
+    def open(
+        cls,
+        settings: CareSettings,
+        storage: Storage,
+        protector: NumberProtector | None,
+        requests_file: Path,
+        clock: Clock = utc_now,
+    ) -> Care:
+        rules = load_rules(settings.rules_file)
+        tickets = Tickets(storage, rules, protector, clock)
+        callbacks = CallbackList(
+            storage,
+            protector,
+            clock,
+            max_attempts=settings.callback_max_attempts,
+            retry_s=settings.callback_retry_s,
+        )
+        outbox = Outbox(storage, tickets, {"callback": CallbackNotifier(callbacks)}, clock)
+        return cls(
+            settings, rules, tickets, callbacks, outbox, Survey(storage, clock), requests_file
+        )
+
+    async def tick(self) -> None:
+        """One pass: kept requests in, updates out, overdue tickets escalated."""
+        seen = await asyncio.to_thread(_signature, self.requests_file)
+        if seen != self._requests_seen:  # read again only when the engine appended
+            _good, bad = await self.callbacks.import_jsonl(self.requests_file)
+            if bad:
+                log.warning("%d unreadable line(s) in %s", bad, self.requests_file)
+            self._requests_seen = seen
+        await self.outbox.dispatch()
+        escalated = await self.tickets.escalate_overdue()
+        if escalated:
+            log.warning("escalated overdue ticket(s): %s", ", ".join(escalated))
+
+    async def run(self) -> None:
+        recovered = await self.callbacks.recover_dialing()
+        if recovered:
+            log.warning("%d call-back(s) were being dialed when the engine stopped", recovered)
+        while True:
+            await self.tick()
+            await asyncio.sleep(self.settings.poll_s)
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
