@@ -23,3 +23,8 @@ class CareSettings(BaseModel):
     callback_concurrency: int = Field(default=2, ge=1, le=100)
     # How often the list, the outbox and the overdue tickets are looked at.
     poll_s: float = Field(default=5.0, gt=0, le=3600)
+    # How long a call-back waits for a free consultant before the attempt counts as failed.
+    callback_wait_s: float = Field(default=600.0, gt=0, le=86_400)
+    # Tests and drills only: a file holding seconds to add to care's clock (re-read at every
+    # look), so a test can move the engine's "now" to the opening hour. None: the real clock.
+    clock_file: Path | None = None

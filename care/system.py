@@ -11,11 +11,14 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from care.callbacks import CallbackList
+from care.dialer import CallbackDialer, Dial
 from care.notify import CallbackNotifier, Outbox
 from care.rules import CareRules, load_rules
 from care.settings import CareSettings
@@ -28,6 +31,22 @@ from recordings.keys import NumberProtector
 log = logging.getLogger("care")
 
 
+def care_clock(settings: CareSettings, base: Clock = utc_now) -> Clock:
+    """The real clock, or (``clock_file``) the real clock moved by the file's seconds."""
+    path = settings.clock_file
+    if path is None:
+        return base
+
+    def shifted() -> dt.datetime:
+        try:
+            offset = float(path.read_text(encoding="ascii").strip() or 0)
+        except (OSError, ValueError):
+            offset = 0.0
+        return base() + dt.timedelta(seconds=offset)
+
+    return shifted
+
+
 @dataclass
 class Care:
     settings: CareSettings
@@ -37,6 +56,7 @@ class Care:
     outbox: Outbox
     survey: Survey
     requests_file: Path
+    clock: Clock = utc_now
     _requests_seen: tuple[int, int] | None = None
 
     @classmethod
@@ -46,8 +66,9 @@ class Care:
         storage: Storage,
         protector: NumberProtector | None,
         requests_file: Path,
-        clock: Clock = utc_now,
+        clock: Clock | None = None,
     ) -> Care:
+        clock = clock or care_clock(settings)
         rules = load_rules(settings.rules_file)
         tickets = Tickets(storage, rules, protector, clock)
         callbacks = CallbackList(
@@ -58,8 +79,18 @@ class Care:
             retry_s=settings.callback_retry_s,
         )
         outbox = Outbox(storage, tickets, {"callback": CallbackNotifier(callbacks)}, clock)
-        return cls(
-            settings, rules, tickets, callbacks, outbox, Survey(storage, clock), requests_file
+        survey = Survey(storage, clock)
+        return cls(settings, rules, tickets, callbacks, outbox, survey, requests_file, clock)
+
+    def dialer(self, dial: Dial, free_consultants: Callable[[], int]) -> CallbackDialer:
+        """The engine's worker through the call-back list (paced by ``free_consultants``)."""
+        return CallbackDialer(
+            self.settings,
+            self.callbacks,
+            self.tickets,
+            dial,
+            free_consultants=free_consultants,
+            clock=self.clock,
         )
 
     async def tick(self) -> None:

@@ -26,6 +26,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from acd.driver import AcdDriver
+from care.acd_dial import AcdCallbackDial, free_consultants
+from care.dialer import CallbackDialer
 from care.system import Care
 from common.alarms import Severity
 from common.storage import PoolSettings, Storage
@@ -74,6 +76,7 @@ class Engine:
         # Opened in run(): they need the event loop and the database.
         self._recordings: Recordings | None = None
         self._care: Care | None = None
+        self._dialer: CallbackDialer | None = None
         self.writer: DurableWriter | None = None
         self._chores: set[asyncio.Task[Any]] = set()
         self.supervisor = Supervisor(
@@ -163,6 +166,10 @@ class Engine:
         requests = self.settings.state_dir / "callbacks" / "requests.jsonl"
         protector = NumberProtector(self._recordings.ring)
         self._care = Care.open(self.settings.care, storage, protector, requests)
+        dial = AcdCallbackDial(
+            self.acd, self.callbacks.accepted, storage, wait_s=self.settings.care.callback_wait_s
+        )
+        self._dialer = self._care.dialer(dial, free_consultants(self.acd))
         if self.acd.journal is not None:
             self.acd.journal.on_problem = self._acd_journal_problem
         return storage
@@ -186,13 +193,14 @@ class Engine:
 
     def _components(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
         writer = self.writer
-        assert writer is not None
+        assert writer is not None and self._dialer is not None
         return [
             ("storage-writer", writer.run),
             ("calls-left-open", self._close_calls_left_open),
             ("callbacks-left-pending", self._keep_callbacks_left_pending),
             ("recordings", self.recordings.run),
             ("care", self.care.run),
+            ("callback-dialer", self._dialer.run),
             ("live-state", self.live.run),
             ("acd-ami", lambda: AcdAmiBridge(self).run()),
             ("ivr-keys", self.flow.watch_keys),
