@@ -25,6 +25,9 @@ class CareSettings(BaseModel):
     poll_s: float = Field(default=5.0, gt=0, le=3600)
     # How long a call-back waits for a free consultant before the attempt counts as failed.
     callback_wait_s: float = Field(default=600.0, gt=0, le=86_400)
+    # The optional survey after a consultation (keys 1-5, dialplans/survey.conf); off: the
+    # citizen's call ends when the consultant hangs up, as before.
+    survey_enabled: bool = False
     # Tests and drills only: a file holding seconds to add to care's clock (re-read at every
     # look), so a test can move the engine's "now" to the opening hour. None: the real clock.
     clock_file: Path | None = None

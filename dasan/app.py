@@ -28,6 +28,7 @@ from typing import Any
 from acd.driver import AcdDriver
 from care.acd_dial import AcdCallbackDial, free_consultants
 from care.dialer import CallbackDialer
+from care.survey_agi import SurveyCall
 from care.system import Care
 from common.alarms import Severity
 from common.storage import PoolSettings, Storage
@@ -69,7 +70,8 @@ class Engine:
         self.callbacks = Callbacks(self)
         self.flow = CallFlow(self)
         self.agi = AgiServer(
-            settings.agi, {"ivr": self.flow.handle, "callback": self.callbacks.handle}
+            settings.agi,
+            {"ivr": self.flow.handle, "callback": self.callbacks.handle, "survey": self._survey},
         )
         self._stop = asyncio.Event()
         self._status: dict[str, str] = {"pid": str(os.getpid())}
@@ -111,6 +113,11 @@ class Engine:
 
     async def register_callback_request(self, session: AgiSession, language: str) -> None:
         await self.callbacks.request_later(session, language)
+
+    async def _survey(self, session: AgiSession) -> None:
+        if self.settings.care.survey_enabled:
+            prompts = self.settings.ivr.prompts_pbx_dir
+            await SurveyCall(self.care.survey, prompts).handle(session)
 
     # Lifecycle --------------------------------------------------------------------------
     def request_stop(self) -> None:
