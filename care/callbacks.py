@@ -21,7 +21,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from care.errors import InvalidInput, NotFound, WrongState
 from care.models import CallbackAttemptRow, CallbackRow
@@ -181,6 +181,13 @@ class CallbackList:
                         Attempt(a.started_at, a.ended_at, a.outcome, a.dialed_call_id)
                     )
         return [self._view(r, history[r.id]) for r in rows]
+
+    async def count(self, state: str) -> int:
+        async with self._storage.session() as session:
+            found = await session.scalar(
+                select(func.count()).select_from(CallbackRow).where(CallbackRow.state == state)
+            )
+        return int(found or 0)
 
     async def get(self, callback_id: str) -> CallbackView:
         for view in await self.entries():

@@ -57,7 +57,10 @@ class Care:
     survey: Survey
     requests_file: Path
     clock: Clock = utc_now
+    # Told when call-backs are given up (the engine raises an alarm), so none ends silently.
+    on_given_up: Callable[[str], None] | None = None
     _requests_seen: tuple[int, int] | None = None
+    _given_up_seen: int | None = None
 
     @classmethod
     def open(
@@ -102,9 +105,22 @@ class Care:
                 log.warning("%d unreadable line(s) in %s", bad, self.requests_file)
             self._requests_seen = seen
         await self.outbox.dispatch()
+        await self._tell_given_up()
         escalated = await self.tickets.escalate_overdue()
         if escalated:
             log.warning("escalated overdue ticket(s): %s", ", ".join(escalated))
+
+    async def _tell_given_up(self) -> None:
+        given_up = await self.callbacks.count("given_up")
+        if self._given_up_seen is not None and given_up > self._given_up_seen:
+            message = (
+                f"{given_up - self._given_up_seen} call-back request(s) given up after "
+                f"{self.settings.callback_max_attempts} attempts; see `dasan callbacks list`"
+            )
+            log.warning(message)
+            if self.on_given_up is not None:
+                self.on_given_up(message)
+        self._given_up_seen = given_up
 
     async def run(self) -> None:
         recovered = await self.callbacks.recover_dialing()

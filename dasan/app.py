@@ -177,6 +177,9 @@ class Engine:
             self.acd, self.callbacks.accepted, storage, wait_s=self.settings.care.callback_wait_s
         )
         self._dialer = self._care.dialer(dial, free_consultants(self.acd))
+        self._care.on_given_up = lambda text: self.alarm_soon(
+            "callbacks", "given-up", Severity.WARNING, text
+        )
         if self.acd.journal is not None:
             self.acd.journal.on_problem = self._acd_journal_problem
         return storage

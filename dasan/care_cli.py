@@ -11,7 +11,7 @@ from care.cli import build_commands
 from care.system import Care
 from common.storage import Storage
 from dasan.context import settings_from
-from recordings.keys import KeyFileError, NumberProtector, load_key_ring
+from recordings.keys import KeyFileError, NumberProtector, load_or_create_key_ring
 from recordings.layout import key_file
 
 
@@ -19,7 +19,8 @@ from recordings.layout import key_file
 async def open_care(ctx: click.Context) -> AsyncIterator[Care]:
     settings = settings_from(ctx)
     try:
-        protector: NumberProtector | None = NumberProtector(load_key_ring(key_file(settings)))
+        ring = load_or_create_key_ring(key_file(settings), create=settings.recordings.create_key)
+        protector: NumberProtector | None = NumberProtector(ring)
     except KeyFileError:
         protector = None  # lists still work; numbers stay hidden
     storage = await Storage.open(settings.storage_url)

@@ -11,7 +11,11 @@ from care.callbacks import CallbackList, next_step
 from care.errors import WrongState
 from care.messages import LANGUAGES, kinds, message
 from care.notify import Outbox
+from care.settings import CareSettings
+from care.system import Care
 from care.tickets import NewTicket, Tickets
+from common.storage import Storage
+from recordings.keys import NumberProtector
 
 from .conftest import CONSULTANT, GANGNAM, SUPERVISOR, Clock
 
@@ -141,3 +145,24 @@ async def test_updates_become_call_back_requests_never_claimed_sent(
     ]
     timeline = await tickets.timeline(view.id, SUPERVISOR)
     assert [e.kind for e in timeline].count("notification") == 2
+
+
+async def test_given_up_requests_raise_an_alarm_once(
+    storage: Storage, protector: NumberProtector, clock: Clock, tmp_path: Path
+) -> None:
+    told: list[str] = []
+    care = Care.open(
+        CareSettings(callback_max_attempts=1), storage, protector, tmp_path / "r", clock
+    )
+    care.on_given_up = told.append
+    await care.tick()
+    callback_id = await care.callbacks.add(
+        source_key="x", number="0212345678", language="ko", reason="after-hours"
+    )
+    await care.callbacks.attempt_started(callback_id)
+    await care.callbacks.attempt_ended(
+        callback_id, answered=False, outcome="busy", dialed_call_id=None
+    )
+    await care.tick()
+    await care.tick()
+    assert len(told) == 1 and "1 call-back request(s) given up" in told[0]
