@@ -76,7 +76,7 @@ class CitizenTicketBody(_Body):
     address: str = Field(min_length=1, max_length=MAX_ADDRESS)
     description: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
     language: Literal["ko", "en", "zh", "ja", "vi", "mn"] = "ko"
-    channel: Literal["callback", "sms", "none"] = "sms"
+    channel: Literal["callback", "sms", "none"] = "callback"
     number: str | None = Field(default=None, max_length=32)
     consent: bool = False
 
@@ -279,20 +279,24 @@ class CareApi:
 
 
 def page_routes() -> list[web.RouteDef]:
-    """``/officials`` and its script (served like the CTI pages, same strict CSP)."""
+    """``/officials`` and the citizen's ``/care/report`` form with their scripts (read once,
+    served like the CTI pages with the same strict CSP)."""
     files = resources.files("care.pages")
-    page = files.joinpath("officials.html").read_bytes()
-    script = files.joinpath("officials.js").read_bytes()
+    routes = []
+    for path, name in (("/officials", "officials"), ("/care/report", "report")):
+        page = files.joinpath(f"{name}.html").read_bytes()
+        script = files.joinpath(f"{name}.js").read_bytes()
+        routes += [
+            web.get(path, _serve(page, "text/html", {"Content-Security-Policy": _CSP})),
+            web.get(f"/care/{name}.js", _serve(script, "text/javascript", {})),
+        ]
+    return routes
 
-    async def officials(_request: web.Request) -> web.Response:
-        return web.Response(
-            body=page,
-            content_type="text/html",
-            charset="utf-8",
-            headers={"Content-Security-Policy": _CSP},
-        )
 
-    async def officials_js(_request: web.Request) -> web.Response:
-        return web.Response(body=script, content_type="text/javascript", charset="utf-8")
+def _serve(
+    body: bytes, content_type: str, headers: dict[str, str]
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def serve(_request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type=content_type, charset="utf-8", headers=headers)
 
-    return [web.get("/officials", officials), web.get("/care/officials.js", officials_js)]
+    return serve

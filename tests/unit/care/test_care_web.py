@@ -166,3 +166,6 @@ async def test_citizen_web_form_and_page(site: Site) -> None:
     page = await site.client.get("/officials")
     assert page.status == 200 and "officials.js" in await page.text()
     assert "Content-Security-Policy" in page.headers
+    form = await site.client.get("/care/report")
+    assert form.status == 200 and "report.js" in await form.text()
+    assert (await site.client.get("/care/report.js")).status == 200
