@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from care.errors import InvalidInput, NotFound, WrongState
 from care.models import CallbackAttemptRow, CallbackRow
@@ -108,10 +109,43 @@ class CallbackList:
             raise InvalidInput("number: a call-back needs the citizen's number")
         if self._protector is None:
             raise InvalidInput("number: no key loaded to protect the citizen's number")
+        try:
+            return await self._insert(
+                source_key=source_key,
+                number=number,
+                language=language,
+                reason=reason,
+                kind=kind,
+                call_id=call_id,
+                ticket_id=ticket_id,
+                requested_at=requested_at,
+            )
+        except IntegrityError:  # another process (the CLI, the engine) added it meanwhile
+            async with self._storage.session() as session:
+                found = await session.scalar(
+                    select(CallbackRow.id).where(CallbackRow.source_key == source_key[:160])
+                )
+            if found is None:
+                raise
+            return found
+
+    async def _insert(
+        self,
+        *,
+        source_key: str,
+        number: str,
+        language: str,
+        reason: str,
+        kind: str,
+        call_id: str | None,
+        ticket_id: str | None,
+        requested_at: dt.datetime | None,
+    ) -> str:
+        assert self._protector is not None
         now = self._clock()
         async with self._storage.write() as session:
             found = await session.scalar(
-                select(CallbackRow.id).where(CallbackRow.source_key == source_key)
+                select(CallbackRow.id).where(CallbackRow.source_key == source_key[:160])
             )
             if found is not None:
                 return found

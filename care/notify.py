@@ -11,6 +11,7 @@ Invariants:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -81,6 +82,8 @@ class Outbox:
         self._tickets = tickets
         self._notifiers = dict(notifiers)
         self._clock = clock
+        # One dispatch at a time (the web edge's and the periodic one): each update once.
+        self._lock = asyncio.Lock()
 
     def register(self, channel: str, notifier: Notifier) -> None:
         """Add a channel (the lead wires SMS here once the gateway has landed)."""
@@ -88,6 +91,10 @@ class Outbox:
 
     async def dispatch(self) -> int:
         """Hand every queued notification to its channel; returns how many were handled."""
+        async with self._lock:
+            return await self._dispatch()
+
+    async def _dispatch(self) -> int:
         async with self._storage.session() as session:
             rows = list(
                 await session.scalars(
