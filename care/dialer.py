@@ -144,6 +144,9 @@ class CallbackDialer:
             await self._tickets.record(request.ticket_id, "callback", text, call_id=outcome.call_id)
 
     async def run(self) -> None:
+        if not self._settings.callback_dialing:
+            log.info("call-back dialing is off (care.callback_dialing); the list is kept")
+            return
         try:
             while True:
                 await self.step()

@@ -13,6 +13,9 @@ class CareSettings(BaseModel):
 
     # Districts, categories, departments and routing rules; None: care/data/care.yaml.
     rules_file: Path | None = None
+    # The engine dials the call-back list by itself (off: the list is kept and shown only;
+    # the shared integration config turns it off so other tests never see call-backs dialed).
+    callback_dialing: bool = True
     # When call-backs are dialed (local time of ``timezone``), and how hard we try.
     timezone: str = "Asia/Seoul"
     callback_open: dt.time = dt.time(9, 0)

@@ -44,6 +44,7 @@ def engine_env(clock_file: Path) -> dict[str, str]:
         # The test's numbers carry their host: one answers (5092), one is unreachable (5093).
         "DASAN_ACD__OUTSIDE_DIAL": "PJSIP/outside/sip:{number}",
         "DASAN_ACD__CALLBACK_RING_S": "5",
+        "DASAN_CARE__CALLBACK_DIALING": "true",
         "DASAN_CARE__CLOCK_FILE": str(clock_file),
         "DASAN_CARE__POLL_S": "1",
         "DASAN_CARE__CALLBACK_MAX_ATTEMPTS": "2",
