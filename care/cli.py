@@ -56,11 +56,14 @@ def build_commands(open_care: OpenCare) -> list[click.Command]:
 
     @tickets.command("list")
     @click.option("--status", type=click.Choice(["new", "accepted", "resolved"]))
+    @click.option("--overdue", is_flag=True, help="Only open tickets past due.")
     @click.option("--json", "as_json", is_flag=True)
     @click.pass_context
-    def list_tickets(ctx: click.Context, status: str | None, as_json: bool) -> None:
+    def list_tickets(ctx: click.Context, status: str | None, overdue: bool, as_json: bool) -> None:
         """Every ticket, soonest due first."""
         rows = _run(with_care(ctx, lambda c: c.tickets.search(_CLI, status=status)))
+        if overdue:
+            rows = [r for r in rows if r.overdue]
         _print(rows, as_json, ("id", "status", "department", "category", "due_at"))
 
     @tickets.command("escalate")

@@ -27,6 +27,7 @@ def _run(*args: str) -> str:
 
 def test_lists_and_reports(state: Path) -> None:
     assert json.loads(_run("tickets", "list", "--json")) == []
+    assert json.loads(_run("tickets", "list", "--overdue", "--json")) == []
     folder = state / "callbacks"
     folder.mkdir()
     record = {
