@@ -18,11 +18,13 @@ import json
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any, Literal, Protocol
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from care.errors import CareError, Forbidden, InvalidInput, NotFound, WrongState
+from care.reports import survey_report, tickets_report
 from care.system import Care
 from care.tickets import MAX_ADDRESS, MAX_DESCRIPTION, MAX_NOTE, NewTicket
 from common.principal import Principal, Role
@@ -88,6 +90,10 @@ class NoteBody(_Body):
 class ReassignBody(_Body):
     department: str = Field(max_length=64)
     reason: str = Field(min_length=1, max_length=MAX_NOTE)
+
+
+class ReportQuery(_Body):
+    period: Literal["daily", "monthly"] = "daily"
 
 
 class TicketQuery(_Body):
@@ -236,6 +242,16 @@ class CareApi:
     async def survey(self, r: ApiRequest) -> object:
         return _ok(await self._care.survey.summary())
 
+    async def report(self, r: ApiRequest) -> object:
+        monthly = r.query_as(ReportQuery).period == "monthly"
+        zone = ZoneInfo(self._care.settings.timezone)
+        storage = self._care.tickets.storage
+        if r.path["what"] == "survey":
+            return _ok(await survey_report(storage, zone, monthly=monthly))
+        if r.path["what"] != "tickets":
+            raise NotFound(f"no report {r.path['what']!r} (tickets, survey)")
+        return _ok(await tickets_report(storage, self._care.clock(), zone, monthly=monthly))
+
     def endpoints(self) -> list[Endpoint]:
         one = "/api/care/tickets/{ticket_id}"
         rows: list[tuple[str, str, Handler, str, Access, Any, Any]] = [
@@ -260,6 +276,8 @@ class CareApi:
              None, None),
             ("GET", "/api/care/survey", self.survey, "Survey aggregates (no single score)",
              STAFF, None, None),
+            ("GET", "/api/care/reports/{what}", self.report,
+             "Tickets or survey per day or month", STAFF, None, ReportQuery),
         ]  # fmt: skip
         return [
             Endpoint(

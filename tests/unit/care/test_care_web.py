@@ -140,6 +140,12 @@ async def test_official_flow_and_other_district_denied(site: Site) -> None:
     callbacks = await site.client.get("/api/care/callbacks", headers=site.headers("supervisor"))
     assert [c["ticket_id"] for c in await callbacks.json()] == [ticket_id, ticket_id]
     assert (await site.client.get("/api/care/callbacks", headers=gangnam)).status == 403
+    report = await site.client.get(
+        "/api/care/reports/tickets?period=monthly", headers=site.headers("supervisor")
+    )
+    rows = await report.json()
+    assert [(r["department"], r["resolved"]) for r in rows] == [("gangnam.construction", 1)]
+    assert (await site.client.get("/api/care/reports/survey", headers=gangnam)).status == 403
 
 
 async def test_officials_are_kept_off_the_center(site: Site) -> None:
