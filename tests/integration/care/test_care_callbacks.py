@@ -3,7 +3,8 @@ call-back requests kept after hours (``requests.jsonl``) wait in the list while 
 closed; when care's clock reaches the opening hour, the engine dials them through its
 call-back Originate path. The reachable citizen (SIPp UAS on 5092) answers, is recorded and
 handed to the only consultant, and the request shows the answered call linked to it; the
-unreachable one (nothing listens on 5093) is retried and then shown as given up."""
+unreachable one (their phone rings and is never picked up) is retried and then shown as given
+up."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from dasan.sipp import ConsultantUas, ensure_media
 from tests.integration.support import EngineProcess, ItEnv, dasan_json, eventually
 
 ONLY = "c0002"
+ANSWERS = "0107000001"
+NEVER_ANSWERS = "0107000002"
 SEOUL = ZoneInfo("Asia/Seoul")
 
 
@@ -41,8 +44,6 @@ def clock_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def engine_env(clock_file: Path) -> dict[str, str]:
     return {
         "DASAN_ACD__LOGGED_IN": f'["{ONLY}"]',
-        # The test's numbers carry their host: one answers (5092), one is unreachable (5093).
-        "DASAN_ACD__OUTSIDE_DIAL": "PJSIP/outside/sip:{number}",
         "DASAN_ACD__CALLBACK_RING_S": "5",
         "DASAN_CARE__CALLBACK_DIALING": "true",
         "DASAN_CARE__CLOCK_FILE": str(clock_file),
@@ -78,14 +79,21 @@ async def test_after_hours_requests_are_dialed_at_opening(
     state = it_env.settings.state_dir
     await asyncio.to_thread((state / "callbacks").mkdir, parents=True, exist_ok=True)
     lines = [
-        _request("after-hours-1", "0107000001@127.0.0.1:5092"),
-        _request("after-hours-2", "0107000002@127.0.0.1:5093"),
+        _request("after-hours-1", ANSWERS),
+        _request("after-hours-2", NEVER_ANSWERS),
     ]
     requests = state / "callbacks" / "requests.jsonl"
     await asyncio.to_thread(requests.write_text, "\n".join(lines) + "\n", encoding="utf-8")
     async with (
         ConsultantUas(sipp_dir / "consultants", ring_ms=300, talk_ms=4000),
-        ConsultantUas(sipp_dir / "citizens-called-back", port=5092, ring_ms=500, talk_ms=8000),
+        # The citizens' phones behind the outside gateway; one of them is never picked up.
+        ConsultantUas(
+            sipp_dir / "citizens-called-back",
+            port=5092,
+            ring_ms=500,
+            talk_ms=8000,
+            no_answer=(NEVER_ANSWERS,),
+        ),
     ):
         listed = await eventually(
             lambda: asyncio.to_thread(_listed, it_env),
