@@ -91,7 +91,7 @@ async def test_after_hours_requests_are_dialed_at_opening(
             sipp_dir / "citizens-called-back",
             port=5092,
             ring_ms=500,
-            talk_ms=8000,
+            talk_ms=30_000,  # the greeting plays before the consultant is rung
             no_answer=(NEVER_ANSWERS,),
         ),
     ):
