@@ -136,7 +136,16 @@ def _call_arrived(state: AcdState, ev: CallArrived, now: float, out: list[Comman
     seq = state.next_seq
     state.next_seq += 1
     enqueued_at = now if ev.enqueued_at is None else ev.enqueued_at
-    call = WaitingCall(ev.call_id, ev.language, ev.service, ev.priority, enqueued_at, seq, ev.tags)
+    call = WaitingCall(
+        ev.call_id,
+        ev.language,
+        ev.service,
+        ev.priority,
+        enqueued_at,
+        seq,
+        ev.tags,
+        callback_number=ev.callback_number or None,
+    )
     record = CallRecord(call)
     state.calls[ev.call_id] = record
     state.enqueue(record)

@@ -27,6 +27,9 @@ class CallArrived:
     priority: Priority = Priority.NORMAL
     tags: frozenset[str] = frozenset()
     enqueued_at: float | None = None
+    # A call that starts on virtual hold (a kept call-back request worked through later):
+    # its offer starts by calling this number back.
+    callback_number: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,8 @@ class Role(enum.StrEnum):
     CONSULTANT = "consultant"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    # A city or district official (care, 129): sees only their department's tickets.
+    OFFICIAL = "official"
 
 
 @dataclass(frozen=True, slots=True)

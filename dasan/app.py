@@ -31,6 +31,10 @@ from callpath.acd_ami import AcdAmiBridge
 from callpath.callbacks import Callbacks, CallbackSetup, journal_sizes
 from callpath.callflow import CallFlow, FlowSetup
 from callpath.recguard import GuardSetup, confirm_recording
+from care.acd_dial import AcdCallbackDial, free_consultants
+from care.dialer import CallbackDialer
+from care.survey_agi import SurveyCall
+from care.system import Care
 from common.alarms import Severity
 from common.storage import PoolSettings, Storage
 from common.writer import DurableWriter
@@ -46,6 +50,7 @@ from ivr.agi import AgiServer, AgiSession
 from ivr.listen import STOP_DIGIT
 from ivr.wiring import menu_store, pid_file, prompt_paths, reload_menu, speech_input, speech_pool
 from recordings.cdr import citizen_calls, read_cdr
+from recordings.keys import NumberProtector
 from recordings.layout import cdr_files, mounted_host_path
 from recordings.system import Recordings
 from safety.wiring import SafetyCalls
@@ -80,12 +85,15 @@ class Engine:
                 "ivr": self._ivr_session,
                 "callback": self._callback_session,
                 "safety": self.safety.handle,
+                "survey": self._survey,
             },
         )
         self._stop = asyncio.Event()
         self._status: dict[str, str] = {"pid": str(os.getpid())}
         # Opened in run(): they need the event loop and the database.
         self._recordings: Recordings | None = None
+        self._care: Care | None = None
+        self._dialer: CallbackDialer | None = None
         self.writer: DurableWriter | None = None
         self._chores: set[asyncio.Task[Any]] = set()
         self.supervisor = Supervisor(
@@ -97,6 +105,12 @@ class Engine:
         if self._recordings is None:
             raise RuntimeError("recordings are not open yet")
         return self._recordings
+
+    @property
+    def care(self) -> Care:
+        if self._care is None:
+            raise RuntimeError("care is not open yet")
+        return self._care
 
     @property
     def alarms(self) -> Any:
@@ -179,6 +193,11 @@ class Engine:
     async def consultant_connected(self, call_id: str, consultant_id: str) -> None:
         await self.recordings.calls.consultant_joined(call_id, consultant_id, role="consultant")
 
+    async def _survey(self, session: AgiSession) -> None:
+        if self.settings.care.survey_enabled:
+            prompts = self.settings.ivr.prompts_pbx_dir
+            await SurveyCall(self.care.survey, prompts).handle(session)
+
     # Lifecycle --------------------------------------------------------------------------
     def request_stop(self) -> None:
         self._stop.set()
@@ -231,6 +250,16 @@ class Engine:
         self._recordings = await Recordings.open(self.settings, storage=storage, writer=self.writer)
         self.writer.alarms = self._recordings.alarms
         guard = self._wire_call_path(self._recordings)
+        requests = self.settings.state_dir / "callbacks" / "requests.jsonl"
+        protector = NumberProtector(self._recordings.ring)
+        self._care = Care.open(self.settings.care, storage, protector, requests)
+        dial = AcdCallbackDial(
+            self.acd, self.callbacks.accepted, storage, wait_s=self.settings.care.callback_wait_s
+        )
+        self._dialer = self._care.dialer(dial, free_consultants(self.acd))
+        self._care.on_given_up = lambda text: self.alarm_soon(
+            "callbacks", "given-up", Severity.WARNING, text
+        )
         if self.acd.journal is not None:
             self.acd.journal.on_problem = self._acd_journal_problem
         self.safety.open(
@@ -263,12 +292,14 @@ class Engine:
 
     def _components(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
         writer = self.writer
-        assert writer is not None
+        assert writer is not None and self._dialer is not None
         return [
             ("storage-writer", writer.run),
             ("calls-left-open", self._close_calls_left_open),
             ("callbacks-left-pending", self._keep_callbacks_left_pending),
             ("recordings", self.recordings.run),
+            ("care", self.care.run),
+            ("callback-dialer", self._dialer.run),
             ("live-state", self.live.run),
             ("acd-ami", self._run_acd_ami),
             ("presence", self.presence.run),

@@ -28,6 +28,7 @@ _COMMAND_MODULES = (
     "dasan.knowledge_cli",
     "dasan.load_cli",
     "dasan.security.cli",
+    "dasan.care_cli",
 )
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from acd.settings import AcdSettings
+from care.settings import CareSettings
 from cti.settings import AmiSettings, HttpSettings
 from dasan.paths import default_cache_dir, default_state_dir
 from dasan.pbx.settings import PbxSettings
@@ -118,6 +119,7 @@ class Settings(BaseSettings):
     recordings: RecordingsSettings = RecordingsSettings()
     knowledge: KnowledgeSettings = KnowledgeSettings()
     storage: StorageSettings = StorageSettings()
+    care: CareSettings = CareSettings()
     faults: FaultSettings = FaultSettings()
     safety: SafetySettings = SafetySettings()
     # Sources failing SIP authentication banned from AMI security events (dasan.security.ban).

@@ -29,12 +29,14 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from acd.views import consultant_counts
+from care.web import CareApi, page_routes
 from cti.auth import build_authenticator
 from cti.center import CenterConfig, LiveCenter
 from cti.center.center import WrapUpGate
 from cti.control import CallState
 from cti.web.app import create_app
 from cti.web.dispatch import PRINCIPAL
+from cti.web.endpoint import Endpoint
 from cti.web.server import PathOnlyAccessLogger
 from knowledge.wiring import open_for_engine
 from recordings.web import routes as recording_routes
@@ -129,12 +131,14 @@ async def start_web(engine: Engine) -> web.AppRunner:
     center = build_center(engine, knowledge.gate)
     registry = CollectorRegistry()
     registry.register(EngineCollector(engine, center))
-    extra = [
+    extra: list[Endpoint | web.RouteDef] = [
         *recording_routes(engine.recordings.access, principal_key=PRINCIPAL),
         *knowledge.web.routes(),
         *engine.safety.routes(PRINCIPAL),
+        *CareApi(engine.care, engine.recordings.calls).endpoints(),
     ]
     app = create_app(center, auth, extra, registry=registry, settings=settings.http)
+    app.router.add_routes(page_routes())
     task = asyncio.get_running_loop().create_task(center.run(), name="cti-center")
     task.add_done_callback(_center_done)
     app[CENTER_TASK] = task

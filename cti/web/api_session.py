@@ -10,7 +10,7 @@ import asyncio
 
 from cti.auth import Authenticator, AuthError, make_user
 from cti.control import InvalidState, NotFound
-from cti.web.endpoint import ADMIN_ONLY, ANY_ROLE, PUBLIC, ApiRequest, Endpoint
+from cti.web.endpoint import ADMIN_ONLY, PUBLIC, SIGNED_IN, ApiRequest, Endpoint
 from cti.web.schemas import ApiTokenBody, CreateUserBody, LoginBody, LoginResponse, Me, UserInfo
 
 
@@ -85,7 +85,7 @@ class SessionApi:
                 "/api/logout",
                 self.logout,
                 "Revoke the token of this request",
-                ANY_ROLE,
+                SIGNED_IN,
                 "session",
             ),
             Endpoint(
@@ -93,7 +93,7 @@ class SessionApi:
                 "/api/me",
                 self.me,
                 "Who the token belongs to",
-                ANY_ROLE,
+                SIGNED_IN,
                 "session",
                 response=Me,
             ),

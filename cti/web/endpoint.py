@@ -27,6 +27,8 @@ Handler = Callable[["ApiRequest"], Awaitable[object]]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 STAFF_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
+# The contact center's own people; officials (care, 129) see only their tickets' endpoints.
+CENTER_ROLES = frozenset({Role.CONSULTANT, Role.SUPERVISOR, Role.ADMIN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,8 @@ class Access:
 
 
 PUBLIC = Access(public=True)
-ANY_ROLE = Access(anyone=frozenset(Role))
+ANY_ROLE = Access(anyone=CENTER_ROLES)
+SIGNED_IN = Access(anyone=frozenset(Role))
 STAFF = Access(anyone=STAFF_ROLES)
 ADMIN_ONLY = Access(anyone=frozenset({Role.ADMIN}))
 

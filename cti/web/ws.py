@@ -129,6 +129,9 @@ class WebSocketHub:
             if principal is None:
                 await ws.close(code=_CLOSE_UNAUTHORIZED, message=b"unauthorized")
                 return ws
+        if principal.role is Role.OFFICIAL:  # officials see their tickets, not the center
+            await ws.close(code=_CLOSE_UNAUTHORIZED, message=b"not for officials")
+            return ws
         self._sockets.add(ws)
         self._on_count(len(self._sockets))
         try:

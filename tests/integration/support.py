@@ -82,6 +82,8 @@ def write_config(root: Path, database: str, recordings: Path, extra_toml: str = 
         f"{extra_toml}\n"
         "[storage]\n"
         f'url = "postgresql+asyncpg://root@/{database}?host={PG_SOCKET}"\n'
+        # Kept call-backs are dialed only by the tests about it (care's integration tests).
+        "[care]\ncallback_dialing = false\n"
         "[ivr]\n"
         f'prompts_dir = "{REPO / "var" / "prompts"}"\n'
         "[recordings]\n"

@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, select
 
+import care.models  # noqa: F401  (registers the care tables on Base)
 import knowledge.models  # noqa: F401  (registers the knowledge tables on Base)
 import recordings.models  # noqa: F401  (registers the recordings tables on Base)
 import safety.models  # noqa: F401  (and the safety tables)
