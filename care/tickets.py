@@ -32,7 +32,7 @@ from common.storage import Storage
 from recordings.keys import NumberProtector
 
 CHANNELS = ("callback", "sms", "none")
-SOURCES = ("call", "web", "chat", "sms")
+SOURCES = ("call", "web", "chat", "sms", "safety")
 MAX_ADDRESS = 300
 MAX_DESCRIPTION = 4000
 MAX_NOTE = 2000

@@ -44,6 +44,7 @@ from cti.live.service import LiveState
 from dasan.config import Settings
 from dasan.faults import Faults
 from dasan.presence import Presence
+from dasan.safety_notify import TicketNotifier
 from dasan.security.ban import BanList, Banner, NftFirewall
 from dasan.supervisor import Supervisor
 from ivr.agi import AgiServer, AgiSession
@@ -270,6 +271,7 @@ class Engine:
             hangup_channel=self.hangup_channel,
             confirm_recording=partial(confirm_recording, guard),
             on_connected=self.consultant_connected,
+            notifier=TicketNotifier(self._care.tickets),
         )
         return storage
 
