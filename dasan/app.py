@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from acd.driver import AcdDriver
+from channels.service import ChannelsService
 from common.alarms import Severity
 from common.storage import PoolSettings, Storage
 from common.writer import DurableWriter
@@ -35,6 +36,7 @@ from cti.live.service import LiveState
 from dasan.acd_ami import AcdAmiBridge
 from dasan.callbacks import Callbacks, journal_sizes
 from dasan.callflow import CallFlow
+from dasan.channels_wiring import build_channels
 from dasan.config import Settings
 from dasan.faults import Faults
 from dasan.supervisor import Supervisor
@@ -72,6 +74,7 @@ class Engine:
         # Opened in run(): they need the event loop and the database.
         self._recordings: Recordings | None = None
         self.writer: DurableWriter | None = None
+        self.channels: ChannelsService | None = None
         self._chores: set[asyncio.Task[Any]] = set()
         self.supervisor = Supervisor(
             lambda: self._recordings.alarms if self._recordings is not None else None
@@ -126,6 +129,8 @@ class Engine:
                     task.cancel()
         finally:
             self.acd.close()
+            if self.channels is not None and self.channels.gateway is not None:
+                await self.channels.gateway.close()
             if self.writer is not None:
                 self.writer.close()
             await storage.close()
@@ -151,6 +156,7 @@ class Engine:
         self.writer.open()  # an earlier run's unacknowledged writes are replayed first
         self._recordings = await Recordings.open(self.settings, storage=storage, writer=self.writer)
         self.writer.alarms = self._recordings.alarms
+        self.channels = build_channels(self.settings, self._recordings, self.acd)
         if self.acd.journal is not None:
             self.acd.journal.on_problem = self._acd_journal_problem
         return storage
@@ -186,6 +192,7 @@ class Engine:
             ("speech", self._run_speech),
             ("ami-login", self._keep_ami),
             ("status", self._report_writes),
+            *([("channels", self.channels.run)] if self.channels is not None else []),
         ]
 
     async def _report_writes(self) -> None:

@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "acd.cli",
     "cti.cli",
     "recordings.cli",
+    "dasan.channels_cli",
     "dasan.load_cli",
 )
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from acd.settings import AcdSettings
+from channels.settings import ChannelsSettings
 from cti.settings import AmiSettings, HttpSettings
 from dasan.paths import default_cache_dir, default_state_dir
 from dasan.pbx.settings import PbxSettings
@@ -106,6 +107,7 @@ class Settings(BaseSettings):
     ivr: IvrSettings = IvrSettings()
     acd: AcdSettings = AcdSettings()
     recordings: RecordingsSettings = RecordingsSettings()
+    channels: ChannelsSettings = ChannelsSettings()
     storage: StorageSettings = StorageSettings()
     faults: FaultSettings = FaultSettings()
 

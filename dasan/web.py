@@ -29,11 +29,13 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from acd.views import consultant_counts
+from channels.web import ChannelRoutes
 from cti.auth import build_authenticator
 from cti.center import CenterConfig, LiveCenter
 from cti.control import CallState
 from cti.web.app import create_app
 from cti.web.dispatch import PRINCIPAL
+from cti.web.endpoint import Endpoint
 from cti.web.server import PathOnlyAccessLogger
 from recordings.web import routes as recording_routes
 
@@ -116,8 +118,15 @@ async def start_web(engine: Engine) -> web.AppRunner:
     center = build_center(engine)
     registry = CollectorRegistry()
     registry.register(EngineCollector(engine, center))
-    extra = recording_routes(engine.recordings.access, principal_key=PRINCIPAL)
+    extra: list[Endpoint | web.RouteDef] = [
+        *recording_routes(engine.recordings.access, principal_key=PRINCIPAL)
+    ]
+    channels = ChannelRoutes(engine.channels, auth.authenticate) if engine.channels else None
+    if channels is not None:
+        extra += channels.endpoints()
     app = create_app(center, auth, extra, registry=registry, settings=settings.http)
+    if channels is not None:
+        app.router.add_routes(channels.page_routes())
     task = asyncio.get_running_loop().create_task(center.run(), name="cti-center")
     task.add_done_callback(_center_done)
     app[CENTER_TASK] = task

@@ -11,12 +11,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from common.principal import Principal, Role
-from common.storage import Storage
+from common.storage import MIGRATIONS, Storage
 from dasan.config import Settings
 from recordings.access import RecordingUnavailable
 from recordings.accesslog import AccessAction, AccessOutcome
@@ -29,6 +31,16 @@ from recordings.layout import key_file, relative_wav
 from recordings.models import AccessLogRow, CallRow, RecordingRow, RecordingState
 from recordings.reconcile import GapKind
 from recordings.system import Recordings
+
+
+def _head() -> str:
+    """The newest revision of the migration scripts."""
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
 
 SUPERVISOR = Principal("s0001", Role.SUPERVISOR, "10.1.2.3")
 
@@ -213,7 +225,7 @@ async def test_concurrent_first_opens_migrate_once(pg_url: str) -> None:
             await conn.execute(text(f'CREATE DATABASE "{name}"'))
         url = base.set(database=name).render_as_string(hide_password=False)
         opened = await asyncio.gather(*(Storage.open(url) for _ in range(3)))
-        assert [await s.revision() for s in opened] == ["0001"] * 3
+        assert [await s.revision() for s in opened] == [_head()] * 3
         for storage in opened:
             await storage.close()
     finally:
