@@ -103,6 +103,9 @@ def render_conf(cfg: KannelSettings, paths: KannelPaths) -> str:
         f"log-file = {paths.log('smsbox')}",
         "log-level = 1",
         "mo-recode = false",
+        # The engine restarting must not lose an inbound SMS: Kannel retries the get-url.
+        "http-request-retry = 60",
+        "http-queue-delay = 1",
         "",
         "group = sendsms-user",
         f"username = {cfg.username}",
@@ -160,6 +163,9 @@ class Kannel:
     def __init__(self, cfg: KannelSettings, state_dir: Path) -> None:
         self.cfg = cfg
         self.paths = KannelPaths(state_dir / "sms")
+        # The children this object started, reaped when stopped (a long-lived owner such as a
+        # test fixture keeps them; the CLI's exit leaves them running, as intended).
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
 
     def _spawn(self, part: str, argv: list[str], stdin: int | None = None) -> None:
         if _read_pid(self.paths, part) is not None:
@@ -175,6 +181,7 @@ class Kannel:
                 cwd=self.paths.root,
             )
         self.paths.pid(part).write_text(str(proc.pid))
+        self._children[part] = proc
 
     def up(self, timeout_s: float = 20.0) -> None:
         for binary in (self.cfg.bearerbox, self.cfg.smsbox):
@@ -259,6 +266,9 @@ class Kannel:
                 if _alive(pid):
                     os.kill(pid, signal.SIGKILL)
                 stopped.append(part)
+            child = self._children.pop(part, None)
+            if child is not None:
+                child.wait(5.0)
             self.paths.pid(part).unlink(missing_ok=True)
         return stopped
 
