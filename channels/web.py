@@ -42,6 +42,7 @@ _PAGES = {
     "/chat.js": ("chat.js", "text/javascript"),
     "/chat.css": ("chat.css", "text/css"),
     "/chat-desk.js": ("desk.js", "text/javascript"),
+    "/chat-board.js": ("board.js", "text/javascript"),
 }
 
 

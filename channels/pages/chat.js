@@ -38,7 +38,7 @@
     li.append(who, body);
     if (sender === "citizen") { const r = document.createElement("span"); r.className = "receipt"; li.append(r); }
     $("log").append(li);
-    $("log").scrollTop = $("log").scrollHeight;
+    const pane = $("log").parentElement; pane.scrollTop = pane.scrollHeight;
     return li;
   }
   function note(text) { item("system", text, 0); }
@@ -142,6 +142,7 @@
     const ref = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
     pending.set(ref, { text, li: item("citizen", text, 0) });
     sendJson({ type: "message", text, ref });
+    lastTyping = 0; // the next keystroke announces typing again
     updateReceipts();
     $("text").value = "";
     $("text").focus();

@@ -47,10 +47,12 @@ function build(view) {
   h.id = `th-${view.id}`;
   h.textContent = `${w(view.channel)} · ${view.language} · ${view.service}`;
   art.setAttribute("aria-labelledby", h.id);
+  const pane = document.createElement("div");
+  pane.className = "thread-log";
+  pane.setAttribute("role", "log");
+  pane.setAttribute("aria-labelledby", h.id);
   const log = document.createElement("ol");
-  log.className = "thread-log";
-  log.setAttribute("role", "log");
-  log.setAttribute("aria-labelledby", h.id);
+  pane.append(log);
   const status = document.createElement("p");
   status.setAttribute("role", "status");
   status.className = "thread-status";
@@ -69,7 +71,7 @@ function build(view) {
   const end = document.createElement("button");
   end.type = "button"; end.className = "stop"; end.textContent = w("end"); end.dataset.testid = "chat-end";
   form.append(label, send, hand, end);
-  art.append(h, log, status, form);
+  art.append(h, pane, status, form);
   let lastTyping = 0;
   input.addEventListener("input", () => {
     if (Date.now() - lastTyping > 2000) { lastTyping = Date.now(); emit({ type: "typing", conversation: view.id }); }
