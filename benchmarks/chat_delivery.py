@@ -80,7 +80,11 @@ async def _citizen(http: aiohttp.ClientSession) -> tuple[str, aiohttp.ClientWebS
 
 
 async def _desk(
-    http: aiohttp.ClientSession, consultant: str, sent: dict[str, float], lat: list[float]
+    http: aiohttp.ClientSession,
+    consultant: str,
+    sent: dict[str, float],
+    lat: list[float],
+    done: asyncio.Event,
 ) -> asyncio.Task[None]:
     ws = await http.ws_connect(f"ws://127.0.0.1:{PORT}/api/conversations/ws", max_msg_size=0)
     await ws.send_json({"type": "auth", "token": consultant})
@@ -93,6 +97,8 @@ async def _desk(
                 started = sent.pop(event["message"]["text"], None)
                 if started is not None:
                     lat.append(time.perf_counter() - started)
+                    if len(lat) >= CHATS * MESSAGES:
+                        done.set()
 
     return asyncio.create_task(read())
 
@@ -106,27 +112,22 @@ async def _talk(ws: aiohttp.ClientWebSocketResponse, conv: str, sent: dict[str, 
             pass
 
 
-async def _all_delivered(lat: list[float]) -> None:
-    """Returns once every message reached a consultant (polled by the caller's deadline)."""
-    while len(lat) < CHATS * MESSAGES:
-        await asyncio.sleep(0.05)
-
-
 async def main() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         service, runner, storage, driver = await _start(Path(tmp))
         sent: dict[str, float] = {}
         lat: list[float] = []
+        done = asyncio.Event()
         try:
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
                 citizens = [await _citizen(http) for _ in range(CHATS)]
                 await service.route_pending()
                 holders = sorted({c for c in driver.state.agents if service.holding(c)})
-                readers = [await _desk(http, c, sent, lat) for c in holders]
+                readers = [await _desk(http, c, sent, lat, done) for c in holders]
                 begin = time.perf_counter()
                 await asyncio.gather(*(_talk(ws, conv, sent) for conv, ws in citizens))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_all_delivered(lat), 30)
+                    await asyncio.wait_for(done.wait(), 30)
                 wall = time.perf_counter() - begin
                 for task in readers:
                     task.cancel()
