@@ -220,7 +220,11 @@ class Kannel:
         try:
             self._spawn(
                 "carrier",
-                [str(self.cfg.fakesmsc), "-H", self.cfg.host, "-r", str(self.cfg.smsc_port)],
+                # -i: fakesmsc paces its messages (1 s apart by default); a carrier does not.
+                [
+                    str(self.cfg.fakesmsc),
+                    *("-H", self.cfg.host, "-r", str(self.cfg.smsc_port), "-i", "0.001"),
+                ],
                 stdin=fd,
             )
         finally:
