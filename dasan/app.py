@@ -35,12 +35,14 @@ from care.acd_dial import AcdCallbackDial, free_consultants
 from care.dialer import CallbackDialer
 from care.survey_agi import SurveyCall
 from care.system import Care
+from channels.service import ChannelsService
 from common.alarms import Severity
 from common.storage import PoolSettings, Storage
 from common.writer import DurableWriter
 from cti.ami.client import AmiClient
 from cti.ami.messages import AmiError
 from cti.live.service import LiveState
+from dasan.channels_wiring import build_channels
 from dasan.config import Settings
 from dasan.faults import Faults
 from dasan.presence import Presence
@@ -96,6 +98,7 @@ class Engine:
         self._care: Care | None = None
         self._dialer: CallbackDialer | None = None
         self.writer: DurableWriter | None = None
+        self.channels: ChannelsService | None = None
         self._chores: set[asyncio.Task[Any]] = set()
         self.supervisor = Supervisor(
             lambda: self._recordings.alarms if self._recordings is not None else None
@@ -225,6 +228,8 @@ class Engine:
                     task.cancel()
         finally:
             self.acd.close()
+            if self.channels is not None and self.channels.gateway is not None:
+                await self.channels.gateway.close()
             if self.writer is not None:
                 self.writer.close()
             await storage.close()
@@ -261,6 +266,7 @@ class Engine:
         self._care.on_given_up = lambda text: self.alarm_soon(
             "callbacks", "given-up", Severity.WARNING, text
         )
+        self.channels = build_channels(self.settings, self._recordings, self.acd)
         if self.acd.journal is not None:
             self.acd.journal.on_problem = self._acd_journal_problem
         self.safety.open(
@@ -311,6 +317,7 @@ class Engine:
             ("ami-login", self._keep_ami),
             ("status", self._report_writes),
             *self.safety.components(),
+            *([("channels", self.channels.run)] if self.channels is not None else []),
         ]
 
     async def _run_acd_ami(self) -> None:

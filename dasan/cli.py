@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "recordings.cli",
     "safety.cli",
     "dasan.knowledge_cli",
+    "dasan.channels_cli",
     "dasan.load_cli",
     "dasan.security.cli",
     "dasan.care_cli",

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from acd.settings import AcdSettings
 from care.settings import CareSettings
+from channels.settings import ChannelsSettings
 from cti.settings import AmiSettings, HttpSettings
 from dasan.paths import default_cache_dir, default_state_dir
 from dasan.pbx.settings import PbxSettings
@@ -118,6 +119,7 @@ class Settings(BaseSettings):
     acd: AcdSettings = AcdSettings()
     recordings: RecordingsSettings = RecordingsSettings()
     knowledge: KnowledgeSettings = KnowledgeSettings()
+    channels: ChannelsSettings = ChannelsSettings()
     storage: StorageSettings = StorageSettings()
     care: CareSettings = CareSettings()
     faults: FaultSettings = FaultSettings()

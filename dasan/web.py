@@ -30,6 +30,7 @@ from prometheus_client.registry import Collector
 
 from acd.views import consultant_counts
 from care.web import CareApi, page_routes
+from channels.web import ChannelRoutes
 from cti.auth import build_authenticator
 from cti.center import CenterConfig, LiveCenter
 from cti.center.center import WrapUpGate
@@ -137,8 +138,13 @@ async def start_web(engine: Engine) -> web.AppRunner:
         *engine.safety.routes(PRINCIPAL),
         *CareApi(engine.care, engine.recordings.calls).endpoints(),
     ]
+    channels = ChannelRoutes(engine.channels, auth.authenticate) if engine.channels else None
+    if channels is not None:
+        extra += channels.endpoints()
     app = create_app(center, auth, extra, registry=registry, settings=settings.http)
     app.router.add_routes(page_routes())
+    if channels is not None:
+        app.router.add_routes(channels.page_routes())
     task = asyncio.get_running_loop().create_task(center.run(), name="cti-center")
     task.add_done_callback(_center_done)
     app[CENTER_TASK] = task

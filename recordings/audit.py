@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from channels.audit import conversation_facts
 from common.storage import Storage
 from recordings.accesslog import AccessLog
 from recordings.calllog import CallLog, CallRecord
@@ -32,6 +33,7 @@ from recordings.keys import KeyFileError, KeyRing, WrongKeyError, load_key_ring
 from recordings.layout import FoundFile, Roots, cdr_files, key_file, scan
 from recordings.models import RecordingState
 from recordings.reconcile import (
+    FinishedCall,
     Gap,
     GapKind,
     check_calls,
@@ -178,6 +180,13 @@ async def audit_storage(
     facts = await _gather(settings, storage, since, report)
     finished, in_progress = finished_calls(facts.calls, facts.cdr, cfg)
     known = {c.uniqueid for c in facts.calls} | set(facts.cdr)
+    # Chat and SMS conversations: their sealed transcript is their recording.
+    for conv in await conversation_facts(storage):
+        known.add(conv.id)
+        if conv.duration_ms is None:
+            in_progress.append(conv.id)
+        else:
+            finished[conv.id] = FinishedCall(conv.id, conv.id, conv.duration_ms, 1000, "chat/sms")
     report.gaps += [
         Gap(
             GapKind.CATALOG_TAMPERED,

@@ -4,6 +4,8 @@ Invariants:
 - A recording is ``<root>/YYYY/MM/DD/<uniqueid>.wav`` (UTC date of the call); its archive
   sits beside it as ``<uniqueid>.opus|.flac`` plus ``.enc`` when encrypted. Files being
   written carry a ``.part`` suffix and are renamed into place only when complete.
+- A chat or SMS conversation's record is its sealed transcript ``<id>.jsonl.enc``
+  (``channels.transcript``), beside the calls' recordings.
 - The catalog stores (root, path relative to the root), never absolute paths, so the spool
   can move in the settings without orphaning anything.
 - Asterisk uniqueids contain a dot (``1732800000.42``): names are parsed by known suffixes,
@@ -23,7 +25,7 @@ from recordings.settings import RecordingsHost
 
 PART_SUFFIX = ".part"
 LOCK_SUFFIX = ".lock"
-_SUFFIXES = (".opus.enc", ".flac.enc", ".wav.enc", ".opus", ".flac", ".wav")
+_SUFFIXES = (".opus.enc", ".flac.enc", ".wav.enc", ".jsonl.enc", ".opus", ".flac", ".wav")
 
 
 class LayoutError(ValueError):

@@ -11,12 +11,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from common.principal import Principal, Role
-from common.storage import Storage
+from common.storage import MIGRATIONS, Storage
 from dasan.config import Settings
 from recordings.access import RecordingUnavailable
 from recordings.accesslog import AccessAction, AccessOutcome
@@ -29,6 +31,16 @@ from recordings.layout import key_file, relative_wav
 from recordings.models import AccessLogRow, CallRow, RecordingRow, RecordingState
 from recordings.reconcile import GapKind
 from recordings.system import Recordings
+
+
+def _head() -> str:
+    """The newest revision of the migration scripts."""
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
 
 SUPERVISOR = Principal("s0001", Role.SUPERVISOR, "10.1.2.3")
 

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, select
 
 import care.models  # noqa: F401  (registers the care tables on Base)
+import channels.models  # noqa: F401  (registers the text channels' tables on Base)
 import knowledge.models  # noqa: F401  (registers the knowledge tables on Base)
 import recordings.models  # noqa: F401  (registers the recordings tables on Base)
 import safety.models  # noqa: F401  (and the safety tables)
@@ -20,8 +23,6 @@ from common.storage import MIGRATIONS, Base, Storage, StorageError
 
 
 def _head() -> str:
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)

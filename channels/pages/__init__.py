@@ -1,0 +1,1 @@
+"""The citizen's chat page (static files served at /chat)."""
