@@ -33,6 +33,7 @@ from callpath.callflow import CallFlow, FlowSetup
 from callpath.recguard import GuardSetup, confirm_recording
 from care.acd_dial import AcdCallbackDial, free_consultants
 from care.dialer import CallbackDialer
+from care.notify import CallbackNotifier
 from care.survey_agi import SurveyCall
 from care.system import Care
 from channels.service import ChannelsService
@@ -48,6 +49,7 @@ from dasan.faults import Faults
 from dasan.presence import Presence
 from dasan.safety_notify import TicketNotifier
 from dasan.security.ban import BanList, Banner, NftFirewall
+from dasan.sms_notify import EmergencyContactSms, TicketSms
 from dasan.supervisor import Supervisor
 from ivr.agi import AgiServer, AgiSession
 from ivr.listen import STOP_DIGIT
@@ -56,6 +58,7 @@ from recordings.cdr import citizen_calls, read_cdr
 from recordings.keys import NumberProtector
 from recordings.layout import cdr_files, mounted_host_path
 from recordings.system import Recordings
+from safety.notify import Notifier as SafetyNotifier
 from safety.wiring import SafetyCalls
 
 log = logging.getLogger("dasan.engine")
@@ -267,6 +270,12 @@ class Engine:
             "callbacks", "given-up", Severity.WARNING, text
         )
         self.channels = build_channels(self.settings, self._recordings, self.acd)
+        safety_notifier: SafetyNotifier = TicketNotifier(self._care.tickets)
+        if self.channels is not None:  # text messages go through the gateway when it is up
+            self._care.outbox.register(
+                "sms", TicketSms(self.channels, CallbackNotifier(self._care.callbacks))
+            )
+            safety_notifier = EmergencyContactSms(self.channels, safety_notifier)
         if self.acd.journal is not None:
             self.acd.journal.on_problem = self._acd_journal_problem
         self.safety.open(
@@ -277,7 +286,7 @@ class Engine:
             hangup_channel=self.hangup_channel,
             confirm_recording=partial(confirm_recording, guard),
             on_connected=self.consultant_connected,
-            notifier=TicketNotifier(self._care.tickets),
+            notifier=safety_notifier,
         )
         return storage
 
