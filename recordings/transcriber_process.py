@@ -72,7 +72,13 @@ class ProcessTranscriber:
             raise
 
     def close(self) -> None:
+        """Stop the child now, even in the middle of a recording (it is redone next start)."""
         with self._lock:
             pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        if pool is None:
+            return
+        children = list(getattr(pool, "_processes", {}).values())  # no public handle in 3.11
+        pool.shutdown(wait=False, cancel_futures=True)
+        for child in children:
+            if child.is_alive():
+                child.terminate()

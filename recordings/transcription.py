@@ -247,9 +247,17 @@ class Transcripts:
         sealed = await self.seal_clear_rows()
         if sealed:
             log.info("sealed %d transcript(s) stored in clear by an earlier version", sealed)
-        while True:
-            if await self.transcribe_pending() == 0:
-                await asyncio.sleep(poll_interval_s)
+        try:
+            while True:
+                if await self.transcribe_pending() == 0:
+                    await asyncio.sleep(poll_interval_s)
+        finally:
+            # A transcriber in a child process must not outlive the engine (it holds the
+            # Korean model, ~800 MB, and a CPU while it works).
+            close = getattr(self._transcriber, "close", None)
+            if callable(close):
+                close()
+            self._transcriber = None
 
     async def search(self, keyword: str, limit: int = 50) -> list[TranscriptHit]:
         keyword = keyword.strip()

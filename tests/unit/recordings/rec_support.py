@@ -51,9 +51,13 @@ class FakeTranscriber:
 
     def __init__(self) -> None:
         FakeTranscriber.loads += 1
+        self.closed = False
 
     def transcribe(self, pcm: bytes, sample_rate: int) -> str:
         return "여권 재발급 문의 입니다" if pcm else ""
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def sine_pcm(seconds: float, rate: int = 8000, freq: float = 440.0) -> bytes:

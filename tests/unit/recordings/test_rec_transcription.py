@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -127,3 +128,22 @@ async def test_real_korean_model_transcribes_an_archived_recording(
         assert [h.call_id for h in hits] == ["call-ko"]
     finally:
         await system.close()
+
+
+async def test_the_transcriber_is_closed_when_the_worker_stops(
+    system: Recordings, call_start: datetime
+) -> None:
+    """Its child process (the Korean model) must not outlive the engine."""
+    wav = await recorded_call(system, "call-close", call_start, 1.0)
+    await system.pipeline.process(wav)
+    worker = asyncio.create_task(system.transcripts.run(poll_interval_s=0.05))
+    deadline = asyncio.get_running_loop().time() + 10
+    while system.transcripts._transcriber is None:
+        assert asyncio.get_running_loop().time() < deadline, "never loaded"
+        await asyncio.sleep(0.02)
+    loaded = system.transcripts._transcriber
+    worker.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await worker
+    assert isinstance(loaded, FakeTranscriber) and loaded.closed
+    assert system.transcripts._transcriber is None
