@@ -41,6 +41,13 @@ def _best(recordings: list[Recording]) -> Recording | None:
     return max(live, key=lambda r: r.duration_ms) if live else None
 
 
+def _call_channel(journey: Any) -> str:
+    """``video`` for a call the IVR tagged as a video call (a sign-language caller), else
+    ``voice``."""
+    tags = journey.get("tags") if isinstance(journey, dict) else None
+    return "video" if isinstance(tags, dict) and tags.get("channel") == "video" else "voice"
+
+
 async def _voice(storage: Storage, count: int) -> list[dict[str, Any]]:
     calls = await CallLog(storage, None).last(count)
     found = await Catalog(storage).for_calls([c.id for c in calls], [c.uniqueid for c in calls])
@@ -50,7 +57,7 @@ async def _voice(storage: Storage, count: int) -> list[dict[str, Any]]:
         rows.append(
             {
                 "id": call.id,
-                "channel": "voice",
+                "channel": _call_channel(call.journey),
                 "language": call.language,
                 "service": call.service,
                 "consultant": call.consultant,

@@ -124,3 +124,12 @@ async def test_conversations_list_every_channel(
     assert row["record"]["format"] == "jsonl" and row["record"]["encrypted"] is True
     assert row["ended_at"] is not None
     json.dumps(rows)
+
+
+def test_a_call_tagged_video_by_the_ivr_is_listed_as_video() -> None:
+    from channels.listing import _call_channel
+
+    assert _call_channel({"tags": {"channel": "video"}, "entries": []}) == "video"
+    assert _call_channel({"tags": {"service": "general"}}) == "voice"
+    assert _call_channel(None) == "voice"
+    assert _call_channel("not a journey") == "voice"
