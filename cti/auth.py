@@ -14,12 +14,13 @@ Invariants:
   count while their hashes run. Hashing runs in the authenticator's own bounded thread pool;
   with ``max_pending`` logins already hashing, a login is refused at once ("busy").
 - A session is checked against the store on every request: a removed user's sessions end at
-  once and a changed role applies at once. ``JsonUserStore`` reloads its file when another
-  process changed it, before reading and before writing (a write never undoes theirs).
+  once and a changed role applies at once. The engine and ``dasan users`` keep users in the
+  database (``cti.userdb.SqlUserStore``, read on every call); ``JsonUserStore`` (the format
+  of earlier versions, imported once) reloads its file when another process changed it.
 - Demo users (when enabled): consultants ``c0001``..``cNNNN`` plus ``supervisor`` and ``admin``,
   each with the password ``demo_password(user_id, secret)`` = the first 12 characters of the
   lower-case base32 HMAC-SHA256 of the user id under the demo secret (``dasan users
-  demo-password ID`` prints it). A user stored in the file shadows a demo user of the same id.
+  demo-password ID`` prints it). A stored user shadows a demo user of the same id.
 """
 
 from __future__ import annotations
@@ -438,12 +439,11 @@ def _take_back(failures: dict[str, list[float]], key: str, at: float) -> None:
 
 
 def build_authenticator(
-    http: HttpSettings, state_dir: Path, consultant_ids: Sequence[str], clock: Callable[[], float]
+    http: HttpSettings, base: UserStore, consultant_ids: Sequence[str], clock: Callable[[], float]
 ) -> Authenticator:
-    """The server's authenticator: the users file, plus the demo users when enabled."""
-    path = Path(http.users_file) if http.users_file else state_dir / "users.json"
-    store: UserStore = JsonUserStore(path)
+    """The server's authenticator: the stored users, plus the demo users when enabled."""
+    store = base
     if http.demo_users:
         secret = http.demo_password_secret.get_secret_value()
-        store = DemoUserStore(store, secret, consultant_ids, ScryptParams())
+        store = DemoUserStore(base, secret, consultant_ids, ScryptParams())
     return Authenticator(store, clock, session_ttl_s=http.session_ttl_s)

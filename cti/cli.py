@@ -1,8 +1,8 @@
 """CLI verbs of the CTI web edge: ``dasan users ...`` and ``dasan web preview``.
 
-Invariants: passwords and tokens are printed once and stored only hashed (in the users file,
-``http.users_file`` or ``<state>/users.json``, mode 0600); a password is read from stdin or
-generated, never taken from the command line (it would land in shell history).
+Invariants: passwords and tokens are printed once and stored only hashed (in the database,
+``cti.userdb``; an old JSON users file is imported on first use); a password is read from
+stdin or generated, never taken from the command line (it would land in shell history).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import json
 import secrets
 import sys
 import time
-from pathlib import Path
 from typing import cast
 
 import click
@@ -21,22 +20,24 @@ from rich.table import Table
 
 from common.cliconfig import settings_from
 from common.principal import Role
-from cti.auth import Authenticator, AuthError, JsonUserStore, demo_password, make_user
+from common.storage import StorageError
+from cti.auth import Authenticator, AuthError, demo_password, make_user
 from cti.settings import CtiHost
+from cti.userdb import SqlUserStore, open_user_store
 
 
 def _host(ctx: click.Context) -> CtiHost:
     return cast(CtiHost, settings_from(ctx))  # the root proves the type (dasan.context)
 
 
-def _store(ctx: click.Context) -> JsonUserStore:
+def _store(ctx: click.Context) -> SqlUserStore:
     settings = _host(ctx)
-    http = settings.http
-    path = Path(http.users_file) if http.users_file else settings.state_dir / "users.json"
     try:
-        return JsonUserStore(path)
-    except AuthError as exc:
+        store = open_user_store(settings.http, settings.state_dir, settings.storage_url)
+    except (AuthError, StorageError) as exc:
         raise click.ClickException(str(exc)) from exc
+    ctx.call_on_close(store.close)
+    return store
 
 
 @click.group("users")
@@ -67,7 +68,7 @@ def add(ctx: click.Context, user_id: str, role: str, name: str, password_stdin: 
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def list_users(ctx: click.Context, as_json: bool) -> None:
-    """Users in the users file (demo users are not listed)."""
+    """Stored users (demo users are not listed)."""
     store = _store(ctx)
     tokens = store.api_tokens()
     rows = [

@@ -40,7 +40,8 @@ class HttpSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8120, ge=1, le=65535)
-    # Users and API tokens (scrypt/SHA-256 hashes only); None: <state>/users.json.
+    # A JSON users file of earlier versions, imported into the database once (then renamed
+    # <name>.imported); None: <state>/users.json.
     users_file: str | None = None
     # Demo users c0001.., supervisor, admin; passwords derived from this secret (cti/auth.py).
     demo_users: bool = True
@@ -61,3 +62,5 @@ class CtiHost(Protocol):
     def http(self) -> HttpSettings: ...
     @property
     def state_dir(self) -> Path: ...
+    @property
+    def storage_url(self) -> str: ...

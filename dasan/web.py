@@ -1,6 +1,6 @@
 """The HTTP edge of the running engine (127.0.0.1:8120): API, WebSocket, pages, OpenAPI, metrics.
 
-``start_web(engine)`` builds the authenticator (users file plus demo users), the real
+``start_web(engine)`` builds the authenticator (users in the database plus demo users), the real
 ``LiveCenter`` over the engine's ACD driver, AMI client and call log, the recordings'
 routes, and a Prometheus registry of the engine's own figures, and serves them on
 ``settings.http``. The center's background work (AMI watch, timeline, today's figures) runs
@@ -35,6 +35,7 @@ from cti.auth import build_authenticator
 from cti.center import CenterConfig, LiveCenter
 from cti.center.center import WrapUpGate
 from cti.control import CallState
+from cti.userdb import open_user_store
 from cti.web.app import create_app
 from cti.web.dispatch import PRINCIPAL
 from cti.web.endpoint import Endpoint
@@ -117,9 +118,10 @@ def build_center(engine: Engine, wrap_up_gate: WrapUpGate | None = None) -> Live
 
 async def start_web(engine: Engine) -> web.AppRunner:
     settings = engine.settings
-    auth = build_authenticator(
-        settings.http, settings.state_dir, settings.consultants.ids(), time.time
+    users = await asyncio.to_thread(
+        open_user_store, settings.http, settings.state_dir, settings.storage_url
     )
+    auth = build_authenticator(settings.http, users, settings.consultants.ids(), time.time)
     rec = engine.recordings
     knowledge = await open_for_engine(
         settings.knowledge,
@@ -149,6 +151,7 @@ async def start_web(engine: Engine) -> web.AppRunner:
     task.add_done_callback(_center_done)
     app[CENTER_TASK] = task
     app.on_cleanup.append(_stop_center)
+    app.on_cleanup.append(lambda _app: asyncio.to_thread(users.close))
     runner = web.AppRunner(
         app, access_log_class=PathOnlyAccessLogger, access_log=log, shutdown_timeout=5.0
     )

@@ -124,13 +124,14 @@ def test_stored_user_shadows_demo_user(tmp_path: Path, clock: ManualClock) -> No
     JsonUserStore(tmp_path / "users.json").put(
         make_user("supervisor", Role.ADMIN, "a stored password", CHEAP)
     )
-    auth = build_authenticator(settings, tmp_path, ["c0001"], clock.time)
+    base = JsonUserStore(tmp_path / "users.json")
+    auth = build_authenticator(settings, base, ["c0001"], clock.time)
     user = auth.store.get("supervisor")
     assert user is not None
     assert user.role is Role.ADMIN
     assert auth.store.get("c0001") is not None
     assert auth.store.get("c0002") is None
-    off = build_authenticator(HttpSettings(demo_users=False), tmp_path, ["c0001"], clock.time)
+    off = build_authenticator(HttpSettings(demo_users=False), base, ["c0001"], clock.time)
     assert off.store.get("c0001") is None
 
 

@@ -11,8 +11,9 @@ from click.testing import CliRunner, Result
 
 from common import cliconfig
 from common.principal import Role
-from cti.auth import Authenticator, JsonUserStore, demo_password
+from cti.auth import Authenticator, demo_password
 from cti.cli import users
+from cti.userdb import SqlUserStore
 from dasan.config import load_settings
 
 
@@ -44,8 +45,9 @@ def test_users_lifecycle(runner: CliRunner, tmp_path: Path) -> None:
     assert "password" not in piped.output.replace("--password", "")
     issued = runner.invoke(users, ["token", "alice", "--label", "tv", "--json"])
     token = json.loads(issued.output)["token"]
-    store = JsonUserStore(tmp_path / "users.json")
+    store = SqlUserStore(f"sqlite+aiosqlite:///{tmp_path / 'dasan.sqlite3'}")
     principal = Authenticator(store, lambda: 0.0).authenticate(token, "cli")
+    store.close()
     assert principal is not None
     assert principal.role is Role.SUPERVISOR
     listed = json.loads(runner.invoke(users, ["list", "--json"]).output)
