@@ -479,8 +479,20 @@ def _kb_rows(d: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _chat_rows(d: dict[str, Any]) -> list[Row]:
+    p50, p99 = dig(d, "latency_ms", "p50"), dig(d, "latency_ms", "p99")
+    figure = (
+        f"Chat message, citizen send to consultant screen, {fmt(d.get('chats'))} concurrent "
+        f"chats ({d.get('storage') or 'SQLite'}), p50 / p99; "
+        f"{fmt(d.get('delivered'))} of {fmt(d.get('messages'))} delivered"
+    )
+    ok = p99 < 200 and d.get("delivered") == d.get("messages") if p99 is not None else None
+    return [(figure, f"{fmt(p50, ' ms')} / {fmt(p99, ' ms')}", "p99 < 200 ms", met(ok))]
+
+
 EXTRACTORS = {
     "kb_search": _kb_rows,
+    "chat_delivery": _chat_rows,
     "storage_writer": _storage_writer_rows,
     "agi_server": _agi_rows,
     "ami_ingest": _ami_rows,
