@@ -71,10 +71,11 @@ class NewMessage:
 
 @dataclass
 class _Batch:
-    """What one transaction learned so far: next seq per conversation, refs it stored."""
+    """What one transaction knows: the conversations, refs already stored, next seq each."""
 
+    conversations: dict[str, ConversationRow]
+    refs: dict[tuple[str, str], Message]
     next_seq: dict[str, int] = field(default_factory=dict)
-    refs: dict[tuple[str, str], Message] = field(default_factory=dict)
 
 
 class ConversationStore:
@@ -155,11 +156,11 @@ class ConversationStore:
         self, items: Sequence[NewMessage]
     ) -> list[tuple[Message, bool] | BaseException]:
         async def work(session: AsyncSession) -> list[tuple[Message, bool] | BaseException]:
-            batch = _Batch()
+            batch = await self._load(session, items)
             out: list[tuple[Message, bool] | BaseException] = []
             for item in items:
                 try:
-                    out.append(await self._insert(session, batch, item))
+                    out.append(self._insert(session, batch, item))
                 except (UnknownConversation, ConversationClosed) as exc:
                     out.append(exc)
             await session.flush()
@@ -167,29 +168,43 @@ class ConversationStore:
 
         return await self._write(work)
 
-    async def _insert(
+    async def _load(self, session: AsyncSession, items: Sequence[NewMessage]) -> _Batch:
+        """Three reads for the whole batch, not three per message."""
+        ids = sorted({i.conversation_id for i in items})
+        convs = await session.scalars(select(ConversationRow).where(ConversationRow.id.in_(ids)))
+        refs = sorted({i.client_ref for i in items if i.client_ref is not None})
+        seen: Sequence[MessageRow] = []
+        if refs:
+            found = await session.scalars(
+                select(MessageRow).where(
+                    MessageRow.conversation_id.in_(ids), MessageRow.client_ref.in_(refs)
+                )
+            )
+            seen = found.all()
+        lasts = await session.execute(
+            select(MessageRow.conversation_id, func.max(MessageRow.seq))
+            .where(MessageRow.conversation_id.in_(ids))
+            .group_by(MessageRow.conversation_id)
+        )
+        batch = _Batch(
+            conversations={c.id: c for c in convs},
+            refs={(r.conversation_id, r.client_ref or ""): self._message(r) for r in seen},
+        )
+        batch.next_seq = {cid: (last or 0) + 1 for cid, last in lasts}
+        return batch
+
+    def _insert(
         self, session: AsyncSession, batch: _Batch, item: NewMessage
     ) -> tuple[Message, bool]:
         cid, ref = item.conversation_id, item.client_ref
-        conv = await self._row(session, cid)
-        if ref is not None:
-            if (cid, ref) in batch.refs:
-                return batch.refs[(cid, ref)], False
-            seen = await session.scalar(
-                select(MessageRow).where(
-                    MessageRow.conversation_id == cid, MessageRow.client_ref == ref
-                )
-            )
-            if seen is not None:
-                return self._message(seen), False
+        conv = batch.conversations.get(cid)
+        if conv is None:
+            raise UnknownConversation(f"no conversation {cid}")
+        if ref is not None and (cid, ref) in batch.refs:
+            return batch.refs[(cid, ref)], False
         if conv.ended_at is not None:
             raise ConversationClosed(f"conversation {cid} has ended")
-        if cid not in batch.next_seq:
-            last = await session.scalar(
-                select(func.max(MessageRow.seq)).where(MessageRow.conversation_id == cid)
-            )
-            batch.next_seq[cid] = (last or 0) + 1
-        seq = batch.next_seq[cid]
+        seq = batch.next_seq.get(cid, 1)
         batch.next_seq[cid] = seq + 1
         row = MessageRow(
             conversation_id=cid,
