@@ -479,8 +479,23 @@ def _kb_rows(d: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _chat_rows(d: dict[str, Any]) -> list[Row]:
+    p50, p99 = dig(d, "latency_ms", "p50"), dig(d, "latency_ms", "p99")
+    chats, messages = d.get("chats") or 0, d.get("messages") or 0
+    figure = (
+        f"Chat message, citizen send to consultant screen, {fmt(chats)} concurrent chats x "
+        f"{fmt(messages // chats if chats else None)} messages, engine and clients in one "
+        f"process on {fmt(dig(d, 'machine', 'cpus'))} shared cores "
+        f"({d.get('storage') or 'SQLite'}), p50 / p99; "
+        f"{fmt(d.get('delivered'))} of {fmt(messages)} delivered"
+    )
+    ok = p99 < 200 and d.get("delivered") == d.get("messages") if p99 is not None else None
+    return [(figure, f"{fmt(p50, ' ms')} / {fmt(p99, ' ms')}", "p99 < 200 ms", met(ok))]
+
+
 EXTRACTORS = {
     "kb_search": _kb_rows,
+    "chat_delivery": _chat_rows,
     "storage_writer": _storage_writer_rows,
     "agi_server": _agi_rows,
     "ami_ingest": _ami_rows,

@@ -252,10 +252,16 @@ class ChannelsService:
         clean = clean_text(text, self.settings.max_chat_chars)
         self._check_rate(conv_id)
         message, new = await self.store.add(conv_id, Sender.CITIZEN, clean, client_ref=ref)
-        if new:
-            conv = await self.store.get(conv_id)
-            await self._publish(conv_id, message, conv.consultant)
+        if new:  # the holder from memory: delivery waits on no further database read
+            await self._publish(conv_id, message, self._holder(conv_id))
         return message
+
+    def _holder(self, conv_id: str) -> str | None:
+        """Who holds the conversation now (routing's own table, kept with every assign)."""
+        for consultant, held in self._holding.items():
+            if conv_id in held:
+                return consultant
+        return None
 
     async def citizen_signal(self, conv_id: str, kind: str, seq: int = 0) -> None:
         conv = await self.store.get(conv_id)

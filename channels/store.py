@@ -5,6 +5,8 @@ Invariants:
   message a citizen or consultant saw acknowledged.
 - Sequence numbers are dense per conversation; a message sent again with the same
   ``client_ref`` (a reload, a retry) is stored once and the first copy is returned.
+- Messages arriving together are written in one transaction (``channels.batch``): each
+  sender is answered after that transaction committed; if it fails, every message of it fails.
 - A conversation ends once; ``end`` seals the transcript into the catalog before the row
   says ended (``channels.transcript``), so an ended conversation always has its record.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
@@ -20,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.batch import GroupCommit
 from channels.model import Channel, Conversation, Message, Outcome, Sender
 from channels.models import ConversationRow, MessageRow
 from channels.protect import TextSealer
@@ -56,11 +60,40 @@ def _conversation(row: ConversationRow) -> Conversation:
     )
 
 
+@dataclass(frozen=True)
+class NewMessage:
+    conversation_id: str
+    sender: Sender
+    text: str
+    author: str | None = None
+    client_ref: str | None = None
+
+
+@dataclass
+class _Batch:
+    """What one transaction knows: the conversations, refs already stored, next seq each."""
+
+    conversations: dict[str, ConversationRow]
+    refs: dict[tuple[str, str], Message]
+    next_seq: dict[str, int] = field(default_factory=dict)
+
+
 class ConversationStore:
-    def __init__(self, storage: Storage, sealer: TextSealer, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        sealer: TextSealer,
+        clock: Clock = utc_now,
+        *,
+        window_s: float = 0.002,
+        max_batch: int = 200,
+    ) -> None:
         self._storage = storage
         self.sealer = sealer
         self._clock = clock
+        self.messages_in = GroupCommit[NewMessage, tuple[Message, bool]](
+            self._commit_messages, window_s=window_s, max_batch=max_batch
+        )
 
     async def _write(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         for attempt in range(_RETRIES):
@@ -113,42 +146,81 @@ class ConversationStore:
         author: str | None = None,
         client_ref: str | None = None,
     ) -> tuple[Message, bool]:
-        """(the stored message, True when new; False when ``client_ref`` was seen)."""
+        """(the stored message, True when new; False when ``client_ref`` was seen).
 
-        async def work(session: AsyncSession) -> tuple[Message, bool]:
-            conv = await self._row(session, conversation_id)
-            if client_ref is not None:
-                seen = await session.scalar(
-                    select(MessageRow).where(
-                        MessageRow.conversation_id == conversation_id,
-                        MessageRow.client_ref == client_ref,
-                    )
-                )
-                if seen is not None:
-                    return self._message(seen), False
-            if conv.ended_at is not None:
-                raise ConversationClosed(f"conversation {conversation_id} has ended")
-            last = await session.scalar(
-                select(func.max(MessageRow.seq)).where(
-                    MessageRow.conversation_id == conversation_id
-                )
-            )
-            seq = (last or 0) + 1
-            row = MessageRow(
-                conversation_id=conversation_id,
-                seq=seq,
-                at=self._clock(),
-                sender=sender.value,
-                author=author,
-                body_enc=self.sealer.seal(text, conversation_id, seq),
-                key_id=self.sealer.key_id,
-                client_ref=client_ref,
-            )
-            session.add(row)
+        Returns once the transaction holding it committed (group commit)."""
+        item = NewMessage(conversation_id, sender, text, author, client_ref)
+        return await self.messages_in.submit(item)
+
+    async def _commit_messages(
+        self, items: Sequence[NewMessage]
+    ) -> list[tuple[Message, bool] | BaseException]:
+        async def work(session: AsyncSession) -> list[tuple[Message, bool] | BaseException]:
+            batch = await self._load(session, items)
+            out: list[tuple[Message, bool] | BaseException] = []
+            for item in items:
+                try:
+                    out.append(self._insert(session, batch, item))
+                except (UnknownConversation, ConversationClosed) as exc:
+                    out.append(exc)
             await session.flush()
-            return Message(conversation_id, seq, row.at, sender, author, text), True
+            return out
 
         return await self._write(work)
+
+    async def _load(self, session: AsyncSession, items: Sequence[NewMessage]) -> _Batch:
+        """Three reads for the whole batch, not three per message."""
+        ids = sorted({i.conversation_id for i in items})
+        convs = await session.scalars(select(ConversationRow).where(ConversationRow.id.in_(ids)))
+        refs = sorted({i.client_ref for i in items if i.client_ref is not None})
+        seen: Sequence[MessageRow] = []
+        if refs:
+            found = await session.scalars(
+                select(MessageRow).where(
+                    MessageRow.conversation_id.in_(ids), MessageRow.client_ref.in_(refs)
+                )
+            )
+            seen = found.all()
+        lasts = await session.execute(
+            select(MessageRow.conversation_id, func.max(MessageRow.seq))
+            .where(MessageRow.conversation_id.in_(ids))
+            .group_by(MessageRow.conversation_id)
+        )
+        batch = _Batch(
+            conversations={c.id: c for c in convs},
+            refs={(r.conversation_id, r.client_ref or ""): self._message(r) for r in seen},
+        )
+        batch.next_seq = {cid: (last or 0) + 1 for cid, last in lasts}
+        return batch
+
+    def _insert(
+        self, session: AsyncSession, batch: _Batch, item: NewMessage
+    ) -> tuple[Message, bool]:
+        cid, ref = item.conversation_id, item.client_ref
+        conv = batch.conversations.get(cid)
+        if conv is None:
+            raise UnknownConversation(f"no conversation {cid}")
+        if ref is not None and (cid, ref) in batch.refs:
+            return batch.refs[(cid, ref)], False
+        if conv.ended_at is not None:
+            raise ConversationClosed(f"conversation {cid} has ended")
+        seq = batch.next_seq.get(cid, 1)
+        batch.next_seq[cid] = seq + 1
+        row = MessageRow(
+            conversation_id=cid,
+            seq=seq,
+            at=self._clock(),
+            sender=item.sender.value,
+            author=item.author,
+            body_enc=self.sealer.seal(item.text, cid, seq),
+            key_id=self.sealer.key_id,
+            client_ref=ref,
+        )
+        session.add(row)
+        message = Message(cid, seq, row.at, item.sender, item.author, item.text)
+        if ref is not None:
+            batch.refs[(cid, ref)] = message
+        return message, True
 
     async def assign(self, conversation_id: str, consultant: str) -> Conversation:
         async def work(session: AsyncSession) -> Conversation:
