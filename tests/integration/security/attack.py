@@ -6,7 +6,7 @@ While the carrier's host places citizen calls, the attacker's host runs sipvicio
 svwar, svcrack) and a REGISTER flood at 100/s with SIPp (bounded in count and time). Measured:
 whether any registration or call of the attacker succeeded, whether svwar told existing
 consultants from unknown names, how long after the attack began its source was banned (AMI
-security events -> a policy-routing rule), when it was unbanned, and the carrier calls'
+security events -> an nftables set), when it was unbanned, and the carrier calls'
 success rate.
 """
 
