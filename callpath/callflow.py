@@ -21,7 +21,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -160,6 +160,10 @@ class CallbackDesk(Protocol):
     ) -> None: ...
 
 
+async def no_texts() -> TextSender | None:
+    return None
+
+
 @dataclass(frozen=True)
 class FlowSetup:
     """What a citizen's call needs."""
@@ -185,7 +189,7 @@ class FlowSetup:
     # Where the key witness reads AMI events (the engine: the live model's feed); None: ``ami``.
     events: AmiEventSource | None = None
     # The SMS sender of the after-hours text offer, asked per call (None: no offer is made).
-    texts: Callable[[], TextSender | None] = lambda: None
+    texts: Callable[[], Awaitable[TextSender | None]] = no_texts
 
 
 class CallFlow:
@@ -276,7 +280,7 @@ class CallFlow:
         # A video call (sign language) enters the menu at its video entry, past the audio menus.
         video = await negotiated_video(session, session.uniqueid)
         entry = menu_entry(session.variables.get("agi_dnid", ""), video)
-        texts = setup.texts()
+        texts = await setup.texts()
         try:
             outcome = await run_menu(
                 session,

@@ -1,8 +1,9 @@
 """The after-hours "send me a text" offer: one SMS with the chat link and the chat hours.
 
 Invariants:
-- The offer is made only when it can be kept: an SMS gateway is configured and the caller's
-  number is dialable (``offer_tags``). Otherwise the menu plays the closed options without it.
+- The offer is made only when it can be kept: an SMS gateway is configured and listening
+  (``gateway_listening``, asked at the call's start) and the caller's number is dialable
+  (``offer_tags``). Otherwise the menu plays the closed options without it.
 - On acceptance exactly one SMS is handed to the gateway, in the caller's language; the caller
   hears ``sms_sent`` only when the gateway accepted it, otherwise ``sms_failed`` (an apology),
   and the refusal is logged. Nothing is kept for later: the caller was told it failed.
@@ -12,6 +13,8 @@ Invariants:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -41,6 +44,19 @@ class TextSender:
 
     send: SendSms
     chat_url: str
+
+
+async def gateway_listening(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    """Whether the SMS gateway's sendsms port accepts a connection now."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            _, writer = await asyncio.open_connection(host, port)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
 
 
 def offer_tags(sender: TextSender | None, caller: str | None) -> dict[str, str]:

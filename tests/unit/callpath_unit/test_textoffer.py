@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from callpath.textoffer import TextSender, keep_offer, offer_tags
+from callpath.textoffer import TextSender, gateway_listening, keep_offer, offer_tags
 from channels.sms.codec import SmsRefused
 from ivr.agi import AgiSession
 
@@ -81,3 +83,12 @@ def test_the_offer_is_made_only_with_a_gateway_and_a_dialable_number() -> None:
     assert offer_tags(None, "01012345678") == {}
     assert offer_tags(sender, "anonymous") == {}
     assert offer_tags(sender, None) == {}
+
+
+async def test_a_gateway_is_offered_only_while_it_listens() -> None:
+    server = await asyncio.start_server(lambda _r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        assert await gateway_listening("127.0.0.1", port)
+    await server.wait_closed()
+    assert not await gateway_listening("127.0.0.1", port)
