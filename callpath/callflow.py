@@ -21,7 +21,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,6 +40,7 @@ from callpath.ports import (
     RecordingSink,
 )
 from callpath.recguard import GuardSetup, confirm_recording
+from callpath.textoffer import OFFER_TARGET, TextSender, keep_offer, offer_tags
 from common.dialstring import dialable_number
 from cti.ami.client import AmiEventSource
 from cti.ami.messages import AmiEvent
@@ -159,6 +160,10 @@ class CallbackDesk(Protocol):
     ) -> None: ...
 
 
+async def no_texts() -> TextSender | None:
+    return None
+
+
 @dataclass(frozen=True)
 class FlowSetup:
     """What a citizen's call needs."""
@@ -183,6 +188,8 @@ class FlowSetup:
     before_serve: Callable[[str], None] = lambda _caller: None
     # Where the key witness reads AMI events (the engine: the live model's feed); None: ``ami``.
     events: AmiEventSource | None = None
+    # The SMS sender of the after-hours text offer, asked per call (None: no offer is made).
+    texts: Callable[[], Awaitable[TextSender | None]] = no_texts
 
 
 class CallFlow:
@@ -273,6 +280,7 @@ class CallFlow:
         # A video call (sign language) enters the menu at its video entry, past the audio menus.
         video = await negotiated_video(session, session.uniqueid)
         entry = menu_entry(session.variables.get("agi_dnid", ""), video)
+        texts = await setup.texts()
         try:
             outcome = await run_menu(
                 session,
@@ -284,6 +292,7 @@ class CallFlow:
                 entry=entry,
                 on_progress=live,
                 keys=keys,
+                tags=offer_tags(texts, caller),
             )
         finally:
             await live.flush()
@@ -301,8 +310,11 @@ class CallFlow:
             "priority": outcome.priority,
         }
         await setup.calls.call_routed(call_id, outcome.language, service, journey)
-        if outcome.target in OFFERS:
-            # Outside hours the menu offers a call-back or an SMS answer; it confirmed it.
+        if outcome.target == OFFER_TARGET:
+            # The SMS is sent now; the caller hears whether it was.
+            await keep_offer(session, texts, caller, outcome.language, setup.prompts.pbx_dir)
+        elif outcome.target in OFFERS:
+            # Outside hours the menu offers a call-back; it confirmed it.
             await setup.callbacks.request_later(
                 session, outcome.language, reason="after-hours", kind=outcome.target or ""
             )

@@ -31,6 +31,7 @@ from callpath.acd_ami import AcdAmiBridge
 from callpath.callbacks import Callbacks, CallbackSetup, journal_sizes
 from callpath.callflow import CallFlow, FlowSetup
 from callpath.recguard import GuardSetup, confirm_recording
+from callpath.textoffer import TextSender, gateway_listening
 from care.acd_dial import AcdCallbackDial, free_consultants
 from care.dialer import CallbackDialer
 from care.notify import CallbackNotifier
@@ -186,9 +187,20 @@ class Engine:
                 consultant_connected=self.consultant_connected,
                 before_serve=self.faults.maybe_crash_ivr,
                 events=self.live.events,
+                texts=self.sms_offer,
             )
         )
         return guard
+
+    async def sms_offer(self) -> TextSender | None:
+        """The IVR's after-hours SMS offer: only with an SMS gateway configured and listening."""
+        channels = self.channels
+        if channels is None or channels.gateway is None:
+            return None
+        kannel = channels.settings.kannel
+        if not await gateway_listening(kannel.host, kannel.sendsms_port):
+            return None
+        return TextSender(channels.send_sms, channels.settings.chat_url)
 
     # Services for call handling ---------------------------------------------------------
     async def hangup_channel(self, channel: str) -> None:

@@ -26,7 +26,7 @@ import asyncio
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,18 +168,21 @@ async def run_menu(
     entry: str = "",
     on_progress: Progress | None = None,
     keys: KeyQueue | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> IvrOutcome:
     """Walk ``menu`` with the caller until it routes the call or the caller chose to end it.
 
     ``language`` is the caller's language until the menu sets one (IvrSettings.default_language);
     ``entry`` (e.g. the dialed number, ``agi_dnid``) picks one of the menu's ``entries``;
     ``on_progress`` sees each new state (language, tags, journey) as it happens; ``keys`` is
-    the call's key queue when a witness (AMI) feeds it.
+    the call's key queue when a witness (AMI) feeds it; ``tags`` are the call's tags before
+    the menu starts (what the engine can offer this caller, e.g. an SMS).
     """
     # Not ``keys or KeyQueue()``: an empty queue is falsy, and the caller's witnessed queue
     # would be swapped for a private one (every witnessed key then "left unused").
     runner = _Runner(session, prompts, recognizer, KeyQueue() if keys is None else keys)
-    state, actions = step(menu, initial_state(menu, language), Started(entry), clock())
+    start = initial_state(menu, language).with_tags(dict(tags or {}))
+    state, actions = step(menu, start, Started(entry), clock())
     while True:
         if on_progress is not None:
             on_progress(state)

@@ -19,7 +19,15 @@ from ivr.menu.events import (
     SpeechRecognized,
 )
 from ivr.menu.loader import Menu
-from ivr.menu.spec import CollectNode, EndNode, MenuSpec, PlayNode, RouteNode, parse_prompt_ref
+from ivr.menu.spec import (
+    BranchNode,
+    CollectNode,
+    EndNode,
+    MenuSpec,
+    PlayNode,
+    RouteNode,
+    parse_prompt_ref,
+)
 from ivr.menu.state import Mark, Phase
 from ivr.menu.validate import successors
 from ivr.prompts.manifest import PromptManifest
@@ -105,8 +113,11 @@ def test_no_consultant_is_reached_without_the_recording_notice(menu: Menu) -> No
 
 def test_the_menu_reaches_every_service_and_offer(menu: Menu) -> None:
     targets = {n.target for n in menu.spec.nodes.values() if isinstance(n, RouteNode)}
-    # No SMS is ever sent (there is no gateway), so the menu does not offer one.
-    assert targets == set(TARGETS) - {"sms"}
+    # The SMS offer sits behind the tag the call path sets only when it can send one.
+    assert targets == set(TARGETS)
+    offers = menu.spec.nodes["closed_offers"]
+    assert isinstance(offers, BranchNode) and offers.tag == "sms_offer"
+    assert offers.cases == {"yes": "closed_menu_sms"} and offers.default == "closed_menu"
     assert set(SERVICES) <= targets
 
 

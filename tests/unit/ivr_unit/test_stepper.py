@@ -360,3 +360,20 @@ def test_the_129_line_enters_at_its_own_node(
     else:
         assert isinstance(walk.last, RouteTo) and walk.last.target == target
         assert walk.last.tag("line") == "129"
+
+
+@pytest.mark.parametrize(("digit", "target"), [("2", "sms"), ("1", "callback"), ("3", "general")])
+def test_the_sms_offer_is_made_only_when_the_call_path_can_send_it(
+    menu: Menu, digit: str, target: str
+) -> None:
+    walk = Walk(menu, WEEKDAY_NIGHT)
+    walk.state = walk.state.with_tags({"sms_offer": "yes"})
+    walk.to_language_menu()
+    walk.send(DigitsReceived("2"))
+    walk.send(PromptFinished())
+    (offers,) = walk.send(PromptFinished())
+    assert isinstance(offers, Collect)
+    assert offers.prompts == (PromptRef("closed_options_sms", "en"),)
+    walk.send(DigitsReceived(digit))
+    assert isinstance(walk.last, RouteTo) and walk.last.target == target
+    assert walk.last.tag("language") == "en"
