@@ -33,7 +33,9 @@ from dasan.security.defaults import (
     secret_findings,
 )
 
-AMI_READ = frozenset({"system", "call", "agent", "dtmf", "reporting", "dialplan", "security"})
+AMI_READ = frozenset(
+    {"system", "call", "agent", "dtmf", "reporting", "dialplan", "security", "user"}
+)
 AMI_WRITE = frozenset({"system", "call", "agent", "reporting", "originate"})
 TRUNK = "citizens"
 BENCH = "bench"
