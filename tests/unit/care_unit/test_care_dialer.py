@@ -27,22 +27,24 @@ SEOUL_0859 = dt.datetime(2026, 12, 1, 23, 59, tzinfo=dt.UTC)  # 08:59 in Seoul
 
 
 class FakeDial:
-    def __init__(self, answers: list[bool]) -> None:
+    """Answers per number, in order (attempts run side by side: their order is not fixed)."""
+
+    def __init__(self, answers: dict[str, list[bool]]) -> None:
         self.answers = answers
         self.dialed: list[DialRequest] = []
 
     async def dial(self, request: DialRequest) -> DialOutcome:
         self.dialed.append(request)
-        answered = self.answers.pop(0)
+        answered = self.answers[request.number].pop(0)
         return DialOutcome(answered, "answered" if answered else "no answer", "c-1")
 
 
 async def _settle(dialer: CallbackDialer) -> None:
-    for _ in range(200):
-        if dialer.in_flight == 0:
-            return
+    deadline = asyncio.get_running_loop().time() + 20.0
+    while dialer.in_flight:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("attempts did not end")
         await asyncio.sleep(0.01)
-    raise AssertionError("attempts did not end")
 
 
 def test_hours_and_slots_are_pure() -> None:
@@ -62,7 +64,7 @@ async def test_after_hours_request_dialed_at_opening_retried_then_given_up(
     await callbacks.add(source_key="a", number="0212345678", language="en", reason="after-hours")
     clock.advance(seconds=1)
     await callbacks.add(source_key="b", number="0298765432", language="ko", reason="after-hours")
-    fake = FakeDial([True, False, False])
+    fake = FakeDial({"0212345678": [True], "0298765432": [False, False]})
     settings = CareSettings(callback_concurrency=2)
     free = [2]
     dialer = CallbackDialer(
