@@ -3,8 +3,9 @@ steady tone gets no input at the node's timeout (never a recording to some maxim
 caller saying a menu word (espeak-ng Korean, through G.711) is recognized and the recording
 stops at the recognizer's end of utterance, before the timeout.
 
-Timings come from two places: the PBX's own AGIExecStart/AGIExecEnd events (how long RECORD
-FILE ran) and the journey in the call log (when the menu was entered and answered)."""
+Timings come from the journey in the call log (when the menu was entered and answered). The
+PBX's own AGIExecStart/AGIExecEnd events used to time RECORD FILE as well, but they are in the
+AMI class `agi`, which the engine's AMI user no longer reads (least privilege, issue 13)."""
 
 from __future__ import annotations
 
@@ -71,21 +72,6 @@ def ulaw(folder: Path, name: str, *sox_input: str, effects: tuple[str, ...] = ()
     return out
 
 
-def record_runs(recorder: AmiRecorder, uniqueid: str) -> list[float]:
-    """Seconds each RECORD FILE of the call ran, from the PBX's own AGI events."""
-    starts = {
-        e.get("CommandId"): e.timestamp
-        for e in recorder.where("AGIExecStart", Uniqueid=uniqueid)
-        if e.get("Command").startswith("RECORD FILE")
-    }
-    runs = []
-    for end in recorder.where("AGIExecEnd", Uniqueid=uniqueid):
-        start = starts.get(end.get("CommandId"))
-        if start is not None and end.timestamp is not None:
-            runs.append(end.timestamp - start)
-    return runs
-
-
 def first_answer(call: dict[str, Any]) -> tuple[dict[str, Any], float]:
     """The first answer at the speech node and the seconds from entering it, prompt excluded."""
     entries = call["journey"]["entries"]
@@ -133,23 +119,18 @@ async def test_a_tone_is_no_input_at_the_node_timeout_and_a_word_ends_listening(
 
     tone_id = citizen_uniqueid(recorder, TONE_CALLER)
     tone_answer, tone_listened_s = first_answer(log[tone_id])
-    tone_record = record_runs(recorder, tone_id)[0]
     word_id = citizen_uniqueid(recorder, WORD_CALLER)
     word_answer, word_listened_s = first_answer(log[word_id])
-    word_record = record_runs(recorder, word_id)[0]
     print(  # shown with -rP: the timings behind the assertions
-        f"node timeout {timeout_s} s; tone: RECORD FILE {tone_record:.2f} s, journey "
-        f"{tone_listened_s:.2f} s after the prompt; word: RECORD FILE {word_record:.2f} s, "
-        f"journey {word_listened_s:.2f} s, heard {word_answer.get('value')!r}"
+        f"node timeout {timeout_s} s; tone: journey {tone_listened_s:.2f} s after the prompt; "
+        f"word: journey {word_listened_s:.2f} s, heard {word_answer.get('value')!r}"
     )
 
     assert tone_answer["event"] == "no_input", log[tone_id]["journey"]
     assert timeout_s - 0.5 <= tone_listened_s <= timeout_s + 2.0, tone_listened_s
-    assert timeout_s - 0.3 <= tone_record <= timeout_s + 0.5, tone_record
 
     assert (word_answer["event"], word_answer.get("value")) == ("speech", WORD), log[word_id]
     assert word_listened_s < timeout_s - 1.0, word_listened_s
-    assert word_record < timeout_s - 1.0, word_record
 
     # Every recording the speech node made was deleted once recognized.
     assert not any(speech_dir(it_env.settings).glob("*.wav*"))
