@@ -204,9 +204,10 @@ async def test_well_help_and_silent_through_the_pbx(
     assert [e["detail"]["reason"] for e in opened] == ["no-contact"]
     told = next(e for e in silent if e["kind"] == "notification-pending")
     assert told["detail"]["tell"] == ["emergency_contact", "welfare_officer"]
-    # Nothing delivers notifications yet: they stay pending, never "delivered".
+    # The welfare officer's department got a care ticket (delivered); no SMS gateway runs in
+    # this test, so the emergency contact's notification stays pending, never "delivered".
     report = dasan_json(it_env, "safety", "report")
-    assert report["total"]["notifications"] == {"pending": 2}
+    assert report["total"]["notifications"] == {"pending": 1, "delivered": 1}
     assert report["total"]["people_reached"] == 3
     assert report["total"]["escalations_open"] == 1
     assert report["districts"]["gangnam"]["escalations_open"] == 1
