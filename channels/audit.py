@@ -8,6 +8,7 @@ Invariants:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -21,11 +22,16 @@ class ConversationFacts:
     duration_ms: int | None  # None while the conversation is open
 
 
-async def conversation_facts(storage: Storage) -> list[ConversationFacts]:
+async def conversation_facts(
+    storage: Storage, since: datetime | None = None
+) -> list[ConversationFacts]:
+    """Chat and SMS conversations started at or after ``since`` (all when None), like the
+    calls and recordings an audit window holds."""
+    query = select(ConversationRow.id, ConversationRow.started_at, ConversationRow.ended_at)
+    if since is not None:
+        query = query.where(ConversationRow.started_at >= since)
     async with storage.session() as session:
-        rows = await session.execute(
-            select(ConversationRow.id, ConversationRow.started_at, ConversationRow.ended_at)
-        )
+        rows = await session.execute(query)
         out = []
         for cid, started, ended in rows:
             duration = (

@@ -181,7 +181,7 @@ async def audit_storage(
     finished, in_progress = finished_calls(facts.calls, facts.cdr, cfg)
     known = {c.uniqueid for c in facts.calls} | set(facts.cdr)
     # Chat and SMS conversations: their sealed transcript is their recording.
-    for conv in await conversation_facts(storage):
+    for conv in await conversation_facts(storage, since):
         known.add(conv.id)
         if conv.duration_ms is None:
             in_progress.append(conv.id)
