@@ -6,41 +6,24 @@ which also works inside the test network namespace); the database is dropped at 
 
 from __future__ import annotations
 
-import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from knowledge.analyze import Analyzer
 from knowledge.settings import KnowledgeSettings
 from knowledge.system import KnowledgeBase
-
-DEFAULT_URL = "postgresql+asyncpg://root@/dasan_test?host=/var/run/postgresql"
-
-
-async def _admin(url: URL, statement: str) -> None:
-    engine = create_async_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
+from tests.integration.support import PG_SOCKET, create_database, drop_database
 
 
 @pytest.fixture(scope="session")
 def kb_pg_url() -> Iterator[str]:
-    base = make_url(os.environ.get("DASAN_TEST_PG_URL", DEFAULT_URL))
-    name = f"{base.database or 'dasan_test'}_kb_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(base, f'CREATE DATABASE "{name}"'))
+    """A database of its own for the knowledge base's PostgreSQL tests."""
+    name = create_database("dasan_test_kb")
     try:
-        yield base.set(database=name).render_as_string(hide_password=False)
+        yield f"postgresql+asyncpg://root@/{name}?host={PG_SOCKET}"
     finally:
-        asyncio.run(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(name)
 
 
 @pytest.fixture(scope="session")
