@@ -192,11 +192,19 @@ class FlowSetup:
     texts: Callable[[], Awaitable[TextSender | None]] = no_texts
 
 
+# Calls the engine served whose channel may still go on in the dialplan (the survey), kept
+# until their after-call session or their hang-up; past this many the oldest are forgotten
+# (AMI down: no Hangup events to forget them by).
+_MAX_AFTER_CALL = 10_000
+
+
 class CallFlow:
     def __init__(self, setup: FlowSetup) -> None:
         self._setup = setup
         # Keys each channel received, from AMI: AGI drops those pressed between commands.
         self.keys = KeyWitnesses(lambda: setup.ami.connected)
+        # call id -> the clock of a call this engine ended, while its channel may go on.
+        self._served: dict[str, _Elapsed] = {}
 
     async def watch_keys(self) -> None:
         """Feed ``keys`` from AMI (DTMFEnd received by a channel) for the engine's lifetime."""
@@ -213,6 +221,20 @@ class CallFlow:
                 self.keys.key(item.uniqueid, digit)
             elif item.name == "Hangup":
                 self.keys.channel_gone(item.uniqueid)
+                self._served.pop(item.uniqueid, None)
+
+    async def after_call(
+        self, session: AgiSession, serve: Callable[[AgiSession], Awaitable[None]]
+    ) -> None:
+        """The citizen's channel after the engine served the call (the dialplan's survey):
+        the call goes on, and so does its recording, so its end is written again when this
+        session ends, on the same clock as the first end (answer plus monotonic time)."""
+        elapsed = self._served.pop(session.uniqueid, None)
+        try:
+            await serve(session)
+        finally:
+            if elapsed is not None:
+                await self._setup.calls.call_ended(session.uniqueid, elapsed.end())
 
     async def handle(self, session: AgiSession) -> None:
         setup = self._setup
@@ -252,8 +274,14 @@ class CallFlow:
             setup.acd.close_ticket(call_id)
             if ends_here:
                 await setup.calls.call_ended(call_id, elapsed.end())
+                self._remember_served(call_id, elapsed)
                 if rec_path:
                     await setup.recordings.recording_closed(session.uniqueid, rec_path)
+
+    def _remember_served(self, call_id: str, elapsed: _Elapsed) -> None:
+        self._served[call_id] = elapsed
+        while len(self._served) > _MAX_AFTER_CALL:
+            del self._served[next(iter(self._served))]
 
     def _withdraw(self, call_id: str) -> None:
         """The call left the engine for the fallback: take it out of the ACD (a consultant

@@ -213,6 +213,10 @@ class Engine:
         await self.recordings.calls.consultant_joined(call_id, consultant_id, role="consultant")
 
     async def _survey(self, session: AgiSession) -> None:
+        """The dialplan's after-call step: the survey when enabled; the call's end either way."""
+        await self.flow.after_call(session, self._survey_questions)
+
+    async def _survey_questions(self, session: AgiSession) -> None:
         if self.settings.care.survey_enabled:
             prompts = self.settings.ivr.prompts_pbx_dir
             await SurveyCall(self.care.survey, prompts).handle(session)

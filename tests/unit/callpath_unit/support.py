@@ -127,6 +127,7 @@ class FakeCallLog:
 
     def __init__(self, failing: Sequence[str] = ()) -> None:
         self.writes: list[tuple[str, str, tuple[Any, ...]]] = []
+        self.ends: list[dt.datetime] = []  # each call_ended's time, in order
         self.failing = set(failing)
 
     def _write(self, kind: str, call_id: str, *args: Any) -> None:
@@ -172,6 +173,7 @@ class FakeCallLog:
 
     async def call_ended(self, call_id: str, ended_at: dt.datetime) -> None:
         self._write("ended", call_id)
+        self.ends.append(ended_at)
 
 
 class FakePipeline:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import time
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,40 @@ async def test_a_caller_hanging_up_in_the_menu_ends_the_call_and_its_recording(
     assert rig.pipeline.closed == [(UID, REC)]
     assert "SET VARIABLE DASAN_DONE 1" not in peer.commands
     assert rig.acd.state.calls == {} and rig.acd.ticket(UID) is None
+    rig.acd.close()
+
+
+async def test_the_after_call_survey_moves_the_calls_end_to_the_end_of_the_channel(
+    tmp_path: Path,
+) -> None:
+    """The dialplan's survey runs on the citizen's channel after the engine ended the call:
+    the recording goes on, so the call log's end must too (it was the IVR session's end)."""
+    rig = Rig(tmp_path, NoAmi())
+    script = start_of_call({"STREAM FILE": HANGUP, "GET DATA": HANGUP, "WAIT FOR DIGIT": HANGUP})
+    async with agi_call(rig.flow.handle, script, uniqueid=UID):
+        pass
+    assert rig.calls.kinds()[-1] == "ended"
+    first_end = rig.calls.ends[-1]
+    surveyed: list[str] = []
+
+    async def survey(session: AgiSession) -> None:
+        surveyed.append(session.uniqueid)
+        started = time.monotonic()
+        await eventually(lambda: time.monotonic() - started >= 0.2, "the survey's time passed")
+
+    async with agi_call(
+        lambda session: rig.flow.after_call(session, survey), replies({}), uniqueid=UID
+    ):
+        pass
+    assert surveyed == [UID]
+    assert rig.calls.kinds()[-2:] == ["ended", "ended"]
+    assert rig.calls.ends[-1] - first_end >= dt.timedelta(seconds=0.2)
+    # A second after-call session for the same channel (or an unknown one) writes nothing.
+    async with agi_call(
+        lambda session: rig.flow.after_call(session, survey), replies({}), uniqueid=UID
+    ):
+        pass
+    assert len(rig.calls.ends) == 2
     rig.acd.close()
 
 
