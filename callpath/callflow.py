@@ -203,8 +203,9 @@ class CallFlow:
         self._setup = setup
         # Keys each channel received, from AMI: AGI drops those pressed between commands.
         self.keys = KeyWitnesses(lambda: setup.ami.connected)
-        # call id -> the clock of a call this engine ended, while its channel may go on.
-        self._served: dict[str, _Elapsed] = {}
+        # call id -> the clock and recording of a call this engine ended, while its channel
+        # may go on.
+        self._served: dict[str, tuple[_Elapsed, str | None]] = {}
 
     async def watch_keys(self) -> None:
         """Feed ``keys`` from AMI (DTMFEnd received by a channel) for the engine's lifetime."""
@@ -228,13 +229,17 @@ class CallFlow:
     ) -> None:
         """The citizen's channel after the engine served the call (the dialplan's survey):
         the call goes on, and so does its recording, so its end is written again when this
-        session ends, on the same clock as the first end (answer plus monotonic time)."""
-        elapsed = self._served.pop(session.uniqueid, None)
+        session ends, on the same clock as the first end (answer plus monotonic time), and the
+        recording is handed to the pipeline again (it was still growing the first time)."""
+        served = self._served.pop(session.uniqueid, None)
         try:
             await serve(session)
         finally:
-            if elapsed is not None:
+            if served is not None:
+                elapsed, rec_path = served
                 await self._setup.calls.call_ended(session.uniqueid, elapsed.end())
+                if rec_path:
+                    await self._setup.recordings.recording_closed(session.uniqueid, rec_path)
 
     async def handle(self, session: AgiSession) -> None:
         setup = self._setup
@@ -274,12 +279,12 @@ class CallFlow:
             setup.acd.close_ticket(call_id)
             if ends_here:
                 await setup.calls.call_ended(call_id, elapsed.end())
-                self._remember_served(call_id, elapsed)
+                self._remember_served(call_id, elapsed, rec_path)
                 if rec_path:
                     await setup.recordings.recording_closed(session.uniqueid, rec_path)
 
-    def _remember_served(self, call_id: str, elapsed: _Elapsed) -> None:
-        self._served[call_id] = elapsed
+    def _remember_served(self, call_id: str, elapsed: _Elapsed, rec_path: str | None) -> None:
+        self._served[call_id] = (elapsed, rec_path)
         while len(self._served) > _MAX_AFTER_CALL:
             del self._served[next(iter(self._served))]
 

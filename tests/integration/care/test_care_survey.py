@@ -5,6 +5,7 @@ stored with that call (its uniqueid), and the supervisors' report shows only the
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from care.models import SurveyRow
 from common.storage import Storage
 from dasan.sipp import CitizenCalls, ConsultantUas, Dtmf, ensure_media, run_citizens
+from recordings.audit import AuditReport, audit
 from tests.integration.support import (
     AmiRecorder,
     EngineProcess,
@@ -45,6 +47,7 @@ async def test_the_citizen_rates_the_call_after_the_consultant_hangs_up(
     engine: EngineProcess, recorder: AmiRecorder, sipp_dir: Path, it_env: ItEnv
 ) -> None:
     await asyncio.to_thread(ensure_media, sipp_dir / "media")
+    since = dt.datetime.now(dt.UTC)
     # Korean, general line typed ahead; the consultant talks 3 s and hangs up (~8 s in); the
     # question plays next: "4" at ~13 s. After the thanks the PBX hangs up (the BYE the
     # citizen's scenario waits for).
@@ -62,3 +65,16 @@ async def test_the_citizen_rates_the_call_after_the_consultant_hangs_up(
     assert stored[uniqueid] == 4
     report = dasan_json(it_env, "report", "survey", "--daily")
     assert [(r["answers"], r["average"], r["score_4"]) for r in report] == [(1, 4.0, 1)]
+
+    # The survey is part of the call: the call log's end is the channel's, not the end of the
+    # engine's IVR session, so the recording (which ran on) is as long as the call.
+    def settled(audited: AuditReport) -> bool:
+        return not audited.in_progress and audited.recordings_checked >= 1
+
+    audited = await eventually(
+        lambda: asyncio.to_thread(audit, it_env.settings, since=since),
+        settled,
+        60,
+        "the survey call's recording cataloged",
+    )
+    assert audited.ok, audited.gaps

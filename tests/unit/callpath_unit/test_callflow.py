@@ -176,6 +176,7 @@ async def test_the_after_call_survey_moves_the_calls_end_to_the_end_of_the_chann
     assert surveyed == [UID]
     assert rig.calls.kinds()[-2:] == ["ended", "ended"]
     assert rig.calls.ends[-1] - first_end >= dt.timedelta(seconds=0.2)
+    assert rig.pipeline.closed == [(UID, REC), (UID, REC)]  # handed over again, now complete
     # A second after-call session for the same channel (or an unknown one) writes nothing.
     async with agi_call(
         lambda session: rig.flow.after_call(session, survey), replies({}), uniqueid=UID
