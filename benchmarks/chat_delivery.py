@@ -49,7 +49,7 @@ MESSAGES = 5
 PORT = 18121
 
 
-def _auth(token: str, origin: str) -> Principal | None:
+async def _auth(token: str, origin: str) -> Principal | None:
     return Principal(token, Role.CONSULTANT, origin) if token.startswith("c") else None
 
 

@@ -19,9 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dasan.load.stats import rounded
-
 from benchmarks.pbx_env import BenchEnv, Processes
+from common.stats import rounded
 from dasan.config import load_settings
 from dasan.load.profile import Profile
 from dasan.load.report import build_report

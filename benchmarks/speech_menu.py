@@ -47,7 +47,7 @@ from typing import Any
 
 import psutil
 
-from benchmarks.ivr_sessions import SEOUL_NOON, percentiles_ms
+from benchmarks.ivr_sessions import SEOUL_NOON
 from benchmarks.speech_fake_pbx import (
     HEARD_VARIABLE,
     Tally,
@@ -56,6 +56,7 @@ from benchmarks.speech_fake_pbx import (
     tone_source,
     word_sources,
 )
+from common.stats import percentiles
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "speech_menu.json"
@@ -227,7 +228,7 @@ def summarize(
     callers, workers, streams = pool
     engine_cpu, worker_cpu = cpu
     listening = tally.speech_listen_s + tally.keys_only_listen_s
-    turnaround = percentiles_ms(tally.turnaround_s)
+    turnaround = percentiles(tally.turnaround_s, (50, 99), scale=1000, digits=2)
     return {
         "callers": callers,
         "pool": {"workers": workers, "streams_per_worker": streams, "slots": workers * streams},
@@ -244,7 +245,9 @@ def summarize(
         },
         "loop_lag_ms": report["lag_ms"],
         "turnaround_ms": {**turnaround, "commands": len(tally.turnaround_s)},
-        "speech_answer_after_record_ms": percentiles_ms(tally.after_record_s),
+        "speech_answer_after_record_ms": percentiles(
+            tally.after_record_s, (50, 99), scale=1000, digits=2
+        ),
         "cpu": {
             "engine_cores": round(engine_cpu / duration_s, 3),
             "workers_cores": round(worker_cpu / duration_s, 3),

@@ -17,7 +17,7 @@ import asyncio
 import hmac
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
@@ -35,7 +35,7 @@ from cti.web.endpoint import ANY_ROLE, PUBLIC, Access, Endpoint, from_route
 from cti.web.errors import error_response
 
 log = logging.getLogger("dasan.channels.web")
-Authenticate = Callable[[str, str], Principal | None]
+Authenticate = Callable[[str, str], Awaitable[Principal | None]]
 WS_MAX_BYTES = 64 * 1024
 _PAGES = {
     "/chat": ("chat.html", "text/html"),
@@ -239,7 +239,7 @@ class ChannelRoutes:
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=WS_MAX_BYTES)
         await ws.prepare(request)
         token = await _first_token(ws)
-        principal = self._authenticate(token, request.remote or "?") if token else None
+        principal = await self._authenticate(token, request.remote or "?") if token else None
         if principal is None or principal.role is not Role.CONSULTANT:
             await ws.send_json(
                 {

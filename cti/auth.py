@@ -338,6 +338,9 @@ class Authenticator:
         self._max_address_failures = max_address_failures
         self._dummy_hash: str | None = None
         self._pool = concurrent.futures.ThreadPoolExecutor(hash_workers, "scrypt")
+        # The store's reads for each request (a database round trip with SqlUserStore) run
+        # here, never on the event loop that also carries call control.
+        self._lookups = concurrent.futures.ThreadPoolExecutor(4, "auth-lookup")
         self._max_pending = max_pending
         self._pending = 0
 
@@ -392,14 +395,21 @@ class Authenticator:
         self._sessions[token_hash(token)] = _Session(user.user_id, user.role, now + self._ttl)
         return IssuedToken(token, user.user_id, user.role, now + self._ttl)
 
+    async def authenticate_async(self, token: str, origin: str) -> Principal | None:
+        """``authenticate`` off the event loop (the store may block on its database)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._lookups, self.authenticate, token, origin)
+
     def authenticate(self, token: str, origin: str) -> Principal | None:
+        """The token's principal, reading the store (blocking: from a worker thread, or
+        through ``authenticate_async``); safe to run in several threads at once."""
         digest = token_hash(token)
         session = self._sessions.get(digest)
         if session is not None:
             user = self._store.get(session.user_id)  # removed or changed: at once
             if session.expires_at > self._clock() and user is not None:
                 return Principal(user.user_id, user.role, origin)
-            del self._sessions[digest]
+            self._sessions.pop(digest, None)
             return None
         for api in self._store.api_tokens():
             if hmac.compare_digest(api.token_hash, digest):

@@ -140,7 +140,7 @@ async def start_web(engine: Engine) -> web.AppRunner:
         *engine.safety.routes(PRINCIPAL),
         *CareApi(engine.care, engine.recordings.calls).endpoints(),
     ]
-    channels = ChannelRoutes(engine.channels, auth.authenticate) if engine.channels else None
+    channels = ChannelRoutes(engine.channels, auth.authenticate_async) if engine.channels else None
     if channels is not None:
         extra += channels.endpoints()
     app = create_app(center, auth, extra, registry=registry, settings=settings.http)

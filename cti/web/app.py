@@ -57,7 +57,7 @@ def create_app(
     config = WsConfig(
         settings.ws_auth_timeout_s, settings.ws_send_timeout_s, settings.center_timeout_s
     )
-    hub = WebSocketHub(center, auth.authenticate, config, metrics.ws_clients.set)
+    hub = WebSocketHub(center, auth.authenticate_async, config, metrics.ws_clients.set)
     api = [
         *SessionApi(auth).endpoints(),
         *ConsultantApi(center).endpoints(),
@@ -165,7 +165,7 @@ def _authenticator(auth: Authenticator) -> Middleware:
         if not token and request.path == "/ws":
             token = request.query.get("token", "")
         if token:
-            principal = auth.authenticate(token, request.remote or "unknown")
+            principal = await auth.authenticate_async(token, request.remote or "unknown")
             if principal is not None:
                 request[PRINCIPAL] = principal
         return await handler(request)

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,7 +106,7 @@ class WebSocketHub:
     def __init__(
         self,
         center: ContactCenter,
-        authenticate: Callable[[str, str], Principal | None],
+        authenticate: Callable[[str, str], Awaitable[Principal | None]],
         config: WsConfig,
         on_count: Callable[[int], None],
     ) -> None:
@@ -165,7 +165,7 @@ class WebSocketHub:
         token = data.get("token") if isinstance(data, dict) else None
         if not isinstance(token, str) or data.get("type") != "auth":
             return None
-        return self._authenticate(token, origin)
+        return await self._authenticate(token, origin)
 
     async def _serve(self, ws: web.WebSocketResponse, principal: Principal) -> None:
         async with contextlib.aclosing(self._center.subscribe()) as events:

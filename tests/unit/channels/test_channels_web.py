@@ -19,7 +19,7 @@ from cti.web.dispatch import PRINCIPAL
 SCRIPT = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
 
 
-def _auth(token: str, origin: str) -> Principal | None:
+async def _auth(token: str, origin: str) -> Principal | None:
     return Principal(token, Role.CONSULTANT, origin) if token.startswith("c0") else None
 
 

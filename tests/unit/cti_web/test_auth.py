@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from cti.auth import (
     DemoUserStore,
     JsonUserStore,
     MemoryUserStore,
+    User,
     build_authenticator,
     demo_password,
     hash_password,
@@ -57,6 +60,38 @@ def test_demo_password_is_stable_and_per_id() -> None:
     assert demo_password("c0001", "s") != demo_password("c0002", "s")
     assert demo_password("c0001", "s") != demo_password("c0001", "t")
     assert len(demo_password("admin", "s")) == 12
+
+
+class SlowStore(MemoryUserStore):
+    """A store whose reads wait until released (a database that answers slowly)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.reading = threading.Event()
+
+    def get(self, user_id: str) -> User | None:
+        self.reading.set()
+        assert self.release.wait(10), "never released"
+        return super().get(user_id)
+
+
+async def test_a_slow_user_store_never_holds_the_event_loop(clock: ManualClock) -> None:
+    store = SlowStore()
+    store.put(make_user("c0001", Role.CONSULTANT, "long enough", CHEAP))
+    auth = Authenticator(store, clock.time, session_ttl_s=60, params=CHEAP)
+    issued = auth.open_session(make_user("c0001", Role.CONSULTANT, "long enough", CHEAP))
+    pending = asyncio.create_task(auth.authenticate_async(issued.token, "10.0.0.7"))
+    # The loop keeps running other work while the store is being read.
+    assert await asyncio.to_thread(store.reading.wait, 10)
+    ticks = 0
+    for _ in range(3):
+        await asyncio.sleep(0)
+        ticks += 1
+    assert ticks == 3 and not pending.done()
+    store.release.set()
+    principal = await asyncio.wait_for(pending, 10)
+    assert principal is not None and principal.user_id == "c0001"
 
 
 async def test_login_and_tokens(clock: ManualClock) -> None:
