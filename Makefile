@@ -58,8 +58,9 @@ demo: system-deps venv pbx-image prompts
 ISOLATED := unshare --net -- sh -c 'ip link set lo up && exec "$$0" "$$@"'
 
 # The tests cover `dasan load` and `dasan sim --plot`: they need the load extra.
+# The slowest tests are listed at the end, to keep the whole run within its time budget.
 test: system-deps venv venv-load pbx-image prompts postgres
-	$(ISOLATED) $(BIN)/pytest $(PYTEST_ARGS)
+	$(ISOLATED) $(BIN)/pytest --durations=40 $(PYTEST_ARGS)
 
 test-unit: venv venv-load
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
