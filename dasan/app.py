@@ -80,7 +80,11 @@ class Engine:
         self.acd = AcdDriver(settings.acd, settings.state_dir / "acd")
         self.menus = menu_store(settings)
         # Korean speech runs in worker processes; this process never loads the model.
-        self.speech = speech_pool(settings, lambda status: self._write_status(speech=status))
+        self.speech = speech_pool(
+            settings,
+            lambda status: self._write_status(speech=status),
+            settings.knowledge.assist_transcripts_per_worker,
+        )
         # The call path is built once the call log is open (``_wire_call_path``).
         self._flow: CallFlow | None = None
         self._callbacks: Callbacks | None = None

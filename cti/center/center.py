@@ -57,6 +57,7 @@ from cti.control import (
     QueueStats,
     SpyMode,
     SpySession,
+    SuggestionsChanged,
     TransferMode,
     TransferTarget,
     WaitingCall,
@@ -275,6 +276,10 @@ class LiveCenter:
 
     def subscribe(self) -> EventStream:
         return self.core.hub.subscribe()
+
+    def publish_suggestions(self, event: SuggestionsChanged) -> None:
+        """Agent assist: push cases for what was just said to the call's consultant."""
+        self.core.hub.publish(event)
 
     # --- internals --------------------------------------------------------------------------
     def _view(self, consultant_id: str) -> ConsultantView:
