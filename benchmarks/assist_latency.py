@@ -9,7 +9,8 @@ buffered file (as Asterisk's MixMonitor writes through stdio), so audio reaches 
 way it does on a call.
 
 The call: for each of ``TOPICS``, the question (espeak-ng Korean, 120 words/min, through
-G.711 u-law) then 3 s of quiet, one after another on one call. The end of an utterance is the
+G.711 u-law) then 3 s of quiet, one after another on one call. Also the speech worker's CPU
+per second of call audio while it transcribes (its recognizer runs at nice 5). The end of an utterance is the
 wall time at which the writer handed over its last loud frame; the latency is from there to
 the moment ``publish`` (the hand-over to the CTI event hub, which /ws pushes to the desktop as
 one loopback JSON message, not included) is called with the utterance's cases. A suggestion
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import platform
 import subprocess
 import tempfile
@@ -87,6 +89,12 @@ def header() -> bytes:
     )  # fmt: skip
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def write_call(path: Path, clips: list[np.ndarray], ends: list[float]) -> None:
     """The PBX's side: 20 ms frames in real time, quiet first (the transcript opens meanwhile);
     ``ends[i]`` = wall time at which clip i's last loud frame was written."""
@@ -138,9 +146,12 @@ async def run() -> dict[str, Any]:
             follow = asyncio.create_task(assist.run())
             assist.observe(AssistCall("bench.1", "c0001", "ko", talking=True, ended=False))
             ends: list[float] = []
+            (worker,) = pool.pids()
+            cpu_before, wall_before = cpu_s(worker), time.monotonic()
             writer = threading.Thread(target=write_call, args=(call, clips, ends))
             writer.start()
             await asyncio.to_thread(writer.join)
+            worker_cpu = (cpu_s(worker) - cpu_before) / (time.monotonic() - wall_before)
             # The last utterance had QUIET_S of quiet after it: its suggestions are in by now,
             # or late beyond the target anyway.
             follow.cancel()
@@ -150,7 +161,9 @@ async def run() -> dict[str, Any]:
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
             await kb.close()
-    return summarize(cases, ends, published)
+    result = summarize(cases, ends, published)
+    result["worker_cpu_s_per_audio_s"] = round(worker_cpu, 4)
+    return result
 
 
 def summarize(
@@ -189,7 +202,7 @@ def summarize(
         "target_s": TARGET_S,
         "target_met": bool(latencies) and latencies[-1] <= TARGET_S,
         "rows": rows,
-        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "note": (
             "end of utterance = last loud 20 ms frame written to the growing WAV; latency to "
             "LiveAssist's publish (the CTI hub; the /ws push is not included)"
@@ -202,7 +215,8 @@ def main() -> None:
     result = asyncio.run(run())
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps({k: result[k] for k in ("suggested", "matched", "latency_s")}))
+    keys = ("suggested", "matched", "latency_s", "worker_cpu_s_per_audio_s")
+    print(json.dumps({k: result[k] for k in keys}))
 
 
 if __name__ == "__main__":
