@@ -28,7 +28,8 @@ Events the driver must feed (all in :mod:`acd.events`):
   then set NOT_READY with reason "no answer" and the call goes back to the head of its queue
   with its original enqueue time.
 - ``CallEnded`` when a connected call hangs up (the consultant starts wrap-up of the service's
-  ``wrap_up_s``, then is READY again on their own; ``WrapUpEnded`` ends it early). A
+  ``wrap_up_s``, then is READY again on their own; ``WrapUpEnded`` ends it early; with
+  ``wrap_up_needs_release`` only ``WrapUpEnded`` ends it, the time passing never does). A
   ``CallEnded`` for a call not connected yet counts as ``CallAbandoned``, and vice versa.
 - ``CallbackAccepted(number)`` when a caller takes the call-back offer (virtual hold: they keep
   their place and may hang up, which is then *not* an abandonment); ``CallbackAnswered`` /
@@ -182,7 +183,7 @@ def _call_ended(state: AcdState, ev: CallEnded, now: float, out: list[Command]) 
     del state.calls[ev.call_id]
     wrap_up_s = state.catalog[record.call.service].wrap_up_s
     state.start_wrap_up(agent, now + wrap_up_s, now, out)
-    if wrap_up_s <= 0:
+    if wrap_up_s <= 0 and not state.settings.wrap_up_needs_release:
         _finish_wrap_up(state, agent, now, out)
 
 
@@ -371,6 +372,8 @@ def _tick(state: AcdState, ev: Tick, now: float, out: list[Command]) -> None:
 
 # Timers --------------------------------------------------------------------------------------
 def _expire_wrap_ups(state: AcdState, now: float, out: list[Command]) -> None:
+    """Wrap-ups whose time is up end (those needing the consultant's release were never
+    timed: ``AcdState.start_wrap_up``)."""
     heap = state.wrapups
     while heap and heap[0][0] <= now:
         until, token, consultant_id = heapq.heappop(heap)

@@ -38,6 +38,10 @@ class AcdSettings(BaseModel):
     # A consultant reserved for a call-back is released if no outcome (answered / failed) is
     # reported within callback_ring_s plus this: no reservation without an expiry.
     callback_reserve_grace_s: float = Field(default=30.0, ge=1, le=600)
+    # The service's wrap-up time does not end wrap-up by itself: only WrapUpEnded does (the
+    # consultant's "wrap-up done", which the CTI refuses until the after-call note is written).
+    # The composition root sets it from the knowledge area's ``require_note``.
+    wrap_up_needs_release: bool = False
 
 
 class AcdHost(Protocol):

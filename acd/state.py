@@ -172,7 +172,9 @@ class AcdState:
         agent.wrap_until = until
         self.next_token += 1
         agent.token = self.next_token
-        heapq.heappush(self.wrapups, (until, agent.token, agent.profile.id))
+        # Held for the consultant's release (a required note): no timer ends it.
+        if not self.settings.wrap_up_needs_release:
+            heapq.heappush(self.wrapups, (until, agent.token, agent.profile.id))
 
     def enqueue(self, record: CallRecord) -> None:
         record.status = CallStatus.WAITING

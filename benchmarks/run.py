@@ -493,7 +493,30 @@ def _chat_rows(d: dict[str, Any]) -> list[Row]:
     return [(figure, f"{fmt(p50, ' ms')} / {fmt(p99, ' ms')}", "p99 < 200 ms", met(ok))]
 
 
+def _assist_rows(d: dict[str, Any]) -> list[Row]:
+    latency = d.get("latency_s") or {}
+    worst, target = latency.get("max"), d.get("target_s") or 2.0
+    figure = (
+        f"Live suggestions, end of utterance to the desktop's channel, {fmt(d.get('utterances'))} "
+        f"espeak-ng Korean questions over G.711 ({fmt(d.get('cases'))} cases), p50 / max; "
+        f"{fmt(d.get('suggested'))} suggested, {fmt(d.get('matched'))} with the asked topic in "
+        "the top 3"
+    )
+    ok = (
+        worst <= target and d.get("suggested") == d.get("utterances") if worst is not None else None
+    )
+    return [
+        (
+            figure,
+            f"{fmt(latency.get('p50'), ' s')} / {fmt(worst, ' s')}",
+            f"<= {fmt(target)} s",
+            met(ok),
+        )
+    ]
+
+
 EXTRACTORS = {
+    "assist_latency": _assist_rows,
     "kb_search": _kb_rows,
     "chat_delivery": _chat_rows,
     "storage_writer": _storage_writer_rows,

@@ -77,10 +77,19 @@ class Engine:
         self.live = LiveState(self.ami)
         # What earlier engines journaled, before this one adds to it (call-backs left pending).
         self._journal_at_start = journal_sizes(settings.state_dir / "acd")
-        self.acd = AcdDriver(settings.acd, settings.state_dir / "acd")
+        # A required after-call note holds wrap-up until the consultant ends it (the CTI's
+        # gate refuses that until the note is written): the wrap-up timer never skips it.
+        acd_settings = settings.acd.model_copy(
+            update={"wrap_up_needs_release": settings.knowledge.require_note}
+        )
+        self.acd = AcdDriver(acd_settings, settings.state_dir / "acd")
         self.menus = menu_store(settings)
         # Korean speech runs in worker processes; this process never loads the model.
-        self.speech = speech_pool(settings, lambda status: self._write_status(speech=status))
+        self.speech = speech_pool(
+            settings,
+            lambda status: self._write_status(speech=status),
+            settings.knowledge.assist_transcripts_per_worker,
+        )
         # The call path is built once the call log is open (``_wire_call_path``).
         self._flow: CallFlow | None = None
         self._callbacks: Callbacks | None = None

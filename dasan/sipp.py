@@ -326,8 +326,13 @@ class ConsultantUas:
         ring_ms: int = 500,
         talk_ms: int = 3000,
         no_answer: Sequence[str] = (),
+        *,
+        audio: Path | None = None,
     ) -> None:
+        """``audio``: the u-law 8 kHz WAV the consultants stream (looped) while talking;
+        None: the shipped speech-like clip."""
         self._workdir = workdir
+        self._audio = audio
         self._port = port
         self._ring_ms = ring_ms
         self._talk_ms = talk_ms
@@ -338,6 +343,7 @@ class ConsultantUas:
     async def start(self) -> None:
         self._workdir.mkdir(parents=True, exist_ok=True)
         _, consultant_audio = ensure_media(self._workdir.parent / "media")
+        consultant_audio = self._audio or consultant_audio
         scenario = self._workdir / f"{self._name}.xml"
         scenario.write_text(
             render_consultants(self._ring_ms, self._talk_ms, consultant_audio, self._no_answer),

@@ -40,6 +40,7 @@ from cti.web.app import create_app
 from cti.web.dispatch import PRINCIPAL
 from cti.web.endpoint import Endpoint
 from cti.web.server import PathOnlyAccessLogger
+from dasan.assist import start_assist
 from knowledge.wiring import open_for_engine
 from recordings.web import routes as recording_routes
 
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dasan.http")
 CENTER_TASK = web.AppKey("center_task", asyncio.Task[None])
+ASSIST_TASK = web.AppKey("assist_task", asyncio.Task[None])
 
 
 def utc_now() -> datetime:
@@ -151,6 +153,11 @@ async def start_web(engine: Engine) -> web.AppRunner:
     task.add_done_callback(_center_done)
     app[CENTER_TASK] = task
     app.on_cleanup.append(_stop_center)
+    assist = start_assist(engine, center, knowledge.kb)
+    if assist is not None:
+        assist.add_done_callback(_assist_done)
+        app[ASSIST_TASK] = assist
+        app.on_cleanup.append(_stop_assist)
     app.on_cleanup.append(lambda _app: asyncio.to_thread(users.close))
     runner = web.AppRunner(
         app, access_log_class=PathOnlyAccessLogger, access_log=log, shutdown_timeout=5.0
@@ -165,6 +172,17 @@ async def start_web(engine: Engine) -> web.AppRunner:
 def _center_done(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("the CTI center stopped", exc_info=task.exception())
+
+
+def _assist_done(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("live suggestions stopped", exc_info=task.exception())
+
+
+async def _stop_assist(app: web.Application) -> None:
+    task = app[ASSIST_TASK]
+    task.cancel()
+    await asyncio.wait([task], timeout=5.0)
 
 
 async def _stop_center(app: web.Application) -> None:

@@ -9,6 +9,9 @@ Invariants:
   failing before they are ready (a missing model does not become a restart storm).
 - Messages both ways are single JSON lines (see ``ivr.speech_worker``); audio never passes
   through the engine: the worker reads the recording from the shared spool folder.
+- Live transcripts (agent assist) have their own slots (``transcripts_per_worker``): a long
+  conversation never takes a slot the IVR's speech menus need. ``transcribe()`` never waits
+  either; a dead worker ends its transcripts with ``SpeechUnavailable``.
 - Stopping (cancelling ``run``) closes every worker's stdin, which ends it, and kills those
   that do not end within ``stop_grace_s``.
 """
@@ -19,7 +22,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +98,48 @@ class PoolStream:
                 future.set_exception(error)
 
 
+class PoolTranscript:
+    """One conversation being transcribed by one worker: ``said`` yields each utterance."""
+
+    def __init__(self, worker: _Worker, sid: int) -> None:
+        self._worker = worker
+        self.sid = sid
+        self._queue: asyncio.Queue[dict[str, Any] | Exception] = asyncio.Queue()
+        self.closed = False
+        # Set when the worker has opened the recording: audio written after it is heard.
+        self.listening = asyncio.Event()
+
+    async def said(self) -> AsyncIterator[dict[str, Any]]:
+        """Utterances (``text``, ``start_s``, ``end_s``) until closed; raises
+        ``SpeechUnavailable`` when the worker dies or reports an error for this stream."""
+        while not self.closed:
+            item = await self._queue.get()
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        event = message.get("ev")
+        if event == "said" and isinstance(message.get("text"), str):
+            self._queue.put_nowait(message)
+        elif event == "listening":
+            self.listening.set()
+        elif event == "error":
+            self._worker.transcripts.pop(self.sid, None)
+            self.fail(SpeechUnavailable(f"speech worker error: {message.get('message')}"))
+
+    def fail(self, error: Exception) -> None:
+        self._queue.put_nowait(error)
+
+    def close(self) -> None:
+        """Stop transcribing and free the slot. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._worker.transcripts.pop(self.sid, None) is not None:
+            self._worker.send({"op": "cancel", "id": self.sid})
+
+
 class _Worker:
     def __init__(self, index: int, command: Sequence[str]) -> None:
         self.index = index
@@ -103,6 +148,7 @@ class _Worker:
         self.ready = False
         self.failure: str | None = None
         self.streams: dict[int, PoolStream] = {}
+        self.transcripts: dict[int, PoolTranscript] = {}
 
     def send(self, message: dict[str, Any]) -> bool:
         proc = self.proc
@@ -145,6 +191,8 @@ class _Worker:
             log.error("speech worker %d cannot start: %s", self.index, self.failure)
         elif (stream := self.streams.get(int(message.get("id", -1)))) is not None:
             stream.deliver(message)
+        elif (transcript := self.transcripts.get(int(message.get("id", -1)))) is not None:
+            transcript.deliver(message)
         elif message.get("id") == -1:
             log.error("speech worker %d: %s", self.index, message.get("message"))
 
@@ -153,6 +201,9 @@ class _Worker:
         streams, self.streams = self.streams, {}
         for stream in streams.values():
             stream.fail(SpeechUnavailable("the speech worker died"))
+        transcripts, self.transcripts = self.transcripts, {}
+        for transcript in transcripts.values():
+            transcript.fail(SpeechUnavailable("the speech worker died"))
         proc = self.proc
         if proc is None:
             return
@@ -179,6 +230,7 @@ class SpeechPool:
         streams_per_worker: int,
         *,
         command: Sequence[str] = WORKER_COMMAND,
+        transcripts_per_worker: int = 4,
         restart_delay_s: float = 1.0,
         max_restart_delay_s: float = 60.0,
         on_status: Callable[[str], None] | None = None,
@@ -186,6 +238,7 @@ class SpeechPool:
         if workers < 1 or streams_per_worker < 1:
             raise ValueError("a speech pool needs at least one worker and one stream each")
         self.streams_per_worker = streams_per_worker
+        self.transcripts_per_worker = transcripts_per_worker
         self._workers = [_Worker(i, command) for i in range(workers)]
         self._restart = (restart_delay_s, max_restart_delay_s)
         self._on_status = on_status or (lambda _status: None)
@@ -222,6 +275,28 @@ class SpeechPool:
             return None
         worker.streams[stream.sid] = stream
         return stream
+
+    def transcribe(self, path: Path, vocabulary: Sequence[str]) -> PoolTranscript | None:
+        """Start transcribing the call recording the PBX is writing at ``path`` (host side),
+        from its current end; None when no ready worker has a free transcript slot."""
+        free = [
+            w for w in self._workers if w.ready and len(w.transcripts) < self.transcripts_per_worker
+        ]
+        if not free:
+            return None
+        worker = min(free, key=lambda w: len(w.transcripts) + len(w.streams))
+        self._next_id += 1
+        transcript = PoolTranscript(worker, self._next_id)
+        request = {
+            "op": "transcribe",
+            "id": transcript.sid,
+            "path": str(path),
+            "vocabulary": list(vocabulary),
+        }
+        if not worker.send(request):
+            return None
+        worker.transcripts[transcript.sid] = transcript
+        return transcript
 
     async def run(self) -> None:
         """Keep every worker running until cancelled."""

@@ -11,6 +11,11 @@ its stdin/stdout, one JSON object per line (the engine never imports vosk):
   engine then stops the recording early); ``{"ev": "final", "id": N, "word": null | ...}``
   answering ``finish``; ``{"ev": "error", "id": N, "message": ...}``; ``{"ev": "failed",
   "message": ...}`` before exiting when the model cannot be loaded.
+- Live transcription (agent assist, ``ivr.speech_live``): ``{"op": "transcribe", "id": N,
+  "path": P, "vocabulary": [...]}`` follows the call's recording P from its current end;
+  the worker answers ``{"ev": "said", "id": N, "text": ..., "start_s": ..., "end_s": ...}``
+  per utterance until ``cancel`` (or one ``error``), after one ``{"ev": "listening", "id": N}``
+  when it has opened the recording (audio times count from there).
 
 Invariants:
 - The model is loaded once, at start; recognizers are reused with ``Reset()`` per (rate,
@@ -41,6 +46,7 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 
 from ivr.speech import SUPPORTED_RATES, Recognition, best_word
+from ivr.speech_live import Transcript
 
 TICK_S = 0.05
 HEADER_BYTES = 44
@@ -188,6 +194,11 @@ class Worker:
         self.cache = cache
         self.write = write
         self.live: dict[int, Utterance] = {}
+        self.transcripts: dict[int, Transcript] = {}
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.live or self.transcripts)
 
     def handle(self, request: dict[str, Any]) -> None:
         op, sid = request.get("op"), int(request.get("id", -1))
@@ -199,8 +210,14 @@ class Worker:
             found = utterance.finish() if utterance is not None else None
             self._end(utterance)
             self.write({"ev": "final", "id": sid, **_fields(found)})
+        elif op == "transcribe":
+            vocabulary = tuple(dict.fromkeys(str(w) for w in request["vocabulary"]))
+            self.transcripts[sid] = Transcript(sid, Path(request["path"]), vocabulary, self.cache)
         elif op == "cancel":
             self._end(self.live.pop(sid, None))
+            transcript = self.transcripts.pop(sid, None)
+            if transcript is not None:
+                transcript.close()
         else:
             raise ValueError(f"unknown request {request!r}")
 
@@ -215,6 +232,17 @@ class Worker:
             if found is not None:
                 self._end(self.live.pop(sid))
                 self.write({"ev": "heard", "id": sid, **_fields(found)})
+        for sid, transcript in list(self.transcripts.items()):
+            try:
+                opened = transcript.rate is not None
+                said_now = transcript.poll()
+                if not opened and transcript.rate is not None:
+                    self.write({"ev": "listening", "id": sid})
+                for said in said_now:
+                    self.write({"ev": "said", "id": sid, **said.as_json()})
+            except (OSError, ValueError) as exc:
+                self.transcripts.pop(sid).close()
+                self.write({"ev": "error", "id": sid, "message": str(exc)})
 
     def _end(self, utterance: Utterance | None) -> None:
         if utterance is not None:
@@ -231,7 +259,7 @@ def serve(worker: Worker, stdin_fd: int) -> None:
     """Until stdin closes: read requests, poll live recordings every ``TICK_S``."""
     buffer = b""
     while True:
-        readable, _, _ = select.select([stdin_fd], [], [], TICK_S if worker.live else None)
+        readable, _, _ = select.select([stdin_fd], [], [], TICK_S if worker.busy else None)
         if readable:
             data = os.read(stdin_fd, 65536)
             if not data:

@@ -79,9 +79,17 @@ def speech_input(
     )
 
 
-def speech_pool(settings: IvrHost, on_status: Callable[[str], None]) -> SpeechPool | None:
-    """The engine's pool of speech worker processes (None: speech disabled)."""
+def speech_pool(
+    settings: IvrHost, on_status: Callable[[str], None], transcripts_per_worker: int = 4
+) -> SpeechPool | None:
+    """The engine's pool of speech worker processes (None: speech disabled); live transcripts
+    (agent assist) get ``transcripts_per_worker`` slots per worker of their own."""
     ivr = settings.ivr
     if not ivr.speech_enabled:
         return None
-    return SpeechPool(ivr.speech_workers, ivr.speech_streams_per_worker, on_status=on_status)
+    return SpeechPool(
+        ivr.speech_workers,
+        ivr.speech_streams_per_worker,
+        transcripts_per_worker=transcripts_per_worker,
+        on_status=on_status,
+    )

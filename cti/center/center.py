@@ -57,6 +57,7 @@ from cti.control import (
     QueueStats,
     SpyMode,
     SpySession,
+    SuggestionsChanged,
     TransferMode,
     TransferTarget,
     WaitingCall,
@@ -166,9 +167,14 @@ class LiveCenter:
         if view.state is ConsultantState.LOGGED_OUT or view.state in _ON_CALL:
             raise InvalidState(f"{consultant_id} cannot become not ready while {view.state.value}")
         self.core.feed(ConsultantNotReady(consultant_id, reason.value))
-        if view.state is ConsultantState.WRAP_UP:  # the reason was kept for after wrap-up
+        # The reason was kept for after wrap-up: end wrap-up now, unless the gate holds it
+        # (a required note is missing): then the reason applies once wrap-up ends.
+        if view.state is ConsultantState.WRAP_UP and await self._may_end_wrap_up(consultant_id):
             self.core.feed(WrapUpEnded(consultant_id))
         return self._view(consultant_id)
+
+    async def _may_end_wrap_up(self, consultant_id: str) -> bool:
+        return self._wrap_up_gate is None or await self._wrap_up_gate(consultant_id) is None
 
     async def finish_wrap_up(self, by: Principal, consultant_id: str) -> ConsultantView:
         if self._view(consultant_id).state is not ConsultantState.WRAP_UP:
@@ -275,6 +281,10 @@ class LiveCenter:
 
     def subscribe(self) -> EventStream:
         return self.core.hub.subscribe()
+
+    def publish_suggestions(self, event: SuggestionsChanged) -> None:
+        """Agent assist: push cases for what was just said to the call's consultant."""
+        self.core.hub.publish(event)
 
     # --- internals --------------------------------------------------------------------------
     def _view(self, consultant_id: str) -> ConsultantView:

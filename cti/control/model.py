@@ -245,10 +245,30 @@ class SpyChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class SuggestedCase:
+    case_id: int
+    title: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestionsChanged:
+    """Knowledge cases for what was just said on a call (agent assist), for its consultant."""
+
+    call_id: str
+    consultant_id: str
+    heard: str
+    cases: tuple[SuggestedCase, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Resync:
     """State may have changed without events (AMI reconnect, slow subscriber): refetch."""
 
     reason: str
 
 
-CenterEvent = ConsultantChanged | CallChanged | QueueChanged | SpyChanged | Resync
+CenterEvent = (
+    ConsultantChanged | CallChanged | QueueChanged | SpyChanged | SuggestionsChanged | Resync
+)

@@ -7,7 +7,7 @@ import {
   LiveSocket, api, applyI18n, byTestId, describeError, el, ensureSignedIn, fmtDateTime,
   fmtDuration, fmtTime, installShortcuts, setConnection, t, toast, toggleLang, wireHeader,
 } from "./common.js";
-import { mountKbPanel, showCall } from "./kbpanel.js";
+import { mountKbPanel, showCall, showSuggestions } from "./kbpanel.js";
 
 const S = {
   me: null,
@@ -229,6 +229,7 @@ function onMessage(type, data) {
   } else if (type === "consultant_changed") onConsultant(data);
   else if (type === "call_changed") onCall(data);
   else if (type === "queue_changed") S.queues.set(data.queue_id, data);
+  else if (type === "suggestions") { showSuggestions(data); return; }
   render();
 }
 

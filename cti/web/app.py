@@ -108,7 +108,7 @@ def _edge(hub: WebSocketHub, registry: CollectorRegistry) -> list[Endpoint]:
 
     ws_doc = (
         "Live changes as JSON messages (hello, snapshot, consultant_changed, "
-        "call_changed, queue_changed, spy_changed, resync), filtered by role. "
+        "call_changed, queue_changed, spy_changed, suggestions, resync), filtered by role. "
         'Authenticate with ?token= or a first message {"type":"auth","token":...}.'
     )
     return [

@@ -3,7 +3,8 @@
 Protocol (server -> client): ``{"type": "hello", "data": {"user_id", "role"}}``, then
 ``{"type": "snapshot", "data": {"consultants", "queues", "calls"}}``, then one message per
 change: ``consultant_changed`` / ``call_changed`` / ``queue_changed`` / ``spy_changed`` /
-``resync`` (refetch everything), each ``{"type": ..., "data": <the view>}``.
+``suggestions`` (agent assist: cases for what was just said on a call) / ``resync`` (refetch
+everything), each ``{"type": ..., "data": <the view>}``.
 Client -> server: ``{"type": "auth", "token": ...}`` as the first message when the URL has no
 ``?token=``; ``{"type": "ping"}`` is answered with ``pong``.
 
@@ -41,6 +42,7 @@ from cti.control import (
     QueueStats,
     Resync,
     SpyChanged,
+    SuggestionsChanged,
 )
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ _EVENTS: dict[type[Any], tuple[str, str | None]] = {
     CallChanged: ("call_changed", "call"),
     QueueChanged: ("queue_changed", "queue"),
     SpyChanged: ("spy_changed", None),
+    SuggestionsChanged: ("suggestions", None),
     Resync: ("resync", None),
 }
 _CLOSE_UNAUTHORIZED = 4401
@@ -61,6 +64,8 @@ def visible(event: CenterEvent, principal: Principal) -> bool:
         return True
     if isinstance(event, CallChanged):
         return _on_call(event.call, principal.user_id)
+    if isinstance(event, SuggestionsChanged):  # what the citizen said: their consultant only
+        return event.consultant_id == principal.user_id
     return not isinstance(event, SpyChanged)
 
 

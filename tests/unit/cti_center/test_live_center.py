@@ -421,3 +421,52 @@ async def test_attended_transfer_to_a_consultant_hands_the_call_over(rig: Rig) -
     assert rig.center.core.book.get("u-1").state is CallState.ENDED
     await eventually(lambda: rig.driver.state.consultant_state("c0470").value == "ready", "B ready")
     assert (await rig.center.consultant("c0470")).state is ConsultantState.READY
+
+
+async def test_a_required_note_holds_wrap_up_against_the_timer_and_a_break() -> None:
+    """With ``require_note`` (the ACD's wrap_up_needs_release and the center's gate), neither
+    the wrap-up time passing nor choosing a break ends wrap-up while the note is missing."""
+    driver = AcdDriver(AcdSettings(logged_in=("c0001",), wrap_up_needs_release=True), None)
+    driver.log_in_roster()
+    missing: list[str] = ["the note of call u-1 is missing"]
+
+    async def gate(consultant_id: str) -> str | None:
+        return missing[0] if missing else None
+
+    config = CenterConfig(
+        zone=ZoneInfo("Asia/Seoul"),
+        default_language="ko",
+        outside_dial="PJSIP/outside/sip:{number}@127.0.0.1:5092",
+        ring_s=15.0,
+        endpoints=frozenset({"c0001"}),
+        sample_every_s=3600.0,
+    )
+    ami, calls = FakeAmi(), FakeCallLog()
+    center = LiveCenter(
+        driver=driver,
+        ami=ami,  # type: ignore[arg-type]
+        calls=calls,
+        config=config,
+        clock=lambda: T0,
+        wrap_up_gate=gate,
+    )
+    center.attach()
+    task = asyncio.create_task(center.run())
+    try:
+        await eventually(lambda: ami._fanout.subscriber_count > 0, "the center reads AMI")
+        rig = Rig(center, driver, ami, calls)
+        await _talking_call(rig)
+        driver.feed(CallEnded("u-1"))
+        assert (await center.consultant("c0001")).state is ConsultantState.WRAP_UP
+        assert driver.state.next_timer() is None  # no timer could end it
+        view = await center.set_not_ready(ME, "c0001", NotReadyReason.MEAL)
+        assert view.state is ConsultantState.WRAP_UP
+        with pytest.raises(InvalidState, match="note"):
+            await center.finish_wrap_up(ME, "c0001")
+        missing.clear()  # the consultant wrote the note
+        view = await center.finish_wrap_up(ME, "c0001")
+        assert (view.state, view.reason) == (ConsultantState.NOT_READY, NotReadyReason.MEAL)
+    finally:
+        task.cancel()
+        await asyncio.wait([task])
+        driver.close()

@@ -61,7 +61,10 @@ class FakeRecognizer:
         return json.dumps({"result": [item], "text": word})
 
     def Result(self) -> str:
-        return self._result()
+        # Like Vosk: the ended utterance's words; the next utterance starts afresh (times go on).
+        result = self._result()
+        self.loud = []
+        return result
 
     def FinalResult(self) -> str:
         return self._result()
