@@ -421,3 +421,60 @@ async def test_attended_transfer_to_a_consultant_hands_the_call_over(rig: Rig) -
     assert rig.center.core.book.get("u-1").state is CallState.ENDED
     await eventually(lambda: rig.driver.state.consultant_state("c0470").value == "ready", "B ready")
     assert (await rig.center.consultant("c0470")).state is ConsultantState.READY
+
+
+async def test_a_video_calls_interpreter_joins_a_conference_with_video(rig: Rig) -> None:
+    """A video call: the citizen's side (Local) joins the citizen's bridge, the consultant's
+    leg moves into the conference, the interpreter is originated into it offered the citizen's
+    codec; hold is refused; the consultant's hangup hangs up the citizen's side."""
+    rig.ami.variables[(CITIZEN, "CHANNEL(videonativeformat)")] = "(vp8)"
+    await _talking_call(rig)
+    party = await rig.center.add_interpreter(ME, "u-1", "en")
+    assert party.kind is PartyKind.INTERPRETER
+    await eventually(lambda: len(rig.ami.named("Originate")) == 2, "the interpreter dialed")
+    local, interp = rig.ami.named("Originate")
+    assert (local["Channel"], local["Application"], local["Data"], local["Codecs"]) == (
+        "Local/vid-u-1@dasan-cti-conf-citizen/n",
+        "BridgeAdd",
+        CITIZEN,
+        "ulaw,vp8",
+    )
+    assert {"Channel": AGENT, "Variable": "DASAN_CONF", "Value": "vid-u-1"} in rig.ami.named(
+        "Setvar"
+    )
+    assert rig.ami.named("Redirect") == [
+        {"Channel": AGENT, "Context": "dasan-cti-conf", "Exten": "s", "Priority": "1"}
+    ]
+    assert (interp["Channel"], interp["Application"], interp["Data"], interp["Codecs"]) == (
+        "PJSIP/c0462",
+        "ConfBridge",
+        "vid-u-1,dasan-video,dasan-video-party",
+        "ulaw,vp8",
+    )
+    await eventually(
+        lambda: any(
+            p.kind is PartyKind.INTERPRETER and p.state is PartyState.CONNECTED
+            for p in rig.center.core.book.get("u-1").parties.values()
+        ),
+        "the interpreter connected",
+    )
+    with pytest.raises(InvalidState):
+        await rig.center.hold(ME, "u-1")
+    rig.ami.emit(event("Hangup", Uniqueid="u-1-leg", Channel=AGENT))
+    await eventually(
+        lambda: (
+            {local["ChannelId"], interp["ChannelId"]}
+            <= {h["Channel"] for h in rig.ami.named("Hangup")}
+        ),
+        "the citizen's side and the interpreter hung up",
+    )
+
+
+async def test_a_voice_calls_interpreter_still_joins_the_bridge(rig: Rig) -> None:
+    rig.ami.variables[(CITIZEN, "CHANNEL(videonativeformat)")] = "(nothing)"
+    await _talking_call(rig)
+    await rig.center.add_interpreter(ME, "u-1", "en")
+    await eventually(lambda: bool(rig.ami.named("Originate")), "the interpreter dialed")
+    (originate,) = rig.ami.named("Originate")
+    assert originate["Application"] == "BridgeAdd" and "Codecs" not in originate
+    assert not rig.ami.named("Redirect")
