@@ -21,6 +21,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from common.process import port_open
 from cti.ami.client import AmiClient
 from dasan.baresip import BaresipPhone, Phone, RtpCounts, rtp_counts
 from dasan.pbx.container import PbxContainer
@@ -35,7 +36,6 @@ from tests.integration.support import (
     active_channels,
     dasan_json,
     eventually,
-    port_open,
     wait_for,
 )
 from tests.integration.video.test_video_call import _channel, _recorded, _registered
