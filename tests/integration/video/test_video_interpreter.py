@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -43,8 +45,28 @@ from tests.integration.video.test_video_call import _channel, _recorded, _regist
 pytestmark = pytest.mark.integration
 
 CITIZEN = "0105550015"
-CONSULTANT = "c0431"  # sign-language team
-INTERPRETER, OTHER_INTERPRETER = "c0462", "c0463"  # the interp_en pool
+INTERPRETERS = ("c0462", "c0463")  # the interp_en pool
+
+
+@dataclass(frozen=True)
+class Case:
+    """Who takes part (a sign-language consultant, one English interpreter on a phone, the
+    other logged out so the ACD offers this one) and how the call ends."""
+
+    ending: str
+    consultant: str
+    interpreter: str
+
+    @property
+    def other(self) -> str:
+        return next(i for i in INTERPRETERS if i != self.interpreter)
+
+
+# Each case has its own people: a consultant and an interpreter wrap up for 30 s after a call.
+CASES = [
+    Case("citizen_hangs_up", "c0431", "c0462"),
+    Case("interpreter_dropped_then_consultant_hangs_up", "c0429", "c0463"),
+]
 # Packets each way on each leg after the interpreter joined (15 fps -> ~2 s).
 MIN_VIDEO_PACKETS = 30
 
@@ -66,7 +88,7 @@ def video_interpreters(pbx: PbxContainer, it_env: ItEnv) -> Iterator[None]:
     settings = it_env.settings
     directory = settings.consultants.model_copy(update={"static_contact": ""})
     registered = settings.model_copy(update={"consultants": directory})
-    video = video_members(settings) | {INTERPRETER, OTHER_INTERPRETER}
+    video = video_members(settings) | set(INTERPRETERS)
     files = render_all(registered, fallback_members(settings), video)
     write_generated(settings.pbx_dir / "generated", files)
     pbx.cli("module reload res_pjsip.so")
@@ -112,22 +134,34 @@ async def _conference_members(ami: AmiClient, conference: str) -> list[str]:
     return sorted(e.get("Channel") for e in items if e.name == "ConfbridgeList")
 
 
+async def _only_interpreter(supervisor: HttpUser, case: Case) -> None:
+    """The case's interpreter logged in and ready, the pool's other one logged out."""
+    base = "/api/consultants"
+    if (await supervisor.ok("GET", f"{base}/{case.other}"))["state"] != "logged_out":
+        await supervisor.ok("POST", f"{base}/{case.other}/logout")
+    if (await supervisor.ok("GET", f"{base}/{case.interpreter}"))["state"] == "logged_out":
+        await supervisor.ok("POST", f"{base}/{case.interpreter}/login")
+    await supervisor.ok("POST", f"{base}/{case.interpreter}/ready")
+
+
 @pytest.mark.timeout(240)
 @pytest.mark.usefixtures("video_interpreters")
+@pytest.mark.parametrize("case", CASES, ids=[c.ending for c in CASES])
 async def test_interpreter_joins_a_video_call_with_video_on_all_three_legs(
     engine: EngineProcess,
+    *,
     ami: AmiClient,
     it_env: ItEnv,
     http: aiohttp.ClientSession,
     tmp_path: Path,
+    case: Case,
 ) -> None:
     work = tmp_path / "baresip"
     supervisor = await HttpUser(http, it_env.settings, "supervisor").login()
-    # One interpreter of the pool is on a phone: the other is logged out so the ACD picks it.
-    await supervisor.ok("POST", f"/api/consultants/{OTHER_INTERPRETER}/logout")
+    await _only_interpreter(supervisor, case)
     citizen = Phone("citizen", CITIZEN, 5210, (32000, 32099), video_codecs=("vp8",))
-    consultant_phone = _phone(it_env, CONSULTANT, 5200, (31000, 31099))
-    interpreter_phone = _phone(it_env, INTERPRETER, 5220, (33000, 33099))
+    consultant_phone = _phone(it_env, case.consultant, 5200, (31000, 31099))
+    interpreter_phone = _phone(it_env, case.interpreter, 5220, (33000, 33099))
     async with (
         BaresipPhone(consultant_phone, work) as consultant,
         BaresipPhone(interpreter_phone, work) as interpreter,
@@ -137,7 +171,7 @@ async def test_interpreter_joins_a_video_call_with_video_on_all_three_legs(
         async with BaresipPhone(citizen, work, dial="sip:120@127.0.0.1") as phone:
             phones = (phone, consultant, interpreter)
             try:
-                uniqueid, talked_s = await _three_way(ami, http, it_env, phones)
+                uniqueid, talked_s = await _three_way(ami, http, it_env, phones, case)
             except AssertionError as exc:
                 logs = "\n---\n".join(p.log()[-2500:] for p in phones)
                 raise AssertionError(f"{exc}\n{logs}\n---\n{engine.tail()}") from None
@@ -150,7 +184,7 @@ async def test_interpreter_joins_a_video_call_with_video_on_all_three_legs(
     )
     call = _recorded(found, uniqueid)
     assert call is not None
-    assert call["consultant"] == CONSULTANT, call
+    assert call["consultant"] == case.consultant, call
     assert call["journey"]["tags"].get("channel") == "video", call
     # One recording (the citizen's MixMonitor) at least as long as the conversation the
     # test saw, interpreter included: the citizen's channel never left its bridge.
@@ -171,11 +205,12 @@ async def _three_way(
     http: aiohttp.ClientSession,
     env: ItEnv,
     phones: tuple[BaresipPhone, BaresipPhone, BaresipPhone],
+    case: Case,
 ) -> tuple[str, float]:
-    """Answer, add the interpreter, count video on all three legs, hang up.
+    """Answer, add the interpreter, count video on all three legs, end as the case says.
     Returns the citizen's uniqueid and the seconds from the answer to the hangup."""
     consultant_leg = await eventually(
-        lambda: _channel(ami, f"PJSIP/{CONSULTANT}-"), lambda c: c is not None, 40, "answered"
+        lambda: _channel(ami, f"PJSIP/{case.consultant}-"), lambda c: c is not None, 40, "answered"
     )
     answered_at = time.monotonic()
     citizen_leg = await eventually(
@@ -183,7 +218,7 @@ async def _three_way(
     )
     assert consultant_leg is not None and citizen_leg is not None
     call_id = citizen_leg[1]
-    consultant = await HttpUser(http, env.settings, CONSULTANT).login()
+    consultant = await HttpUser(http, env.settings, case.consultant).login()
     await eventually(
         lambda: consultant.request("GET", f"/api/calls/{call_id}"),
         lambda reply: reply[0] == 200 and reply[1]["call"]["state"] == "talking",
@@ -191,9 +226,12 @@ async def _three_way(
         "the call talking on the consultant's desktop",
     )
     party = await consultant.ok("POST", f"/api/calls/{call_id}/interpreter", {"language": "en"})
-    assert party["address"] == INTERPRETER, party
+    assert party["address"] == case.interpreter, party
     interpreter_leg = await eventually(
-        lambda: _channel(ami, f"PJSIP/{INTERPRETER}-"), lambda c: c is not None, 30, "interpreter"
+        lambda: _channel(ami, f"PJSIP/{case.interpreter}-"),
+        lambda c: c is not None,
+        30,
+        "interpreter",
     )
     assert interpreter_leg is not None
     legs = (citizen_leg[0], consultant_leg[0], interpreter_leg[0])
@@ -226,10 +264,38 @@ async def _three_way(
     summary = await consultant.ok("GET", f"/api/calls/{call_id}")
     kinds = sorted(p["kind"] for p in summary["call"]["parties"] if p["state"] == "connected")
     assert kinds == ["citizen", "consultant", "interpreter"], summary
-    await ami.action("Hangup", Channel=legs[0])
+    if case.ending == "citizen_hangs_up":
+        await ami.action("Hangup", Channel=legs[0])
+    else:
+        await _drop_then_consultant_hangs_up(ami, consultant, call_id, party, legs)
     talked_s = time.monotonic() - answered_at
-    await eventually(lambda: active_channels(ami), lambda c: not c, 15, "everyone hung up")
+    await eventually(lambda: active_channels(ami), lambda c: not c, 30, "everyone hung up")
     return call_id, talked_s
+
+
+async def _drop_then_consultant_hangs_up(
+    ami: AmiClient, consultant: HttpUser, call_id: str, party: dict[str, Any], legs: tuple[str, ...]
+) -> None:
+    """The interpreter leaves: citizen and consultant go on in the conference with video both
+    ways; then the consultant's phone hangs up, and the engine ends the citizen's side too."""
+    summary = await consultant.ok("DELETE", f"/api/calls/{call_id}/parties/{party['party_id']}")
+    kinds = sorted(p["kind"] for p in summary["parties"] if p["state"] == "connected")
+    assert kinds == ["citizen", "consultant"], summary
+    await eventually(
+        lambda: _conference_members(ami, f"vid-{call_id}"),
+        lambda m: len(m) == 2 and legs[1] in m,
+        15,
+        "the citizen's side and the consultant left in the conference",
+    )
+    pair = legs[:2]
+    before = await _counts(ami, pair)
+    await eventually(
+        lambda: _counts(ami, pair),
+        lambda now: _grown(before, now),
+        30,
+        "video both ways on the citizen's and the consultant's legs after the interpreter left",
+    )
+    await ami.action("Hangup", Channel=legs[1])  # the consultant's phone hangs up
 
 
 async def _getvar(ami: AmiClient, channel: str, variable: str) -> str:
