@@ -7,8 +7,8 @@ bridge (it becomes a softmix bridge; the citizen's MixMonitor keeps recording on
 ``OriginateResponse`` is the offer's outcome (OfferAccepted / OfferTimedOut /
 OfferRejected); the interpreter's hangup is the request's ``CallEnded`` (wrap-up follows).
 An outside number joins the same way, without the ACD. A video call (sign language) is
-different: the bridge would drop its video, so its interpreter is originated into a ConfBridge
-conference the citizen and the consultant are moved into first (``conference.py``).
+different: the bridge would drop its video, so its interpreter or outside party is originated
+into a ConfBridge conference the consultant is moved into first (``conference.py``).
 
 Invariants:
 - A request the ACD cannot offer at once is withdrawn (``CallAbandoned``) and the consultant
@@ -127,6 +127,7 @@ class Parties:
         call = self._joinable(call_id)
         if call.party(PartyKind.THIRD_PARTY) is not None:
             raise InvalidState(f"call {call_id} already has an outside party")
+        await self._conference.open(call)  # a video call keeps its video with a third party
         uid = new_channel_id("party")
         self._dials[uid] = _Dial(call_id)
         helper = Helper(uid, HelperKind.THIRD_PARTY)

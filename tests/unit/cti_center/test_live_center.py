@@ -478,3 +478,16 @@ async def test_a_voice_calls_interpreter_still_joins_the_bridge(rig: Rig) -> Non
     (originate,) = rig.ami.named("Originate")
     assert originate["Application"] == "BridgeAdd" and "Codecs" not in originate
     assert not rig.ami.named("Redirect")
+
+
+async def test_an_outside_party_on_a_video_call_joins_the_conference_too(rig: Rig) -> None:
+    rig.ami.variables[(CITIZEN, "CHANNEL(videonativeformat)")] = "(h264)"
+    await _talking_call(rig)
+    await rig.center.add_third_party(ME, "u-1", "0221330000")
+    await eventually(lambda: len(rig.ami.named("Originate")) == 2, "the outside party dialed")
+    local, outside = rig.ami.named("Originate")
+    assert local["Codecs"] == "ulaw,h264"
+    assert (outside["Application"], outside["Data"]) == (
+        "ConfBridge",
+        "vid-u-1,dasan-video,dasan-video-party",
+    )
