@@ -32,6 +32,7 @@ Invariants:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from cti.center.core import CenterCore
@@ -77,9 +78,25 @@ def party_codecs(call: CallRec) -> tuple[str, ...]:
 class VideoConference:
     def __init__(self, core: CenterCore) -> None:
         self._core = core
+        # call id -> (lock held while it is opened, how many requests use the lock)
+        self._opening: dict[str, tuple[asyncio.Lock, int]] = {}
 
     async def open(self, call: CallRec) -> str | None:
-        """The call's conference, opened now if the citizen has video; None for voice."""
+        """The call's conference, opened now if the citizen has video; None for voice.
+        Concurrent requests for one call (interpreter and outside party) open it once."""
+        lock, users = self._opening.get(call.call_id, (asyncio.Lock(), 0))
+        self._opening[call.call_id] = (lock, users + 1)
+        try:
+            async with lock:
+                return await self._open(call)
+        finally:
+            lock, users = self._opening[call.call_id]
+            if users == 1:
+                del self._opening[call.call_id]
+            else:
+                self._opening[call.call_id] = (lock, users - 1)
+
+    async def _open(self, call: CallRec) -> str | None:
         if call.conference is not None:
             return call.conference
         citizen, agent = call.citizen, call.agent

@@ -491,3 +491,16 @@ async def test_an_outside_party_on_a_video_call_joins_the_conference_too(rig: Ri
         "ConfBridge",
         "vid-u-1,dasan-video,dasan-video-party",
     )
+
+
+async def test_concurrent_requests_open_one_conference(rig: Rig) -> None:
+    rig.ami.variables[(CITIZEN, "CHANNEL(videonativeformat)")] = "(vp8)"
+    await _talking_call(rig)
+    await asyncio.gather(
+        rig.center.add_interpreter(ME, "u-1", "en"),
+        rig.center.add_third_party(ME, "u-1", "0221330000"),
+    )
+    await eventually(lambda: len(rig.ami.named("Originate")) == 3, "both parties dialed")
+    apps = [o["Application"] for o in rig.ami.named("Originate")]
+    assert apps == ["BridgeAdd", "ConfBridge", "ConfBridge"]  # one citizen's side only
+    assert len(rig.ami.named("Redirect")) == 1
