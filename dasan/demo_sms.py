@@ -46,7 +46,8 @@ class DemoSms:
     consultant: str | None = None
     messages: int = 0
     replied: bool = False
-    skipped: str | None = None  # why nothing was sent
+    gateway_up: bool = True  # False: no gateway to show (`dasan sms up` was not run)
+    skipped: str | None = None  # why nothing was (fully) shown
 
     @property
     def ok(self) -> bool:
@@ -72,6 +73,7 @@ async def sms_round_trip(
     kannel = Kannel(settings.channels.kannel, settings.state_dir)
     status = await asyncio.to_thread(kannel.status)
     if not (status["running"] and status["carrier_online"]):
+        result.gateway_up = False
         result.skipped = "the SMS gateway is not running (`dasan sms up`)"
         say(f"SMS: skipped, {result.skipped}")
         return result
