@@ -51,6 +51,7 @@ prompts: system-deps venv
 
 demo: system-deps venv pbx-image prompts
 	$(DASAN) pbx up
+	$(DASAN) sms up
 	$(DASAN) demo
 
 # The integration and browser tiers run in a private network namespace with its own

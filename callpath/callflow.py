@@ -40,7 +40,14 @@ from callpath.ports import (
     RecordingSink,
 )
 from callpath.recguard import GuardSetup, confirm_recording
-from callpath.textoffer import OFFER_TARGET, TextSender, keep_offer, offer_tags
+from callpath.textoffer import (
+    OFFER_TARGET,
+    TextSender,
+    journey_outcome,
+    offer_tags,
+    send_text,
+    tell_caller,
+)
 from common.dialstring import dialable_number
 from cti.ami.client import AmiEventSource
 from cti.ami.messages import AmiEvent
@@ -342,10 +349,14 @@ class CallFlow:
             "tags": dict(outcome.tags),  # the final routing tags (menu and route node)
             "priority": outcome.priority,
         }
-        await setup.calls.call_routed(call_id, outcome.language, service, journey)
+        sms_sent = None
         if outcome.target == OFFER_TARGET:
-            # The SMS is sent now; the caller hears whether it was.
-            await keep_offer(session, texts, caller, outcome.language, setup.prompts.pbx_dir)
+            # The SMS is sent now and the outcome logged; then the caller hears whether it was.
+            sms_sent = await send_text(texts, caller, outcome.language)
+            journey["sms"] = journey_outcome(sms_sent)
+        await setup.calls.call_routed(call_id, outcome.language, service, journey)
+        if sms_sent is not None:
+            await tell_caller(session, sms_sent, outcome.language, setup.prompts.pbx_dir)
         elif outcome.target in OFFERS:
             # Outside hours the menu offers a call-back; it confirmed it.
             await setup.callbacks.request_later(

@@ -6,7 +6,9 @@ Invariants:
   (``offer_tags``). Otherwise the menu plays the closed options without it.
 - On acceptance exactly one SMS is handed to the gateway, in the caller's language; the caller
   hears ``sms_sent`` only when the gateway accepted it, otherwise ``sms_failed`` (an apology),
-  and the refusal is logged. Nothing is kept for later: the caller was told it failed.
+  and the refusal is logged. Nothing is kept for later: the caller was told it failed. The
+  call log's journey keeps the outcome (``sms``: sent or failed), written before the caller
+  hears it, so a hangup during the prompt loses nothing.
 - Built from a ``TextSender`` (``channels.service.ChannelsService.send_sms`` and its chat
   link), never from the engine.
 """
@@ -80,11 +82,21 @@ async def send_text(sender: TextSender | None, caller: str | None, language: str
     return True
 
 
+async def tell_caller(session: AgiSession, sent: bool, language: str, pbx_dir: str) -> None:
+    """The confirmation when the gateway accepted the SMS, else the apology."""
+    prompt = SENT_PROMPT if sent else FAILED_PROMPT
+    await session.stream_file(f"{pbx_dir}/{language}/{prompt}")
+
+
+def journey_outcome(sent: bool) -> str:
+    """What the call log keeps of the offer (journey ``sms``): ``sent`` or ``failed``."""
+    return "sent" if sent else "failed"
+
+
 async def keep_offer(
     session: AgiSession, sender: TextSender | None, caller: str | None, language: str, pbx_dir: str
 ) -> bool:
     """Send the SMS, then tell the caller what happened (confirmation or apology)."""
     sent = await send_text(sender, caller, language)
-    prompt = SENT_PROMPT if sent else FAILED_PROMPT
-    await session.stream_file(f"{pbx_dir}/{language}/{prompt}")
+    await tell_caller(session, sent, language, pbx_dir)
     return sent

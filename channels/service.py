@@ -113,6 +113,7 @@ class ChannelsService:
         await self.restore()
         while True:
             await self.route_pending()
+            await self._end_idle_safely()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.reoffer_s)
@@ -369,6 +370,37 @@ class ChannelsService:
                 self.hub.to_consultant(consultant, {"type": "ended", "conversation": conv_id})
         self.hub.to_citizen(conv_id, {"type": "ended"})
         return conv
+
+    # Idle chats ---------------------------------------------------------------------
+    async def end_idle(self) -> list[str]:
+        """End every open chat without a message from anyone for ``idle_end_s`` (counted from
+        its start when it has none): the citizen is told why, in their language, by a system
+        message kept in the transcript, then it ends as if ended by hand. SMS threads are
+        not ended this way (a text may come days later). Returns the ids ended."""
+        limit = self.settings.idle_end_s
+        now = self._clock()
+        chats = [c for c in await self.store.open_conversations() if c.channel is Channel.CHAT]
+        last = await self.store.last_message_at([c.id for c in chats])
+        ended = []
+        for conv in chats:
+            since = max(conv.started_at, last.get(conv.id, conv.started_at))
+            if (now - since).total_seconds() < limit:
+                continue
+            notice = texts.idle_ended(conv.language, limit)
+            message, _new = await self.store.add(conv.id, Sender.SYSTEM, notice)
+            await self._publish(conv.id, message, self._holder(conv.id))
+            await self._end(conv.id, None)
+            log.info("chat %s ended after %.0f s without messages", conv.id, limit)
+            ended.append(conv.id)
+        return ended
+
+    async def _end_idle_safely(self) -> None:
+        """One idle sweep; a failure is logged and the next sweep tries again (the loop that
+        also routes conversations must not stop for it)."""
+        try:
+            await self.end_idle()
+        except Exception:
+            log.exception("idle chats: sweep failed; trying again at the next pass")
 
     async def mine(self, consultant: str) -> list[dict[str, Any]]:
         return [await self.view(cid) for cid in self.holding(consultant)]

@@ -329,6 +329,18 @@ class ConversationStore:
             )
             return [_conversation(r) for r in rows]
 
+    async def last_message_at(self, ids: Sequence[str]) -> dict[str, datetime]:
+        """The time of each conversation's latest message (absent: it has none)."""
+        if not ids:
+            return {}
+        async with self._storage.session() as session:
+            rows = await session.execute(
+                select(MessageRow.conversation_id, func.max(MessageRow.at))
+                .where(MessageRow.conversation_id.in_(list(ids)))
+                .group_by(MessageRow.conversation_id)
+            )
+            return {cid: at for cid, at in rows if at is not None}
+
     async def last(self, count: int) -> list[Conversation]:
         async with self._storage.session() as session:
             rows = await session.scalars(

@@ -38,6 +38,14 @@ OPTED_IN = {
     "vi": "Bạn sẽ nhận lại tin nhắn từ Trung tâm 120 Dasan.",
     "mn": "120 Дасан төвийн мессежийг дахин хүлээн авна.",
 }
+IDLE_ENDED = {
+    "ko": "{minutes}분 동안 대화가 없어 채팅을 종료했습니다. 필요하시면 언제든 새 채팅을 시작해 주세요.",
+    "en": "This chat was ended after {minutes} minutes without messages. You can start a new chat at any time.",
+    "zh": "由于{minutes}分钟内没有消息，本次咨询已结束。如有需要，请随时开始新的咨询。",
+    "ja": "{minutes}分間メッセージがなかったため、チャットを終了しました。必要なときはいつでも新しいチャットを始めてください。",
+    "vi": "Cuộc trò chuyện đã kết thúc vì không có tin nhắn trong {minutes} phút. Bạn có thể bắt đầu cuộc trò chuyện mới bất cứ lúc nào.",
+    "mn": "{minutes} минутын турш мессеж ирээгүй тул чатыг дуусгалаа. Хэрэгтэй үедээ шинэ чат эхлүүлээрэй.",
+}
 CHAT_LINK = {
     "ko": "120다산콜센터 채팅 상담: {url}",
     "en": "120 Dasan Call Center chat: {url}",
@@ -67,3 +75,9 @@ def opted_in(language: str) -> str:
 def chat_link(language: str, url: str) -> str:
     """The chat link and the hours (the IVR's "send me a text" offer)."""
     return f"{_pick(CHAT_LINK, language).format(url=url)} {_pick(HOURS, language)}"
+
+
+def idle_ended(language: str, idle_s: float) -> str:
+    """Told to a citizen whose chat was ended for lack of messages (rounded up minutes)."""
+    minutes = max(1, -(-int(idle_s) // 60))
+    return _pick(IDLE_ENDED, language).format(minutes=minutes)

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from dasan.context import settings_from
 from dasan.demo import DemoEngine, DemoRow, collect_records, place_calls
+from dasan.demo_sms import DemoSms, sms_round_trip
 from dasan.pbx.container import PbxError
 from dasan.pbx.service import pbx_container
 
@@ -69,6 +70,7 @@ def demo(ctx: click.Context, as_json: bool) -> None:
     try:
         engine.start(say)
         rows = asyncio.run(place_calls(settings, settings.state_dir / "demo-sipp", say))
+        sms = asyncio.run(sms_round_trip(settings, say))
         say("waiting for the recordings to be cataloged and archived")
         asyncio.run(collect_records(settings, rows))
     except RuntimeError as exc:
@@ -76,9 +78,11 @@ def demo(ctx: click.Context, as_json: bool) -> None:
     finally:
         engine.stop()
     if as_json:
-        click.echo(json.dumps([_row_json(r) for r in rows], ensure_ascii=False))
+        sms_row = {"call": _SMS_LABEL, **sms.as_json()}
+        click.echo(json.dumps([*(_row_json(r) for r in rows), sms_row], ensure_ascii=False))
     else:
         Console().print(_table(rows))
+        Console().print(_sms_line(sms))
         answered = sum(1 for r in rows if r.answered_by)
         Console().print(
             f"{answered}/{len(rows)} calls answered by consultants; every call recorded. "
@@ -87,6 +91,24 @@ def demo(ctx: click.Context, as_json: bool) -> None:
         )
     if not all(r.answered_by and r.sipp and r.sipp.ok for r in rows):
         ctx.exit(1)
+    if not sms.gateway_up:
+        return  # `dasan demo` without `dasan sms up`: the calls are the demo
+    if not sms.ok:
+        ctx.exit(1)
+
+
+_SMS_LABEL = "SMS in Korean (fakesmsc -> Kannel -> consultant -> reply)"
+
+
+def _sms_line(sms: DemoSms) -> str:
+    if sms.skipped is not None:
+        return f"SMS: not shown: {sms.skipped}."
+    reply = "replied through Kannel" if sms.replied else "the reply was NOT accepted"
+    return (
+        f"SMS: {sms.sender} wrote in {sms.language}; held by {sms.consultant}, who "
+        f"{reply} (conversation {sms.conversation}, {sms.messages} messages; "
+        "`dasan conversations`)."
+    )
 
 
 COMMANDS = [demo]

@@ -77,6 +77,13 @@ def _ticket_transfer(target: TransferTarget, by: Principal) -> Transfer:
     return Transfer("number", target.value, by.user_id)
 
 
+def _no_conference(call: CallRec, action: str) -> None:
+    """Hold and transfers move the consultant's leg around the citizen's bridge; in a video
+    conference (conference.py) that leg is in the conference instead: not built yet."""
+    if call.conference is not None:
+        raise InvalidState(f"{action} is not available once a video call has an interpreter")
+
+
 class Control:
     def __init__(self, core: CenterCore) -> None:
         self._core = core
@@ -85,6 +92,7 @@ class Control:
     async def hold(self, call_id: str) -> CallSummary:
         core = self._core
         call = self._connected(call_id, CallState.TALKING)
+        _no_conference(call, "hold")
         agent = self._agent(call)
         await self._music_on(call)
         try:
@@ -112,6 +120,7 @@ class Control:
         self, by: Principal, call_id: str, target: TransferTarget, mode: TransferMode
     ) -> CallSummary:
         call = self._connected(call_id, CallState.TALKING, CallState.HELD)
+        _no_conference(call, "transfer")
         self._check_target(call, target)
         if mode is TransferMode.ATTENDED:
             return await self._consult(call, target)

@@ -27,6 +27,12 @@ JOIN_VAR = "DASAN_JOIN"
 CONSULT_DIAL_VAR = "DASAN_CONSULT_DIAL"
 CONSULT_RING_VAR = "DASAN_CONSULT_RING"
 CONSULT_DONE_VAR = "DASAN_CONSULT_DONE"
+# Video calls with an interpreter (cti/center/conference.py): a ConfBridge conference.
+CONF_CITIZEN_CONTEXT = "dasan-cti-conf-citizen"  # Local <conf>@: the citizen's side joins
+CONF_PARTY_CONTEXT = "dasan-cti-conf"  # ConfBridge(${DASAN_CONF}): the consultant's leg moves in
+CONF_VAR = "DASAN_CONF"
+CONF_BRIDGE_PROFILE = "dasan-video"  # asterisk-config/confbridge.conf
+CONF_PARTY_PROFILE = "dasan-video-party"  # consultant and interpreter
 # The ACD's not-ready reason while a consultant is reserved for a transfer (acd.waiting too).
 TRANSFER_REASON = "transfer"
 
@@ -38,6 +44,7 @@ class HelperKind(enum.Enum):
     THIRD_PARTY = "third_party"
     MUSIC = "music"
     CONSULT = "consult"
+    CONFERENCE = "conference"  # the Local channel carrying the citizen into a conference
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +103,9 @@ class CallRec:
     transfer: tuple[str, str] | None = None
     # An attended transfer completed: the ACD hands the call over instead of ending it.
     handover_to: str | None = None
+    # A video call's conference (interpreter joined): its name and the video codec it relays.
+    conference: str | None = None
+    conference_codecs: tuple[str, ...] = ()
 
     def next_party_id(self) -> str:
         self.party_seq += 1

@@ -6,8 +6,9 @@ originated with ``BridgeAdd(<citizen channel>)``, which joins the existing citiz
 bridge (it becomes a softmix bridge; the citizen's MixMonitor keeps recording one file). The
 ``OriginateResponse`` is the offer's outcome (OfferAccepted / OfferTimedOut /
 OfferRejected); the interpreter's hangup is the request's ``CallEnded`` (wrap-up follows).
-An outside number joins the same way, without the ACD. Sign-language interpreting uses the
-same mechanism with video-capable endpoints (not exercised here: SIPp carries no video).
+An outside number joins the same way, without the ACD. A video call (sign language) is
+different: the bridge would drop its video, so its interpreter or outside party is originated
+into a ConfBridge conference the consultant is moved into first (``conference.py``).
 
 Invariants:
 - A request the ACD cannot offer at once is withdrawn (``CallAbandoned``) and the consultant
@@ -36,6 +37,7 @@ from acd.events import (
 )
 from acd.model import Language
 from common.dialstring import dialable_number, outside_channel
+from cti.center.conference import VideoConference, party_codecs, party_data
 from cti.center.core import CenterCore
 from cti.center.model import CallRec, Helper, HelperKind
 from cti.center.pbx import Originate
@@ -84,6 +86,7 @@ class Parties:
         self._core = core
         self._requests: dict[str, _Request] = {}
         self._dials: dict[str, _Dial] = {}
+        self._conference = VideoConference(core)
 
     # --- the consultant's actions -----------------------------------------------------------
     async def add_interpreter(self, call_id: str, language: str) -> Party:
@@ -94,6 +97,7 @@ class Parties:
         service = f"interp_{language}"
         if service not in core.driver.state.catalog:
             raise InvalidState(f"there is no interpreter pool for {language!r}")
+        await self._conference.open(call)  # a video call's interpreter needs a conference
         request_id = new_channel_id("interp")
         offers: list[OfferCall] = []
         core.driver.handle_offers_for(request_id, offers.append)
@@ -123,6 +127,7 @@ class Parties:
         call = self._joinable(call_id)
         if call.party(PartyKind.THIRD_PARTY) is not None:
             raise InvalidState(f"call {call_id} already has an outside party")
+        await self._conference.open(call)  # a video call keeps its video with a third party
         uid = new_channel_id("party")
         self._dials[uid] = _Dial(call_id)
         helper = Helper(uid, HelperKind.THIRD_PARTY)
@@ -240,15 +245,21 @@ class Parties:
         return party
 
     async def _originate(self, call: CallRec, uid: str, dial: str, ring_s: float) -> None:
+        """Dial a helper into the citizen's bridge, or into the call's video conference."""
         assert call.citizen is not None
-        spec = Originate(
-            dial=dial,
-            app="BridgeAdd",
-            data=call.citizen.name,
-            channel_id=uid,
-            ring_s=ring_s,
-            caller_id=f"120 <{dialable_number(call.number) or '120'}>",
-        )
+        caller_id = f"120 <{dialable_number(call.number) or '120'}>"
+        if call.conference is not None:
+            spec = Originate(
+                dial,
+                "ConfBridge",
+                party_data(call),
+                uid,
+                ring_s,
+                caller_id,
+                codecs=party_codecs(call),
+            )
+        else:
+            spec = Originate(dial, "BridgeAdd", call.citizen.name, uid, ring_s, caller_id)
         try:
             await self._core.pbx.originate(spec)
         except Unavailable as exc:

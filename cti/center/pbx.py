@@ -34,6 +34,9 @@ class Originate:
     ring_s: float
     caller_id: str = ""
     other_id: str | None = None  # the ";2" side of a Local channel
+    # Formats the new channel is requested with (AMI ``Codecs``), e.g. "ulaw,vp8" so the
+    # offer carries video; empty: Asterisk's default (audio only).
+    codecs: tuple[str, ...] = ()
 
 
 class Expectation:
@@ -91,6 +94,11 @@ class Pbx:
         for name, value in variables.items():
             await self.action("Setvar", Channel=channel, Variable=name, Value=value)
 
+    async def getvar(self, channel: str, variable: str) -> str:
+        """A channel variable or function's value ("" when unset)."""
+        response = await self.action("Getvar", Channel=channel, Variable=variable)
+        return response.headers.get("Value") or ""
+
     async def redirect(self, channel: str, context: str) -> None:
         await self.action("Redirect", Channel=channel, Context=context, Exten="s", Priority="1")
 
@@ -107,4 +115,6 @@ class Pbx:
             headers["CallerID"] = spec.caller_id
         if spec.other_id:
             headers["OtherChannelId"] = spec.other_id
+        if spec.codecs:
+            headers["Codecs"] = ",".join(spec.codecs)
         await self.action("Originate", **headers)

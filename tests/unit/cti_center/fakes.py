@@ -2,7 +2,8 @@
 
 ``FakeAmi`` answers every action with success, records it, and reacts like Asterisk does to
 the few actions the center relies on (an originated BridgeAdd channel enters the bridge, a
-leg redirected to the rejoin context enters it again, a hung-up channel reports Hangup).
+leg redirected to the rejoin context enters it again, a channel sent into ConfBridge joins the
+conference, a hung-up channel reports Hangup; ``Getvar`` answers from ``variables``).
 Events reach subscribers through the real ``Fanout``, as with ``AmiClient``.
 """
 
@@ -29,6 +30,8 @@ class FakeAmi:
     # channel name -> uniqueid, for reactions to actions naming a channel
     names: dict[str, str] = field(default_factory=dict)
     answer_originates: bool = True
+    # (channel, variable) -> value for Getvar ("" when absent, like an unset variable)
+    variables: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._fanout: Fanout[AmiStreamItem] = Fanout(AmiEventsDropped, label="fake")
@@ -45,7 +48,12 @@ class FakeAmi:
     async def action(self, name: str, timeout: float | None = None, **headers: str) -> AmiResponse:
         self.actions.append((name, dict(headers)))
         self._react(name, headers)
-        return AmiResponse(response="Success", headers=Headers([("Response", "Success")]))
+        found = [("Response", "Success")]
+        if name == "Getvar":
+            found.append(
+                ("Value", self.variables.get((headers["Channel"], headers["Variable"]), ""))
+            )
+        return AmiResponse(response="Success", headers=Headers(found))
 
     def named(self, name: str) -> list[dict[str, str]]:
         return [headers for action, headers in self.actions if action == name]
@@ -63,6 +71,19 @@ class FakeAmi:
                 return
             self.emit(event("OriginateResponse", Uniqueid=uid, Response="Success", Reason="4"))
             self.emit(event("BridgeEnter", Uniqueid=uid, Channel=channel, BridgeUniqueid=BRIDGE))
+        elif name == "Originate" and headers.get("Application") == "ConfBridge":
+            uid = headers["ChannelId"]
+            channel = f"{headers['Channel']}-{next(self._ids):08d}"
+            self.names[channel] = uid
+            if self.answer_originates:
+                self.emit(event("OriginateResponse", Uniqueid=uid, Response="Success", Reason="4"))
+                self.emit(
+                    event("BridgeEnter", Uniqueid=uid, Channel=channel, BridgeUniqueid="conf")
+                )
+        elif name == "Redirect" and headers["Context"] == "dasan-cti-conf":
+            channel = headers["Channel"]
+            uid = self.names.get(channel, channel)
+            self.emit(event("ConfbridgeJoin", Uniqueid=uid, Channel=channel))
         elif name == "Redirect" and headers["Context"] == "dasan-cti-rejoin":
             channel = headers["Channel"]
             uid = self.names.get(channel, channel)

@@ -1,0 +1,105 @@
+"""Video calls' interpreters and outside parties join a ConfBridge conference
+(cti/center/conference.py); voice calls keep BridgeAdd. Over the live center's fake AMI."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from cti.control import InvalidState, PartyKind, PartyState
+from tests.unit.cti_center.fakes import event
+from tests.unit.cti_center.test_live_center import (
+    AGENT,
+    CITIZEN,
+    ME,
+    Rig,
+    _talking_call,
+    eventually,
+    rig,
+)
+
+__all__ = ["rig"]  # the fixture, used by name
+
+
+async def test_a_video_calls_interpreter_joins_a_conference_with_video(rig: Rig) -> None:
+    """A video call: the citizen's side (Local) joins the citizen's bridge, the consultant's
+    leg moves into the conference, the interpreter is originated into it offered the citizen's
+    codec; hold is refused; the consultant's hangup hangs up the citizen's side."""
+    rig.ami.variables[(CITIZEN, "CHANNEL(videonativeformat)")] = "(vp8)"
+    await _talking_call(rig)
+    party = await rig.center.add_interpreter(ME, "u-1", "en")
+    assert party.kind is PartyKind.INTERPRETER
+    await eventually(lambda: len(rig.ami.named("Originate")) == 2, "the interpreter dialed")
+    local, interp = rig.ami.named("Originate")
+    assert (local["Channel"], local["Application"], local["Data"], local["Codecs"]) == (
+        "Local/vid-u-1@dasan-cti-conf-citizen/n",
+        "BridgeAdd",
+        CITIZEN,
+        "ulaw,vp8",
+    )
+    assert {"Channel": AGENT, "Variable": "DASAN_CONF", "Value": "vid-u-1"} in rig.ami.named(
+        "Setvar"
+    )
+    assert rig.ami.named("Redirect") == [
+        {"Channel": AGENT, "Context": "dasan-cti-conf", "Exten": "s", "Priority": "1"}
+    ]
+    assert (interp["Channel"], interp["Application"], interp["Data"], interp["Codecs"]) == (
+        "PJSIP/c0462",
+        "ConfBridge",
+        "vid-u-1,dasan-video,dasan-video-party",
+        "ulaw,vp8",
+    )
+    await eventually(
+        lambda: any(
+            p.kind is PartyKind.INTERPRETER and p.state is PartyState.CONNECTED
+            for p in rig.center.core.book.get("u-1").parties.values()
+        ),
+        "the interpreter connected",
+    )
+    with pytest.raises(InvalidState):
+        await rig.center.hold(ME, "u-1")
+    rig.ami.emit(event("Hangup", Uniqueid="u-1-leg", Channel=AGENT))
+    await eventually(
+        lambda: (
+            {local["ChannelId"], interp["ChannelId"]}
+            <= {h["Channel"] for h in rig.ami.named("Hangup")}
+        ),
+        "the citizen's side and the interpreter hung up",
+    )
+
+
+async def test_a_voice_calls_interpreter_still_joins_the_bridge(rig: Rig) -> None:
+    rig.ami.variables[(CITIZEN, "CHANNEL(videonativeformat)")] = "(nothing)"
+    await _talking_call(rig)
+    await rig.center.add_interpreter(ME, "u-1", "en")
+    await eventually(lambda: bool(rig.ami.named("Originate")), "the interpreter dialed")
+    (originate,) = rig.ami.named("Originate")
+    assert originate["Application"] == "BridgeAdd" and "Codecs" not in originate
+    assert not rig.ami.named("Redirect")
+
+
+async def test_an_outside_party_on_a_video_call_joins_the_conference_too(rig: Rig) -> None:
+    rig.ami.variables[(CITIZEN, "CHANNEL(videonativeformat)")] = "(h264)"
+    await _talking_call(rig)
+    await rig.center.add_third_party(ME, "u-1", "0221330000")
+    await eventually(lambda: len(rig.ami.named("Originate")) == 2, "the outside party dialed")
+    local, outside = rig.ami.named("Originate")
+    assert local["Codecs"] == "ulaw,h264"
+    assert (outside["Application"], outside["Data"]) == (
+        "ConfBridge",
+        "vid-u-1,dasan-video,dasan-video-party",
+    )
+
+
+async def test_concurrent_requests_open_one_conference(rig: Rig) -> None:
+    rig.ami.variables[(CITIZEN, "CHANNEL(videonativeformat)")] = "(vp8)"
+    await _talking_call(rig)
+    await asyncio.gather(
+        rig.center.add_interpreter(ME, "u-1", "en"),
+        rig.center.add_third_party(ME, "u-1", "0221330000"),
+    )
+    await eventually(lambda: len(rig.ami.named("Originate")) == 3, "both parties dialed")
+    apps = [o["Application"] for o in rig.ami.named("Originate")]
+    assert apps == ["BridgeAdd", "ConfBridge", "ConfBridge"]  # one citizen's side only
+    assert len(rig.ami.named("Redirect")) == 1
