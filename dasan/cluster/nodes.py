@@ -55,6 +55,10 @@ def node_overrides(
         "DASAN_IVR__PROMPTS_DIR": str(base.prompts_dir),
         "DASAN_RECORDINGS__SPOOL_DIR": str(state / "recordings"),
         "DASAN_RECORDINGS__SPARE_DIR": str(state / "recordings-spare"),
+        # One key ring for the one catalog: any node's recording opens with it.
+        "DASAN_RECORDINGS__KEY_FILE": str(
+            base.recordings.key_file or cluster_dir / "keys" / "recordings.key"
+        ),
         "DASAN_CONSULTANTS__STATIC_CONTACT": (
             f"sip:{{id}}@{topology.host_address}:{CONSULTANT_PORT}"
         ),
