@@ -38,6 +38,9 @@ class AcdSettings(BaseModel):
     # A consultant reserved for a call-back is released if no outcome (answered / failed) is
     # reported within callback_ring_s plus this: no reservation without an expiry.
     callback_reserve_grace_s: float = Field(default=30.0, ge=1, le=600)
+    # Several engines (one per PBX node, `dasan cluster`) share these consultants: each claims
+    # a consultant in the shared PostgreSQL before ringing them (acd.claims).
+    shared_claims: bool = False
 
 
 class AcdHost(Protocol):

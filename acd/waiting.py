@@ -22,6 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from acd.claims import ConsultantClaims
 from acd.commands import AnnounceWait, CancelOffer, OfferCall, OfferCallback
 from acd.driver import AcdDriver, CallCommand, CallTicket
 from acd.events import (
@@ -67,6 +68,8 @@ class WaitingRoom:
     transfer_ring_s: int = 20
     # The call's key queue (type-ahead), if any.
     keys: KeyQueue | None = None
+    # Claims shared with the other engines of a cluster (None: this engine alone).
+    claims: ConsultantClaims | None = None
 
     def prompt(self, language: str, prompt_id: str) -> str:
         return f"{self.prompts_dir}/{language}/{prompt_id}"
@@ -185,8 +188,17 @@ async def _ring(
     room: WaitingRoom,
     offer: OfferCall,
 ) -> bool:
-    """Dial the offered consultant; True when the conversation happened and is over."""
+    """Dial the offered consultant; True when the conversation happened and is over.
+
+    With shared claims the consultant is claimed before ringing and released once the dial
+    (ring and conversation) is over; a consultant claimed by another engine is not rung."""
     consultant = offer.consultant_id
+    claims = room.claims
+    if claims is not None and not await claims.claim(consultant, ticket.call_id):
+        log.info("call %s: %s is busy on another node; offer withdrawn", ticket.call_id, consultant)
+        ticket.consultant_id = None
+        driver.feed(OfferRejected(ticket.call_id, consultant))
+        return False
     watcher = asyncio.create_task(_watch_cancel(ticket, offer, room))
     try:
         await session.exec(
@@ -197,6 +209,8 @@ async def _ring(
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
+        if claims is not None:
+            await claims.release(consultant)
     log.info("call %s: dial %s -> %s", ticket.call_id, consultant, status or "?")
     if status == "ANSWER":
         if not ticket.connected:  # AMI missed DialEnd: report the answer now

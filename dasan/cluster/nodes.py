@@ -64,6 +64,8 @@ def node_overrides(
         ),
         # Listening beyond loopback: the demo users are refused (dasan.security.defaults).
         "DASAN_HTTP__DEMO_USERS": "false",
+        # One routing brain: a consultant is claimed in the shared database before ringing.
+        "DASAN_ACD__SHARED_CLAIMS": "true",
     }
 
 

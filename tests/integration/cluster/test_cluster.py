@@ -8,7 +8,10 @@ namespace, one PostgreSQL), citizens calling 120 at Kamailio, SIPp consultants a
    other node's calls complete.
 3. New calls right after the crash (before any probe noticed it) all reach the live node and
    are answered and recorded; Kamailio then reports the dead node inactive.
-4. ``dasan cluster down`` leaves no namespace, link or process behind.
+4. One routing brain: no consultant was ever on two calls at once across the nodes (each
+   engine claims a consultant in PostgreSQL before ringing; without the claims both engines
+   picked the same longest-idle consultants at the same moment).
+5. ``dasan cluster down`` leaves no namespace, link or process behind.
 
 ``make test`` runs the short form; ``make cluster`` (CLUSTER_FULL=1) the 40 calls of the issue.
 """
@@ -16,13 +19,15 @@ namespace, one PostgreSQL), citizens calling 120 at Kamailio, SIPp consultants a
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +39,9 @@ from dasan.cluster.procs import alive
 from dasan.cluster.runtime import Cluster
 from dasan.config import Settings
 from dasan.sipp import CitizenCalls, ConsultantUas, Dtmf, SippResult, run_citizens
+from recordings.calllog import CallLog
 from recordings.catalog import Catalog
+from recordings.models import ParticipantRole
 from tests.integration.support import REPO, ItEnv, create_database, drop_database, write_config
 
 FULL = os.environ.get("CLUSTER_FULL") == "1"
@@ -43,6 +50,7 @@ IN_FLIGHT_CALLS = 8 if FULL else 6
 AFTER_CRASH_CALLS = 12 if FULL else 6
 # Korean, general line: keys typed ahead (RFC 2833, in the media, so never through Kamailio).
 KEYS = (Dtmf("1", 1500), Dtmf("1", 500))
+SLACK_S = 1.0
 pytestmark = pytest.mark.timeout(900 if FULL else 300)
 
 
@@ -97,6 +105,33 @@ async def recordings_per_call(settings: Settings, uniqueids: list[str]) -> Count
     finally:
         await storage.close()
     return Counter(r.uniqueid for r in found)
+
+
+async def double_bookings(settings: Settings) -> list[tuple[str, str, str, float]]:
+    """Consultants on two calls at once: (consultant, call, other call, seconds of overlap).
+
+    A consultant's time on a call runs from joining it to the call's end. The call's end is
+    logged after the consultant's leg ended, so overlaps under ``SLACK_S`` are not counted; a
+    real double booking overlaps by a whole conversation (4 s here)."""
+    storage = await Storage.open(settings.storage_url)
+    try:
+        records = await CallLog(storage, None).all()
+    finally:
+        await storage.close()
+    spans: dict[str, list[tuple[datetime, datetime, str]]] = defaultdict(list)
+    for record in records:
+        end = record.ended_at or datetime.now(UTC)
+        for person in record.participants:
+            if person.role is ParticipantRole.CONSULTANT:
+                spans[person.person_id].append((person.joined_at, end, record.uniqueid))
+    found = []
+    for consultant, mine in spans.items():
+        mine.sort()
+        for (_, first_end, first), (second_start, _, second) in itertools.pairwise(mine):
+            overlap = (first_end - second_start).total_seconds()
+            if overlap > SLACK_S:
+                found.append((consultant, first, second, overlap))
+    return found
 
 
 async def settled_calls(
@@ -237,6 +272,16 @@ async def test_calls_spread_over_nodes_and_survive_a_node_crash(
     report["dead_node_calls"] = [
         {"ended": bool(c["ended_at"]), "recording": bool(c["recording"])} for c in kept
     ]
+
+    # One routing brain: no consultant was ever on two calls at once, on one node or two.
+    booked_twice = await double_bookings(settings)
+    report["double_bookings"] = booked_twice
+    # How often an engine found its ACD's choice claimed by the other node (the claims at work).
+    report["offers_withdrawn_busy_elsewhere"] = {
+        member.node.name: member.tail(1_000_000).count("is busy on another node")
+        for member in cluster.nodes(topology)
+    }
+    assert not booked_twice, booked_twice
 
     status = dasan(env, "cluster", "status", "--json")
     health = {n["name"]: n["health"] for n in status["nodes"]}
