@@ -2,7 +2,7 @@
 
 Each node is a whole Dasan installation of its own (state folder, Asterisk, one `dasan serve`
 engine) in its own network namespace, sharing with the other nodes only the PostgreSQL
-database (so one call log, one recordings catalog, one consultant claims table), the secrets
+database (so one call log, one recordings catalog, one set of consultant claims), the secrets
 and the PBX image. Its engine reaches its Asterisk on the namespace's own loopback (FastAGI,
 AMI), exactly as on a one-machine install.
 

@@ -115,3 +115,18 @@ def test_claim_keys_are_stable_signed_64_bit_and_distinct() -> None:
     assert len(keys) == 471
     assert all(-(2**63) <= k < 2**63 for k in keys)
     assert claim_key("c0001") == claim_key("c0001")
+
+
+def test_host_files_for_compose(tmp_path: Path) -> None:
+    from dasan.cluster.hosts import host_topology, write_host_files
+
+    topology = host_topology("198.51.100.2", "198.51.100.1", ["198.51.100.11", "198.51.100.12"])
+    write_host_files(tmp_path, topology, Settings(state_dir=tmp_path / "state"))
+    listed = (tmp_path / "kamailio" / "dispatcher.list").read_text()
+    assert "sip:198.51.100.11:5060" in listed and "sip:198.51.100.12:5060" in listed
+    env = (tmp_path / "node2" / "node.env").read_text()
+    assert "DASAN_PBX__SIP_HOST=198.51.100.12\n" in env
+    conf = (tmp_path / "node2" / "asterisk-config" / "asterisk.conf").read_text()
+    assert "systemname = dasan-node2" in conf
+    with pytest.raises(ValueError, match="not in"):
+        host_topology("198.51.100.2", "203.0.113.1", ["198.51.100.11"])
