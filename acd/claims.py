@@ -2,7 +2,8 @@
 
 Each engine runs its own ACD core; when several engines (one per PBX node) serve the same
 consultants, an engine must *claim* a consultant before ringing them and release the claim
-when the ring or the conversation is over. A claim held by another engine means the consultant
+when the ring goes unanswered, or once the conversation and its wrap-up are over (the
+consultant is free again in this engine's ACD). A claim held by another engine means the consultant
 is busy there: the offer is withdrawn (``OfferRejected``) and the consultant is made ready
 again here once that claim is gone (``on_free``).
 

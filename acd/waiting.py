@@ -190,8 +190,9 @@ async def _ring(
 ) -> bool:
     """Dial the offered consultant; True when the conversation happened and is over.
 
-    With shared claims the consultant is claimed before ringing and released once the dial
-    (ring and conversation) is over; a consultant claimed by another engine is not rung."""
+    With shared claims the consultant is claimed before ringing (a consultant claimed by
+    another engine is not rung); the claim ends with an unanswered ring, or after the
+    conversation and its wrap-up."""
     consultant = offer.consultant_id
     claims = room.claims
     if claims is not None and not await claims.claim(consultant, ticket.call_id):
@@ -200,6 +201,7 @@ async def _ring(
         driver.feed(OfferRejected(ticket.call_id, consultant))
         return False
     watcher = asyncio.create_task(_watch_cancel(ticket, offer, room))
+    status = ""
     try:
         await session.exec(
             "Dial", f"PJSIP/{consultant}", str(round(offer.ring_timeout_s)), timeout=None
@@ -209,7 +211,9 @@ async def _ring(
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
-        if claims is not None:
+        # A consultant who answered stays claimed through wrap-up (the engine releases them
+        # when they are free again); one who did not is given back at once.
+        if claims is not None and status != "ANSWER":
             await claims.release(consultant)
     log.info("call %s: dial %s -> %s", ticket.call_id, consultant, status or "?")
     if status == "ANSWER":

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
 from typing import Any
 
+from acd.commands import ConsultantStateChanged
 from acd.driver import AcdDriver
 from acd.events import ConsultantReady
 from acd.model import NO_ANSWER, ConsultantState
@@ -66,6 +67,8 @@ from safety.notify import Notifier as SafetyNotifier
 from safety.wiring import SafetyCalls
 
 log = logging.getLogger("dasan.engine")
+# States in which a consultant holds no call (their cluster claim is given back).
+_FREE = frozenset({ConsultantState.READY, ConsultantState.NOT_READY, ConsultantState.LOGGED_OUT})
 
 
 class Engine:
@@ -281,6 +284,7 @@ class Engine:
                 raise RuntimeError("acd.shared_claims needs storage.url on PostgreSQL")
             self.claims = AdvisoryClaims(storage.engine)
             self.claims.on_free(self._consultant_free)
+            self.acd.on_state_change(self._release_when_free)
         self._recordings = await Recordings.open(self.settings, storage=storage, writer=self.writer)
         self.writer.alarms = self._recordings.alarms
         guard = self._wire_call_path(self._recordings)
@@ -354,6 +358,11 @@ class Engine:
             *([("channels", self.channels.run)] if self.channels is not None else []),
             *([("consultant-claims", self.claims.watch)] if self.claims is not None else []),
         ]
+
+    def _release_when_free(self, change: ConsultantStateChanged) -> None:
+        """A consultant who answered here stays claimed until talk and wrap-up are over."""
+        if self.claims is not None and change.state in _FREE:
+            self.claims.release_soon(change.consultant_id)
 
     def _consultant_free(self, consultant_id: str) -> None:
         """A consultant busy on another node is free again: ready here too, if they were set

@@ -6,8 +6,9 @@ Invariants:
   such a lock to one session at a time, so two engines never hold the same consultant.
 - When an engine dies, PostgreSQL ends its session and drops its locks: a crashed node never
   keeps consultants claimed. (When only its PBX dies, the engine's calls end and release.)
-- Session locks nest within a session; this adapter takes each consultant's lock at most
-  once (it remembers what it holds), so one release always frees it.
+- Session locks nest within a session; this adapter takes each consultant's lock once per
+  claim (it remembers what it holds) and unlocks once per release, so the count per
+  consultant is 1 while claimed and 0 after.
 - A consultant found claimed elsewhere is watched (``watch``): as soon as the lock can be
   taken it is given back at once and ``on_free`` listeners are told.
 """
@@ -41,6 +42,7 @@ class AdvisoryClaims:
         self._busy_elsewhere: set[str] = set()
         self._listeners: list[Callable[[str], None]] = []
         self._every = watch_every_s
+        self._unlocks: set[asyncio.Task[bool]] = set()
 
     @property
     def held(self) -> dict[str, str]:
@@ -73,12 +75,24 @@ class AdvisoryClaims:
         return False
 
     async def release(self, consultant_id: str) -> None:
+        unlock = self.release_soon(consultant_id)
+        if unlock is not None:
+            # Shielded: a call ending by cancellation still gives its consultant back.
+            await asyncio.shield(unlock)
+
+    def release_soon(self, consultant_id: str) -> asyncio.Task[bool] | None:
+        """Forget the claim now and unlock in the background (for synchronous listeners).
+
+        A claim taken again before the unlock ran nests in the same session (lock count 2,
+        then 1), so it is never lost."""
         if self._held.pop(consultant_id, None) is None:
-            return
-        # Shielded: a call ending by cancellation still gives its consultant back.
-        await asyncio.shield(
+            return None
+        task = asyncio.get_running_loop().create_task(
             self._scalar("SELECT pg_advisory_unlock(:k)", claim_key(consultant_id))
         )
+        self._unlocks.add(task)
+        task.add_done_callback(self._unlocks.discard)
+        return task
 
     async def watch(self) -> None:
         """Tell listeners when consultants found busy elsewhere are free (runs until cancelled)."""

@@ -104,3 +104,22 @@ async def test_a_crashed_engine_holds_nobody(url: str) -> None:
             await holder.wait()
         await node2.close()
         await second.dispose()
+
+
+async def test_a_claim_taken_again_before_its_unlock_ran_is_kept(url: str) -> None:
+    first, second = engine(url), engine(url)
+    node1, node2 = AdvisoryClaims(first), AdvisoryClaims(second)
+    try:
+        assert await node1.claim("c0009", "call-a")
+        unlock = node1.release_soon("c0009")  # wrap-up over: released from a listener
+        assert unlock is not None
+        assert await node1.claim("c0009", "call-b")  # offered again at once, same engine
+        await unlock
+        assert not await node2.claim("c0009", "call-c")
+        await node1.release("c0009")
+        assert await node2.claim("c0009", "call-c")
+    finally:
+        await node1.close()
+        await node2.close()
+        await first.dispose()
+        await second.dispose()
