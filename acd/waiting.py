@@ -284,12 +284,20 @@ async def _direct(
     reserved = driver.state.consultant_state(target) is ConsultantState.READY
     if reserved:
         driver.feed(ConsultantNotReady(target, TRANSFER_REASON))
+    claims = room.claims  # claimed after the reservation, held for the whole dial
+    answered = claimed = False
     try:
-        await session.exec("Dial", f"PJSIP/{target}", str(room.transfer_ring_s), timeout=None)
-        answered = (await session.get_variable("DIALSTATUS")) == "ANSWER"
-        if answered and room.on_connected is not None:
-            await room.on_connected(ticket.call_id, target)
+        claimed = claims is not None and await claims.claim(target, ticket.call_id)
+        if claims is not None and not claimed:
+            log.info("call %s: transfer to %s, busy on another call", ticket.call_id, target)
+        else:
+            await session.exec("Dial", f"PJSIP/{target}", str(room.transfer_ring_s), timeout=None)
+            answered = (await session.get_variable("DIALSTATUS")) == "ANSWER"
+            if answered and room.on_connected is not None:
+                await room.on_connected(ticket.call_id, target)
     finally:
+        if claims is not None and claimed:
+            await claims.release(target)
         if reserved:
             driver.feed(ConsultantReady(target))
     if not answered and ticket.arrival is not None:
