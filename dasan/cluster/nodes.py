@@ -91,9 +91,8 @@ def node_settings(config_path: Path | None, overrides: Mapping[str, str]) -> Set
 def write_asterisk_config(base: Settings, node: Node, target: Path) -> None:
     """The shipped Asterisk configuration with this node's own system name and entity id."""
     source, _dialplans = config_dirs(base)
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(source, target)
+    # Copied over in place (never removed first): a running node has this folder mounted.
+    shutil.copytree(source, target, dirs_exist_ok=True)
     conf = target / "asterisk.conf"
     own = {
         "systemname": f"systemname = dasan-{node.name}",
@@ -126,12 +125,19 @@ class ClusterNode:
     def container(self) -> PbxContainer:
         return pbx_container(self.settings, netns=self.node.netns)
 
-    def start_pbx(self, base: Settings) -> None:
+    def start_pbx(self, base: Settings) -> bool:
+        """Start the node's Asterisk; True when it was not running (a new or crashed node).
+
+        An engine left running beside a crashed Asterisk is restarted, so the node is ready
+        (its AMI session new) when ``start_engine`` returns."""
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
         write_asterisk_config(base, self.node, self.settings.state_dir / "asterisk-config")
         pbx_image(self.settings).ensure()
         render_generated(self.settings)
-        self.container().up()
+        fresh = self.container().up()
+        if fresh:
+            procs.stop(self.engine_pid_file)
+        return fresh
 
     def start_engine(self, timeout_s: float = 90.0) -> None:
         """`dasan serve` in the node's namespace; returns once it listens for FastAGI."""

@@ -3,7 +3,8 @@
 Invariants:
 - ``up`` records the layout (nodes, network) in ``<state>/cluster/cluster.json`` before it
   creates anything, so ``down`` always knows what to remove, even after a failed ``up``.
-- ``up`` either leaves a complete cluster or removes what it started and raises.
+- ``up`` either leaves a complete cluster or removes what it started and raises; on a
+  running cluster it starts only what is not running (a crashed node comes back).
 - ``down`` removes everything ``up`` made: engines, Asterisk instances, Kamailio, namespaces
   and links; it is idempotent and reports what it found still there afterwards.
 - Nodes share one PostgreSQL database: a cluster on SQLite would have one brain per node,
@@ -92,8 +93,9 @@ class Cluster:
                 member.start_engine()
             self.front(topology).up()
         except (netns.NetnsError, PbxError, PbxImageError, NodeError, KamailioError) as exc:
-            with contextlib.suppress(Exception):
-                self.down()
+            if current is None:  # a fresh cluster half up is taken down; a running one stays
+                with contextlib.suppress(Exception):
+                    self.down()
             raise ClusterError(str(exc)) from exc
         return self.status()
 

@@ -8,10 +8,12 @@ namespace, one PostgreSQL), citizens calling 120 at Kamailio, SIPp consultants a
    other node's calls complete.
 3. New calls right after the crash (before any probe noticed it) all reach the live node and
    are answered and recorded; Kamailio then reports the dead node inactive.
-4. One routing brain: no consultant was ever on two calls at once across the nodes (each
+4. ``dasan cluster up`` again restarts the dead node; Kamailio's probes mark it active and
+   new calls reach both nodes again.
+5. One routing brain: no consultant was ever on two calls at once across the nodes (each
    engine claims a consultant in PostgreSQL before ringing; without the claims both engines
    picked the same longest-idle consultants at the same moment).
-5. ``dasan cluster down`` leaves no namespace, link or process behind.
+6. ``dasan cluster down`` leaves no namespace, link or process behind.
 
 ``make test`` runs the short form; ``make cluster`` (CLUSTER_FULL=1) the 40 calls of the issue.
 """
@@ -48,6 +50,7 @@ FULL = os.environ.get("CLUSTER_FULL") == "1"
 SPREAD_CALLS = 40 if FULL else 10
 IN_FLIGHT_CALLS = 8 if FULL else 6
 AFTER_CRASH_CALLS = 12 if FULL else 6
+RECOVERY_CALLS = 8 if FULL else 4
 # Korean, general line: keys typed ahead (RFC 2833, in the media, so never through Kamailio).
 KEYS = (Dtmf("1", 1500), Dtmf("1", 500))
 SLACK_S = 1.0
@@ -266,12 +269,45 @@ async def test_calls_spread_over_nodes_and_survive_a_node_crash(
         once = await recordings_per_call(settings, [c["uniqueid"] for c in survivors])
         assert all(once[c["uniqueid"]] == 1 for c in survivors), once
 
-    # The dead node's calls, as the one call log and catalog keep them (reported, not hidden).
-    lost = {c["id"] for c in in_progress}
-    kept = [c for c in await last_calls(settings, 1000) if c["id"] in lost]
-    report["dead_node_calls"] = [
-        {"ended": bool(c["ended_at"]), "recording": bool(c["recording"])} for c in kept
-    ]
+        status = await asyncio.to_thread(dasan, env, "cluster", "status", "--json")
+        health = {n["name"]: n["health"] for n in status["nodes"]}
+        report["status_after_crash"] = health
+        assert health == {"node1": "active", "node2": "inactive"}, status
+
+        # 4. The node comes back (`cluster up` again starts what is not running); Kamailio's
+        # probes see it answer and calls reach it again.
+        seen |= {c["id"] for c in survivors}
+        await asyncio.to_thread(dasan, env, "cluster", "up", "--nodes", "2", "--json")
+        back = time.monotonic()
+        while True:
+            status = await asyncio.to_thread(dasan, env, "cluster", "status", "--json")
+            if all(n["health"] == "active" for n in status["nodes"]):
+                break
+            assert time.monotonic() - back < 30, status
+            await asyncio.sleep(0.2)
+        report["node_back_active_after_s"] = round(time.monotonic() - back, 1)
+        again = await place(
+            host,
+            front,
+            RECOVERY_CALLS,
+            tmp_path / "again",
+            rate=4.0,
+            caller="0105000",
+            hangup_after_ms=40_000,
+        )
+        assert again.ok, again.errors
+        recovered = await settled_calls(settings, seen, RECOVERY_CALLS)
+        report["after_recovery"] = dict(Counter(node_of(c) for c in recovered))
+        assert {node_of(c) for c in recovered} == {"node1", "node2"}, recovered
+        once = await recordings_per_call(settings, [c["uniqueid"] for c in recovered])
+        assert all(once[c["uniqueid"]] == 1 for c in recovered), once
+
+        # The dead node's calls, as the one call log and catalog keep them (reported, not hidden).
+        lost = {c["id"] for c in in_progress}
+        kept = [c for c in await last_calls(settings, 1000) if c["id"] in lost]
+        report["dead_node_calls"] = [
+            {"ended": bool(c["ended_at"]), "recording": bool(c["recording"])} for c in kept
+        ]
 
     # One routing brain: no consultant was ever on two calls at once, on one node or two.
     booked_twice = await double_bookings(settings)
@@ -282,11 +318,6 @@ async def test_calls_spread_over_nodes_and_survive_a_node_crash(
         for member in cluster.nodes(topology)
     }
     assert not booked_twice, booked_twice
-
-    status = dasan(env, "cluster", "status", "--json")
-    health = {n["name"]: n["health"] for n in status["nodes"]}
-    report["status_after_crash"] = health
-    assert health == {"node1": "active", "node2": "inactive"}, status
 
     # 4. Down removes everything.
     pids = [p for n in status["nodes"] for p in (n["engine_pid"], n["asterisk_pid"]) if p]
