@@ -5,11 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DASAN := $(BIN)/dasan
-APT_PACKAGES := debootstrap sip-tester espeak-ng sox ffmpeg zstd chromium fonts-nanum util-linux procps iproute2 postgresql-client faketime baresip-core openssl sipvicious nftables kannel kannel-extras
+APT_PACKAGES := debootstrap sip-tester espeak-ng sox ffmpeg zstd chromium fonts-nanum util-linux procps iproute2 postgresql-client faketime baresip-core openssl sipvicious nftables kannel kannel-extras kamailio
 PYTEST_ARGS ?=
 
 .PHONY: all demo test test-unit test-integration test-browser lint bench soak chaos system-deps \
-        venv venv-load venv-bench pbx-image prompts postgres clean attack
+        venv venv-load venv-bench pbx-image prompts postgres clean attack cluster
 
 all: venv
 
@@ -90,6 +90,11 @@ soak: system-deps venv venv-load venv-bench pbx-image prompts postgres
 chaos: system-deps venv venv-load pbx-image prompts postgres
 	CHAOS_FULL=1 $(ISOLATED) $(BIN)/pytest -m integration tests/integration/chaos $(PYTEST_ARGS); \
 	status=$$?; $(BIN)/python -m tests.integration.chaos.table && exit $$status
+
+## Kamailio in front of two PBX nodes in network namespaces: 40 calls spread over both, one
+## node killed (make test runs its short form); figures in var/cluster/result.json.
+cluster: system-deps venv venv-load pbx-image prompts postgres
+	CLUSTER_FULL=1 DASAN_CLUSTER_REPORT=$(CURDIR)/var/cluster/result.json $(ISOLATED) $(BIN)/pytest -m integration tests/integration/cluster $(PYTEST_ARGS)
 
 ## The attack suite in full (make test runs its short form): sipvicious and a REGISTER flood
 ## from an attacker namespace while carrier calls go on; figures in var/attack/result.json.

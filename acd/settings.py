@@ -42,6 +42,9 @@ class AcdSettings(BaseModel):
     # consultant's "wrap-up done", which the CTI refuses until the after-call note is written).
     # The composition root sets it from the knowledge area's ``require_note``.
     wrap_up_needs_release: bool = False
+    # Several engines (one per PBX node, `dasan cluster`) share these consultants: each claims
+    # a consultant in the shared PostgreSQL before ringing them (acd.claims).
+    shared_claims: bool = False
 
 
 class AcdHost(Protocol):

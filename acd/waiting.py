@@ -22,6 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from acd.claims import ConsultantClaims
 from acd.commands import AnnounceWait, CancelOffer, OfferCall, OfferCallback
 from acd.driver import AcdDriver, CallCommand, CallTicket
 from acd.events import (
@@ -67,6 +68,8 @@ class WaitingRoom:
     transfer_ring_s: int = 20
     # The call's key queue (type-ahead), if any.
     keys: KeyQueue | None = None
+    # Claims shared with the other engines of a cluster (None: this engine alone).
+    claims: ConsultantClaims | None = None
 
     def prompt(self, language: str, prompt_id: str) -> str:
         return f"{self.prompts_dir}/{language}/{prompt_id}"
@@ -185,9 +188,20 @@ async def _ring(
     room: WaitingRoom,
     offer: OfferCall,
 ) -> bool:
-    """Dial the offered consultant; True when the conversation happened and is over."""
+    """Dial the offered consultant; True when the conversation happened and is over.
+
+    With shared claims the consultant is claimed before ringing (a consultant claimed by
+    another engine is not rung); the claim ends with an unanswered ring, or after the
+    conversation and its wrap-up."""
     consultant = offer.consultant_id
+    claims = room.claims
+    if claims is not None and not await claims.claim(consultant, ticket.call_id):
+        log.info("call %s: %s is busy on another node; offer withdrawn", ticket.call_id, consultant)
+        ticket.consultant_id = None
+        driver.feed(OfferRejected(ticket.call_id, consultant))
+        return False
     watcher = asyncio.create_task(_watch_cancel(ticket, offer, room))
+    status = ""
     try:
         await session.exec(
             "Dial", f"PJSIP/{consultant}", str(round(offer.ring_timeout_s)), timeout=None
@@ -197,6 +211,10 @@ async def _ring(
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
+        # A consultant who answered stays claimed through wrap-up (the engine releases them
+        # when they are free again); one who did not is given back at once.
+        if claims is not None and status != "ANSWER":
+            await claims.release(consultant)
     log.info("call %s: dial %s -> %s", ticket.call_id, consultant, status or "?")
     if status == "ANSWER":
         if not ticket.connected:  # AMI missed DialEnd: report the answer now
@@ -266,12 +284,20 @@ async def _direct(
     reserved = driver.state.consultant_state(target) is ConsultantState.READY
     if reserved:
         driver.feed(ConsultantNotReady(target, TRANSFER_REASON))
+    claims = room.claims  # claimed after the reservation, held for the whole dial
+    answered = claimed = False
     try:
-        await session.exec("Dial", f"PJSIP/{target}", str(room.transfer_ring_s), timeout=None)
-        answered = (await session.get_variable("DIALSTATUS")) == "ANSWER"
-        if answered and room.on_connected is not None:
-            await room.on_connected(ticket.call_id, target)
+        claimed = claims is not None and await claims.claim(target, ticket.call_id)
+        if claims is not None and not claimed:
+            log.info("call %s: transfer to %s, busy on another call", ticket.call_id, target)
+        else:
+            await session.exec("Dial", f"PJSIP/{target}", str(room.transfer_ring_s), timeout=None)
+            answered = (await session.get_variable("DIALSTATUS")) == "ANSWER"
+            if answered and room.on_connected is not None:
+                await room.on_connected(ticket.call_id, target)
     finally:
+        if claims is not None and claimed:
+            await claims.release(target)
         if reserved:
             driver.feed(ConsultantReady(target))
     if not answered and ticket.arrival is not None:

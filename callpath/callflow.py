@@ -27,6 +27,7 @@ from typing import Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from acd.claims import ConsultantClaims
 from acd.driver import AcdDriver
 from acd.errors import InvalidEvent
 from acd.events import CallAbandoned, CallArrived
@@ -197,6 +198,8 @@ class FlowSetup:
     events: AmiEventSource | None = None
     # The SMS sender of the after-hours text offer, asked per call (None: no offer is made).
     texts: Callable[[], Awaitable[TextSender | None]] = no_texts
+    # Consultant claims shared with the other engines of a cluster (None: this engine alone).
+    claims: ConsultantClaims | None = None
 
 
 # Calls the engine served whose channel may still go on in the dialplan (the survey), kept
@@ -403,6 +406,7 @@ class CallFlow:
             on_callback_accepted=lambda cid: setup.callbacks.accepted(cid, outcome.language),
             outside_dial=setup.outside_dial,
             keys=keys,
+            claims=setup.claims,
         )
         result = await wait_and_connect(
             session, setup.acd, ticket, room, language=outcome.language, caller_number=caller

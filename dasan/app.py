@@ -26,7 +26,10 @@ from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
 from typing import Any
 
+from acd.commands import ConsultantStateChanged
 from acd.driver import AcdDriver
+from acd.events import ConsultantReady
+from acd.model import NO_ANSWER, ConsultantState
 from callpath.acd_ami import AcdAmiBridge
 from callpath.callbacks import Callbacks, CallbackSetup, journal_sizes
 from callpath.callflow import CallFlow, FlowSetup
@@ -45,6 +48,7 @@ from cti.ami.client import AmiClient
 from cti.ami.messages import AmiError
 from cti.live.service import LiveState
 from dasan.channels_wiring import build_channels
+from dasan.cluster.claims import AdvisoryClaims
 from dasan.config import Settings
 from dasan.faults import Faults
 from dasan.presence import Presence
@@ -63,6 +67,8 @@ from safety.notify import Notifier as SafetyNotifier
 from safety.wiring import SafetyCalls
 
 log = logging.getLogger("dasan.engine")
+# States in which a consultant holds no call (their cluster claim is given back).
+_FREE = frozenset({ConsultantState.READY, ConsultantState.NOT_READY, ConsultantState.LOGGED_OUT})
 
 
 class Engine:
@@ -113,6 +119,8 @@ class Engine:
         self.writer: DurableWriter | None = None
         self.channels: ChannelsService | None = None
         self._chores: set[asyncio.Task[Any]] = set()
+        # Consultant claims shared with the other nodes' engines (acd.shared_claims).
+        self.claims: AdvisoryClaims | None = None
         self.supervisor = Supervisor(
             lambda: self._recordings.alarms if self._recordings is not None else None
         )
@@ -197,6 +205,7 @@ class Engine:
                 before_serve=self.faults.maybe_crash_ivr,
                 events=self.live.events,
                 texts=self.sms_offer,
+                claims=self.claims,
             )
         )
         return guard
@@ -256,6 +265,8 @@ class Engine:
                     task.cancel()
         finally:
             self.acd.close()
+            if self.claims is not None:
+                await self.claims.close()
             if self.channels is not None and self.channels.gateway is not None:
                 await self.channels.gateway.close()
             if self.writer is not None:
@@ -281,6 +292,12 @@ class Engine:
             retry_max_s=cfg.retry_max_s,
         )
         self.writer.open()  # an earlier run's unacknowledged writes are replayed first
+        if self.settings.acd.shared_claims:
+            if storage.dialect != "postgresql":
+                raise RuntimeError("acd.shared_claims needs storage.url on PostgreSQL")
+            self.claims = AdvisoryClaims(storage.engine)
+            self.claims.on_free(self._consultant_free)
+            self.acd.on_state_change(self._release_when_free)
         self._recordings = await Recordings.open(self.settings, storage=storage, writer=self.writer)
         self.writer.alarms = self._recordings.alarms
         guard = self._wire_call_path(self._recordings)
@@ -352,7 +369,24 @@ class Engine:
             ("status", self._report_writes),
             *self.safety.components(),
             *([("channels", self.channels.run)] if self.channels is not None else []),
+            *([("consultant-claims", self.claims.watch)] if self.claims is not None else []),
         ]
+
+    def _release_when_free(self, change: ConsultantStateChanged) -> None:
+        """A consultant who answered here stays claimed until talk and wrap-up are over."""
+        if self.claims is not None and change.state in _FREE:
+            self.claims.release_soon(change.consultant_id)
+
+    def _consultant_free(self, consultant_id: str) -> None:
+        """A consultant busy on another node is free again: ready here too, if they were set
+        not ready only because that node had them (the withdrawn offer's "no answer")."""
+        agent = self.acd.state.agents.get(consultant_id)
+        if (
+            agent is not None
+            and agent.state is ConsultantState.NOT_READY
+            and (agent.reason == NO_ANSWER)
+        ):
+            self.acd.feed(ConsultantReady(consultant_id))
 
     async def _run_acd_ami(self) -> None:
         bridge = AcdAmiBridge(

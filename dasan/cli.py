@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "dasan.load_cli",
     "dasan.security.cli",
     "dasan.care_cli",
+    "dasan.cluster.cli",
 )
 
 

@@ -64,6 +64,17 @@ class CitizenCalls:
     local_ip: str = "127.0.0.1"
     # A named network namespace to call from (a carrier host in the network tests).
     netns: str | None = None
+    # Calls through a record-routing SIP proxy (the cluster's Kamailio): ACK, INFO and BYE
+    # follow the route set of the answer to the PBX node's Contact.
+    via_proxy: bool = False
+
+    @property
+    def dialog_uri(self) -> str:
+        return "[next_url]" if self.via_proxy else f"sip:{self.service}@[remote_ip]:[remote_port]"
+
+    @property
+    def route(self) -> str:
+        return "\n      [routes]" if self.via_proxy else ""
 
 
 @dataclass(frozen=True)
@@ -97,7 +108,16 @@ def _template(name: str) -> str:
     return (scenarios_dir() / name).read_text(encoding="utf-8")
 
 
-def render_dtmf_steps(digits: Sequence[Dtmf], mode: str, service: str, caller: str) -> str:
+def render_dtmf_steps(
+    digits: Sequence[Dtmf],
+    mode: str,
+    service: str,
+    caller: str,
+    *,
+    dialog_uri: str | None = None,
+    route: str = "",
+) -> str:
+    """The key presses; ``dialog_uri``/``route``: where SIP INFO goes (see CitizenCalls)."""
     parts = []
     for cseq, step in enumerate(digits, start=2):
         if mode == "info":
@@ -109,6 +129,8 @@ def render_dtmf_steps(digits: Sequence[Dtmf], mode: str, service: str, caller: s
                     cseq=cseq,
                     service=service,
                     caller=caller,
+                    dialog_uri=dialog_uri or f"sip:{service}@[remote_ip]:[remote_port]",
+                    route=route,
                 )
             )
         else:
@@ -129,7 +151,16 @@ def render_citizen(spec: CitizenCalls, audio: Path) -> str:
         caller=spec.caller,
         audio=audio,
         hangup_after_ms=spec.hangup_after_ms,
-        dtmf_steps=render_dtmf_steps(spec.digits, spec.dtmf_mode, spec.service, spec.caller),
+        dialog_uri=spec.dialog_uri,
+        route=spec.route,
+        dtmf_steps=render_dtmf_steps(
+            spec.digits,
+            spec.dtmf_mode,
+            spec.service,
+            spec.caller,
+            dialog_uri=spec.dialog_uri,
+            route=spec.route,
+        ),
     )
 
 
@@ -328,12 +359,14 @@ class ConsultantUas:
         no_answer: Sequence[str] = (),
         *,
         audio: Path | None = None,
+        local_ip: str = "127.0.0.1",
     ) -> None:
         """``audio``: the u-law 8 kHz WAV the consultants stream (looped) while talking;
         None: the shipped speech-like clip."""
         self._workdir = workdir
         self._audio = audio
         self._port = port
+        self._local_ip = local_ip
         self._ring_ms = ring_ms
         self._talk_ms = talk_ms
         self._no_answer = tuple(no_answer)
@@ -353,7 +386,7 @@ class ConsultantUas:
             "sipp",
             "-sf",
             str(scenario),
-            *_base_args(self._port),
+            *_base_args(self._port, self._local_ip),
             cwd=self._workdir,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
@@ -372,7 +405,7 @@ class ConsultantUas:
             if _udp_port_bound(self._port):
                 return
             await asyncio.sleep(0.02)
-        raise SippError(f"SIPp consultants did not bind 127.0.0.1:{self._port} within 5 s")
+        raise SippError(f"SIPp consultants did not bind {self._local_ip}:{self._port} within 5 s")
 
     def stats(self) -> dict[str, str]:
         return _last_stats_row(self._workdir, self._name)

@@ -58,8 +58,12 @@ class PbxContainer:
         mounts: list[Mount],
         sip_bind: tuple[str, int],
         boot_timeout_s: float,
+        *,
+        netns: str | None = None,
     ) -> None:
         self._image = image
+        # A named network namespace (a cluster node) to start Asterisk in; None: this one.
+        self._netns = netns
         self.dir = instance_dir
         self._mounts = mounts
         self._sip_bind = sip_bind
@@ -107,7 +111,8 @@ class PbxContainer:
         if self.pid() is not None:
             self.cli("core waitfullybooted", timeout=self._boot_timeout_s)
             return False
-        self._check_sip_port_free()
+        if self._netns is None:  # a cluster node's namespace is fresh: nothing else binds there
+            self._check_sip_port_free()
         rootfs = self._image.rootfs
         mounts = self._writable_dirs() + self._mounts
         for mount in mounts:
@@ -118,8 +123,10 @@ class PbxContainer:
         if self.console_log.exists():
             self.console_log.replace(self.console_log.with_suffix(".log.1"))
         with self.console_log.open("ab") as console:
+            netns = ["ip", "netns", "exec", self._netns] if self._netns else []
             launcher = subprocess.Popen(
                 [
+                    *netns,
                     "unshare",
                     "--mount",
                     "--pid",
@@ -176,6 +183,22 @@ class PbxContainer:
             active_channels=_first_int_before(channels, "active channel"),
             active_calls=_first_int_before(channels, "active call"),
         )
+
+    def kill(self) -> bool:
+        """SIGKILL Asterisk (what a crashed node looks like); False when it was not running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+        self.pid_file.unlink(missing_ok=True)
+        if self._launcher is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._launcher.wait(10.0)
+            self._launcher = None
+        return True
 
     def cli(self, command: str, timeout: float = 10.0) -> str:
         """Run an Asterisk CLI command inside the container (nsenter into its mount ns + root)."""

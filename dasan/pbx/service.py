@@ -64,7 +64,8 @@ def render_generated(settings: Settings) -> list[str]:
     return write_generated(settings.pbx_dir / "generated", files)
 
 
-def pbx_container(settings: Settings) -> PbxContainer:
+def pbx_container(settings: Settings, netns: str | None = None) -> PbxContainer:
+    """The PBX of ``settings``; ``netns``: a named network namespace to run it in (a cluster node)."""
     config_dir, dialplans_dir = config_dirs(settings)
     ivr = settings.ivr
     rec = settings.recordings
@@ -83,4 +84,5 @@ def pbx_container(settings: Settings) -> PbxContainer:
         mounts=mounts,
         sip_bind=(settings.pbx.sip_host, settings.pbx.sip_port),
         boot_timeout_s=settings.pbx.boot_timeout_s,
+        netns=netns,
     )

@@ -1,0 +1,1 @@
+"""Several PBX nodes behind one Kamailio front, on one machine (``dasan cluster``)."""
