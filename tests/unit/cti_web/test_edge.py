@@ -94,6 +94,7 @@ def test_extra_routes_must_be_under_api_and_unique(clock: ManualClock) -> None:
         ("/api/consultants/c9999/ready", None, 404, "not_found"),
         ("/api/consultants/c0001/ready", None, 409, "invalid_state"),
         ("CALL/interpreter", {"language": "ja"}, 409, "no_interpreter_available"),
+        ("CALL/interpreter", {"language": "sign"}, 409, "no_interpreter_available"),
         ("/api/calls/nope/hold", None, 404, "not_found"),
         ("CALL/transfer/complete", None, 409, "invalid_state"),
     ],
