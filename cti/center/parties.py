@@ -51,6 +51,7 @@ from cti.control import (
     Party,
     PartyKind,
     Unavailable,
+    VideoCallRequired,
 )
 
 log = logging.getLogger("dasan.cti.center")
@@ -112,7 +113,7 @@ class Parties:
         # A video call's interpreter needs a conference; a voice call opens none.
         conference = await self._conference.open(call)
         if language == SIGN_INTERPRETER and conference is None:
-            raise InvalidState(
+            raise VideoCallRequired(
                 f"call {call_id} is a voice call: a sign-language interpreter joins video calls"
             )
         request_id = new_channel_id("interp")

@@ -26,7 +26,7 @@ async def test_interpreter_added_then_dropped(rig: Rig) -> None:
     status, refused = await consultant.request(
         "POST", f"/api/calls/{call.call_id}/interpreter", {"language": "sign"}
     )
-    assert (status, refused["error"]["code"]) == (409, "invalid_state"), refused
+    assert (status, refused["error"]["code"]) == (409, "video_call_required"), refused
     assert "voice call" in refused["error"]["message"], refused
     unchanged = await consultant.ok("GET", f"/api/calls/{call.call_id}")
     assert kinds(unchanged["call"]) == ["citizen", "consultant"], unchanged

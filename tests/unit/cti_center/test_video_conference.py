@@ -7,7 +7,14 @@ import asyncio
 
 import pytest
 
-from cti.control import ConsultantState, InvalidState, NoInterpreterAvailable, PartyKind, PartyState
+from cti.control import (
+    ConsultantState,
+    InvalidState,
+    NoInterpreterAvailable,
+    PartyKind,
+    PartyState,
+    VideoCallRequired,
+)
 from tests.unit.cti_center.fakes import event
 from tests.unit.cti_center.test_live_center import (
     AGENT,
@@ -138,8 +145,9 @@ async def test_a_sign_language_interpreter_is_refused_on_a_voice_call(rig: Rig) 
     await rig.center.set_ready(BOSS, "c0472")
     rig.ami.variables[(CITIZEN, "CHANNEL(videonativeformat)")] = "(nothing)"
     await _talking_call(rig)
-    with pytest.raises(InvalidState, match="voice call"):
+    with pytest.raises(VideoCallRequired, match="voice call") as refused:
         await rig.center.add_interpreter(ME, "u-1", "sign")
+    assert refused.value.code == "video_call_required"
     assert not rig.ami.named("Originate") and not rig.ami.named("Redirect")
     assert list(rig.driver.state.calls) == ["u-1"]
     assert (await rig.center.consultant("c0472")).state is ConsultantState.READY
