@@ -30,6 +30,7 @@ async def test_interpreter_added_then_dropped(rig: Rig) -> None:
     assert "voice call" in refused["error"]["message"], refused
     unchanged = await consultant.ok("GET", f"/api/calls/{call.call_id}")
     assert kinds(unchanged["call"]) == ["citizen", "consultant"], unchanged
+    assert unchanged["video"] is False  # the desktop does not offer it either
     party = await consultant.ok(
         "POST", f"/api/calls/{call.call_id}/interpreter", {"language": "en"}
     )

@@ -223,12 +223,13 @@ async def _three_way(
     assert consultant_leg is not None and citizen_leg is not None
     call_id = citizen_leg[1]
     consultant = await HttpUser(http, env.settings, case.consultant).login()
-    await eventually(
+    _status, details = await eventually(
         lambda: consultant.request("GET", f"/api/calls/{call_id}"),
         lambda reply: reply[0] == 200 and reply[1]["call"]["state"] == "talking",
         15,
         "the call talking on the consultant's desktop",
     )
+    assert details["video"] is True, details  # the desktop offers the sign interpreter
     party = await consultant.ok("POST", f"/api/calls/{call_id}/interpreter", {"language": "sign"})
     assert (party["address"], party["language"]) == (case.interpreter, "sign"), party
     interpreter_leg = await eventually(

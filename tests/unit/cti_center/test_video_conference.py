@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
+from cti.center.screenpop import is_video
 from cti.control import (
     ConsultantState,
     InvalidState,
@@ -151,6 +153,7 @@ async def test_a_sign_language_interpreter_is_refused_on_a_voice_call(rig: Rig) 
     assert not rig.ami.named("Originate") and not rig.ami.named("Redirect")
     assert list(rig.driver.state.calls) == ["u-1"]
     assert (await rig.center.consultant("c0472")).state is ConsultantState.READY
+    assert (await rig.center.call("u-1")).video is False  # the desktop hides the option
 
 
 async def test_no_free_sign_language_interpreter_is_reported(rig: Rig) -> None:
@@ -161,3 +164,14 @@ async def test_no_free_sign_language_interpreter_is_reported(rig: Rig) -> None:
     assert list(rig.driver.state.calls) == ["u-1"]
     sign = next(q for q in await rig.center.queues() if q.queue_id == "interp_sign")
     assert sign.abandoned == 1
+
+
+async def test_the_screen_pop_says_video_for_a_call_the_ivr_tagged_video(rig: Rig) -> None:
+    """The desktop offers the sign-language interpreter from ``CallDetails.video``: the IVR's
+    routing tag ``channel: video`` in the call log's journey."""
+    await _talking_call(rig)
+    record = rig.calls.records["u-1"]
+    tagged = {**record.journey, "tags": {"channel": "video"}}
+    rig.calls.records["u-1"] = replace(record, journey=tagged)
+    assert (await rig.center.call("u-1")).video is True
+    assert not is_video({"tags": {"channel": "voice"}}) and not is_video(None)
