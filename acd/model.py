@@ -27,6 +27,16 @@ class Language(StrEnum):
     MN = "mn"
 
 
+# Interpreters are asked for by kind: a spoken language's code, or SIGN_INTERPRETER for the
+# Korean Sign Language pool (a video interpreter; not a Language: codes stay ISO 639-1).
+SIGN_INTERPRETER = "sign"
+
+
+def interpreter_service(kind: str) -> str:
+    """The ACD service of an interpreter pool: ``interp_<language>`` or ``interp_sign``."""
+    return f"interp_{kind}"
+
+
 class ConsultantState(Enum):
     LOGGED_OUT = "logged_out"
     READY = "ready"

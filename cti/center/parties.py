@@ -1,7 +1,8 @@
 """Third parties in a call: interpreters (routed by the ACD as a skill) and outside numbers.
 
 How an interpreter joins: the request enters the ACD as ``CallArrived(request_id, language,
-"interp_<lang>")`` with an offer handler registered first; the offered interpreter is
+"interp_<kind>")`` with an offer handler registered first (kind: a spoken language's code, or
+``sign`` for the Korean Sign Language pool, asked for in Korean and on video calls only); the offered interpreter is
 originated with ``BridgeAdd(<citizen channel>)``, which joins the existing citizen-consultant
 bridge (it becomes a softmix bridge; the citizen's MixMonitor keeps recording one file). The
 ``OriginateResponse`` is the offer's outcome (OfferAccepted / OfferTimedOut /
@@ -35,7 +36,7 @@ from acd.events import (
     OfferRejected,
     OfferTimedOut,
 )
-from acd.model import Language
+from acd.model import SIGN_INTERPRETER, Language, Service, interpreter_service
 from common.dialstring import dialable_number, outside_channel
 from cti.center.conference import VideoConference, party_codecs, party_data
 from cti.center.core import CenterCore
@@ -50,6 +51,7 @@ from cti.control import (
     Party,
     PartyKind,
     Unavailable,
+    VideoCallRequired,
 )
 
 log = logging.getLogger("dasan.cti.center")
@@ -57,6 +59,15 @@ JOINABLE = (CallState.TALKING, CallState.HELD)
 _STEP_S = 5.0
 # OriginateResponse "Reason" for a ring that timed out (Asterisk's AST_CONTROL_RINGING).
 _NO_ANSWER_REASONS = {"3"}
+
+
+def _request_language(service: Service) -> Language:
+    """The language an interpreter request enters the ACD with: the pool's one language
+    (``en`` for ``interp_en``; Korean for ``interp_sign``, whose interpreters sign and speak
+    Korean)."""
+    if len(service.languages) != 1:
+        raise InvalidState(f"interpreter pool {service.id} must serve exactly one language")
+    return next(iter(service.languages))
 
 
 def new_channel_id(prefix: str) -> str:
@@ -94,10 +105,17 @@ class Parties:
         call = self._joinable(call_id)
         if call.party(PartyKind.INTERPRETER) is not None:
             raise InvalidState(f"call {call_id} already has an interpreter")
-        service = f"interp_{language}"
-        if service not in core.driver.state.catalog:
+        service = interpreter_service(language)
+        catalog = core.driver.state.catalog
+        if service not in catalog:
             raise InvalidState(f"there is no interpreter pool for {language!r}")
-        await self._conference.open(call)  # a video call's interpreter needs a conference
+        asked_in = _request_language(catalog[service])
+        # A video call's interpreter needs a conference; a voice call opens none.
+        conference = await self._conference.open(call)
+        if language == SIGN_INTERPRETER and conference is None:
+            raise VideoCallRequired(
+                f"call {call_id} is a voice call: a sign-language interpreter joins video calls"
+            )
         request_id = new_channel_id("interp")
         offers: list[OfferCall] = []
         core.driver.handle_offers_for(request_id, offers.append)
@@ -105,7 +123,7 @@ class Parties:
         core.driver.open_ticket(request_id)
         core.book.requests[request_id] = call_id
         try:
-            core.driver.feed(CallArrived(request_id, Language(language), service))
+            core.driver.feed(CallArrived(request_id, asked_in, service))
         except (InvalidEvent, ValueError) as exc:
             self._forget(request_id)
             raise InvalidState(f"interpreter request refused: {exc}") from exc
@@ -205,7 +223,7 @@ class Parties:
         request = self._requests.get(str(getattr(event, "call_id", "")))
         if request is None:
             return
-        queue_id = f"interp_{request.language}"
+        queue_id = interpreter_service(request.language)
         if isinstance(event, OfferAccepted):
             waited = (core.clock() - request.asked_at).total_seconds()
             core.ledger.answered(queue_id, event.consultant_id, waited)

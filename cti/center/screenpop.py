@@ -21,6 +21,8 @@ from recordings.calllog import CallRecord
 from recordings.models import ParticipantRole
 
 _EARLIER = 10
+# What the screen pop caches per call: IVR steps, earlier calls, video or not.
+_Pop = tuple[tuple[IvrStep, ...], tuple[EarlierCall, ...], bool]
 
 
 def journey_steps(journey: Any) -> tuple[IvrStep, ...]:
@@ -44,6 +46,12 @@ def journey_steps(journey: Any) -> tuple[IvrStep, ...]:
     return tuple(steps)
 
 
+def is_video(journey: Any) -> bool:
+    """The IVR tagged the call a video call (``tags.channel == "video"``, set on routing)."""
+    tags = journey.get("tags") if isinstance(journey, dict) else None
+    return isinstance(tags, dict) and tags.get("channel") == "video"
+
+
 def earlier_call(record: CallRecord) -> EarlierCall:
     consultants = record.people(ParticipantRole.CONSULTANT)
     if record.linkedid:
@@ -65,9 +73,7 @@ def earlier_call(record: CallRecord) -> EarlierCall:
 class ScreenPop:
     def __init__(self, calls: CallLogReader, cache_size: int = 1000) -> None:
         self._calls = calls
-        self._cache: OrderedDict[str, tuple[tuple[IvrStep, ...], tuple[EarlierCall, ...]]] = (
-            OrderedDict()
-        )
+        self._cache: OrderedDict[str, _Pop] = OrderedDict()
         self._cache_size = cache_size
 
     async def number(self, call_id: str) -> str | None:
@@ -77,11 +83,12 @@ class ScreenPop:
         cached = self._cache.get(call.call_id)
         if cached is None:
             cached = await self._load(call)
-        return CallDetails(call, cached[0], cached[1])
+        return CallDetails(call, cached[0], cached[1], cached[2])
 
-    async def _load(self, call: CallSummary) -> tuple[tuple[IvrStep, ...], tuple[EarlierCall, ...]]:
+    async def _load(self, call: CallSummary) -> _Pop:
         record = await self._calls.get(call.call_id)
         steps = journey_steps(record.journey) if record is not None else ()
+        video = record is not None and is_video(record.journey)
         number = (await self._calls.caller_number(call.call_id)) or call.number
         earlier: tuple[EarlierCall, ...] = ()
         if number:
@@ -89,7 +96,7 @@ class ScreenPop:
             found.sort(key=lambda r: r.started_at, reverse=True)
             earlier = tuple(earlier_call(r) for r in found[:_EARLIER])
         if steps and record is not None and record.routed_at is not None:
-            self._cache[call.call_id] = (steps, earlier)
+            self._cache[call.call_id] = (steps, earlier, video)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        return steps, earlier
+        return steps, earlier, video

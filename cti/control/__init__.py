@@ -29,6 +29,7 @@ from cti.control.errors import (
     NotAllowed,
     NotFound,
     Unavailable,
+    VideoCallRequired,
 )
 from cti.control.hub import EventHub, EventStream, Subscription
 from cti.control.model import (
@@ -102,6 +103,7 @@ __all__ = [
     "TransferMode",
     "TransferTarget",
     "Unavailable",
+    "VideoCallRequired",
     "WaitingCall",
 ]
 

@@ -28,6 +28,12 @@ class InvalidState(CenterError):
     code = "invalid_state"
 
 
+class VideoCallRequired(InvalidState):
+    """The request needs a video call (a sign-language interpreter) and this is a voice call."""
+
+    code = "video_call_required"
+
+
 class NoInterpreterAvailable(CenterError):
     """No interpreter for the language is free now; the consultant may retry."""
 

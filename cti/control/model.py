@@ -152,6 +152,9 @@ class CallDetails:
     call: CallSummary
     ivr_journey: tuple[IvrStep, ...] = ()
     earlier_calls: tuple[EarlierCall, ...] = ()
+    # The citizen called with video (the IVR tagged the call channel=video): only then can a
+    # sign-language interpreter join (``add_interpreter(..., "sign")``).
+    video: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,7 @@ def demo_queues() -> list[QueueSpec]:
 
 
 def demo_center(clock: Clock, count: int = 471) -> FakeCenter:
-    interpreters = {"en": 2, "zh": 2, "ja": 1, "vi": 2, "mn": 1}
+    interpreters = {"en": 2, "zh": 2, "ja": 1, "vi": 2, "mn": 1, "sign": 1}
     return FakeCenter(clock, demo_roster(count), demo_queues(), interpreters)
 
 

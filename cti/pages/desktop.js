@@ -89,12 +89,23 @@ function press(testId) {
 }
 
 // --- rendering ----------------------------------------------------------------------------------
+// A sign-language interpreter joins video calls only: offered while the screen pop says video.
+function renderSignOption() {
+  const video = !!S.details?.video && S.details.call.call_id === S.call?.call_id;
+  const select = byTestId("select-interpreter-language");
+  const sign = byTestId("option-interpreter-sign");
+  sign.hidden = !video;
+  sign.disabled = !video;
+  if (!video && select.value === "sign") select.value = "en";
+}
+
 function render() {
   renderState();
   renderCall();
   for (const [testId, [, enabled]] of Object.entries(BUTTONS)) {
     byTestId(testId).disabled = S.busy || !enabled();
   }
+  renderSignOption();
   const hold = byTestId("btn-hold").querySelector("[data-i18n]");
   hold.dataset.i18n = S.call?.state === "held" ? "desk.unhold" : "desk.hold";
   hold.textContent = t(hold.dataset.i18n);

@@ -158,7 +158,9 @@ class CallApi:
                 _CALL + "/interpreter",
                 self.interpreter,
                 "Add an interpreter for a "
-                "language as a third party (409 no_interpreter_available: retry later)",
+                "language as a third party (409 no_interpreter_available: retry later); "
+                '"sign" asks for a Korean Sign Language interpreter on a video call '
+                "(409 video_call_required on a voice call)",
                 own_call,
                 tag,
                 body=InterpreterBody,

@@ -2,7 +2,8 @@
 
 Invariants: every body model forbids unknown fields and bounds every string, so a bad body is
 rejected with the offending field named before any domain code runs; ids and numbers are
-checked by pattern, languages against the contract's ISO 639-1 list.
+checked by pattern, languages against the contract's ISO 639-1 list (an interpreter may also
+be ``sign``).
 """
 
 from __future__ import annotations
@@ -56,8 +57,16 @@ class TransferBody(Body):
     mode: TransferMode = TransferMode.BLIND
 
 
+# An interpreter is asked for by the language interpreted, or "sign" for the Korean Sign
+# Language pool (video calls only; "sign" is an interpreter kind, not an ISO 639-1 code).
+InterpreterKind = Literal[Language, "sign"]
+
+
 class InterpreterBody(Body):
-    language: Language
+    language: Annotated[
+        InterpreterKind,
+        Field(description='ISO 639-1 code, or "sign" for a Korean Sign Language interpreter'),
+    ]
 
 
 class ThirdPartyBody(Body):

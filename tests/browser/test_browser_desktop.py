@@ -165,6 +165,9 @@ async def _screen_pop(desk: Page) -> None:
 
 
 async def _interpreter(desk: Page) -> None:
+    # A voice call: the Korean Sign Language interpreter (video calls only) is not offered.
+    await expect(desk.get_by_test_id("option-interpreter-sign")).to_be_disabled()
+    await expect(desk.get_by_test_id("option-interpreter-sign")).to_have_attribute("hidden", "")
     await desk.get_by_test_id("select-interpreter-language").select_option("en")
     await desk.get_by_test_id("btn-add-interpreter").click()
     parties = desk.get_by_test_id("party")

@@ -3,6 +3,7 @@
 The interpreter pool is routed by the ACD (skill ``interp_en``); the interpreter is originated
 with BridgeAdd into the citizen's bridge, so all three are in one bridge; dropping them
 leaves citizen and consultant talking; the citizen's recording stays one file throughout.
+Before that, the Korean Sign Language interpreter is asked for and refused: a voice call.
 """
 
 from __future__ import annotations
@@ -21,6 +22,15 @@ async def test_interpreter_added_then_dropped(rig: Rig) -> None:
     citizen = rig.call("interpreted")
     call = await rig.answered(set())
     consultant = await rig.user(call.consultant_id)
+    # A voice call has no picture: the sign-language interpreter is refused, nothing changes.
+    status, refused = await consultant.request(
+        "POST", f"/api/calls/{call.call_id}/interpreter", {"language": "sign"}
+    )
+    assert (status, refused["error"]["code"]) == (409, "video_call_required"), refused
+    assert "voice call" in refused["error"]["message"], refused
+    unchanged = await consultant.ok("GET", f"/api/calls/{call.call_id}")
+    assert kinds(unchanged["call"]) == ["citizen", "consultant"], unchanged
+    assert unchanged["video"] is False  # the desktop does not offer it either
     party = await consultant.ok(
         "POST", f"/api/calls/{call.call_id}/interpreter", {"language": "en"}
     )

@@ -1,10 +1,12 @@
-"""An interpreter joins a sign-language video call with video (issue 14), real softphones.
+"""The sign-language interpreter pool joins a video call with video (issue 14), real phones.
 
 A baresip citizen with VP8 video calls 120 and is answered by a baresip sign-language
-consultant (as in test_video_call). The consultant asks for an interpreter over the API; the
-engine sees video on the citizen's channel and opens a ConfBridge conference
-(cti/center/conference.py): a Local channel carries the citizen into it, the consultant's leg
-is redirected into it and a registered baresip interpreter is originated into it, offered VP8.
+consultant (as in test_video_call). The consultant asks for the Korean Sign Language
+interpreter over the API (``{"language": "sign"}``: the ACD's ``interp_sign`` pool, c0472..c0474
+in the shipped roster, whose PBX endpoints take video); the engine sees video on the citizen's
+channel and opens a ConfBridge conference (cti/center/conference.py): a Local channel carries
+the citizen into it, the consultant's leg is redirected into it and the registered baresip
+sign-language interpreter the ACD chose is originated into it, offered VP8.
 After the interpreter joins, the PBX's video RTP counters go up in both directions on all
 three phones' channels (the bridge profile follows the talker). The citizen's channel never
 moved: its one recording covers the whole call.
@@ -45,27 +47,27 @@ from tests.integration.video.test_video_call import _channel, _recorded, _regist
 pytestmark = pytest.mark.integration
 
 CITIZEN = "0105550015"
-INTERPRETERS = ("c0462", "c0463")  # the interp_en pool
+INTERPRETERS = ("c0472", "c0473", "c0474")  # the interp_sign pool of the shipped roster
 
 
 @dataclass(frozen=True)
 class Case:
-    """Who takes part (a sign-language consultant, one English interpreter on a phone, the
-    other logged out so the ACD offers this one) and how the call ends."""
+    """Who takes part (a sign-language consultant, one sign-language interpreter on a phone,
+    the pool's others logged out so the ACD offers this one) and how the call ends."""
 
     ending: str
     consultant: str
     interpreter: str
 
     @property
-    def other(self) -> str:
-        return next(i for i in INTERPRETERS if i != self.interpreter)
+    def others(self) -> tuple[str, ...]:
+        return tuple(i for i in INTERPRETERS if i != self.interpreter)
 
 
 # Each case has its own people: a consultant and an interpreter wrap up for 30 s after a call.
 CASES = [
-    Case("citizen_hangs_up", "c0431", "c0462"),
-    Case("interpreter_dropped_then_consultant_hangs_up", "c0429", "c0463"),
+    Case("citizen_hangs_up", "c0431", "c0472"),
+    Case("interpreter_dropped_then_consultant_hangs_up", "c0429", "c0473"),
 ]
 # Packets each way on each leg after the interpreter joined (15 fps -> ~2 s).
 MIN_VIDEO_PACKETS = 30
@@ -82,13 +84,14 @@ def engine_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def video_interpreters(pbx: PbxContainer, it_env: ItEnv) -> Iterator[None]:
-    """Consultant endpoints without a static contact (softphones register), and the English
-    interpreters' endpoints taking video too (the roster has no sign-language interpreter
-    pool yet); the session's configuration comes back afterwards."""
+    """Consultant endpoints without a static contact (softphones register); the
+    sign-language interpreters' endpoints take video from the roster alone (interp_sign).
+    The session's configuration comes back afterwards."""
     settings = it_env.settings
     directory = settings.consultants.model_copy(update={"static_contact": ""})
     registered = settings.model_copy(update={"consultants": directory})
-    video = video_members(settings) | set(INTERPRETERS)
+    video = video_members(settings)
+    assert set(INTERPRETERS) <= video, "the interp_sign pool's endpoints take video"
     files = render_all(registered, fallback_members(settings), video)
     write_generated(settings.pbx_dir / "generated", files)
     pbx.cli("module reload res_pjsip.so")
@@ -135,10 +138,11 @@ async def _conference_members(ami: AmiClient, conference: str) -> list[str]:
 
 
 async def _only_interpreter(supervisor: HttpUser, case: Case) -> None:
-    """The case's interpreter logged in and ready, the pool's other one logged out."""
+    """The case's interpreter logged in and ready, the pool's others logged out."""
     base = "/api/consultants"
-    if (await supervisor.ok("GET", f"{base}/{case.other}"))["state"] != "logged_out":
-        await supervisor.ok("POST", f"{base}/{case.other}/logout")
+    for other in case.others:
+        if (await supervisor.ok("GET", f"{base}/{other}"))["state"] != "logged_out":
+            await supervisor.ok("POST", f"{base}/{other}/logout")
     if (await supervisor.ok("GET", f"{base}/{case.interpreter}"))["state"] == "logged_out":
         await supervisor.ok("POST", f"{base}/{case.interpreter}/login")
     await supervisor.ok("POST", f"{base}/{case.interpreter}/ready")
@@ -219,14 +223,15 @@ async def _three_way(
     assert consultant_leg is not None and citizen_leg is not None
     call_id = citizen_leg[1]
     consultant = await HttpUser(http, env.settings, case.consultant).login()
-    await eventually(
+    _status, details = await eventually(
         lambda: consultant.request("GET", f"/api/calls/{call_id}"),
         lambda reply: reply[0] == 200 and reply[1]["call"]["state"] == "talking",
         15,
         "the call talking on the consultant's desktop",
     )
-    party = await consultant.ok("POST", f"/api/calls/{call_id}/interpreter", {"language": "en"})
-    assert party["address"] == case.interpreter, party
+    assert details["video"] is True, details  # the desktop offers the sign interpreter
+    party = await consultant.ok("POST", f"/api/calls/{call_id}/interpreter", {"language": "sign"})
+    assert (party["address"], party["language"]) == (case.interpreter, "sign"), party
     interpreter_leg = await eventually(
         lambda: _channel(ami, f"PJSIP/{case.interpreter}-"),
         lambda c: c is not None,

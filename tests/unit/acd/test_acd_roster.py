@@ -32,6 +32,7 @@ def test_shipped_catalog_has_every_queue(catalog: ServiceCatalog) -> None:
         "welfare",
         "care129",
         "sign_language",
+        "interp_sign",
     }
     for lang in ("en", "zh", "ja", "vi", "mn"):
         expected |= {f"foreign_{lang}", f"interp_{lang}"}
@@ -42,18 +43,23 @@ def test_shipped_catalog_has_every_queue(catalog: ServiceCatalog) -> None:
 
 def test_shipped_roster_is_the_demo_roster(catalog: ServiceCatalog) -> None:
     roster = load_roster(catalog)
-    assert [c.id for c in roster] == [f"c{n:04d}" for n in range(1, 472)]
+    assert [c.id for c in roster] == [f"c{n:04d}" for n in range(1, 475)]
     teams = {
         t: sum(1 for c in roster if c.team == t)
         for t in ("korean", "foreign", "interpreter", "sign")
     }
     assert teams["korean"] > 400 and teams["sign"] >= 4
-    assert sum(teams.values()) == 471
+    assert sum(teams.values()) == 474
     for lang in ("en", "zh", "ja", "vi", "mn"):
         assert any(f"foreign_{lang}" in c.skills and c.team == "foreign" for c in roster)
         assert (
             sum(1 for c in roster if c.team == "interpreter" and f"interp_{lang}" in c.skills) >= 2
         )
+    # The Korean Sign Language interpreters: video endpoints, Korean speakers, their own pool.
+    sign = [c for c in roster if "interp_sign" in c.skills]
+    assert [c.id for c in sign] == ["c0472", "c0473", "c0474"]
+    assert all(c.team == "interpreter" and c.languages == {Language.KO} for c in sign)
+    assert catalog["interp_sign"].languages == {Language.KO}
     korean_only = sum(1 for c in roster if c.languages == {Language.KO})
     assert korean_only / len(roster) > 0.8
     assert all(c.shift is not None and len(c.shift.days) == 5 for c in roster)
@@ -69,7 +75,7 @@ def test_seed_day_has_korean_consultants_around_the_clock(catalog: ServiceCatalo
     korean = [p for p in plans if p.consultant.team == "korean"]
     for half in range(48):
         assert any(p.available_at(half * 1800 + 900) for p in korean)
-    assert 250 < len(plans) < 471  # days off: not everybody works the seed weekday
+    assert 250 < len(plans) < 474  # days off: not everybody works the seed weekday
 
 
 def test_round_trip(catalog: ServiceCatalog, tmp_path: Path) -> None:

@@ -4,13 +4,23 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
-from cti.control import InvalidState, PartyKind, PartyState
+from cti.center.screenpop import is_video
+from cti.control import (
+    ConsultantState,
+    InvalidState,
+    NoInterpreterAvailable,
+    PartyKind,
+    PartyState,
+    VideoCallRequired,
+)
 from tests.unit.cti_center.fakes import event
 from tests.unit.cti_center.test_live_center import (
     AGENT,
+    BOSS,
     CITIZEN,
     ME,
     Rig,
@@ -103,3 +113,65 @@ async def test_concurrent_requests_open_one_conference(rig: Rig) -> None:
     apps = [o["Application"] for o in rig.ami.named("Originate")]
     assert apps == ["BridgeAdd", "ConfBridge", "ConfBridge"]  # one citizen's side only
     assert len(rig.ami.named("Redirect")) == 1
+
+
+async def test_a_video_call_gets_a_sign_language_interpreter_in_the_conference(rig: Rig) -> None:
+    """``sign`` asks the ACD's interp_sign pool (in Korean): the Korean Sign Language
+    interpreter is originated into the call's conference, offered the citizen's video codec."""
+    await rig.center.log_in(BOSS, "c0472")
+    await rig.center.set_ready(BOSS, "c0472")
+    rig.ami.variables[(CITIZEN, "CHANNEL(videonativeformat)")] = "(vp8)"
+    await _talking_call(rig)
+    party = await rig.center.add_interpreter(ME, "u-1", "sign")
+    assert (party.kind, party.address, party.language) == (
+        PartyKind.INTERPRETER,
+        "c0472",
+        "sign",
+    )
+    await eventually(lambda: len(rig.ami.named("Originate")) == 2, "the interpreter dialed")
+    _local, interp = rig.ami.named("Originate")
+    assert (interp["Channel"], interp["Application"], interp["Codecs"]) == (
+        "PJSIP/c0472",
+        "ConfBridge",
+        "ulaw,vp8",
+    )
+    assert (await rig.center.consultant("c0472")).call_id == "u-1"
+    sign = next(q for q in await rig.center.queues() if q.queue_id == "interp_sign")
+    assert sign.abandoned == 0
+
+
+async def test_a_sign_language_interpreter_is_refused_on_a_voice_call(rig: Rig) -> None:
+    """A voice call has no picture to sign into: a clear refusal, nothing dialed, no request
+    left in the ACD, the sign-language interpreter still free."""
+    await rig.center.log_in(BOSS, "c0472")
+    await rig.center.set_ready(BOSS, "c0472")
+    rig.ami.variables[(CITIZEN, "CHANNEL(videonativeformat)")] = "(nothing)"
+    await _talking_call(rig)
+    with pytest.raises(VideoCallRequired, match="voice call") as refused:
+        await rig.center.add_interpreter(ME, "u-1", "sign")
+    assert refused.value.code == "video_call_required"
+    assert not rig.ami.named("Originate") and not rig.ami.named("Redirect")
+    assert list(rig.driver.state.calls) == ["u-1"]
+    assert (await rig.center.consultant("c0472")).state is ConsultantState.READY
+    assert (await rig.center.call("u-1")).video is False  # the desktop hides the option
+
+
+async def test_no_free_sign_language_interpreter_is_reported(rig: Rig) -> None:
+    rig.ami.variables[(CITIZEN, "CHANNEL(videonativeformat)")] = "(vp8)"
+    await _talking_call(rig)
+    with pytest.raises(NoInterpreterAvailable):
+        await rig.center.add_interpreter(ME, "u-1", "sign")  # nobody of interp_sign logged in
+    assert list(rig.driver.state.calls) == ["u-1"]
+    sign = next(q for q in await rig.center.queues() if q.queue_id == "interp_sign")
+    assert sign.abandoned == 1
+
+
+async def test_the_screen_pop_says_video_for_a_call_the_ivr_tagged_video(rig: Rig) -> None:
+    """The desktop offers the sign-language interpreter from ``CallDetails.video``: the IVR's
+    routing tag ``channel: video`` in the call log's journey."""
+    await _talking_call(rig)
+    record = rig.calls.records["u-1"]
+    tagged = {**record.journey, "tags": {"channel": "video"}}
+    rig.calls.records["u-1"] = replace(record, journey=tagged)
+    assert (await rig.center.call("u-1")).video is True
+    assert not is_video({"tags": {"channel": "voice"}}) and not is_video(None)

@@ -57,6 +57,9 @@ async def test_transfer_body(edge: Edge, body: dict[str, Any], field: str) -> No
     [
         ("interpreter", {"language": "fr"}, "language"),
         ("interpreter", {"language": None}, "language"),
+        ("interpreter", {"language": "ksl"}, "language"),  # the sign pool is "sign"
+        ("interpreter", {"language": "SIGN"}, "language"),
+        ("interpreter", {"language": "sign", "kind": "video"}, "kind"),
         ("third-party", {"number": "call-the-hospital"}, "number"),
         ("third-party", {"number": "1" * 21}, "number"),
     ],

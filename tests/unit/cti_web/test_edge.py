@@ -10,9 +10,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry, Counter
 
-from cti.control import ContactCenter, Unavailable
+from cti.control import ContactCenter, InvalidState, Unavailable, VideoCallRequired
 from cti.settings import HttpSettings
 from cti.web import PRINCIPAL, PUBLIC, STAFF, ApiRequest, Endpoint, create_app
+from cti.web.errors import status_for
 
 from .conftest import Edge, ManualClock, new_auth, new_center
 from .scenes import all_ready, answered_call
@@ -94,6 +95,7 @@ def test_extra_routes_must_be_under_api_and_unique(clock: ManualClock) -> None:
         ("/api/consultants/c9999/ready", None, 404, "not_found"),
         ("/api/consultants/c0001/ready", None, 409, "invalid_state"),
         ("CALL/interpreter", {"language": "ja"}, 409, "no_interpreter_available"),
+        ("CALL/interpreter", {"language": "sign"}, 409, "no_interpreter_available"),
         ("/api/calls/nope/hold", None, 404, "not_found"),
         ("CALL/transfer/complete", None, 409, "invalid_state"),
     ],
@@ -108,6 +110,12 @@ async def test_domain_errors_are_mapped(
     data = await response.json()
     assert (response.status, data["error"]["code"]) == (status, code)
     assert data["error"]["message"]
+
+
+def test_a_sign_interpreter_on_a_voice_call_is_a_conflict_with_its_own_code() -> None:
+    refused = VideoCallRequired("call u-1 is a voice call")
+    assert isinstance(refused, InvalidState)
+    assert (status_for(refused), refused.code) == (409, "video_call_required")
 
 
 async def test_consultant_gets_404_not_403_for_a_missing_call(edge: Edge) -> None:
