@@ -170,7 +170,7 @@ def parse_roster(
 
 
 def load_roster(catalog: ServiceCatalog, path: Path | None = None) -> tuple[Consultant, ...]:
-    """Load ``path`` or, when None, the shipped demo roster (c0001..c0474)."""
+    """Load ``path`` or, when None, the shipped demo roster (c0001..c0471)."""
     if path is None:
         text = resources.files("acd").joinpath(SHIPPED).read_text(encoding="utf-8")
         return parse_roster(text, catalog, f"acd/{SHIPPED}")

@@ -1,16 +1,16 @@
-"""Generator of the shipped demo roster ``acd/data/roster.csv`` (474 consultants).
+"""Generator of the shipped demo roster ``acd/data/roster.csv`` (471 consultants).
 
 Run ``python -m acd.roster_gen [PATH]`` to (re)write it; a unit test checks that the shipped
 file equals the generator's output, so the file and this code never drift apart.
 
 Invariants:
-- Deterministic (fixed seed); ids ``c0001``..``c0474``; every skill respects the catalog's
+- Deterministic (fixed seed); ids ``c0001``..``c0471``; every skill respects the catalog's
   language rules (so :func:`acd.roster.parse_roster` accepts the result).
 - Mix: mostly Korean generalists with specialties (some bilingual), a small foreign-language
-  team per language, a few sign-language consultants, a pool of interpreters per language and
-  a pool of Korean Sign Language interpreters (``interp_sign``, video endpoints on the PBX).
-- The sign-language interpreters come last (``c0472``..``c0474``) and draw no number from the
-  seeded generator, so adding them left every earlier row as it was.
+  team per language, a few sign-language consultants and a pool of interpreters per language.
+  As the foreign-language teams interpret their language (``interp_en`` ...), the
+  sign-language team is the Korean Sign Language interpreter pool (``interp_sign``, video
+  endpoints on the PBX); that skill draws no number from the seeded generator.
 - Shifts: 9 hours with a one-hour meal, five days a week; the Korean shifts that work the seed
   weekday (tuesday) are laid out greedily over the day so that staffing follows the seed
   traffic curve (Erlang A requirement per half hour at ``REQUIREMENT_TARGET``), which makes the
@@ -29,7 +29,7 @@ from acd.roster import format_roster
 from acd.services import ServiceCatalog, load_catalog
 from acd.sim.traffic import SEED_CALLS, SEED_CURVE, rate_at
 
-TOTAL = 474
+TOTAL = 471
 SEED = 120
 SEED_DAY = "tue"
 SHIFT_HOURS = 9.0
@@ -53,7 +53,6 @@ FOREIGN_TEAM = (
 )
 INTERPRETERS_PER_LANGUAGE = 2
 SIGN_TEAM = 8
-SIGN_INTERPRETERS = 3
 BILINGUAL = ((Language.EN, 0.06), (Language.ZH, 0.03), (Language.JA, 0.02))
 # Days off per consultant: pairs that keep tuesday a working day, and pairs that do not.
 WORKS_TUESDAY = (("sat", "sun"), ("sun", "mon"), ("wed", "thu"), ("thu", "fri"), ("fri", "sat"))
@@ -138,6 +137,7 @@ def _specialists(rng: random.Random) -> list[Consultant]:
     people: list[Consultant] = []
     for n in range(SIGN_TEAM):
         skills = {"sign_language": rng.choice((3, 4, 5)), "general": 1}
+        skills[interpreter_service(SIGN_INTERPRETER)] = 4
         people.append(
             Consultant("", frozenset({Language.KO}), skills, "sign", _daytime(rng, n, n < 6))
         )
@@ -161,27 +161,11 @@ def _specialists(rng: random.Random) -> list[Consultant]:
     return people
 
 
-def _sign_interpreters() -> list[Consultant]:
-    """The Korean Sign Language interpreter pool: daytime shifts covering every day the
-    sign-language service is open (morning and afternoon, days off spread)."""
-    offs = (("mon", "tue"), ("wed", "thu"), ("fri", "sat"))
-    return [
-        Consultant(
-            "",
-            frozenset({Language.KO}),
-            {interpreter_service(SIGN_INTERPRETER): 5 - n % 2},
-            "interpreter",
-            Shift((9 if n % 2 == 0 else 13) * 3600.0, SHIFT_HOURS, _days(offs[n % 3]), 4.0),
-        )
-        for n in range(SIGN_INTERPRETERS)
-    ]
-
-
 def generate_roster(catalog: ServiceCatalog | None = None) -> tuple[Consultant, ...]:
     del catalog  # the layout only depends on the seed traffic; kept for symmetry with loaders
     rng = random.Random(SEED)
     specialists = _specialists(rng)
-    korean_total = TOTAL - SIGN_INTERPRETERS - len(specialists)
+    korean_total = TOTAL - len(specialists)
     working = lay_out_shifts(requirement(), korean_total)
     people: list[Consultant] = []
     for n in range(korean_total):
@@ -195,7 +179,7 @@ def generate_roster(catalog: ServiceCatalog | None = None) -> tuple[Consultant, 
         people.append(_korean(rng, "", shift))
     order = list(range(len(people)))
     rng.shuffle(order)
-    mixed = [people[i] for i in order] + specialists + _sign_interpreters()
+    mixed = [people[i] for i in order] + specialists
     return tuple(
         Consultant(f"c{n + 1:04d}", c.languages, c.skills, c.team, c.shift)
         for n, c in enumerate(mixed)

@@ -4,7 +4,7 @@ Invariants:
 - Settings are validated once at start; every component receives only its own slice.
 - Environment variables use the prefix ``DASAN_`` and ``__`` between nesting levels,
   e.g. ``DASAN_AGI__PORT=4574`` or ``DASAN_STORAGE__URL=postgresql+asyncpg://...``.
-- With no file, the shipped demo setup runs: SQLite, the 120 menu, c0001..c0474 ready.
+- With no file, the shipped demo setup runs: SQLite, the 120 menu, c0001..c0471 ready.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class ConsultantDirectorySettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    count: int = Field(default=474, ge=1, le=9999)
+    count: int = Field(default=471, ge=1, le=9999)
     # Static contact of every consultant; "{id}" is replaced. None: REGISTER only.
     static_contact: str | None = "sip:{id}@127.0.0.1:5090"
     # Per-consultant SIP passwords are derived from this secret (HMAC of the id).

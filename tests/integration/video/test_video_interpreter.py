@@ -2,8 +2,8 @@
 
 A baresip citizen with VP8 video calls 120 and is answered by a baresip sign-language
 consultant (as in test_video_call). The consultant asks for the Korean Sign Language
-interpreter over the API (``{"language": "sign"}``: the ACD's ``interp_sign`` pool, c0472..c0474
-in the shipped roster, whose PBX endpoints take video); the engine sees video on the citizen's
+interpreter over the API (``{"language": "sign"}``: the ACD's ``interp_sign`` pool, the
+sign-language team c0429..c0436 of the shipped roster, whose PBX endpoints take video); the engine sees video on the citizen's
 channel and opens a ConfBridge conference (cti/center/conference.py): a Local channel carries
 the citizen into it, the consultant's leg is redirected into it and the registered baresip
 sign-language interpreter the ACD chose is originated into it, offered VP8.
@@ -47,7 +47,9 @@ from tests.integration.video.test_video_call import _channel, _recorded, _regist
 pytestmark = pytest.mark.integration
 
 CITIZEN = "0105550015"
-INTERPRETERS = ("c0472", "c0473", "c0474")  # the interp_sign pool of the shipped roster
+# The interp_sign pool of the shipped roster: the sign-language team, who also answer the
+# sign-language calls (so the case's interpreter is kept not ready until its call is talking).
+INTERPRETERS = tuple(f"c{n:04d}" for n in range(429, 437))
 
 
 @dataclass(frozen=True)
@@ -61,13 +63,13 @@ class Case:
 
     @property
     def others(self) -> tuple[str, ...]:
-        return tuple(i for i in INTERPRETERS if i != self.interpreter)
+        return tuple(i for i in INTERPRETERS if i not in (self.interpreter, self.consultant))
 
 
 # Each case has its own people: a consultant and an interpreter wrap up for 30 s after a call.
 CASES = [
-    Case("citizen_hangs_up", "c0431", "c0472"),
-    Case("interpreter_dropped_then_consultant_hangs_up", "c0429", "c0473"),
+    Case("citizen_hangs_up", "c0431", "c0430"),
+    Case("interpreter_dropped_then_consultant_hangs_up", "c0429", "c0432"),
 ]
 # Packets each way on each leg after the interpreter joined (15 fps -> ~2 s).
 MIN_VIDEO_PACKETS = 30
@@ -138,14 +140,17 @@ async def _conference_members(ami: AmiClient, conference: str) -> list[str]:
 
 
 async def _only_interpreter(supervisor: HttpUser, case: Case) -> None:
-    """The case's interpreter logged in and ready, the pool's others logged out."""
+    """The case's consultant logged in and ready, its interpreter logged in but not ready (the
+    sign-language call must reach the consultant), the pool's others logged out."""
     base = "/api/consultants"
     for other in case.others:
         if (await supervisor.ok("GET", f"{base}/{other}"))["state"] != "logged_out":
             await supervisor.ok("POST", f"{base}/{other}/logout")
-    if (await supervisor.ok("GET", f"{base}/{case.interpreter}"))["state"] == "logged_out":
-        await supervisor.ok("POST", f"{base}/{case.interpreter}/login")
-    await supervisor.ok("POST", f"{base}/{case.interpreter}/ready")
+    for person in (case.consultant, case.interpreter):
+        if (await supervisor.ok("GET", f"{base}/{person}"))["state"] == "logged_out":
+            await supervisor.ok("POST", f"{base}/{person}/login")
+    await supervisor.ok("POST", f"{base}/{case.consultant}/ready")
+    await supervisor.ok("POST", f"{base}/{case.interpreter}/not-ready", {"reason": "break"})
 
 
 @pytest.mark.timeout(240)
@@ -230,6 +235,8 @@ async def _three_way(
         "the call talking on the consultant's desktop",
     )
     assert details["video"] is True, details  # the desktop offers the sign interpreter
+    supervisor = await HttpUser(http, env.settings, "supervisor").login()
+    await supervisor.ok("POST", f"/api/consultants/{case.interpreter}/ready")
     party = await consultant.ok("POST", f"/api/calls/{call_id}/interpreter", {"language": "sign"})
     assert (party["address"], party["language"]) == (case.interpreter, "sign"), party
     interpreter_leg = await eventually(

@@ -43,22 +43,22 @@ def test_shipped_catalog_has_every_queue(catalog: ServiceCatalog) -> None:
 
 def test_shipped_roster_is_the_demo_roster(catalog: ServiceCatalog) -> None:
     roster = load_roster(catalog)
-    assert [c.id for c in roster] == [f"c{n:04d}" for n in range(1, 475)]
+    assert [c.id for c in roster] == [f"c{n:04d}" for n in range(1, 472)]
     teams = {
         t: sum(1 for c in roster if c.team == t)
         for t in ("korean", "foreign", "interpreter", "sign")
     }
     assert teams["korean"] > 400 and teams["sign"] >= 4
-    assert sum(teams.values()) == 474
+    assert sum(teams.values()) == 471
     for lang in ("en", "zh", "ja", "vi", "mn"):
         assert any(f"foreign_{lang}" in c.skills and c.team == "foreign" for c in roster)
         assert (
             sum(1 for c in roster if c.team == "interpreter" and f"interp_{lang}" in c.skills) >= 2
         )
-    # The Korean Sign Language interpreters: video endpoints, Korean speakers, their own pool.
+    # The Korean Sign Language interpreters: the sign-language team (video endpoints, Korean).
     sign = [c for c in roster if "interp_sign" in c.skills]
-    assert [c.id for c in sign] == ["c0472", "c0473", "c0474"]
-    assert all(c.team == "interpreter" and c.languages == {Language.KO} for c in sign)
+    assert [c.id for c in sign] == [f"c{n:04d}" for n in range(429, 437)]
+    assert all(c.team == "sign" and c.languages == {Language.KO} for c in sign)
     assert catalog["interp_sign"].languages == {Language.KO}
     korean_only = sum(1 for c in roster if c.languages == {Language.KO})
     assert korean_only / len(roster) > 0.8

@@ -118,24 +118,24 @@ async def test_concurrent_requests_open_one_conference(rig: Rig) -> None:
 async def test_a_video_call_gets_a_sign_language_interpreter_in_the_conference(rig: Rig) -> None:
     """``sign`` asks the ACD's interp_sign pool (in Korean): the Korean Sign Language
     interpreter is originated into the call's conference, offered the citizen's video codec."""
-    await rig.center.log_in(BOSS, "c0472")
-    await rig.center.set_ready(BOSS, "c0472")
+    await rig.center.log_in(BOSS, "c0430")
+    await rig.center.set_ready(BOSS, "c0430")
     rig.ami.variables[(CITIZEN, "CHANNEL(videonativeformat)")] = "(vp8)"
     await _talking_call(rig)
     party = await rig.center.add_interpreter(ME, "u-1", "sign")
     assert (party.kind, party.address, party.language) == (
         PartyKind.INTERPRETER,
-        "c0472",
+        "c0430",
         "sign",
     )
     await eventually(lambda: len(rig.ami.named("Originate")) == 2, "the interpreter dialed")
     _local, interp = rig.ami.named("Originate")
     assert (interp["Channel"], interp["Application"], interp["Codecs"]) == (
-        "PJSIP/c0472",
+        "PJSIP/c0430",
         "ConfBridge",
         "ulaw,vp8",
     )
-    assert (await rig.center.consultant("c0472")).call_id == "u-1"
+    assert (await rig.center.consultant("c0430")).call_id == "u-1"
     sign = next(q for q in await rig.center.queues() if q.queue_id == "interp_sign")
     assert sign.abandoned == 0
 
@@ -143,8 +143,8 @@ async def test_a_video_call_gets_a_sign_language_interpreter_in_the_conference(r
 async def test_a_sign_language_interpreter_is_refused_on_a_voice_call(rig: Rig) -> None:
     """A voice call has no picture to sign into: a clear refusal, nothing dialed, no request
     left in the ACD, the sign-language interpreter still free."""
-    await rig.center.log_in(BOSS, "c0472")
-    await rig.center.set_ready(BOSS, "c0472")
+    await rig.center.log_in(BOSS, "c0430")
+    await rig.center.set_ready(BOSS, "c0430")
     rig.ami.variables[(CITIZEN, "CHANNEL(videonativeformat)")] = "(nothing)"
     await _talking_call(rig)
     with pytest.raises(VideoCallRequired, match="voice call") as refused:
@@ -152,7 +152,7 @@ async def test_a_sign_language_interpreter_is_refused_on_a_voice_call(rig: Rig) 
     assert refused.value.code == "video_call_required"
     assert not rig.ami.named("Originate") and not rig.ami.named("Redirect")
     assert list(rig.driver.state.calls) == ["u-1"]
-    assert (await rig.center.consultant("c0472")).state is ConsultantState.READY
+    assert (await rig.center.consultant("c0430")).state is ConsultantState.READY
     assert (await rig.center.call("u-1")).video is False  # the desktop hides the option
 
 
