@@ -49,6 +49,19 @@ class Dtmf:
 
 
 @dataclass(frozen=True)
+class AudioPause:
+    """The citizen's RTP stops: wait ``after_ms`` (since the keys), then send nothing for
+    ``for_ms`` (a muted or VAD phone, a lost stretch of network); the audio then resumes."""
+
+    after_ms: int
+    for_ms: int
+
+    def __post_init__(self) -> None:
+        if self.after_ms < 0 or self.for_ms <= 0:
+            raise ValueError(f"not an audio pause: {self}")
+
+
+@dataclass(frozen=True)
 class CitizenCalls:
     calls: int = 1
     rate: float = 5.0  # new calls per second
@@ -67,6 +80,8 @@ class CitizenCalls:
     # Calls through a record-routing SIP proxy (the cluster's Kamailio): ACK, INFO and BYE
     # follow the route set of the answer to the PBX node's Contact.
     via_proxy: bool = False
+    # Stretches with no RTP from the citizen, after the keys (in order).
+    pauses: tuple[AudioPause, ...] = ()
 
     @property
     def dialog_uri(self) -> str:
@@ -144,7 +159,23 @@ def render_dtmf_steps(
     return "".join(parts)
 
 
+def render_pause_steps(pauses: Sequence[AudioPause]) -> str:
+    """SIPp steps stopping the citizen's audio stream for each pause, then resuming it."""
+    return "".join(
+        fill_scenario(_template("audio_pause.xml.part"), after_ms=p.after_ms, for_ms=p.for_ms)
+        for p in pauses
+    )
+
+
 def render_citizen(spec: CitizenCalls, audio: Path) -> str:
+    steps = render_dtmf_steps(
+        spec.digits,
+        spec.dtmf_mode,
+        spec.service,
+        spec.caller,
+        dialog_uri=spec.dialog_uri,
+        route=spec.route,
+    )
     return fill_scenario(
         _template("citizen_uac.xml"),
         service=spec.service,
@@ -153,24 +184,21 @@ def render_citizen(spec: CitizenCalls, audio: Path) -> str:
         hangup_after_ms=spec.hangup_after_ms,
         dialog_uri=spec.dialog_uri,
         route=spec.route,
-        dtmf_steps=render_dtmf_steps(
-            spec.digits,
-            spec.dtmf_mode,
-            spec.service,
-            spec.caller,
-            dialog_uri=spec.dialog_uri,
-            route=spec.route,
-        ),
+        dtmf_steps=steps + render_pause_steps(spec.pauses),
     )
 
 
-def render_consultants(ring_ms: int, talk_ms: int, audio: Path, no_answer: Sequence[str]) -> str:
+def render_consultants(
+    ring_ms: int, talk_ms: int, audio: Path, no_answer: Sequence[str], *, silent: bool = False
+) -> str:
+    """The consultants' UAS; ``silent`` consultants answer but never send RTP (a muted phone)."""
     regex = "|".join(no_answer) if no_answer else "no-consultant-matches-this"
+    stream = "" if silent else f'  <nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>'
     return fill_scenario(
         _template("consultant_uas.xml"),
         ring_ms=ring_ms,
         talk_ms=talk_ms,
-        audio=audio,
+        stream=stream,
         no_answer_regex=regex,
     )
 
@@ -360,9 +388,11 @@ class ConsultantUas:
         *,
         audio: Path | None = None,
         local_ip: str = "127.0.0.1",
+        silent: bool = False,
     ) -> None:
         """``audio``: the u-law 8 kHz WAV the consultants stream (looped) while talking;
-        None: the shipped speech-like clip."""
+        None: the shipped speech-like clip. ``silent``: they send no RTP at all."""
+        self._silent = silent
         self._workdir = workdir
         self._audio = audio
         self._port = port
@@ -379,7 +409,13 @@ class ConsultantUas:
         consultant_audio = self._audio or consultant_audio
         scenario = self._workdir / f"{self._name}.xml"
         scenario.write_text(
-            render_consultants(self._ring_ms, self._talk_ms, consultant_audio, self._no_answer),
+            render_consultants(
+                self._ring_ms,
+                self._talk_ms,
+                consultant_audio,
+                self._no_answer,
+                silent=self._silent,
+            ),
             encoding="utf-8",
         )
         self._proc = await asyncio.create_subprocess_exec(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -46,6 +47,12 @@ class PbxSettings(BaseModel):
     # 9001-9003; None (the default) leaves them unreachable.
     bench_source: str | None = None
     boot_timeout_s: float = Field(default=60.0, gt=0)
+    # Two-party calls in a mixing bridge (softmix), which sends each party a frame every
+    # 20 ms even when nobody speaks, so a recording lasts as long as its call; "off": the
+    # 1-to-1 relay bridges, which relay video but write nothing to a recording while both
+    # parties' audio pauses; "auto": mixing unless some consultant takes video calls
+    # (a two-party mixing bridge relays no video). Read when Asterisk starts.
+    mixing_bridges: Literal["auto", "on", "off"] = "auto"
     # None: <checkout>/asterisk-config and <checkout>/dialplans.
     config_dir: Path | None = None
     dialplans_dir: Path | None = None
