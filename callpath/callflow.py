@@ -216,6 +216,12 @@ class CallFlow:
         # call id -> the clock and recording of a call this engine ended, while its channel
         # may go on.
         self._served: dict[str, tuple[_Elapsed, str | None]] = {}
+        # Channels whose citizen session is open right now.
+        self._active: set[str] = set()
+
+    def serving(self, uniqueid: str) -> bool:
+        """Whether that channel's call is going on here (in its session or after it)."""
+        return uniqueid in self._active or uniqueid in self._served
 
     async def watch_keys(self) -> None:
         """Feed ``keys`` from AMI (DTMFEnd received by a channel) for the engine's lifetime."""
@@ -242,9 +248,11 @@ class CallFlow:
         session ends, on the same clock as the first end (answer plus monotonic time), and the
         recording is handed to the pipeline again (it was still growing the first time)."""
         served = self._served.pop(session.uniqueid, None)
+        self._active.add(session.uniqueid)
         try:
             await serve(session)
         finally:
+            self._active.discard(session.uniqueid)
             if served is not None:
                 elapsed, rec_path = served
                 await self._setup.calls.call_ended(session.uniqueid, elapsed.end())
@@ -252,8 +260,15 @@ class CallFlow:
                     await self._setup.recordings.recording_closed(session.uniqueid, rec_path)
 
     async def handle(self, session: AgiSession) -> None:
-        setup = self._setup
         call_id = session.uniqueid
+        self._active.add(session.uniqueid)
+        try:
+            await self._handle(session, call_id)
+        finally:
+            self._active.discard(session.uniqueid)
+
+    async def _handle(self, session: AgiSession, call_id: str) -> None:
+        setup = self._setup
         started_at = await self._answered_at(session)
         elapsed = _Elapsed(started_at)
         caller = session.variables.get("agi_callerid", "")

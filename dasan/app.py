@@ -301,6 +301,7 @@ class Engine:
         self._recordings = await Recordings.open(self.settings, storage=storage, writer=self.writer)
         self.writer.alarms = self._recordings.alarms
         guard = self._wire_call_path(self._recordings)
+        self._recordings.pipeline.watch_calls(self.flow.serving)
         requests = self.settings.state_dir / "callbacks" / "requests.jsonl"
         protector = NumberProtector(self._recordings.ring)
         self._care = Care.open(self.settings.care, storage, protector, requests)

@@ -105,6 +105,9 @@ class RecordingPipeline:
         # File ages are taken on the file system's clock (see ``fs_now``), not this process's.
         self._clock, self._fs_clock = clock, fs_clock
         self._queue: asyncio.Queue[Path] = asyncio.Queue()
+        # Whether a call this engine is serving right now has that uniqueid: its file is
+        # still being written however long it has been quiet (both parties silent).
+        self._serving: Callable[[str], bool] = lambda _uniqueid: False
         self._gate = asyncio.Semaphore(self._cfg.workers)
         # Archiving (ffmpeg) runs at a lower CPU priority than calls: its threads, and so the
         # ffmpeg processes they start, yield to Asterisk and the call path at busy hours.
@@ -117,6 +120,11 @@ class RecordingPipeline:
         self._cdr: Mapping[str, CdrCall] | None = None
 
     # Engine-facing API ---------------------------------------------------------------
+    def watch_calls(self, serving: Callable[[str], bool]) -> None:
+        """Tell the pipeline which calls are still going on (the call path's sessions): a
+        quiet file of such a call is never taken as finished."""
+        self._serving = serving
+
     async def recording_closed(self, uniqueid: str, path: str | Path) -> None:
         """Queue a closed recording (a PBX-side or host path) for processing."""
         host = host_path(self._settings, path)
@@ -210,9 +218,14 @@ class RecordingPipeline:
         """
         deadline = time.monotonic() + _CLOSE_WAIT_S
         last_size = -1
+        parsed = split_name(path.name)
+        uniqueid = parsed[0] if parsed else path.stem
         while True:
             stat = await asyncio.to_thread(path.stat)
             quiet = await self._age_s(path.parent, stat.st_mtime) >= self._cfg.settle_s
+            # A call still being served may be quiet for long (neither party sends audio and
+            # the bridge writes nothing): its file is not finished until the call is.
+            quiet = quiet and not self._serving(uniqueid)
             if stat.st_size == last_size or quiet:
                 closed = await asyncio.to_thread(inspect_closed, path)
                 finalized = closed.info.header_consistent and closed.info.data_bytes > 0

@@ -164,16 +164,21 @@ async def test_the_after_call_survey_moves_the_calls_end_to_the_end_of_the_chann
     first_end = rig.calls.ends[-1]
     surveyed: list[str] = []
 
+    served_during: list[bool] = []
+
     async def survey(session: AgiSession) -> None:
         surveyed.append(session.uniqueid)
+        served_during.append(rig.flow.serving(session.uniqueid))
         started = time.monotonic()
         await eventually(lambda: time.monotonic() - started >= 0.2, "the survey's time passed")
 
+    assert rig.flow.serving(UID)  # between the two sessions the channel goes on
     async with agi_call(
         lambda session: rig.flow.after_call(session, survey), replies({}), uniqueid=UID
     ):
         pass
-    assert surveyed == [UID]
+    assert surveyed == [UID] and served_during == [True]
+    assert not rig.flow.serving(UID)
     assert rig.calls.kinds()[-2:] == ["ended", "ended"]
     assert rig.calls.ends[-1] - first_end >= dt.timedelta(seconds=0.2)
     assert rig.pipeline.closed == [(UID, REC), (UID, REC)]  # handed over again, now complete

@@ -184,6 +184,25 @@ async def test_recovery_after_the_engine_was_killed_mid_call(
     assert (row.call_id, row.duration_ms, row.state) == ("call-77", 3000, RecordingState.ARCHIVED)
 
 
+async def test_a_quiet_file_of_a_call_still_served_is_not_taken(
+    system: Recordings, call_start: datetime
+) -> None:
+    """Both parties silent for longer than settle_s: the PBX writes nothing, the file looks
+    settled, but the call path says the call goes on, so the file is left to grow."""
+    uniqueid = f"{int(call_start.timestamp())}.78"
+    await system.calls.call_started("call-78", uniqueid, uniqueid, None, call_start)
+    wav = spool_wav(system.settings, uniqueid, 3.0, call_start, finalize=False)
+    age(wav, system.settings.recordings.settle_s + 1)
+    served = {uniqueid}
+    system.pipeline.watch_calls(lambda u: u in served)
+    assert await system.pipeline.process(wav) is None
+    assert await system.catalog.find() == [] and wav.exists()
+    served.clear()  # the call ended (its engine would have said so; here: it is over)
+    assert (await system.pipeline.process(wav)) is not None
+    [row] = await system.catalog.find()
+    assert row.call_id == "call-78"
+
+
 async def test_recovery_takes_a_finalized_file_of_an_unknown_call(
     system: Recordings, call_start: datetime
 ) -> None:
