@@ -13,9 +13,10 @@ three characters counts whole: the rule of ``knowledge.analyze.trigrams``). The 
 (language, validity) are copied into the key's INCLUDE part so no case row is read.
 
 Invariant: the postings describe exactly the *published* cases as they are in ``kb_cases``.
-``kb_reindex(ids)`` rewrites the postings of those cases from their rows; statement-level
-triggers call it after every insert, after every update that changes what is indexed, and
-after every delete, in the same transaction. The migration fills it for existing cases.
+``kb_index_rows(cases)`` writes the postings of these case rows; statement-level triggers
+write them after every insert, rewrite them after every update that changes what is indexed,
+and remove them after every delete, in the same transaction. The migration fills the table
+for the existing cases.
 SQLite keeps its FTS5 tables (nothing here).
 """
 
@@ -41,45 +42,54 @@ CREATE TABLE kb_postings (
 )
 """
 
-_REINDEX = """
-CREATE FUNCTION kb_reindex(ids INTEGER[]) RETURNS void LANGUAGE sql AS $$
-    DELETE FROM kb_postings p USING unnest(ids) AS x(id) WHERE p.case_id = x.id;
-    WITH cases AS (
-        SELECT c.* FROM unnest(ids) AS x(id) JOIN kb_cases c ON c.id = x.id
-        WHERE c.published_version IS NOT NULL
-    )
+# The postings of these cases' rows (only published ones have any). Rows are passed, not ids:
+# a trigger hands over its transition table as they are, with no join planned on a table
+# whose statistics do not yet know it is filling (an import inserts 500 cases a statement).
+# No JIT: the planner's guesses for the set-returning functions (1,000 rows each) would have
+# every one-case publication compile its query (~200 ms) for a few dozen rows.
+_INDEX_ROWS = """
+CREATE FUNCTION kb_index_rows(cases kb_cases[]) RETURNS void LANGUAGE sql SET jit = off AS $$
     INSERT INTO kb_postings (kind, token, case_id, language, valid_from, valid_until)
     SELECT 't', lexeme, c.id, c.language, c.valid_from, c.valid_until
-    FROM cases c, unnest(tsvector_to_array(c.tsv)) AS lexeme
-    WHERE c.terms IS NOT NULL
+    FROM unnest(cases) AS c, unnest(tsvector_to_array(c.tsv)) AS lexeme
+    WHERE c.published_version IS NOT NULL AND c.terms IS NOT NULL
     UNION ALL
     SELECT DISTINCT 'g', substr(w.word, i, 3), c.id, c.language, c.valid_from, c.valid_until
-    FROM cases c,
+    FROM unnest(cases) AS c,
          regexp_split_to_table(c.fuzzy, '\\s+') AS w(word),
          generate_series(1, greatest(length(w.word) - 2, 1)) AS i
-    WHERE c.fuzzy IS NOT NULL AND w.word <> '';
+    WHERE c.published_version IS NOT NULL AND c.fuzzy IS NOT NULL AND w.word <> '';
 $$
 """
 
-# Statement-level triggers: one reindex per statement, however many rows it touched.
+# Statement-level triggers: one call per statement, however many rows it touched.
 _ON_INSERT = """
 CREATE FUNCTION kb_postings_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM kb_reindex(ARRAY(SELECT id FROM new_rows));
+    PERFORM kb_index_rows(ARRAY(SELECT n::kb_cases FROM new_rows n));
     RETURN NULL;
 END $$
 """
+# Only rows whose indexed columns changed are re-indexed (``helped`` counts, review states and
+# drafts leave the postings alone). Case ids are never updated; a row whose id did change is
+# handled as a delete and an insert all the same.
 _ON_UPDATE = """
 CREATE FUNCTION kb_postings_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    changed kb_cases[];
 BEGIN
-    PERFORM kb_reindex(ARRAY(
-        SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
-        WHERE (n.terms, n.fuzzy, n.language, n.valid_from, n.valid_until, n.published_version)
+    changed := ARRAY(
+        SELECT n::kb_cases FROM new_rows n LEFT JOIN old_rows o ON o.id = n.id
+        WHERE o.id IS NULL
+           OR (n.terms, n.fuzzy, n.language, n.valid_from, n.valid_until, n.published_version)
               IS DISTINCT FROM
               (o.terms, o.fuzzy, o.language, o.valid_from, o.valid_until, o.published_version)
-        UNION (SELECT id FROM new_rows EXCEPT SELECT id FROM old_rows)
-        UNION (SELECT id FROM old_rows EXCEPT SELECT id FROM new_rows)
-    ));
+    );
+    DELETE FROM kb_postings WHERE case_id = ANY(
+        ARRAY(SELECT (c).id FROM unnest(changed) AS c
+              UNION (SELECT id FROM old_rows EXCEPT SELECT id FROM new_rows))
+    );
+    PERFORM kb_index_rows(changed);
     RETURN NULL;
 END $$
 """
@@ -106,9 +116,9 @@ def upgrade() -> None:
         return
     op.execute(_TABLE)
     op.execute("CREATE INDEX ix_kb_postings_case ON kb_postings (case_id)")
-    for statement in (_REINDEX, _ON_INSERT, _ON_UPDATE, _ON_DELETE, *_TRIGGERS):
+    for statement in (_INDEX_ROWS, _ON_INSERT, _ON_UPDATE, _ON_DELETE, *_TRIGGERS):
         op.execute(statement)
-    op.execute("SELECT kb_reindex(ARRAY(SELECT id FROM kb_cases))")
+    op.execute("SELECT kb_index_rows(ARRAY(SELECT c FROM kb_cases c))")
     op.execute("ANALYZE kb_postings")
 
 
@@ -119,5 +129,5 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER IF EXISTS {trigger} ON kb_cases")
     for function in ("kb_postings_inserted()", "kb_postings_updated()", "kb_postings_deleted()"):
         op.execute(f"DROP FUNCTION IF EXISTS {function}")
-    op.execute("DROP FUNCTION IF EXISTS kb_reindex(INTEGER[])")
+    op.execute("DROP FUNCTION IF EXISTS kb_index_rows(kb_cases[])")
     op.execute("DROP TABLE IF EXISTS kb_postings")
