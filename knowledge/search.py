@@ -49,6 +49,7 @@ _MAX_TRIGRAMS = 12
 _STATS_TTL_S = 300.0
 # PostgreSQL: a token held by more than 1/_COMMON_SHARE of the cases only scores candidates.
 _COMMON_SHARE = 2
+_WEIGHT_STEPS = 2**20
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +322,11 @@ _POSTINGS_VALID = (
 
 
 def _idf(docs: int, df: int) -> float:
-    return math.log(1 + (docs - df + 0.5) / (df + 0.5))
+    """The IDF weight, rounded to a multiple of 2**-20: sums of a few dozen such weights are
+    exact in double precision whatever order the database adds them in, so cases holding the
+    same tokens tie exactly (the candidate cut keeps ties) on every database."""
+    idf = math.log(1 + (docs - df + 0.5) / (df + 0.5))
+    return round(idf * _WEIGHT_STEPS) / _WEIGHT_STEPS
 
 
 async def _pg_counts(conn: Any) -> tuple[dict[str, int], dict[str, int]]:
