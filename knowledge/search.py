@@ -48,7 +48,7 @@ _MAX_TERMS = 24
 _MAX_TRIGRAMS = 12
 _STATS_TTL_S = 300.0
 # PostgreSQL: a token held by more than 1/_COMMON_SHARE of the cases only scores candidates.
-_COMMON_SHARE = 2
+_COMMON_SHARE = 4
 _WEIGHT_STEPS = 2**20
 
 
@@ -250,45 +250,49 @@ class Searcher:
     async def _pg_match(
         self, conn: Any, tokens: _Tokens, params: dict[str, Any]
     ) -> dict[int, float]:
-        """Candidates by their rare tokens, scored by all: a token held by more than half of
-        the cases (IDF below log 2) would make the query read most of the index for a small
-        share of the score, so it only adds its weight to the candidates the others found.
-        With no rare token, all tokens find candidates. Given candidates (``_ids``), every
-        token scores them."""
-        if params.get("_ids") is not None or not tokens.rare:
+        """Given candidates (``_ids``), every token scores them. Otherwise candidates are
+        found by the rare tokens and scored by all: a token held by more than a quarter of the
+        cases would make the query read much of the index for a small share of the score, so it
+        only adds its weight to the candidates the others found (by primary-key lookups, in the
+        same statement). With no rare token, all tokens find candidates."""
+        if not tokens.weights:
+            return {}
+        if params.get("_ids") is not None:
             return await self._pg_sum(conn, tokens.kind, tokens.weights, params)
-        found = await self._pg_sum(conn, tokens.kind, tokens.rare, params)
-        if found and tokens.common:
-            extra = await self._pg_sum(
-                conn, tokens.kind, tokens.common, {**params, "_ids": sorted(found)}
-            )
-            for case_id, score in extra.items():
-                found[case_id] += score
-        return found
+        find, score = (tokens.rare, tokens.common) if tokens.rare else (tokens.weights, {})
+        bind = _postings_bind(params, tokens.kind, find)
+        bind.update(extra_tokens=list(score), extra_weights=list(score.values()))
+        # Only constants are formatted in; values are bound.
+        found = f"{_POSTINGS_SUM} WHERE {_postings_where(params)} GROUP BY p.case_id"
+        # The best _CANDIDATES and every case tied with the last of them (no arbitrary cut
+        # among equals), at most _MAX_CANDIDATES (then the lowest ids).
+        best = f"{found} ORDER BY s DESC FETCH FIRST {_CANDIDATES} ROWS WITH TIES"
+        sql = f"SELECT id, s + {_EXTRA} AS s FROM ({best}) AS best {_BEST_FIRST}"  # noqa: S608
+        rows = (await conn.execute(text(sql), bind)).all()
+        return {int(r.id): float(r.s) for r in rows}
 
     async def _pg_sum(
         self, conn: Any, kind: str, weights: dict[str, float], params: dict[str, Any]
     ) -> dict[int, float]:
-        """Each case's sum of the weights of the query tokens it holds (``kind`` 't': index
-        terms, 'g': trigrams of the fuzzy form), read from the postings' B-tree alone: the
-        validity and language filters are columns of the index, no case row is read."""
-        if not weights:
-            return {}
-        bind = {k: v for k, v in params.items() if not k.startswith("_")}
-        bind.update(kind=kind, tokens=list(weights), weights=list(weights.values()))
-        where = _POSTINGS_VALID + (" AND p.language = :lang" if params.get("lang") else "")
-        ids = params.get("_ids")
-        if ids is not None:
-            where += f" AND p.case_id IN ({', '.join(str(int(i)) for i in ids) or 'NULL'})"
+        """Each given case's sum of the weights of the query tokens it holds (``kind`` 't':
+        index terms, 'g': trigrams of the fuzzy form), read from the postings' B-tree alone:
+        the validity and language filters are columns of the index, no case row is read."""
+        ids = ", ".join(str(int(i)) for i in params["_ids"]) or "NULL"
+        where = f"{_postings_where(params)} AND p.case_id IN ({ids})"
         # Only constants and integer ids are formatted in; values are bound.
         sql = f"{_POSTINGS_SUM} WHERE {where} GROUP BY p.case_id"
-        if ids is None:
-            # The best _CANDIDATES and every case tied with the last of them (no arbitrary cut
-            # among equals), at most _MAX_CANDIDATES (then the lowest ids).
-            best = f"{sql} ORDER BY s DESC FETCH FIRST {_CANDIDATES} ROWS WITH TIES"
-            sql = f"SELECT id, s FROM ({best}) AS best {_BEST_FIRST}"  # noqa: S608
-        rows = (await conn.execute(text(sql), bind)).all()
+        rows = (await conn.execute(text(sql), _postings_bind(params, kind, weights))).all()
         return {int(r.id): float(r.s) for r in rows}
+
+
+def _postings_bind(params: dict[str, Any], kind: str, weights: dict[str, float]) -> dict[str, Any]:
+    bind = {k: v for k, v in params.items() if not k.startswith("_")}
+    bind.update(kind=kind, tokens=list(weights), weights=list(weights.values()))
+    return bind
+
+
+def _postings_where(params: dict[str, Any]) -> str:
+    return _POSTINGS_VALID + (" AND p.language = :lang" if params.get("lang") else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +319,13 @@ _POSTINGS_SUM = (
     " JOIN kb_postings p ON p.kind = :kind AND p.token = q.token"
 )
 _BEST_FIRST = f"ORDER BY s DESC, id LIMIT {_MAX_CANDIDATES}"
+# The weights of the common tokens a candidate holds (primary-key lookups per candidate).
+_EXTRA = (
+    "COALESCE((SELECT SUM(x.w)"
+    " FROM unnest(CAST(:extra_tokens AS TEXT[]), CAST(:extra_weights AS DOUBLE PRECISION[]))"
+    " AS x(token, w) JOIN kb_postings e ON e.kind = :kind AND e.token = x.token"
+    " AND e.case_id = best.id), 0.0)"
+)
 _POSTINGS_VALID = (
     "(p.valid_from IS NULL OR p.valid_from <= :day)"
     " AND (p.valid_until IS NULL OR p.valid_until >= :day)"

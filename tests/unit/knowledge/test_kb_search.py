@@ -95,10 +95,10 @@ def test_only_cases_the_helpful_bonus_cannot_lift_are_left_out_of_fusion() -> No
     assert _contenders({}, 5) == []
 
 
-def test_tokens_held_by_more_than_half_the_cases_only_score() -> None:
+def test_tokens_held_by_more_than_a_quarter_of_the_cases_only_score() -> None:
     from knowledge.search import _idf, _Tokens
 
-    tokens = _Tokens.of("g", ["abc", "eon", "ang"], {"abc": 3, "eon": 60, "ang": 50}, 100)
+    tokens = _Tokens.of("g", ["abc", "eon", "ang"], {"abc": 3, "eon": 60, "ang": 25}, 100)
     assert set(tokens.rare) == {"abc", "ang"} and set(tokens.common) == {"eon"}
-    assert tokens.weights == {t: _idf(100, n) for t, n in (("abc", 3), ("eon", 60), ("ang", 50))}
+    assert tokens.weights == {t: _idf(100, n) for t, n in (("abc", 3), ("eon", 60), ("ang", 25))}
     assert tokens.weights["abc"] > tokens.weights["ang"] > tokens.weights["eon"] > 0
