@@ -6,6 +6,8 @@ Invariants:
   what SQLAlchemy does not model: the generated ``tsv`` column of ``kb_cases`` (a tsvector of
   ``terms``) with its GIN index and a pg_trgm GIN index on ``fuzzy``; on SQLite two FTS5
   tables, ``kb_fts`` (the same terms) and ``kb_tri`` (trigrams of ``fuzzy``), keyed by case id.
+  PostgreSQL also has ``kb_postings`` (migration 0007): one row per lexeme or trigram of each
+  published case, written by triggers on ``kb_cases``, read by search.
 - ``kb_cases`` holds a case's *published* content (what search and consultants see); every
   edit is a row of ``kb_case_versions`` with its review state, so the published text changes
   only when a reviewed version is published. ``terms``/``fuzzy`` are null until then.

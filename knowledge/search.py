@@ -1,14 +1,17 @@
 """Ranked search over published, currently valid cases.
 
-Two matchers, fused: full-text over the analyzed terms (PostgreSQL: the ``tsv`` tsvector;
-SQLite: FTS5 over the same terms) and trigram matching over the fuzzy form, which finds cases
-through typos and partial words: the query's rarest trigrams (by document frequency), each
-looked up through an index (PostgreSQL: pg_trgm's GIN index, a three-character LIKE being one
-trigram lookup; SQLite: FTS5's trigram tokenizer) and scored by IDF (PostgreSQL) or bm25
-(SQLite). Each matcher's scores are divided by its best score for the query, then
+Two matchers, fused: full-text over the analyzed terms (PostgreSQL: the lexemes of the ``tsv``
+tsvector; SQLite: FTS5 over the same terms) and trigram matching over the fuzzy form, which
+finds cases through typos and partial words: the query's rarest trigrams (by document
+frequency), each looked up through an index (PostgreSQL: ``kb_postings``, one B-tree row per
+term or trigram and case, kept by triggers (migration 0007); SQLite: FTS5's trigram
+tokenizer) and scored by IDF (PostgreSQL: the sum of the IDF of the query tokens a case holds)
+or bm25 (SQLite). Each matcher keeps its best 50 cases as candidates (PostgreSQL: with every
+case tied with the 50th, at most 200), and scores the other matcher's candidates too. Each
+matcher's scores are divided by its best score for the query, then
 ``score = 0.7 * text + 0.3 * trigram`` (the trigram share grows up to 0.7 with the share of
-query words the index does not know: likely typos) plus a small bonus for cases consultants marked as
-helpful; results come best first with ties broken by case id.
+query words the index does not know: likely typos) plus a small bonus for cases consultants
+marked as helpful; results come best first with ties broken by case id.
 
 The results contract (``SearchHit``: id, title, language, service, score in [0, 1.05]) is the
 same on both databases; the raw scores behind it differ (bm25 on SQLite, an IDF-weighted
@@ -18,13 +21,14 @@ Invariants:
 - Queries are built only from analyzed terms and trigrams (letters and digits), always passed
   as bound parameters; an empty analysis returns no hits rather than everything.
 - Only published cases valid on the given day (``valid_from <= day <= valid_until``) match.
+- PostgreSQL reads no case row to find or score candidates (the postings' index holds the
+  filter columns); only the final contenders' rows are read, for their titles.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
@@ -39,9 +43,13 @@ _TEXT_WEIGHT = 0.7
 _TRIGRAM_WEIGHT = 0.3
 _HELPED_WEIGHT = 0.05
 _CANDIDATES = 50
+_MAX_CANDIDATES = 4 * _CANDIDATES
 _MAX_TERMS = 24
 _MAX_TRIGRAMS = 12
 _STATS_TTL_S = 300.0
+# PostgreSQL: a token held by more than 1/_COMMON_SHARE of the cases only scores candidates.
+_COMMON_SHARE = 4
+_WEIGHT_STEPS = 2**20
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +99,16 @@ def _normalized(scores: dict[int, float]) -> dict[int, float]:
     if best <= 0:
         return {}
     return {k: v / best for k, v in scores.items()}
+
+
+def _contenders(base: dict[int, float], limit: int) -> list[int]:
+    """The cases that can still be among the best ``limit`` once the helpful bonus (at most
+    ``_HELPED_WEIGHT``) is added: a case further below the ``limit``-th score than the bonus
+    can never overtake it, so its row is not read (many cases may tie at a candidate cut)."""
+    if len(base) <= limit:
+        return sorted(base)
+    floor = sorted(base.values(), reverse=True)[limit - 1] - _HELPED_WEIGHT - 1e-9
+    return sorted(i for i, score in base.items() if score >= floor)
 
 
 Matcher = Callable[[dict[str, Any]], Awaitable[dict[int, float]]]
@@ -159,9 +177,11 @@ class Searcher:
         self, conn: Any, known: list[str], grams: list[str], stats: _Stats
     ) -> tuple[Matcher, Matcher]:
         if self._storage.dialect == "postgresql":
+            terms = _Tokens.of("t", known, stats.terms, stats.docs)
+            tris = _Tokens.of("g", grams, stats.grams, stats.docs)
             return (
-                lambda p: self._pg_text(conn, known, stats, p),
-                lambda p: self._pg_trigram(conn, grams, stats, p),
+                lambda p: self._pg_match(conn, terms, p),
+                lambda p: self._pg_match(conn, tris, p),
             )
         return (
             lambda p: self._sqlite_match(conn, "kb_fts", _quoted(known), p),
@@ -176,9 +196,7 @@ class Searcher:
             await conn.scalar(text("SELECT count(*) FROM kb_cases WHERE terms IS NOT NULL")) or 0
         )
         if self._storage.dialect == "postgresql":
-            sql = "SELECT word AS term, ndoc AS n FROM ts_stat('SELECT tsv FROM kb_cases')"
-            terms = {str(r.term): int(r.n) for r in (await conn.execute(text(sql))).all()}
-            grams = await _pg_trigram_counts(conn)
+            terms, grams = await _pg_counts(conn)
         else:
             terms = await _vocabulary(conn, "kb_fts_vocab")
             grams = await _vocabulary(conn, "kb_tri_vocab")
@@ -194,7 +212,11 @@ class Searcher:
         trigram_weight: float,
     ) -> list[SearchHit]:
         t, f = _normalized(textual), _normalized(fuzzy)
-        ids = set(t) | set(f)
+        base = {
+            i: (1 - trigram_weight) * t.get(i, 0.0) + trigram_weight * f.get(i, 0.0)
+            for i in set(t) | set(f)
+        }
+        ids = _contenders(base, limit)
         if not ids:
             return []
         query = text(
@@ -203,8 +225,7 @@ class Searcher:
         rows = (await conn.execute(query, {"ids": sorted(ids)})).all()
         hits = []
         for row in rows:
-            score = (1 - trigram_weight) * t.get(row.id, 0.0) + trigram_weight * f.get(row.id, 0.0)
-            score += _HELPED_WEIGHT * min(1.0, math.log1p(row.helped) / 5)
+            score = base[row.id] + _HELPED_WEIGHT * min(1.0, math.log1p(row.helped) / 5)
             hits.append(SearchHit(row.id, row.title, row.language, row.service, score))
         hits.sort(key=lambda h: (-h.score, h.id))
         return hits[:limit]
@@ -225,61 +246,106 @@ class Searcher:
         rows = (await conn.execute(text(sql), {**bind, "q": match})).all()
         return {int(r.id): float(r.s) for r in rows}
 
-    # PostgreSQL: tsvector + pg_trgm ------------------------------------------------------
-    async def _pg_text(
-        self, conn: Any, known: list[str], stats: _Stats, params: dict[str, Any]
+    # PostgreSQL: postings (kb_postings, migration 0007) ---------------------------------
+    async def _pg_match(
+        self, conn: Any, tokens: _Tokens, params: dict[str, Any]
     ) -> dict[int, float]:
-        if not known:
+        """Given candidates (``_ids``), every token scores them. Otherwise candidates are
+        found by the rare tokens and scored by all: a token held by more than a quarter of the
+        cases would make the query read much of the index for a small share of the score, so it
+        only adds its weight to the candidates the others found (by primary-key lookups, in the
+        same statement). With no rare token, all tokens find candidates."""
+        if not tokens.weights:
             return {}
-        scored = []
-        bind = {k: v for k, v in params.items() if not k.startswith("_")}
-        for i, term in enumerate(known):
-            df = stats.terms[term]
-            bind[f"t{i}"] = term
-            bind[f"w{i}"] = math.log(1 + (stats.docs - df + 0.5) / (df + 0.5))
-            scored.append(
-                f"(CASE WHEN c.tsv @@ to_tsquery('simple', :t{i}) THEN CAST(:w{i} AS DOUBLE PRECISION) ELSE 0.0 END)"
-            )
-        bind["q"] = " | ".join(known)
-        sql = (  # only placeholders and constants are formatted in; values are bound
-            f"SELECT c.id, ({' + '.join(scored)}) AS s FROM kb_cases c WHERE "  # noqa: S608
-            f"c.tsv @@ to_tsquery('simple', :q){_filter(params)} ORDER BY s DESC{_limit(params)}"
-        )
+        if params.get("_ids") is not None:
+            return await self._pg_sum(conn, tokens.kind, tokens.weights, params)
+        find, score = (tokens.rare, tokens.common) if tokens.rare else (tokens.weights, {})
+        bind = _postings_bind(params, tokens.kind, find)
+        bind.update(extra_tokens=list(score), extra_weights=list(score.values()))
+        # Only constants are formatted in; values are bound.
+        found = f"{_POSTINGS_SUM} WHERE {_postings_where(params)} GROUP BY p.case_id"
+        # The best _CANDIDATES and every case tied with the last of them (no arbitrary cut
+        # among equals), at most _MAX_CANDIDATES (then the lowest ids).
+        best = f"{found} ORDER BY s DESC FETCH FIRST {_CANDIDATES} ROWS WITH TIES"
+        sql = f"SELECT id, s + {_EXTRA} AS s FROM ({best}) AS best {_BEST_FIRST}"  # noqa: S608
         rows = (await conn.execute(text(sql), bind)).all()
         return {int(r.id): float(r.s) for r in rows}
 
-    async def _pg_trigram(
-        self, conn: Any, grams: list[str], stats: _Stats, params: dict[str, Any]
+    async def _pg_sum(
+        self, conn: Any, kind: str, weights: dict[str, float], params: dict[str, Any]
     ) -> dict[int, float]:
-        """The query's rarest trigrams, each found through pg_trgm's GIN index (a LIKE on
-        three characters is one trigram lookup), scored by their IDF like the text match."""
-        if not grams:
-            return {}
-        scored: list[str] = []
-        matches: list[str] = []
-        bind = {k: v for k, v in params.items() if not k.startswith("_")}
-        for i, gram in enumerate(grams):
-            df = stats.grams[gram]
-            bind[f"g{i}"] = f"%{gram}%"
-            bind[f"v{i}"] = math.log(1 + (stats.docs - df + 0.5) / (df + 0.5))
-            matches.append(f"c.fuzzy LIKE :g{i}")
-            scored.append(
-                f"(CASE WHEN c.fuzzy LIKE :g{i} THEN CAST(:v{i} AS DOUBLE PRECISION) ELSE 0.0 END)"
-            )
-        # Only placeholders and constants are formatted in; values are bound.
-        sql = (
-            f"SELECT c.id, ({' + '.join(scored)}) AS s FROM kb_cases c "  # noqa: S608
-            f"WHERE ({' OR '.join(matches)}){_filter(params)} ORDER BY s DESC{_limit(params)}"
-        )
-        rows = (await conn.execute(text(sql), bind)).all()
+        """Each given case's sum of the weights of the query tokens it holds (``kind`` 't':
+        index terms, 'g': trigrams of the fuzzy form), read from the postings' B-tree alone:
+        the validity and language filters are columns of the index, no case row is read."""
+        ids = ", ".join(str(int(i)) for i in params["_ids"]) or "NULL"
+        where = f"{_postings_where(params)} AND p.case_id IN ({ids})"
+        # Only constants and integer ids are formatted in; values are bound.
+        sql = f"{_POSTINGS_SUM} WHERE {where} GROUP BY p.case_id"
+        rows = (await conn.execute(text(sql), _postings_bind(params, kind, weights))).all()
         return {int(r.id): float(r.s) for r in rows}
 
 
-async def _pg_trigram_counts(conn: Any) -> dict[str, int]:
-    """How many published cases hold each trigram of the fuzzy form (as SQLite's vocabulary
-    view of its trigram index tells)."""
-    rows = (await conn.execute(text("SELECT fuzzy FROM kb_cases WHERE fuzzy IS NOT NULL"))).all()
-    counts: Counter[str] = Counter()
-    for row in rows:
-        counts.update(set(trigrams(str(row.fuzzy))))
-    return dict(counts)
+def _postings_bind(params: dict[str, Any], kind: str, weights: dict[str, float]) -> dict[str, Any]:
+    bind = {k: v for k, v in params.items() if not k.startswith("_")}
+    bind.update(kind=kind, tokens=list(weights), weights=list(weights.values()))
+    return bind
+
+
+def _postings_where(params: dict[str, Any]) -> str:
+    return _POSTINGS_VALID + (" AND p.language = :lang" if params.get("lang") else "")
+
+
+@dataclass(frozen=True, slots=True)
+class _Tokens:
+    """A matcher's query tokens with their IDF weights, split by document frequency."""
+
+    kind: str
+    weights: dict[str, float]
+    rare: dict[str, float]
+    common: dict[str, float]
+
+    @classmethod
+    def of(cls, kind: str, tokens: list[str], counts: dict[str, int], docs: int) -> _Tokens:
+        """``tokens`` are all known to the index (``counts[token] >= 1``)."""
+        weights = {t: _idf(docs, counts[t]) for t in tokens}
+        rare = {t: w for t, w in weights.items() if counts[t] * _COMMON_SHARE <= docs}
+        common = {t: w for t, w in weights.items() if t not in rare}
+        return cls(kind, weights, rare, common)
+
+
+_POSTINGS_SUM = (
+    "SELECT p.case_id AS id, SUM(q.w) AS s"
+    " FROM unnest(CAST(:tokens AS TEXT[]), CAST(:weights AS DOUBLE PRECISION[])) AS q(token, w)"
+    " JOIN kb_postings p ON p.kind = :kind AND p.token = q.token"
+)
+_BEST_FIRST = f"ORDER BY s DESC, id LIMIT {_MAX_CANDIDATES}"
+# The weights of the common tokens a candidate holds (primary-key lookups per candidate).
+_EXTRA = (
+    "COALESCE((SELECT SUM(x.w)"
+    " FROM unnest(CAST(:extra_tokens AS TEXT[]), CAST(:extra_weights AS DOUBLE PRECISION[]))"
+    " AS x(token, w) JOIN kb_postings e ON e.kind = :kind AND e.token = x.token"
+    " AND e.case_id = best.id), 0.0)"
+)
+_POSTINGS_VALID = (
+    "(p.valid_from IS NULL OR p.valid_from <= :day)"
+    " AND (p.valid_until IS NULL OR p.valid_until >= :day)"
+)
+
+
+def _idf(docs: int, df: int) -> float:
+    """The IDF weight, rounded to a multiple of 2**-20: sums of a few dozen such weights are
+    exact in double precision whatever order the database adds them in, so cases holding the
+    same tokens tie exactly (the candidate cut keeps ties) on every database."""
+    idf = math.log(1 + (docs - df + 0.5) / (df + 0.5))
+    return round(idf * _WEIGHT_STEPS) / _WEIGHT_STEPS
+
+
+async def _pg_counts(conn: Any) -> tuple[dict[str, int], dict[str, int]]:
+    """How many published cases hold each index term and each trigram (from the postings;
+    the same as ``ts_stat`` over the tsvectors and a count over the fuzzy forms)."""
+    sql = "SELECT kind, token, count(*) AS n FROM kb_postings GROUP BY kind, token"
+    terms: dict[str, int] = {}
+    grams: dict[str, int] = {}
+    for row in (await conn.execute(text(sql))).all():
+        (terms if row.kind == "t" else grams)[str(row.token)] = int(row.n)
+    return terms, grams

@@ -3,8 +3,9 @@
 Invariants:
 - Every change is one ``Storage.write()`` transaction: a case, its version row and its index
   entries change together or not at all (an import of many rows is one transaction too).
-- The index (``terms``/``fuzzy`` and, on SQLite, the FTS5 rows) always describes the
-  *published* content; publishing a version re-indexes the case, nothing else does.
+- The index (``terms``/``fuzzy`` and, on SQLite, the FTS5 rows; on PostgreSQL the postings,
+  which triggers keep in the same transaction) always describes the *published* content;
+  publishing a version re-indexes the case, nothing else does.
 - Versions are never changed after their review decision and never deleted: they are the
   case's history.
 """
@@ -312,7 +313,17 @@ class CaseStore:
                 if item.state is ReviewState.PUBLISHED:
                     plan.publish(case_id, item.content, *analyzed.pop(0))
             await plan.apply(session, self.storage.dialect)
+        if self.storage.dialect == "postgresql" and len(items) >= _CHUNK:
+            await self._settle_postings()
         return plan.ids
+
+    async def _settle_postings(self) -> None:
+        """PostgreSQL, after a bulk write: vacuum and analyze the postings (kept by triggers,
+        migration 0007), so that search reads them from the index alone at once rather than
+        after autovacuum's next round (until then every posting is checked in the table)."""
+        async with self.storage.engine.connect() as conn:
+            plain = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await plain.execute(text("VACUUM (ANALYZE) kb_postings"))
 
     async def _known(self, session: AsyncSession, ids: list[int]) -> dict[int, tuple[str, int]]:
         out: dict[int, tuple[str, int]] = {}

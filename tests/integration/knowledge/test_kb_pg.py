@@ -1,6 +1,6 @@
-"""Knowledge-base search through a real PostgreSQL (tsvector + pg_trgm) with the same
-results contract as SQLite, review and import atomicity there, and ``dasan kb search --json``
-end to end on the PostgreSQL database."""
+"""Knowledge-base search through a real PostgreSQL (tsvector + pg_trgm, and the postings the
+search reads, kept by triggers) with the same results contract as SQLite, review and import
+atomicity there, and ``dasan kb search --json`` end to end on the PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from knowledge.analyze import Analyzer
+from knowledge.analyze import Analyzer, trigrams
 from knowledge.cases import Action, CaseContent, ReviewState
 from knowledge.corpus import GeneratedCase, generate_cases
 from knowledge.exchange import ImportRejected, import_text
@@ -190,3 +190,52 @@ async def test_a_lone_case_is_found_with_fractional_weights(pg_kb: KnowledgeBase
     pg_kb.search.invalidate()
     hits = await pg_kb.search.search("여권 발급 증명서 서류", language="ko", day=DAY)
     assert [h.id for h in hits] == [draft.case_id] and hits[0].score > 0
+
+
+async def _postings(kb: KnowledgeBase) -> dict[tuple[str, int], set[str]]:
+    async with kb.storage.session() as session:
+        rows = (await session.execute(text("SELECT kind, token, case_id FROM kb_postings"))).all()
+    out: dict[tuple[str, int], set[str]] = {}
+    for row in rows:
+        out.setdefault((row.kind, row.case_id), set()).add(row.token)
+    return out
+
+
+async def _expected(kb: KnowledgeBase) -> dict[tuple[str, int], set[str]]:
+    """What the postings must hold: the analyzed terms and the trigrams of the fuzzy form of
+    every published case (computed here in Python, the triggers compute them in SQL)."""
+    async with kb.storage.session() as session:
+        rows = (
+            await session.execute(
+                text("SELECT id, terms, fuzzy FROM kb_cases WHERE published_version IS NOT NULL")
+            )
+        ).all()
+    out: dict[tuple[str, int], set[str]] = {}
+    for row in rows:
+        out[("t", row.id)] = set(row.terms.split())
+        out[("g", row.id)] = set(trigrams(row.fuzzy))
+    return {k: v for k, v in out.items() if v}
+
+
+async def test_postings_follow_imports_publication_edits_and_deletion(
+    pg_kb: KnowledgeBase, cases: list[GeneratedCase]
+) -> None:
+    await _load(pg_kb, cases[:40])
+    assert await _postings(pg_kb) == await _expected(pg_kb) != {}
+    first = next(c for c in cases[:40] if not c.expired)
+    content = first.content.model_copy(update={"title": "몽골어 통역 봉사 안내"})
+    await pg_kb.cases.edit(first.id, content, "editor")
+    version = (await pg_kb.cases.latest(first.id)).version
+    # A draft changes nothing that is searched.
+    assert await _postings(pg_kb) == await _expected(pg_kb)
+    await pg_kb.cases.act(first.id, version, Action.SUBMIT, "editor")
+    await pg_kb.cases.act(first.id, version, Action.PUBLISH, "reviewer")
+    await pg_kb.cases.mark_helped(cases[1].id)  # an update that changes nothing indexed
+    postings = await _postings(pg_kb)
+    assert postings == await _expected(pg_kb)
+    assert {"ton", "ong", "ngy", "gye", "yeo", "eog"} <= postings[("g", first.id)]  # 통역
+    pg_kb.search.invalidate()
+    hits = await pg_kb.search.search("몽골어 통역 봉사", day=DAY)
+    assert hits[0].id == first.id
+    await pg_kb.cases.delete_all()
+    assert await _postings(pg_kb) == {}

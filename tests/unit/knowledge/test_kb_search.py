@@ -83,3 +83,22 @@ def test_cli_search_json(tmp_path: Path, analyzer: Analyzer, corpus: list[Genera
     done = runner.invoke(group, ["import", str(bad)])
     assert done.exit_code == 1
     assert "row 2: title" in done.output
+
+
+def test_only_cases_the_helpful_bonus_cannot_lift_are_left_out_of_fusion() -> None:
+    from knowledge.search import _HELPED_WEIGHT, _contenders
+
+    base = {1: 1.0, 2: 0.9, 3: 0.9, 4: 0.9 - _HELPED_WEIGHT / 2, 5: 0.9 - 2 * _HELPED_WEIGHT}
+    # The second best is 0.9: case 4 may still pass it with the bonus, case 5 never can.
+    assert _contenders(base, 2) == [1, 2, 3, 4]
+    assert _contenders(base, 10) == [1, 2, 3, 4, 5]
+    assert _contenders({}, 5) == []
+
+
+def test_tokens_held_by_more_than_a_quarter_of_the_cases_only_score() -> None:
+    from knowledge.search import _idf, _Tokens
+
+    tokens = _Tokens.of("g", ["abc", "eon", "ang"], {"abc": 3, "eon": 60, "ang": 25}, 100)
+    assert set(tokens.rare) == {"abc", "ang"} and set(tokens.common) == {"eon"}
+    assert tokens.weights == {t: _idf(100, n) for t, n in (("abc", 3), ("eon", 60), ("ang", 25))}
+    assert tokens.weights["abc"] > tokens.weights["ang"] > tokens.weights["eon"] > 0
