@@ -15,6 +15,7 @@ from sqlalchemy import Connection, select
 
 import care.models  # noqa: F401  (registers the care tables on Base)
 import channels.models  # noqa: F401  (registers the text channels' tables on Base)
+import cti.userdb  # noqa: F401  (the web users and their API tokens)
 import knowledge.models  # noqa: F401  (registers the knowledge tables on Base)
 import recordings.models  # noqa: F401  (registers the recordings tables on Base)
 import safety.models  # noqa: F401  (and the safety tables)
