@@ -109,6 +109,28 @@ def queue_rows(report: DayReport) -> tuple[list[str], list[list[str]]]:
     return ["queue", "calls", *names], rows
 
 
+TEXT_HEADERS = ["policy", "channel", "threads", "answered ≤ 60 s", "ASA (s)", "abandoned"]
+
+
+def text_rows(report: DayReport) -> list[list[str]]:
+    """Per policy and channel, the text threads' figures (none when the day had no texts)."""
+    rows = []
+    for name, p in report.policies.items():
+        for channel, t in p.texts.items():
+            if t.threads:
+                rows.append(
+                    [
+                        name,
+                        channel,
+                        f"{t.threads:,}",
+                        _pct(t.service_level),
+                        f"{t.asa_s:.1f}",
+                        f"{t.abandoned:,}",
+                    ]
+                )
+    return rows
+
+
 def markdown(report: DayReport) -> str:
     def table(headers: list[str], rows: list[list[str]]) -> list[str]:
         lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
@@ -117,8 +139,17 @@ def markdown(report: DayReport) -> str:
     title = f"`dasan sim --scenario {report.scenario} --seed {report.seed}`: {report.description}; "
     title += f"{report.calls:,} calls, {report.consultants} consultants on shift"
     headers, rows = queue_rows(report)
+    texts = text_rows(report)
     return "\n".join(
-        [title, "", *table(HEADERS, summary_rows(report)), "", *table(headers, rows), ""]
+        [
+            title,
+            "",
+            *table(HEADERS, summary_rows(report)),
+            "",
+            *table(headers, rows),
+            "",
+            *((*table(TEXT_HEADERS, texts), "") if texts else ()),
+        ]
     )
 
 
@@ -138,6 +169,14 @@ def _print_tables(report: DayReport, console: Console) -> None:
     for row in rows:
         queues.add_row(*row)
     console.print(queues)
+    texts = text_rows(report)
+    if texts:
+        chats = Table(title="chat and SMS threads (the same consultants, at most 3 threads each)")
+        for header in TEXT_HEADERS:
+            chats.add_column(header, justify="left" if header in ("policy", "channel") else "right")
+        for row in texts:
+            chats.add_row(*row)
+        console.print(chats)
 
 
 @click.command("sim")

@@ -7,7 +7,11 @@ Invariants:
 - Deterministic: traffic carries its own random draws; the few draws that depend on routing
   (a repeated offer's ring delay) come from a generator seeded per run.
 - Every call ends answered, abandoned or with a failed call-back; the run stops when every
-  call has ended. Consultant state time is accounted from ``ConsultantStateChanged`` only.
+  call (and text thread) has ended. Consultant state time is accounted from
+  ``ConsultantStateChanged`` only.
+- Text threads (``acd.sim.texts``), when given, are handed out by a ``TextDesk`` after each
+  event; the router learns of them only through the consultant states the product's link feeds
+  (NOT_READY for text, READY again).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from acd.capacity import TEXT_REASON
 from acd.commands import (
     AnnounceWait,
     CancelOffer,
@@ -46,6 +51,7 @@ from acd.events import (
 )
 from acd.model import NO_ANSWER, ConsultantState
 from acd.sim.staffing import MEAL, WorkPlan
+from acd.sim.texts import TextDesk, TextThread
 from acd.sim.traffic import DAY_S, SimCall, TrafficProfile
 
 NO_ANSWER_BACK_S = 45.0  # a consultant set not ready for not answering is back after this
@@ -56,6 +62,7 @@ HORIZON_S = DAY_S + 6 * 3600.0  # the replay stops six hours after the day's end
 LOGIN, MEAL_END, BACK, END, ANSWER, TIMEOUT, CALLBACK, ARRIVE, ABANDON, TICK, MEAL_START, LOGOUT = (
     range(12)
 )
+TEXT_END, TEXT_ARRIVE, TEXT_ABANDON = range(12, 15)
 
 
 class Router(Protocol):
@@ -91,6 +98,7 @@ class SimResult:
     decisions: int
     ignored: int
     wall_s: float = 0.0
+    texts: TextDesk | None = None
 
 
 class Simulation:
@@ -103,6 +111,7 @@ class Simulation:
         *,
         ring_timeout_s: float,
         seed: int,
+        texts: list[TextThread] | None = None,
     ) -> None:
         self.calls = calls
         self.router = router
@@ -126,6 +135,14 @@ class Simulation:
             self._schedule_plan(plan)
         for call in calls:
             self._push(call.arrival, ARRIVE, call.idx)
+        self.texts: TextDesk | None = None
+        self._texts_dirty = False
+        if texts:
+            self.texts = TextDesk(texts, (p.consultant for p in plans))
+            for thread in texts:
+                self._push(thread.arrival, TEXT_ARRIVE, thread.idx)
+                if thread.patience_s is not None:
+                    self._push(thread.arrival + thread.patience_s, TEXT_ABANDON, thread.idx)
 
     def _push(self, at: float, kind: int, idx: int = -1, cid: str = "", token: int = 0) -> None:
         self.seq += 1
@@ -141,20 +158,61 @@ class Simulation:
             self._push(a, MEAL_START, cid=cid)
             self.meal_s[cid] = b - a  # the break lasts this long from when it really starts
 
+    def _open(self) -> bool:
+        return bool(self.open_calls or (self.texts is not None and self.texts.open))
+
     def run(self) -> SimResult:
-        while self.heap and self.open_calls:
+        while self.heap and self._open():
             at, kind, _seq, idx, cid, token = heapq.heappop(self.heap)
             if at > HORIZON_S:
                 break  # calls still open (a call-back nobody could take) count as not answered
             self.now = at
-            event = self._event(kind, idx, cid, token)
+            if kind >= TEXT_END:
+                event = self._text_event(kind, idx)
+            else:
+                event = self._event(kind, idx, cid, token)
             if event is not None:
                 self._apply(self.router.handle(event, at))
+            if self._texts_dirty:
+                self._hand_out_texts()
         for log in self.agents.values():
             self._account(log, self.now)
         return SimResult(
-            self.router.name, self.calls, self.outcomes, self.agents, self.decisions, self.ignored
+            self.router.name,
+            self.calls,
+            self.outcomes,
+            self.agents,
+            self.decisions,
+            self.ignored,
+            texts=self.texts,
         )
+
+    # Text threads ------------------------------------------------------------------------
+    def _text_event(self, kind: int, idx: int) -> Event | None:
+        desk = self.texts
+        assert desk is not None
+        if kind == TEXT_ARRIVE:
+            desk.arrive(idx)
+            self._texts_dirty = True
+            return None
+        if kind == TEXT_ABANDON:
+            desk.abandon(idx, self.now)
+            return None
+        cid = desk.outcomes[idx].consultant_id or ""
+        log = self.agents[cid]
+        self._texts_dirty = True
+        return desk.end(idx, log.state, log.reason)
+
+    def _hand_out_texts(self) -> None:
+        self._texts_dirty = False
+        desk = self.texts
+        if desk is None or not desk.waiting:
+            return
+        states = {cid: (log.state, log.reason, log.since) for cid, log in self.agents.items()}
+        for idx, _cid, event in desk.assign(self.now, states):
+            self._push(self.now + desk.threads[idx].handle_s, TEXT_END, idx)
+            if event is not None:
+                self._apply(self.router.handle(event, self.now))
 
     def _event(self, kind: int, idx: int, cid: str, token: int) -> Event | None:  # noqa: PLR0911
         if kind == ARRIVE:
@@ -173,10 +231,16 @@ class Simulation:
         if kind == MEAL_START:
             return ConsultantNotReady(cid, MEAL)
         if kind == MEAL_END:
-            return ConsultantReady(cid) if log.reason == MEAL else None
+            return self._back_from(cid, MEAL) if log.reason == MEAL else None
         if kind == BACK:
-            return ConsultantReady(cid) if log.reason == NO_ANSWER else None
+            return self._back_from(cid, NO_ANSWER) if log.reason == NO_ANSWER else None
         raise AssertionError(kind)
+
+    def _back_from(self, cid: str, _reason: str) -> Event:
+        """READY again, unless they still hold text threads (then NOT_READY for text)."""
+        if self.texts is not None and self.texts.holds(cid):
+            return ConsultantNotReady(cid, TEXT_REASON)
+        return ConsultantReady(cid)
 
     def _call_event(self, kind: int, idx: int, cid: str, token: int) -> Event | None:
         if kind == ABANDON:
@@ -274,6 +338,8 @@ class Simulation:
         self._account(log, self.now)
         log.state = command.state
         log.reason = command.reason
+        if command.state is ConsultantState.READY and self.texts is not None:
+            self._texts_dirty = True
         if command.state is ConsultantState.NOT_READY and command.reason == NO_ANSWER:
             self._push(self.now + NO_ANSWER_BACK_S, BACK, cid=command.consultant_id)
         elif command.state is ConsultantState.NOT_READY and command.reason == MEAL:

@@ -8,19 +8,22 @@ Definitions (the same for every policy, and for Erlang in :mod:`acd.sim.erlang_d
   of the team whose primary skill is that queue. Fairness: Gini of handled calls per available
   hour and coefficient of variation of occupancy, over consultants available at least an hour.
 - estimate error: mean |first announced estimate - actual wait| of answered calls that waited.
+- text threads (scenario ``texts``), per channel: service level is answered within 60 s over
+  all threads; an SMS is never abandoned, a chat is when its citizen's patience runs out.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from acd.model import Consultant, ConsultantState
 from acd.services import ServiceCatalog
 from acd.sim.engine import AgentLog, SimResult
 from acd.sim.erlang_day import HALF_S, HALVES, WITHIN_S, ErlangReport, rounded
+from acd.sim.texts import CHANNELS, TEXT_WITHIN_S, TextDesk
 from acd.sim.traffic import SimCall
 
 _BUSY = (ConsultantState.RINGING, ConsultantState.TALKING, ConsultantState.WRAP_UP)
@@ -34,6 +37,15 @@ class QueueReport:
     abandon_rate: float
     occupancy: float  # of the team whose primary skill is this queue
     team: int
+
+
+@dataclass(frozen=True, slots=True)
+class TextReport:
+    threads: int
+    answered: int
+    abandoned: int
+    service_level: float  # answered within TEXT_WITHIN_S over all threads
+    asa_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +64,7 @@ class PolicyReport:
     wall_s: float
     queues: dict[str, QueueReport]
     half_hours: tuple[tuple[int, float, float], ...]  # (calls, service level, asa) by arrival
+    texts: dict[str, TextReport] = field(default_factory=dict)  # by channel; empty: voice only
 
     def to_json(self) -> dict[str, Any]:
         body = asdict(self)
@@ -164,6 +177,25 @@ def _fairness(result: SimResult) -> tuple[float, float]:
     return gini(per_hour), statistics.pstdev(occupancies) / max(statistics.fmean(occupancies), 1e-9)
 
 
+def text_reports(desk: TextDesk | None) -> dict[str, TextReport]:
+    if desk is None:
+        return {}
+    reports = {}
+    for channel in CHANNELS:
+        pairs = [
+            (t, o) for t, o in zip(desk.threads, desk.outcomes, strict=True) if t.channel == channel
+        ]
+        waits = [o.answered_at - t.arrival for t, o in pairs if o.answered_at is not None]
+        reports[channel] = TextReport(
+            threads=len(pairs),
+            answered=len(waits),
+            abandoned=sum(1 for _t, o in pairs if o.abandoned_at is not None),
+            service_level=sum(w <= TEXT_WITHIN_S for w in waits) / max(len(pairs), 1),
+            asa_s=sum(waits) / max(len(waits), 1),
+        )
+    return reports
+
+
 def policy_report(
     result: SimResult, catalog: ServiceCatalog, roster: dict[str, Consultant]
 ) -> PolicyReport:
@@ -190,4 +222,5 @@ def policy_report(
         wall_s=result.wall_s,
         queues=_queues(result, catalog, roster),
         half_hours=_half_hours(result),
+        texts=text_reports(result.texts),
     )
