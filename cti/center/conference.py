@@ -49,12 +49,11 @@ from cti.center.model import (
     HelperKind,
     Leg,
 )
-from cti.center.pbx import Originate
+from cti.center.pbx import STEP_S, Originate
 from cti.control import Unavailable
 from ivr.video import VIDEO_FORMATS_VARIABLE, video_codecs
 
 log = logging.getLogger("dasan.cti.center")
-_STEP_S = 5.0  # how long one PBX step (a channel entering a bridge) may take
 _AUDIO = "ulaw"  # what the citizens' and consultants' endpoints carry (pjsip.conf)
 
 
@@ -130,7 +129,7 @@ class VideoConference:
             app="BridgeAdd",
             data=citizen.name,
             channel_id=uid,
-            ring_s=_STEP_S,
+            ring_s=STEP_S,
             other_id=f"{uid}-2",
             codecs=(_AUDIO, codec),
         )
@@ -142,7 +141,7 @@ class VideoConference:
             except Unavailable:
                 core.book.helper_gone(uid)
                 raise
-            if await entered.wait(_STEP_S) is None:
+            if await entered.wait(STEP_S) is None:
                 core.book.helper_gone(uid)
                 await core.pbx.hangup(uid)
                 raise Unavailable("the citizen's side of the conference did not start")
@@ -156,7 +155,7 @@ class VideoConference:
             lambda e: e.name == "ConfbridgeJoin" and e.uniqueid == agent.uniqueid
         ) as joined:
             await pbx.redirect(agent.name, CONF_PARTY_CONTEXT)
-            if await joined.wait(_STEP_S) is not None:
+            if await joined.wait(STEP_S) is not None:
                 return
         log.warning("consultant leg %s did not join conference %s; back to the call", agent, name)
         await pbx.setvar(agent.name, **{JOIN_VAR: citizen.name})

@@ -50,7 +50,7 @@ from cti.center.model import (
     Leg,
 )
 from cti.center.parties import new_channel_id
-from cti.center.pbx import Originate
+from cti.center.pbx import STEP_S, Originate
 from cti.control import (
     CallState,
     CallSummary,
@@ -66,7 +66,6 @@ from cti.control import (
 )
 
 log = logging.getLogger("dasan.cti.center")
-_STEP_S = 5.0  # how long one PBX step (a channel entering a bridge) may take
 
 
 def _ticket_transfer(target: TransferTarget, by: Principal) -> Transfer:
@@ -319,8 +318,8 @@ class Control:
             lambda e: e.name == "BridgeEnter" and e.uniqueid == leg.uniqueid
         ) as entered:
             await core.pbx.redirect(leg.name, REJOIN_CONTEXT)
-            if await entered.wait(_STEP_S) is None:
-                raise Unavailable(f"{leg.name} did not rejoin the call within {_STEP_S:.0f} s")
+            if await entered.wait(STEP_S) is None:
+                raise Unavailable(f"{leg.name} did not rejoin the call within {STEP_S:.0f} s")
 
     async def _music_on(self, call: CallRec) -> None:
         core = self._core
@@ -333,14 +332,14 @@ class Control:
             app="BridgeAdd",
             data=citizen.name,
             channel_id=uid,
-            ring_s=_STEP_S,
+            ring_s=STEP_S,
             other_id=f"{uid}-2",
         )
         async with core.pbx.expect(
             lambda e: e.name == "BridgeEnter" and e.uniqueid == uid
         ) as entered:
             await core.pbx.originate(spec)
-            if await entered.wait(_STEP_S) is None:
+            if await entered.wait(STEP_S) is None:
                 self._music_off(call)
                 raise Unavailable("music on hold did not start")
 

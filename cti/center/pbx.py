@@ -20,6 +20,9 @@ from cti.ami.client import AmiClient, AmiEventSource, AmiSubscription
 from cti.ami.messages import AmiActionError, AmiError, AmiEvent, AmiResponse
 from cti.control import Unavailable
 
+# How long one PBX step (a channel entering a bridge) may take.
+STEP_S = 5.0
+
 EventTest = Callable[[AmiEvent], bool]
 
 
