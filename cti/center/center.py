@@ -30,7 +30,7 @@ from acd.events import (
     ConsultantReady,
     WrapUpEnded,
 )
-from common.principal import Principal
+from common.principal import Principal, Role
 from cti.ami.client import AmiClient, AmiEventSource
 from cti.center.acdfeed import AcdFeed
 from cti.center.board import ConsultantBoard, Profile
@@ -65,6 +65,9 @@ from cti.control import (
 from recordings.models import ParticipantRole
 
 log = logging.getLogger("dasan.cti.center")
+
+# Who may end a wrap-up that a required note still holds.
+_MAY_OVERRIDE_NOTE = frozenset({Role.SUPERVISOR, Role.ADMIN})
 _ON_CALL = (ConsultantState.RINGING, ConsultantState.TALKING)
 
 
@@ -181,8 +184,18 @@ class LiveCenter:
             raise InvalidState(f"{consultant_id} is not in wrap-up")
         if self._wrap_up_gate is not None:
             missing = await self._wrap_up_gate(consultant_id)
-            if missing is not None:
+            if missing is not None and by.role not in _MAY_OVERRIDE_NOTE:
                 raise InvalidState(missing)
+            if missing is not None:
+                # A supervisor may release a consultant held for a note (a queue building up,
+                # a consultant who cannot write it now); the note stays missing and says so.
+                log.warning(
+                    "wrap-up of %s ended by %s %s with the note still missing: %s",
+                    consultant_id,
+                    by.role.value,
+                    by.user_id,
+                    missing,
+                )
         self.core.feed(WrapUpEnded(consultant_id))
         return self._view(consultant_id)
 

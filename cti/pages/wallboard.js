@@ -237,6 +237,8 @@ function wireSupervision() {
   byTestId("sup-ready").addEventListener("click", () => supervise("POST", "/ready"));
   byTestId("sup-not-ready").addEventListener("click",
     () => supervise("POST", "/not-ready", { reason: byTestId("sup-reason").value }));
+  // Ends a wrap-up even when a required note is missing (the server logs who did it).
+  byTestId("sup-wrap-up-done").addEventListener("click", () => supervise("POST", "/wrap-up-done"));
   byTestId("sup-logout").addEventListener("click", () => supervise("POST", "/logout"));
 }
 

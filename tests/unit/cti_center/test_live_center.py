@@ -470,3 +470,55 @@ async def test_a_required_note_holds_wrap_up_against_the_timer_and_a_break() -> 
         task.cancel()
         await asyncio.wait([task])
         driver.close()
+
+
+async def test_a_supervisor_may_end_a_wrap_up_held_for_a_missing_note(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The consultant may not end wrap-up without the note; a supervisor may, and the log
+    says whose wrap-up ended without its note and who ended it."""
+    driver = AcdDriver(AcdSettings(logged_in=("c0001",), wrap_up_needs_release=True), None)
+    driver.log_in_roster()
+
+    async def gate(consultant_id: str) -> str | None:
+        return "write the disposition and note of call u-1 before ending wrap-up"
+
+    config = CenterConfig(
+        zone=ZoneInfo("Asia/Seoul"),
+        default_language="ko",
+        outside_dial="PJSIP/outside/sip:{number}@127.0.0.1:5092",
+        ring_s=15.0,
+        endpoints=frozenset({"c0001"}),
+        sample_every_s=3600.0,
+    )
+    ami, calls = FakeAmi(), FakeCallLog()
+    center = LiveCenter(
+        driver=driver,
+        ami=ami,  # type: ignore[arg-type]
+        calls=calls,
+        config=config,
+        clock=lambda: T0,
+        wrap_up_gate=gate,
+    )
+    center.attach()
+    task = asyncio.create_task(center.run())
+    try:
+        await eventually(lambda: ami._fanout.subscriber_count > 0, "the center reads AMI")
+        await _talking_call(Rig(center, driver, ami, calls))
+        driver.feed(CallEnded("u-1"))
+        assert (await center.consultant("c0001")).state is ConsultantState.WRAP_UP
+        with pytest.raises(InvalidState, match="note"):
+            await center.finish_wrap_up(ME, "c0001")
+        with caplog.at_level("WARNING", logger="dasan.cti.center"):
+            view = await center.finish_wrap_up(BOSS, "c0001")
+        assert view.state is ConsultantState.READY
+        assert any(
+            "c0001" in r.getMessage()
+            and "supervisor" in r.getMessage()
+            and "note" in r.getMessage()
+            for r in caplog.records
+        )
+    finally:
+        task.cancel()
+        await asyncio.wait([task])
+        driver.close()
