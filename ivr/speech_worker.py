@@ -28,11 +28,16 @@ Invariants:
 - Workers run at a lower CPU priority (``NICENESS``) than the engine and the PBX.
 - Every ``listen`` ends in exactly one ``heard``, ``final`` or ``error`` unless cancelled; stdin
   closing ends the process (the engine is gone).
+- An empty word list is refused with an ``error``: Vosk's recognizer crashes the whole process
+  (SIGSEGV while initialising the decoder) on a grammar of ``[]``, ending every other caller's
+  menu and transcript on that worker. A crash that still happens leaves its stack on stderr
+  (``faulthandler``), which is the engine's log.
 """
 
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import json
 import os
 import select
@@ -79,6 +84,8 @@ class RecognizerCache:
         self._idle: dict[tuple[int, tuple[str, ...]], list[Recognizer]] = {}
 
     def take(self, rate: int, grammar: tuple[str, ...]) -> Recognizer:
+        if not grammar:
+            raise ValueError("no words to recognize (an empty grammar crashes Vosk)")
         idle = self._idle.get((rate, grammar))
         if idle:
             recognizer = idle.pop()
@@ -203,7 +210,10 @@ class Worker:
     def handle(self, request: dict[str, Any]) -> None:
         op, sid = request.get("op"), int(request.get("id", -1))
         if op == "listen":
-            grammar = tuple(dict.fromkeys(str(w) for w in request["grammar"]))
+            grammar = _words(request["grammar"])
+            if not grammar:
+                self.write({"ev": "error", "id": sid, "message": "listen: empty grammar"})
+                return
             self.live[sid] = Utterance(sid, Path(request["path"]), grammar, self.cache)
         elif op == "finish":
             utterance = self.live.pop(sid, None)
@@ -211,7 +221,10 @@ class Worker:
             self._end(utterance)
             self.write({"ev": "final", "id": sid, **_fields(found)})
         elif op == "transcribe":
-            vocabulary = tuple(dict.fromkeys(str(w) for w in request["vocabulary"]))
+            vocabulary = _words(request["vocabulary"])
+            if not vocabulary:
+                self.write({"ev": "error", "id": sid, "message": "transcribe: empty vocabulary"})
+                return
             self.transcripts[sid] = Transcript(sid, Path(request["path"]), vocabulary, self.cache)
         elif op == "cancel":
             self._end(self.live.pop(sid, None))
@@ -247,6 +260,11 @@ class Worker:
     def _end(self, utterance: Utterance | None) -> None:
         if utterance is not None:
             utterance.close()
+
+
+def _words(listed: Iterable[Any]) -> tuple[str, ...]:
+    """Distinct non-blank words, in order."""
+    return tuple(dict.fromkeys(w for w in (str(x).strip() for x in listed) if w))
 
 
 def _fields(found: Recognition | None) -> dict[str, Any]:
@@ -305,6 +323,7 @@ def main(argv: Sequence[str] | None = None, factory: RecognizerFactory | None = 
     """Load the model (unless a factory is given, as the unit tier's fake worker does), say
     ready, serve until the engine closes stdin."""
     del argv
+    faulthandler.enable()
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
     write = stdout_writer()

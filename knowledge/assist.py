@@ -12,7 +12,8 @@ Invariants:
   consultant), when the worker dies (``SpeechUnavailable``: the call goes on without
   suggestions, logged once), and when ``run`` is cancelled. Nothing here can fail a call.
 - Recognition is restricted to the words of the published case titles in the call's language
-  (refreshed every ``VOCABULARY_TTL_S``); an utterance whose search finds nothing publishes
+  (refreshed every ``VOCABULARY_TTL_S``); with no published title in that language the call is
+  not transcribed at all. An utterance whose search finds nothing publishes
   nothing (the desktop keeps showing the last suggestions).
 - Suggestions go to the consultant on the call when the utterance was searched (a transfer
   moves them with the call).
@@ -164,7 +165,15 @@ class LiveAssist:
         if path is None:
             log.warning("assist %s: no recording file found: no suggestions", call.call_id)
             return
-        stream = self._transcriber.transcribe(path, await self._words_of(call.language))
+        words = await self._words_of(call.language)
+        if not words:
+            log.info(
+                "assist %s: no published case titles in %s: nothing to listen for",
+                call.call_id,
+                call.language,
+            )
+            return
+        stream = self._transcriber.transcribe(path, words)
         if stream is None:
             log.info("assist %s: no free transcription slot: no suggestions", call.call_id)
             return

@@ -137,6 +137,25 @@ async def test_no_free_slot_and_lost_changes_cost_only_the_suggestions(
         await asyncio.gather(runner, return_exceptions=True)
 
 
+async def test_with_no_published_title_in_the_language_nothing_is_transcribed(
+    kb: KnowledgeBase, corpus: list[GeneratedCase]
+) -> None:
+    """An empty word list crashes Vosk's worker (SIGSEGV), taking every menu on it down: a call
+    in a language with no published case title asks for no transcript at all."""
+    await load_slice(kb, [c for c in corpus if c.content.language == "en"][:20])
+    assert await title_words(kb.storage, "ko") == []
+    transcriber, out = FakeTranscriber(), []
+    assist = _assist(kb, transcriber, out)
+    runner = asyncio.create_task(assist.run())
+    try:
+        assist.observe(AssistCall("1.1", "c0001", "ko", talking=True, ended=False))
+        await _until(lambda: assist.active == 0, "the follow task ended")
+        assert transcriber.opened == [] and out == []
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+
+
 def test_the_recording_is_found_in_either_root_by_its_uniqueid(tmp_path: Path) -> None:
     now = datetime(2026, 12, 2, 0, 30, tzinfo=UTC).timestamp()
     primary, spare = tmp_path / "primary", tmp_path / "spare"
