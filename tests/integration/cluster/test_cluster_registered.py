@@ -134,11 +134,11 @@ async def test_registered_consultants_are_reached_from_every_node(
 
     # 1. A wrong password: challenged again, never stored.
     await register(
-        Registration(WRONG, "not-the-password", local_ip=host, expect=401), tmp_path / "bad"
+        Registration(WRONG, "not-the-password", local_ip=host, expect=401), tmp_path / "bad", front
     )
     # 2. Registered once at the front, offerable on both nodes.
     for cid in (*REGISTERED, LEAVES):
-        await register(phone(cid), tmp_path / cid)
+        await register(phone(cid), tmp_path / cid, front)
     stored = await locations(env.database)
     assert set(stored) == {*REGISTERED, LEAVES}, stored
     assert all(contact.endswith(f"@{host}:5090") for contact in stored.values()), stored
@@ -146,7 +146,7 @@ async def test_registered_consultants_are_reached_from_every_node(
         await reach_state(node_dirs, cid, "ready", None, {})
     marks = {folder: len(states(folder, LEAVES)) for folder in node_dirs}
     # Contact * from another port (the consultants' UAS takes 5090 below).
-    await register(phone(LEAVES, expires=0, port=5095), tmp_path / "leave")
+    await register(phone(LEAVES, expires=0, port=5095), tmp_path / "leave", front)
     await reach_state(node_dirs, LEAVES, "not_ready", "unregistered", marks)
     assert LEAVES not in await locations(env.database)
 
