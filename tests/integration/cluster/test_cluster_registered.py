@@ -11,12 +11,14 @@ nodes (``dasan cluster up --consultants registered``), their contacts kept in Po
    set, and Kamailio never had to refuse a call for want of a registration.
 5. ``dasan cluster down`` leaves no namespace or link behind.
 
-``make cluster`` runs it (about 100 s on the 2-core machine, not part of ``make test``).
+``make cluster`` runs it (CLUSTER_FULL=1; 167 s on the shared 2-core machine), ``make test``
+skips it: its own two nodes would cost ``make test`` that long again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -25,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from dasan.cluster.runtime import Cluster
@@ -53,7 +55,14 @@ REGISTERED = tuple(f"c{n:04d}" for n in range(1, 7))
 LEAVES = "c0007"  # registers, then unregisters before any call
 WRONG = "c0008"  # tries a wrong password
 CALLS = 6
-pytestmark = pytest.mark.timeout(400)
+pytestmark = [
+    pytest.mark.timeout(400),
+    pytest.mark.skipif(
+        os.environ.get("CLUSTER_FULL") != "1",
+        reason="make cluster runs it (CLUSTER_FULL=1): two more PBX nodes are beyond make test's"
+        " time budget",
+    ),
+]
 
 
 @pytest.fixture(scope="module")
