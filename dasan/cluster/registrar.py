@@ -17,6 +17,7 @@ Invariants:
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import hashlib
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from urllib.parse import quote
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.engine import make_url
 
-from dasan.config import ConsultantDirectorySettings
+from dasan.config import ConsultantDirectorySettings, load_settings
 from dasan.pbx.render import consultant_password
 
 SCHEMA = "kamailio"
@@ -134,3 +135,19 @@ def prepare(storage_url: str, directory: ConsultantDirectorySettings) -> DbTarge
     except (OSError, asyncpg.PostgresError) as exc:
         raise RegistrarError(f"Kamailio's tables in PostgreSQL: {exc}") from exc
     return target
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m dasan.cluster.registrar``: Kamailio's tables and credentials on real hosts."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument(
+        "--config", type=Path, help="dasan.toml (DASAN_* and the secrets file apply too)"
+    )
+    args = parser.parse_args(argv)
+    settings = load_settings(args.config)
+    prepare(settings.storage_url, settings.consultants)
+    print(f"{SUBSCRIBER_TABLE}: {settings.consultants.count} consultants, realm {REALM}")
+
+
+if __name__ == "__main__":
+    main()

@@ -108,3 +108,18 @@ def test_presence_from_location_rows_follows_expiry() -> None:
     assert sorted(changes) == [("c0001", True), ("c0003", True)]
     # c0001's row is gone (unregistered or expired and removed): unreachable at once.
     assert registrations.snapshot(live_locations(rows[2:], now)) == [("c0001", False)]
+
+
+def test_host_files_for_registered_consultants(tmp_path: Path) -> None:
+    from dasan.cluster.hosts import host_topology, write_host_files
+
+    topology = host_topology("198.51.100.2", "198.51.100.1", ["198.51.100.11"])
+    url = "postgresql+asyncpg://dasan:pw@198.51.100.5:5432/dasan"
+    write_host_files(tmp_path, topology, Settings(state_dir=tmp_path / "state"), url)
+    cfg = (tmp_path / "kamailio" / "kamailio.cfg").read_text()
+    assert 'modparam("usrloc", "db_url", "postgres://dasan:pw@198.51.100.5:5432/dasan")' in cfg
+    env = (tmp_path / "node1" / "node.env").read_text()
+    assert "DASAN_CONSULTANTS__STATIC_CONTACT=sip:{id}@198.51.100.2:5060\n" in env
+    assert "DASAN_CONSULTANTS__LOCATION_TABLE=kamailio.location\n" in env
+    with pytest.raises(ValueError, match="host"):
+        write_host_files(tmp_path, topology, Settings(state_dir=tmp_path), "postgresql://u@/d")
