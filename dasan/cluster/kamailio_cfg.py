@@ -218,6 +218,7 @@ route[WITHINDLG] {{
         exit;
     }}
     if (uri != myself && ds_is_from_list("{DISPATCHER_SET}", "0", "$ru")) {{
+        xlog("L_INFO", "in-dialog $rm $ci without route set -> node $ru\\n");
         t_relay();
         exit;
     }}

@@ -145,6 +145,13 @@ async def test_registered_consultants_are_reached_from_every_node(
     await register(
         Registration(WRONG, "not-the-password", local_ip=host, expect=401), tmp_path / "bad", front
     )
+    # Nor may one consultant's credentials register another's phone.
+    borrowed = consultant_password(secret, "c0001")
+    await register(
+        Registration(WRONG, borrowed, local_ip=host, auth_user="c0001", expect=401),
+        tmp_path / "other",
+        front,
+    )
     # 2. Registered once at the front, offerable on both nodes.
     for cid in (*REGISTERED, LEAVES):
         await register(phone(cid), tmp_path / cid, front)
@@ -178,12 +185,16 @@ async def test_registered_consultants_are_reached_from_every_node(
     through_front = front_log.count("to consultant ")
     assert through_front >= CALLS, front_log[-3000:]
     assert "not registered" not in front_log, front_log[-3000:]
+    # The consultants' BYEs come back to Kamailio without a route set (SIPp ignores
+    # Record-Route) and are relayed to the node by their R-URI.
+    relayed_by_ruri = front_log.count("without route set -> node")
     print(
         {
             "front": front,
             "per_node": dict(per_node),
             "answered_by": dict(answered_by),
             "consultant_invites_through_front": through_front,
+            "in_dialog_relayed_by_ruri": relayed_by_ruri,
         }
     )
 
