@@ -37,6 +37,13 @@ def _print(report: dict[str, Any], as_json: bool) -> None:
         f"front  kamailio {kam['address']}  {state}  pid {kam['pid']}"
         f"  consultants {report.get('consultants', 'static')}"
     )
+    if report.get("consultants") == "registered":
+        found = report.get("registered")
+        click.echo(
+            f"consultants registered at kamailio: {len(found)} {' '.join(found)}"
+            if found is not None
+            else f"consultants registered: unknown ({report.get('registrar_error')})"
+        )
     for node in report["nodes"]:
         click.echo(
             f"{node['name']:<6} {node['address']:<15} health {node['health']:<9}"

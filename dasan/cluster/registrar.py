@@ -121,6 +121,29 @@ async def _prepare(dsn: str, rows: list[tuple[str, str, str, str]]) -> None:
         await connection.close()
 
 
+async def _registered(dsn: str) -> list[str]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            f"SELECT DISTINCT username FROM {LOCATION_TABLE}"  # noqa: S608 (a constant)
+            " WHERE expires > LOCALTIMESTAMP OR expires < '1971-01-01' ORDER BY username"
+        )
+    finally:
+        await connection.close()
+    return [str(row["username"]) for row in rows]
+
+
+def registered(storage_url: str) -> list[str]:
+    """Consultants with an unexpired registration (``dasan cluster status``).
+
+    Kamailio writes ``expires`` in its local time; PostgreSQL's LOCALTIMESTAMP is in the
+    session's time zone, the same on a one-machine cluster (UTC here)."""
+    try:
+        return asyncio.run(_registered(db_target(storage_url).asyncpg_dsn))
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise RegistrarError(f"{LOCATION_TABLE}: {exc}") from exc
+
+
 def prepare(storage_url: str, directory: ConsultantDirectorySettings) -> DbTarget:
     """Create Kamailio's tables (once) and write every consultant's credentials."""
     missing = [name for name in SQL_FILES if not (SQL_DIR / name).exists()]

@@ -189,6 +189,12 @@ class Cluster:
             except KamailioError as exc:
                 front_error = str(exc)
         nodes = [self._node_status(member, health) for member in self.nodes(topology)]
+        registrations: dict[str, Any] = {}
+        if self.consultants_mode() == REGISTERED:
+            try:
+                registrations = {"registered": registrar.registered(self.base.storage_url)}
+            except registrar.RegistrarError as exc:
+                registrations = {"registered": None, "registrar_error": str(exc)}
         return {
             "running": front.pid() is not None,
             "network": topology.network,
@@ -201,6 +207,7 @@ class Cluster:
                 "error": front_error,
             },
             "nodes": nodes,
+            **registrations,
         }
 
     def _node_status(self, member: ClusterNode, health: dict[str, str]) -> dict[str, Any]:

@@ -123,6 +123,7 @@ async def test_registered_consultants_are_reached_from_every_node(
 ) -> None:
     env, up = registered_env
     assert up["consultants"] == "registered", up
+    assert up["registered"] == [], up
     assert [n["health"] for n in up["nodes"]] == ["active", "active"], up
     kam_ip, kam_port = up["kamailio"]["address"].split(":")
     front = f"{kam_ip}:{kam_port}"
@@ -165,6 +166,8 @@ async def test_registered_consultants_are_reached_from_every_node(
     await register(phone(LEAVES, expires=0, port=5095), tmp_path / "leave", front)
     await reach_state(node_dirs, LEAVES, "not_ready", "unregistered", marks)
     assert LEAVES not in await locations(env.database)
+    status = await asyncio.to_thread(dasan, env, "cluster", "status", "--json")
+    assert status["registered"] == list(REGISTERED), status
 
     # 3. Calls spread over both nodes, each answered by a registered consultant via Kamailio.
     async with ConsultantUas(tmp_path / "uas", ring_ms=300, talk_ms=3000, local_ip=host):

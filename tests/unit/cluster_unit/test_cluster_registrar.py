@@ -123,3 +123,30 @@ def test_host_files_for_registered_consultants(tmp_path: Path) -> None:
     assert "DASAN_CONSULTANTS__LOCATION_TABLE=kamailio.location\n" in env
     with pytest.raises(ValueError, match="host"):
         write_host_files(tmp_path, topology, Settings(state_dir=tmp_path), "postgresql://u@/d")
+
+
+def test_status_names_the_registered_consultants(capsys: pytest.CaptureFixture[str]) -> None:
+    from dasan.cluster.cli import _print
+
+    report = {
+        "running": True,
+        "consultants": "registered",
+        "registered": ["c0001", "c0002"],
+        "kamailio": {"address": "198.51.100.2:5060", "pid": 7},
+        "nodes": [
+            {
+                "name": "node1",
+                "address": "198.51.100.11",
+                "health": "active",
+                "active_calls": 0,
+                "asterisk_pid": 8,
+                "engine_pid": 9,
+            }
+        ],
+    }
+    _print(report, as_json=False)
+    out = capsys.readouterr().out
+    assert "consultants registered" in out
+    assert "kamailio: 2 c0001 c0002" in out
+    _print({**report, "registered": None, "registrar_error": "no table"}, as_json=False)
+    assert "unknown (no table)" in capsys.readouterr().out
