@@ -11,8 +11,8 @@ nodes (``dasan cluster up --consultants registered``), their contacts kept in Po
    set, and Kamailio never had to refuse a call for want of a registration.
 5. ``dasan cluster down`` leaves no namespace or link behind.
 
-``make cluster`` runs it (CLUSTER_FULL=1; 167 s on the shared 2-core machine), ``make test``
-skips it: its own two nodes would cost ``make test`` that long again.
+``make cluster`` runs it (CLUSTER_FULL=1; 36-41 s on the 2-core machine when quiet), ``make
+test`` skips it: its own two PBX nodes would add that much to make test's budget.
 """
 
 from __future__ import annotations
