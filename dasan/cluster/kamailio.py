@@ -94,6 +94,9 @@ class KamailioFront:
         list_file = self.dir / "dispatcher.list"
         list_file.write_text(dispatcher_list(self._topology), encoding="utf-8")
         cfg = self.dir / "kamailio.cfg"
+        # It may hold the database password (registered consultants): the owner's only.
+        cfg.touch(mode=0o600)
+        cfg.chmod(0o600)
         cfg.write_text(
             render_cfg(
                 self._topology,

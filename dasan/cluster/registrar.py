@@ -65,10 +65,10 @@ def db_target(storage_url: str) -> DbTarget:
     user = quote(url.username or "", safe="")
     auth = user + (f":{quote(url.password, safe='')}" if url.password else "")
     query_host = url.query.get("host")
-    socket_dir = query_host if isinstance(query_host, str) and query_host.startswith("/") else None
-    host = url.host or ""
-    if socket_dir is None and url.host and url.host.startswith("/"):
-        socket_dir, host = url.host, ""
+    host = url.host or (query_host if isinstance(query_host, str) else "")
+    socket_dir = None
+    if host.startswith("/"):
+        socket_dir, host = host, ""
     address = host + (f":{url.port}" if url.port and host else "")
     kamailio_url = f"postgres://{auth}@{address}/{url.database}"
     dsn = f"postgresql://{auth}@{address}/{url.database}"

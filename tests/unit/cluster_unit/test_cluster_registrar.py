@@ -91,6 +91,8 @@ def test_kamailio_reaches_postgresql_as_the_engines_do() -> None:
     tcp = db_target("postgresql+asyncpg://kam:p%40ss@db.example:5433/dasan")
     assert tcp.kamailio_url == "postgres://kam:p%40ss@db.example:5433/dasan"
     assert tcp.socket_dir is None
+    named = db_target("postgresql+asyncpg://kam@/dasan?host=db.example")
+    assert named.kamailio_url == "postgres://kam@db.example/dasan" and named.socket_dir is None
     with pytest.raises(RegistrarError, match="PostgreSQL"):
         db_target("sqlite+aiosqlite:///x.sqlite3")
 
