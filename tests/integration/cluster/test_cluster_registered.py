@@ -75,10 +75,10 @@ def registered_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[I
         database=database,
     )
     try:
-        yield (
-            env,
-            dasan(env, "cluster", "up", "--nodes", "2", "--consultants", "registered", "--json"),
-        )
+        started = time.monotonic()
+        up = dasan(env, "cluster", "up", "--nodes", "2", "--consultants", "registered", "--json")
+        up["up_s"] = round(time.monotonic() - started, 1)
+        yield env, up
     finally:
         subprocess.run(
             [sys.executable, "-m", "dasan", "--config", str(env.config_path), "cluster", "down"],
@@ -121,6 +121,7 @@ async def reach_state(
 async def test_registered_consultants_are_reached_from_every_node(
     registered_env: tuple[ItEnv, Any], tmp_path: Path
 ) -> None:
+    began = time.monotonic()
     env, up = registered_env
     assert up["consultants"] == "registered", up
     assert up["registered"] == [], up
@@ -194,6 +195,8 @@ async def test_registered_consultants_are_reached_from_every_node(
     print(
         {
             "front": front,
+            "cluster_up_s": up["up_s"],
+            "test_s_after_up": round(time.monotonic() - began, 1),
             "per_node": dict(per_node),
             "answered_by": dict(answered_by),
             "consultant_invites_through_front": through_front,
