@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DASAN := $(BIN)/dasan
-APT_PACKAGES := debootstrap sip-tester espeak-ng sox ffmpeg zstd chromium fonts-nanum util-linux procps iproute2 postgresql-client faketime baresip-core openssl sipvicious nftables kannel kannel-extras kamailio
+APT_PACKAGES := debootstrap sip-tester espeak-ng sox ffmpeg zstd chromium fonts-nanum util-linux procps iproute2 postgresql-client faketime baresip-core openssl sipvicious nftables kannel kannel-extras kamailio kamailio-postgres-modules
 PYTEST_ARGS ?=
 
 .PHONY: all demo test test-unit test-integration test-browser lint bench soak chaos system-deps \
@@ -92,7 +92,8 @@ chaos: system-deps venv venv-load pbx-image prompts postgres
 	status=$$?; $(BIN)/python -m tests.integration.chaos.table && exit $$status
 
 ## Kamailio in front of two PBX nodes in network namespaces: 40 calls spread over both, one
-## node killed (make test runs its short form); figures in var/cluster/result.json.
+## node killed (make test runs its short form); figures in var/cluster/result.json. Also
+## the consultants registering at Kamailio (--consultants registered; only here, not in test).
 cluster: system-deps venv venv-load pbx-image prompts postgres
 	CLUSTER_FULL=1 DASAN_CLUSTER_REPORT=$(CURDIR)/var/cluster/result.json $(ISOLATED) $(BIN)/pytest -m integration tests/integration/cluster $(PYTEST_ARGS)
 

@@ -292,6 +292,7 @@ class Engine:
             retry_max_s=cfg.retry_max_s,
         )
         self.writer.open()  # an earlier run's unacknowledged writes are replayed first
+        self.presence.use_database(storage.engine)
         if self.settings.acd.shared_claims:
             if storage.dialect != "postgresql":
                 raise RuntimeError("acd.shared_claims needs storage.url on PostgreSQL")

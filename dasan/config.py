@@ -47,6 +47,13 @@ class ConsultantDirectorySettings(BaseModel):
     static_contact: str | None = "sip:{id}@127.0.0.1:5090"
     # Per-consultant SIP passwords are derived from this secret (HMAC of the id).
     password_secret: SecretStr = SecretStr("dasan-demo-consultant-secret")
+    # Presence from a SIP registrar's location table in the engines' PostgreSQL (Kamailio's
+    # usrloc, ``schema.table``; set by ``dasan cluster up --consultants registered``): the
+    # engine reads it every second and offers calls only to consultants registered there.
+    # The static contact then points at the registrar, which forwards to the phone.
+    location_table: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$"
+    )
 
     def ids(self) -> list[str]:
         return [f"c{n:04d}" for n in range(1, self.count + 1)]

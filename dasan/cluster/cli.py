@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from dasan.cluster.nodes import CONSULTANT_MODES, STATIC
 from dasan.cluster.runtime import Cluster, ClusterError
 from dasan.cluster.topology import DOC_NETWORKS, TopologyError
 from dasan.context import settings_from
@@ -32,7 +33,17 @@ def _print(report: dict[str, Any], as_json: bool) -> None:
         return
     kam = report["kamailio"]
     state = "up" if report["running"] else "DOWN"
-    click.echo(f"front  kamailio {kam['address']}  {state}  pid {kam['pid']}")
+    click.echo(
+        f"front  kamailio {kam['address']}  {state}  pid {kam['pid']}"
+        f"  consultants {report.get('consultants', 'static')}"
+    )
+    if report.get("consultants") == "registered":
+        found = report.get("registered")
+        click.echo(
+            f"consultants registered at kamailio: {len(found)} {' '.join(found)}"
+            if found is not None
+            else f"consultants registered: unknown ({report.get('registrar_error')})"
+        )
     for node in report["nodes"]:
         click.echo(
             f"{node['name']:<6} {node['address']:<15} health {node['health']:<9}"
@@ -54,12 +65,20 @@ def cluster() -> None:
     show_default=True,
     type=click.Choice([str(n) for n in DOC_NETWORKS]),
 )
+@click.option(
+    "--consultants",
+    default=STATIC,
+    show_default=True,
+    type=click.Choice(CONSULTANT_MODES),
+    help="static: phones at fixed contacts on the host; registered: phones REGISTER at"
+    " Kamailio (registrar, contacts in PostgreSQL) and are reached from every node.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def up(ctx: click.Context, nodes: int, network: str, as_json: bool) -> None:
+def up(ctx: click.Context, nodes: int, network: str, consultants: str, as_json: bool) -> None:
     """Bring up Kamailio and NODES PBX nodes (Asterisk + engine each); returns when ready."""
     try:
-        report = _cluster(ctx).up(nodes, network)
+        report = _cluster(ctx).up(nodes, network, consultants)
     except (ClusterError, TopologyError) as exc:
         raise click.ClickException(str(exc)) from exc
     _print(report, as_json)

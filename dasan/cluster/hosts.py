@@ -8,6 +8,11 @@ Writes, from the very code ``dasan cluster up`` uses on one machine:
 
 Usage: python -m dasan.cluster.hosts OUT --front 198.51.100.2 --consultants 198.51.100.1
        --node 198.51.100.11 --node 198.51.100.12
+       [--registered --storage-url URL]   # phones register at Kamailio (usrloc in PostgreSQL)
+
+With ``--registered`` Kamailio is the consultants' registrar in the engines' database
+(``URL``, the engines' ``storage.url``); its tables and the consultants' credentials are
+written by ``python -m dasan.cluster.registrar`` once the database and secrets exist.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ import argparse
 import ipaddress
 from pathlib import Path
 
-from dasan.cluster.kamailio_cfg import dispatcher_list, render_cfg
-from dasan.cluster.nodes import node_overrides, write_asterisk_config
+from dasan.cluster import registrar
+from dasan.cluster.kamailio_cfg import RegistrarCfg, dispatcher_list, render_cfg
+from dasan.cluster.nodes import REGISTERED, STATIC, node_overrides, write_asterisk_config
 from dasan.cluster.topology import Node, Topology
 from dasan.config import Settings
 
@@ -50,7 +56,26 @@ def host_topology(front: str, consultants: str, nodes: list[str]) -> Topology:
     )
 
 
-def write_host_files(out: Path, topology: Topology, base: Settings) -> list[Path]:
+def registrar_cfg(storage_url: str) -> RegistrarCfg:
+    """Kamailio's registrar over TCP to the engines' database (a host of its own has no
+    shared socket folder)."""
+    target = registrar.db_target(storage_url)
+    if target.socket_dir or "@/" in target.kamailio_url:
+        raise ValueError("--storage-url must name a host: Kamailio runs on a host of its own")
+    return RegistrarCfg(
+        db_url=target.kamailio_url,
+        realm=registrar.REALM,
+        location_table=registrar.LOCATION_TABLE,
+        subscriber_table=registrar.SUBSCRIBER_TABLE,
+        version_table=registrar.VERSION_TABLE,
+    )
+
+
+def write_host_files(
+    out: Path, topology: Topology, base: Settings, storage_url: str | None = None
+) -> list[Path]:
+    """The front's and nodes' files; ``storage_url``: registered consultants."""
+    reg = registrar_cfg(storage_url) if storage_url else None
     written = []
     kam = out / "kamailio"
     kam.mkdir(parents=True, exist_ok=True)
@@ -61,6 +86,7 @@ def write_host_files(out: Path, topology: Topology, base: Settings) -> list[Path
             KAMAILIO_MODULES,
             f"{KAMAILIO_DIR}/dispatcher.list",
             "/run/kamailio/kamailio_ctl",
+            registrar=reg,
         ),
         encoding="utf-8",
     )
@@ -68,7 +94,14 @@ def write_host_files(out: Path, topology: Topology, base: Settings) -> list[Path
     for node in topology.nodes:
         folder = out / node.name
         folder.mkdir(parents=True, exist_ok=True)
-        env = node_overrides(base, topology, node, STATE_DIR / "cluster")
+        env = node_overrides(
+            base,
+            topology,
+            node,
+            STATE_DIR / "cluster",
+            consultants=REGISTERED if reg else STATIC,
+            location_table=registrar.LOCATION_TABLE,
+        )
         # On a host of its own the node's Asterisk config is the image's, with its own name.
         env.pop("DASAN_PBX__CONFIG_DIR")
         (folder / "node.env").write_text(
@@ -85,10 +118,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--front", required=True, help="Kamailio's address")
     parser.add_argument("--consultants", required=True, help="the consultants' phones' host")
     parser.add_argument("--node", action="append", required=True, help="a PBX node's address")
+    parser.add_argument(
+        "--registered", action="store_true", help="phones register at Kamailio (usrloc)"
+    )
+    parser.add_argument("--storage-url", help="the engines' storage.url (with --registered)")
     args = parser.parse_args(argv)
+    if args.registered != bool(args.storage_url):
+        parser.error("--registered and --storage-url go together")
     topology = host_topology(args.front, args.consultants, args.node)
     base = Settings(state_dir=STATE_DIR, cache_dir=STATE_DIR / "cache")
-    for path in write_host_files(args.out, topology, base):
+    for path in write_host_files(args.out, topology, base, args.storage_url):
         print(path)
 
 

@@ -9,6 +9,7 @@ Invariants:
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dasan.cluster import procs
-from dasan.cluster.kamailio_cfg import FrontTimers, dispatcher_list, render_cfg
+from dasan.cluster.kamailio_cfg import FrontTimers, RegistrarCfg, dispatcher_list, render_cfg
 from dasan.cluster.topology import Topology
 
 MODULES_DIR = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
@@ -58,10 +59,20 @@ def parse_dispatcher_list(text: str) -> list[Destination]:
 class KamailioFront:
     """Kamailio for one cluster, its files kept in ``folder``."""
 
-    def __init__(self, folder: Path, topology: Topology, timers: FrontTimers | None = None):
+    def __init__(
+        self,
+        folder: Path,
+        topology: Topology,
+        timers: FrontTimers | None = None,
+        registrar: RegistrarCfg | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.dir = folder
         self._topology = topology
         self._timers = timers or FrontTimers()
+        self._registrar = registrar
+        # Extra environment of the Kamailio process (PGHOST for a PostgreSQL socket folder).
+        self._env = env or {}
 
     @property
     def pid_file(self) -> Path:
@@ -83,9 +94,17 @@ class KamailioFront:
         list_file = self.dir / "dispatcher.list"
         list_file.write_text(dispatcher_list(self._topology), encoding="utf-8")
         cfg = self.dir / "kamailio.cfg"
+        # It may hold the database password (registered consultants): the owner's only.
+        cfg.touch(mode=0o600)
+        cfg.chmod(0o600)
         cfg.write_text(
             render_cfg(
-                self._topology, MODULES_DIR, str(list_file), str(self.ctl_socket), self._timers
+                self._topology,
+                MODULES_DIR,
+                str(list_file),
+                str(self.ctl_socket),
+                self._timers,
+                registrar=self._registrar,
             ),
             encoding="utf-8",
         )
@@ -128,6 +147,7 @@ class KamailioFront:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
+                env={**os.environ, **self._env},
                 start_new_session=True,
             )
         procs.write_pid(self.pid_file, proc.pid)

@@ -10,6 +10,14 @@ What the front does:
   that node is marked down at once: a call arriving in the seconds between a crash and the
   next probe is not lost.
 - Media does not pass through Kamailio: RTP flows between the phones and the node.
+- With a registrar (``--consultants registered``): consultants' phones REGISTER here (digest,
+  realm ``dasan``, credentials from ``auth_db``; contacts kept by ``usrloc`` in PostgreSQL
+  only, db_mode 3, so every process and the engines see the same registrations). An INVITE
+  coming from a node is for a consultant: looked up in the location table and relayed to
+  the phone, whichever node placed it.
+- An in-dialog request without a usable Route header (a phone that ignores Record-Route
+  sends its BYE to the last hop with the node's Contact as R-URI) is relayed by its R-URI
+  when that is one of the nodes.
 """
 
 from __future__ import annotations
@@ -43,6 +51,21 @@ MODULES = (
 )
 
 
+REGISTRAR_MODULES = ("db_postgres", "usrloc", "registrar", "auth", "auth_db")
+
+
+@dataclass(frozen=True)
+class RegistrarCfg:
+    """Kamailio as the consultants' registrar (tables made by dasan.cluster.registrar)."""
+
+    db_url: str
+    realm: str = "dasan"
+    location_table: str = "kamailio.location"
+    subscriber_table: str = "kamailio.subscriber"
+    version_table: str = "kamailio.version"
+    max_expires_s: int = 3600
+
+
 @dataclass(frozen=True)
 class FrontTimers:
     ping_interval_s: int = 1
@@ -67,9 +90,66 @@ def render_cfg(
     list_file: str,
     ctl_socket: str,
     timers: FrontTimers | None = None,
+    *,
+    registrar: RegistrarCfg | None = None,
 ) -> str:
     timers = timers or FrontTimers()
-    loads = "\n".join(f'loadmodule "{name}.so"' for name in MODULES)
+    modules = MODULES + (REGISTRAR_MODULES if registrar else ())
+    loads = "\n".join(f'loadmodule "{name}.so"' for name in modules)
+    reg = registrar
+    version_line = f'version_table="{reg.version_table}"\n' if reg else ""
+    reg_params = ""
+    register_step = ""
+    consultant_step = ""
+    reg_routes = ""
+    if reg:
+        reg_params = f"""
+modparam("usrloc", "db_url", "{reg.db_url}")
+modparam("usrloc", "db_mode", 3)
+modparam("usrloc", "timer_interval", 10)
+modparam("registrar", "max_expires", {reg.max_expires_s})
+modparam("auth_db", "db_url", "{reg.db_url}")
+modparam("auth_db", "calculate_ha1", 0)
+modparam("auth_db", "password_column", "ha1")
+modparam("auth_db", "use_domain", 0)
+"""
+        register_step = """    if (is_method("REGISTER")) {
+        route(REGISTRAR);
+        exit;
+    }
+"""
+        consultant_step = f"""    if (ds_is_from_list("{DISPATCHER_SET}")) {{
+        route(TOCONSULTANT);
+        exit;
+    }}
+"""
+        reg_routes = f"""
+route[REGISTRAR] {{
+    # flag 1: the To user must be the one who authenticates (nobody registers as another).
+    if (!auth_check("{reg.realm}", "{reg.subscriber_table}", "1")) {{
+        xlog("L_INFO", "REGISTER $tU from $si: challenged\\n");
+        auth_challenge("{reg.realm}", "0");
+        exit;
+    }}
+    consume_credentials();
+    if (!save("{reg.location_table}")) {{
+        sl_reply_error();
+    }}
+    exit;
+}}
+
+route[TOCONSULTANT] {{
+    if (!lookup("{reg.location_table}")) {{
+        xlog("L_INFO", "call $ci from $si to $rU: not registered\\n");
+        sl_send_reply("480", "Not Registered");
+        exit;
+    }}
+    xlog("L_INFO", "call $ci to consultant $rU -> $ru\\n");
+    if (!t_relay()) {{
+        sl_reply_error();
+    }}
+}}
+"""
     return f"""#!KAMAILIO
 # Dasan cluster front (written by dasan cluster up; edit the generator, not this file).
 debug=2
@@ -80,7 +160,7 @@ children=2
 auto_aliases=no
 listen=udp:{topology.kamailio_address}:{SIP_PORT}
 alias="{topology.kamailio_address}:{SIP_PORT}"
-mpath="{modules_dir}"
+{version_line}mpath="{modules_dir}"
 {loads}
 
 modparam("ctl", "binrpc", "unix:{ctl_socket}")
@@ -96,7 +176,7 @@ modparam("dispatcher", "ds_probing_mode", 1)
 modparam("dispatcher", "ds_probing_threshold", 1)
 modparam("dispatcher", "ds_inactive_threshold", 1)
 modparam("dispatcher", "ds_ping_reply_codes", "{PROBE_OK_CODES}")
-
+{reg_params}
 request_route {{
     if (!mf_process_maxfwd_header("10")) {{
         sl_send_reply("483", "Too Many Hops");
@@ -120,12 +200,12 @@ request_route {{
         exit;
     }}
     t_check_trans();
-    if (!is_method("INVITE")) {{
+{register_step}    if (!is_method("INVITE")) {{
         sl_send_reply("405", "Method Not Allowed");
         exit;
     }}
     record_route();
-    route(TONODE);
+{consultant_step}    route(TONODE);
 }}
 
 route[WITHINDLG] {{
@@ -134,6 +214,11 @@ route[WITHINDLG] {{
         exit;
     }}
     if (is_method("ACK") && t_check_trans()) {{
+        t_relay();
+        exit;
+    }}
+    if (uri != myself && ds_is_from_list("{DISPATCHER_SET}", "0", "$ru")) {{
+        xlog("L_INFO", "in-dialog $rm $ci without route set -> node $ru\\n");
         t_relay();
         exit;
     }}
@@ -168,4 +253,4 @@ failure_route[NODEFAILED] {{
         t_reply("503", "No PBX Node Available");
     }}
 }}
-"""
+{reg_routes}"""

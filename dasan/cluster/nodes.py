@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from dasan.cluster import procs
-from dasan.cluster.topology import CONSULTANT_PORT, Node, Topology
+from dasan.cluster.topology import CONSULTANT_PORT, SIP_PORT, Node, Topology
 from dasan.config import Settings, load_settings
 from dasan.paths import project_root
 from dasan.pbx.container import PbxContainer
@@ -38,11 +38,39 @@ class NodeError(RuntimeError):
     """A node's engine did not come up; the message holds the end of its log."""
 
 
+STATIC = "static"
+REGISTERED = "registered"
+CONSULTANT_MODES = (STATIC, REGISTERED)
+
+
 def node_overrides(
-    base: Settings, topology: Topology, node: Node, cluster_dir: Path
+    base: Settings,
+    topology: Topology,
+    node: Node,
+    cluster_dir: Path,
+    *,
+    consultants: str = STATIC,
+    location_table: str = "kamailio.location",
 ) -> dict[str, str]:
-    """The environment that turns the operator's configuration into this node's."""
+    """The environment that turns the operator's configuration into this node's.
+
+    ``consultants``: ``static`` phones wait on the host at fixed contacts; ``registered``
+    phones register at Kamailio, every node dials them through it, and the engines read who
+    is registered from ``location_table``."""
     state = cluster_dir / node.name
+    if consultants == REGISTERED:
+        reach = {
+            "DASAN_CONSULTANTS__STATIC_CONTACT": (
+                f"sip:{{id}}@{topology.kamailio_address}:{SIP_PORT}"
+            ),
+            "DASAN_CONSULTANTS__LOCATION_TABLE": location_table,
+        }
+    else:
+        reach = {
+            "DASAN_CONSULTANTS__STATIC_CONTACT": (
+                f"sip:{{id}}@{topology.host_address}:{CONSULTANT_PORT}"
+            ),
+        }
     return {
         "DASAN_STATE_DIR": str(state),
         "DASAN_CACHE_DIR": str(base.cache_dir),
@@ -59,9 +87,7 @@ def node_overrides(
         "DASAN_RECORDINGS__KEY_FILE": str(
             base.recordings.key_file or cluster_dir / "keys" / "recordings.key"
         ),
-        "DASAN_CONSULTANTS__STATIC_CONTACT": (
-            f"sip:{{id}}@{topology.host_address}:{CONSULTANT_PORT}"
-        ),
+        **reach,
         # Listening beyond loopback: the demo users are refused (dasan.security.defaults).
         "DASAN_HTTP__DEMO_USERS": "false",
         # One routing brain: a consultant is claimed in the shared database before ringing.

@@ -104,6 +104,11 @@ def render_consultants(settings: Settings, video_ids: Collection[str] = ()) -> s
     directory = settings.consultants
     secret = directory.password_secret.get_secret_value()
     network = consultant_network(settings)
+    if directory.location_table:
+        # Phones register at the cluster's front and are reached through it: the answer comes
+        # from the front's address, and rewriting the phone's Contact to it would send the
+        # call's in-dialog requests to the front without a user to route them by.
+        network += "rewrite_contact = no\n"
     out: list[str] = []
     for cid in directory.ids():
         templates = (

@@ -41,6 +41,8 @@ class Registration:
     port: int = 5090  # the contact (rewritten by the PBX to the source address and port)
     local_ip: str = "127.0.0.1"
     expect: int = 200
+    # Who authenticates (None: ``user``, the account registered in To).
+    auth_user: str | None = None
 
 
 def scenario(reg: Registration) -> str:
@@ -68,7 +70,7 @@ def register_sync(reg: Registration, workdir: Path, pbx: str = "127.0.0.1:5060")
     path.write_text(scenario(reg), encoding="utf-8")
     args = [
         "sipp", pbx, "-sf", str(path), "-m", "1", "-p", str(reg.port), "-i", reg.local_ip,
-        "-au", reg.user, "-ap", reg.password, "-nostdin", "-timeout", "15s", "-trace_err",
+        "-au", reg.auth_user or reg.user, "-ap", reg.password, "-nostdin", "-timeout", "15s", "-trace_err",
     ]  # fmt: skip
     done = subprocess.run(
         args, cwd=workdir, capture_output=True, text=True, timeout=30, check=False
