@@ -185,6 +185,11 @@ def load_configured(settings: AcdSettings) -> tuple[ServiceCatalog, tuple[Consul
     """The catalog and roster named by ``settings`` (shipped ones for None), or AcdConfigError."""
     catalog = load_catalog(Path(settings.services_file) if settings.services_file else None)
     roster = load_roster(catalog, Path(settings.roster_file) if settings.roster_file else None)
+    if settings.tenants_file is not None:
+        from acd.tenants import load_tenants  # the tenants module builds on this one
+
+        tenants = load_tenants(Path(settings.tenants_file), catalog, roster)
+        catalog, roster = tenants.apply(catalog, roster)
     return catalog, roster
 
 
