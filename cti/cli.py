@@ -50,12 +50,25 @@ def users() -> None:
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--name", default="", help="Display name.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.option(
+    "--tenant",
+    default=None,
+    help="A district id (acd.tenants): the user sees only that district's calls and figures.",
+)
 @click.pass_context
-def add(ctx: click.Context, user_id: str, role: str, name: str, password_stdin: bool) -> None:
+def add(
+    ctx: click.Context,
+    *,
+    user_id: str,
+    role: str,
+    name: str,
+    password_stdin: bool,
+    tenant: str | None,
+) -> None:
     """Create USER_ID (or replace its password and role)."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
     try:
-        user = make_user(user_id, Role(role), password, name=name)
+        user = make_user(user_id, Role(role), password, name=name, tenant=tenant)
     except AuthError as exc:
         raise click.ClickException(str(exc)) from exc
     _store(ctx).put(user)
@@ -76,6 +89,7 @@ def list_users(ctx: click.Context, as_json: bool) -> None:
             "user_id": u.user_id,
             "role": u.role.value,
             "name": u.display_name,
+            "tenant": u.tenant,
             "api_tokens": sum(t.user_id == u.user_id for t in tokens),
         }
         for u in store.users()
@@ -83,7 +97,7 @@ def list_users(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
-    table = Table("user", "role", "name", "API tokens")
+    table = Table("user", "role", "name", "tenant", "API tokens")
     for row in rows:
         table.add_row(*(str(value) for value in row.values()))
     Console().print(table)
