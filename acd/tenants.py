@@ -12,6 +12,10 @@ File format (YAML, ``acd.tenants_file``; absent: one tenant, the city, as before
         services: [general, welfare]   # the district's own queues (services of the catalog)
         overflow_after_s: 30           # then the city center's consultants may take it too
         unstaffed_to_city: true        # nobody of the district staffed: the city at once
+        hours:                         # optional (absent: always open); the center's time
+          weekdays: ["09:00-18:00"]    # zone and holidays (ivr.hours) decide the day type
+          weekends: []
+          holidays: []
 
 How it maps onto the ACD (the smallest extension of one catalog and one decision):
 - Each district service ``s`` becomes a queue ``s__<district>`` whose first stage is the
@@ -22,8 +26,9 @@ How it maps onto the ACD (the smallest extension of one catalog and one decision
 - A district consultant gets ``s__<district>`` at their roster proficiency in ``s`` for every
   district service they hold, and loses their city skills unless they are ``shared`` (or
   listed under a district as shared). A consultant may serve several districts.
-- A district call whose service the district does not run goes to the city's queue, still
-  tagged with its district (the call log's tenant).
+- A district call whose service the district does not run, or that comes outside the
+  district's hours, goes to the city's queue, still tagged with its district (the call log's
+  tenant).
 
 Invariants: district ids, dial numbers and queue ids are unique; every consultant and service
 named exists; any problem raises :class:`acd.errors.AcdConfigError` naming the file, the line
@@ -32,6 +37,7 @@ named exists; any problem raises :class:`acd.errors.AcdConfigError` naming the f
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -45,6 +51,7 @@ from acd.errors import AcdConfigError
 from acd.model import Consultant, OverflowStage, Service
 from acd.services import ServiceCatalog
 from acd.settings import AcdSettings
+from ivr.hours import Schedule, ServiceHours, parse_window
 
 CITY = "city"
 SEPARATOR = "__"
@@ -58,6 +65,13 @@ class _NameIn(BaseModel):
     en: str = Field(min_length=1)
 
 
+class _HoursIn(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    weekdays: list[str] = Field(default_factory=list)
+    weekends: list[str] = Field(default_factory=list)
+    holidays: list[str] = Field(default_factory=list)
+
+
 class _DistrictIn(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     id: str
@@ -68,6 +82,7 @@ class _DistrictIn(BaseModel):
     services: list[str] = Field(min_length=1)
     overflow_after_s: float = Field(ge=0, le=3600)
     unstaffed_to_city: bool = True
+    hours: _HoursIn | None = None
 
 
 class _TenantsIn(BaseModel):
@@ -86,6 +101,7 @@ class District:
     services: tuple[str, ...]
     overflow_after_s: float
     unstaffed_to_city: bool
+    hours: Schedule | None = None  # None: always open
 
 
 def queue_id(service: str, district: str) -> str:
@@ -113,12 +129,24 @@ class Tenants:
         """The district a dialed number belongs to (None: the city's own 120)."""
         return self._by_dial.get(number)
 
-    def queue_for(self, district: str | None, service: str) -> str:
-        """The ACD queue of a call of ``service`` from ``district`` (None: the city)."""
+    def queue_for(self, district: str | None, service: str, *, open_now: bool = True) -> str:
+        """The ACD queue of a call of ``service`` from ``district`` (None: the city); the
+        city's queue when the district does not run that service or is closed."""
         found = self.districts.get(district or "")
-        if found is None or service not in found.services:
+        if found is None or service not in found.services or not open_now:
             return service
         return queue_id(service, found.id)
+
+    def is_open(self, district: str | None, center: ServiceHours, now: dt.datetime) -> bool:
+        """Whether ``district`` is open at ``now`` (its windows on the day type the center's
+        zone and holidays give); the city and districts without hours are always open."""
+        found = self.districts.get(district or "")
+        if found is None or found.hours is None:
+            return True
+        local = center.local(now)
+        minute = local.hour * 60 + local.minute
+        day = center.day_type(local.date())
+        return any(w.contains(minute) for w in found.hours.windows(day))
 
     def consultant_tenants(self, consultant_id: str) -> tuple[str, ...]:
         """Tenants this consultant serves (the city unless they serve districts only)."""
@@ -226,8 +254,9 @@ class _Check:
     root: yaml.Node | None
     at: tuple[int | str, ...]
 
-    def fail(self, field: str, message: str) -> AcdConfigError:
-        return AcdConfigError(f"{_where(self.file, self.root, (*self.at, field))}: {message}")
+    def fail(self, field: str | tuple[str, ...], message: str) -> AcdConfigError:
+        path = (field,) if isinstance(field, str) else field
+        return AcdConfigError(f"{_where(self.file, self.root, (*self.at, *path))}: {message}")
 
 
 def _district(
@@ -262,6 +291,7 @@ def _district(
         if len(queue_id(service_id, item.id)) > 40:
             raise fail("services", f"queue id {queue_id(service_id, item.id)!r} is too long")
     return District(
+        hours=_hours(item.hours, check),
         id=item.id,
         name_ko=item.name.ko,
         name_en=item.name.en,
@@ -272,6 +302,18 @@ def _district(
         overflow_after_s=item.overflow_after_s,
         unstaffed_to_city=item.unstaffed_to_city,
     )
+
+
+def _hours(raw: _HoursIn | None, check: _Check) -> Schedule | None:
+    if raw is None:
+        return None
+    windows = {}
+    for day in ("weekdays", "weekends", "holidays"):
+        try:
+            windows[day] = tuple(parse_window(text) for text in getattr(raw, day))
+        except ValueError as exc:
+            raise check.fail(("hours", day), str(exc)) from None
+    return Schedule(False, windows["weekdays"], windows["weekends"], windows["holidays"])
 
 
 def load_tenants(path: Path, catalog: ServiceCatalog, roster: Iterable[Consultant]) -> Tenants:

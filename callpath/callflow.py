@@ -414,7 +414,12 @@ class CallFlow:
             return True
         queue = service or "general"
         if setup.tenants is not None:
-            queue = setup.tenants.queue_for(tenant, queue)
+            open_now = setup.tenants.is_open(tenant, setup.menus.current.hours, utc_now())
+            if not open_now:
+                log.info(
+                    "call %s: district %s is closed; the city's queue takes it", call_id, tenant
+                )
+            queue = setup.tenants.queue_for(tenant, queue, open_now=open_now)
         return await self._queue(session, call_id, caller, outcome, queue, keys=keys)
 
     async def _queue(

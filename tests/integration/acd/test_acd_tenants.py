@@ -30,8 +30,8 @@ from tests.integration.support import (
     wait_for,
 )
 
-GANGNAM, MAPO, JONGNO_ABSENT = "c0004", "c0002", "c0003"
-CITY = ("c0001", "c0006", "c0007")  # general 5, 4, 2: the city center's consultants
+GANGNAM, MAPO, JONGNO_ABSENT, SEOCHO = "c0004", "c0002", "c0003", "c0009"
+CITY = ("c0001", "c0006", "c0007", "c0008")  # general 5, 4, 2, 2: the city center's
 OVERFLOW_S = 8
 
 TENANTS = f"""
@@ -54,6 +54,13 @@ districts:
     consultants: [{JONGNO_ABSENT}]
     services: [general]
     overflow_after_s: {OVERFLOW_S}
+  - id: seocho
+    name: {{ko: 서초구, en: Seocho-gu}}
+    dial: ["12004"]
+    consultants: [{SEOCHO}]
+    services: [general]
+    overflow_after_s: {OVERFLOW_S}
+    hours: {{weekdays: [], weekends: [], holidays: []}}  # closed: the city takes its calls
 """
 PASSWORD = "gangnam-supervisor-pw"
 
@@ -62,7 +69,7 @@ PASSWORD = "gangnam-supervisor-pw"
 def engine_env(it_env: ItEnv) -> dict[str, str]:
     path = it_env.root / "tenants.yaml"
     path.write_text(TENANTS, encoding="utf-8")
-    logged_in = ", ".join(f'"{c}"' for c in (GANGNAM, MAPO, *CITY))
+    logged_in = ", ".join(f'"{c}"' for c in (GANGNAM, MAPO, SEOCHO, *CITY))
     return {
         "DASAN_ACD__TENANTS_FILE": str(path),
         "DASAN_ACD__LOGGED_IN": f"[{logged_in}]",
@@ -155,6 +162,7 @@ async def test_district_calls_overflow_and_a_district_supervisor_sees_only_its_o
         (0.3, "0105000002", "12002", "mapo"),
         (0.6, "0105000003", "120", "city"),
         (0.9, "0105000004", "12003", "jongno"),
+        (1.2, "0105000006", "12004", "seocho"),  # closed, though its consultant is logged in
         (4.0, "0105000005", "12001", "gangnam"),  # Gangnam's consultant is on #1 or wrapping up
     ]
     results = await asyncio.gather(
@@ -178,7 +186,7 @@ async def test_district_calls_overflow_and_a_district_supervisor_sees_only_its_o
     for row in table.values():
         print("  ", row)
 
-    g1, mapo, city, jongno, g2 = (table[c] for _, c, _, _ in plan)
+    g1, mapo, city, jongno, seocho, g2 = (table[c] for _, c, _, _ in plan)
     assert g1[2:4] == ("general__gangnam", GANGNAM) and "overflow" not in g1[5]
     assert mapo[2:4] == ("general__mapo", MAPO)
     assert city[2] == "general" and city[3] in CITY
@@ -186,6 +194,9 @@ async def test_district_calls_overflow_and_a_district_supervisor_sees_only_its_o
     assert jongno[2] == "general__jongno" and jongno[3] in CITY
     assert jongno[4] < OVERFLOW_S
     assert "no consultant of general__jongno staffed" in jongno[5]
+    # Seocho is closed: its call waits in the city's queue from the start, never for c0009.
+    assert seocho[2] == "general" and seocho[3] in CITY
+    assert all(d["consultant_id"] != SEOCHO for d in routed.values())
     # Gangnam's consultant busy: the city after the overflow delay, not before.
     assert g2[2] == "general__gangnam" and g2[3] in CITY
     assert g2[4] >= OVERFLOW_S
@@ -234,7 +245,7 @@ async def test_district_calls_overflow_and_a_district_supervisor_sees_only_its_o
         status, body = await city_user.get("/api/calllog/figures")
         assert status == 200 and body["scope"] == "all"
         per = {t["tenant"]: t for t in body["per_tenant"]}
-        assert {"city", "gangnam", "mapo", "jongno"} <= set(per)
+        assert {"city", "gangnam", "mapo", "jongno", "seocho"} <= set(per)
         assert per["gangnam"]["offered"] == 2 and per["mapo"]["offered"] == 1
         assert per["jongno"]["answered"] == 1
         status, _ = await city_user.get("/api/timeline")

@@ -4,6 +4,9 @@ district has nobody staffed), with the journal saying why a call overflowed."""
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 import pytest
 from acd_support import Harness, offers, person, records, tiny_catalog
 
@@ -18,6 +21,8 @@ from acd.events import (
 )
 from acd.model import Language
 from acd.tenants import CITY, Tenants, parse_tenants, split_queue
+from ivr.closed_days import HolidayCalendar
+from ivr.hours import ServiceHours
 
 KO = Language.KO
 
@@ -179,3 +184,33 @@ def test_city_calls_never_reach_district_only_consultants() -> None:
     assert offers(h.feed(CallArrived("c1", KO, "general"), 1)) == []
     assert offers(h.feed(Tick(), 100)) == []
     assert offers(h.feed(ConsultantLoggedIn("g2"), 101)) == [("c1", "g2")]
+
+
+HOURS = GOOD.replace(
+    "    overflow_after_s: 30\n",
+    '    overflow_after_s: 30\n    hours:\n      weekdays: ["09:00-18:00"]\n      weekends: []\n',
+)
+SEOUL = ServiceHours(ZoneInfo("Asia/Seoul"), {}, HolidayCalendar())
+
+
+def seoul(day: int, hour: int) -> dt.datetime:
+    return dt.datetime(2026, 12, day, hour, 0, tzinfo=ZoneInfo("Asia/Seoul"))
+
+
+def test_a_closed_district_sends_its_calls_to_the_city() -> None:
+    t = tenants(HOURS)
+    thursday, saturday = 3, 5  # December 2026
+    assert t.is_open("gangnam", SEOUL, seoul(thursday, 10))
+    assert not t.is_open("gangnam", SEOUL, seoul(thursday, 18))  # windows are half-open
+    assert not t.is_open("gangnam", SEOUL, seoul(saturday, 10))
+    assert not t.is_open("gangnam", SEOUL, seoul(25, 10))  # Christmas: a holiday, no window
+    # Hours are the center's zone: 01:00 UTC is 10:00 in Seoul.
+    assert t.is_open("gangnam", SEOUL, dt.datetime(2026, 12, 3, 1, 0, tzinfo=dt.UTC))
+    assert t.is_open("mapo", SEOUL, seoul(saturday, 3))  # no hours: always open
+    assert t.is_open(None, SEOUL, seoul(saturday, 3))
+    assert t.queue_for("gangnam", "general", open_now=False) == "general"
+
+
+def test_bad_district_hours_name_the_line() -> None:
+    with pytest.raises(AcdConfigError, match=r"line 11: districts\.0\.hours\.weekdays: .*HH:MM"):
+        tenants(HOURS.replace("09:00-18:00", "9h-18h"))
