@@ -158,7 +158,7 @@ async def test_city_wide_endpoints_are_refused_to_a_district(site: Site) -> None
         assert status == 403, path
         assert isinstance(body, dict) and "city-wide" in body["error"]["message"], path
     status, body = await site.get("/api/me", "sup.gangnam")
-    assert status == 200
+    assert status == 200 and isinstance(body, dict) and body["tenant"] == "gangnam"
     ws = await site.client.ws_connect("/ws")
     token = site.headers("sup.gangnam")["Authorization"][7:]
     await ws.send_json({"type": "auth", "token": token})
