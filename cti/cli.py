@@ -18,6 +18,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from acd.errors import AcdConfigError
+from acd.roster import load_with_tenants
 from common.cliconfig import settings_from
 from common.principal import Role
 from common.storage import StorageError
@@ -66,6 +68,8 @@ def add(
     tenant: str | None,
 ) -> None:
     """Create USER_ID (or replace its password and role)."""
+    if tenant is not None:
+        _check_tenant(ctx, tenant)
     password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
     try:
         user = make_user(user_id, Role(role), password, name=name, tenant=tenant)
@@ -75,6 +79,19 @@ def add(
     click.echo(f"user {user_id} ({role}) saved")
     if not password_stdin:
         click.echo(f"password: {password}")
+
+
+def _check_tenant(ctx: click.Context, tenant: str) -> None:
+    """A user's tenant must be a district of ``acd.tenants_file``."""
+    try:
+        districts = load_with_tenants(_host(ctx).acd)[2]
+    except AcdConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if districts is None:
+        raise click.ClickException("--tenant needs districts: set acd.tenants_file")
+    if tenant not in districts.districts:
+        known = ", ".join(districts.districts)
+        raise click.ClickException(f"no district {tenant!r} in acd.tenants_file ({known})")
 
 
 @users.command("list")

@@ -8,6 +8,7 @@ and figures and is refused the rest."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -98,7 +99,8 @@ def _uniqueid(recorder: AmiRecorder, caller: str) -> str:
     raise AssertionError(f"no citizen channel from {caller}")
 
 
-def _add_district_supervisor(env: ItEnv) -> None:
+def _add_district_supervisor(env: ItEnv, extra_env: dict[str, str]) -> None:
+    """``dasan users add --tenant`` with the engine's tenants file (it checks the district)."""
     proc = subprocess.run(
         [
             sys.executable,
@@ -116,6 +118,7 @@ def _add_district_supervisor(env: ItEnv) -> None:
             "--password-stdin",
         ],
         input=PASSWORD + "\n",
+        env={**os.environ, **extra_env},
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -212,7 +215,7 @@ async def test_district_calls_overflow_and_a_district_supervisor_sees_only_its_o
     assert by_tenant("mapo") == {ids["0105000002"]}
 
     # A Gangnam supervisor over HTTP.
-    _add_district_supervisor(it_env)
+    _add_district_supervisor(it_env, engine.extra_env)
     http = it_env.settings.http
     wait_for(lambda: port_open(http.host, http.port), 30, "the engine's HTTP edge")
     async with aiohttp.ClientSession() as session:
