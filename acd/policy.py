@@ -74,7 +74,10 @@ def best_pick(
     """The best free consultant for a call of ``plan``'s service that has waited ``waited`` s."""
     best: Pick | None = None
     for index, stage in enumerate(plan.stages):
-        if not is_open(stage, language, plan, waited, staff):
+        # ``is_open`` inlined: this loop runs for every queue head in every decision.
+        if stage.after_s > waited and not (
+            stage.when_unstaffed and unstaffed(language, plan, staff)
+        ):
             break
         entry = pool.best(
             Language.KO if stage.korean else language, stage.skill, stage.min_proficiency
