@@ -116,7 +116,7 @@ def list_users(ctx: click.Context, as_json: bool) -> None:
         return
     table = Table("user", "role", "name", "tenant", "API tokens")
     for row in rows:
-        table.add_row(*(str(value) for value in row.values()))
+        table.add_row(*("-" if value is None else str(value) for value in row.values()))
     Console().print(table)
 
 
