@@ -90,6 +90,9 @@ class OverflowStage:
     min_proficiency: int = PROFICIENCY_MIN
     via_service: str | None = None
     with_interpreter: bool = False
+    # Also open at once while no consultant holding the call's own service skill (in the
+    # call's language) is staffed: a district with nobody logged in sends its calls to the city.
+    when_unstaffed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

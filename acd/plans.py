@@ -23,6 +23,7 @@ class StagePlan:
     skill: str
     kind: int  # SKILL, OVERFLOW or INTERPRETER
     korean: bool  # match Korean speakers (interpreter stage) instead of the call's language
+    when_unstaffed: bool = False  # also open while nobody with the service's own skill is staffed
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ def _stage(service: Service, index: int) -> StagePlan:
         stage.via_service or service.id,
         kind,
         stage.with_interpreter,
+        stage.when_unstaffed,
     )
 
 

@@ -33,9 +33,9 @@ from acd.commands import (
     DecisionRecord,
     OfferCall,
 )
-from acd.indexes import BucketKey, IdleEntry, IdlePool
+from acd.indexes import BucketKey, IdleEntry, IdlePool, StaffCounts
 from acd.model import CallStatus, ConsultantState, Language, Service, WaitingCall
-from acd.plans import ServicePlan
+from acd.plans import SKILL, ServicePlan, StagePlan
 from acd.state import AcdState
 
 KINDS = ("skill", "overflow", "interpreter")
@@ -55,11 +55,29 @@ class Pick:
 Considered = tuple[Urgency, BucketKey, float, int, Pick | None]
 
 
-def best_pick(language: Language, plan: ServicePlan, waited: float, pool: IdlePool) -> Pick | None:
+def unstaffed(language: Language, plan: ServicePlan, staff: StaffCounts) -> bool:
+    """No consultant holding the service's own skill in ``language`` is staffed."""
+    return staff.staffed(language, plan.service.id, 1) == 0
+
+
+def is_open(
+    stage: StagePlan, language: Language, plan: ServicePlan, waited: float, staff: StaffCounts
+) -> bool:
+    """A stage opens once the call has waited ``after_s``, or at once when it opens for an
+    unstaffed service (a district with nobody logged in overflows to the city)."""
+    return stage.after_s <= waited or (stage.when_unstaffed and unstaffed(language, plan, staff))
+
+
+def best_pick(
+    language: Language, plan: ServicePlan, waited: float, pool: IdlePool, staff: StaffCounts
+) -> Pick | None:
     """The best free consultant for a call of ``plan``'s service that has waited ``waited`` s."""
     best: Pick | None = None
     for index, stage in enumerate(plan.stages):
-        if stage.after_s > waited:
+        # ``is_open`` inlined: this loop runs for every queue head in every decision.
+        if stage.after_s > waited and not (
+            stage.when_unstaffed and unstaffed(language, plan, staff)
+        ):
             break
         entry = pool.best(
             Language.KO if stage.korean else language, stage.skill, stage.min_proficiency
@@ -84,7 +102,7 @@ def dispatch(state: AcdState, now: float, trigger: str, out: list[Command]) -> N
         considered: list[Considered] = []
         for key, (enqueued_at, seq) in state.queues.heads():
             plan = plans[key[1]]
-            pick = best_pick(key[0], plan, now - enqueued_at, state.pool)
+            pick = best_pick(key[0], plan, now - enqueued_at, state.pool, state.staff)
             rank = urgency(key, enqueued_at, seq, plan)
             considered.append((rank, key, enqueued_at, seq, pick))
             if pick is not None and (best is None or rank < best[0]):
@@ -147,6 +165,7 @@ def _record(
         f"({'late by' if late >= 0 else 'due in'} {abs(late):.1f} s, priority {int(call.priority)}); "
         f"{pick.consultant_id}: {KINDS[pick.kind]} stage {pick.stage}, proficiency "
         f"{-pick.rank[1]}, idle {now - chosen.idle_since:.1f} s"
+        f"{_overflow_reason(state, call, pick, now)}"
     )
     return DecisionRecord(
         at=now,
@@ -160,6 +179,22 @@ def _record(
         consultants=_consultant_candidates(state, call, now),
         calls=_call_candidates(state, call, considered, now),
     )
+
+
+def _overflow_reason(state: AcdState, call: WaitingCall, pick: Pick, now: float) -> str:
+    """Why an overflow stage was open: the wait reached it, or nobody of the service's own
+    skill was staffed (a district queue overflowing to the city at once)."""
+    if pick.kind == SKILL:
+        return ""
+    plan = state.plans[call.service]
+    stage = plan.stages[pick.stage]
+    waited = now - call.enqueued_at
+    if stage.after_s > waited:
+        return (
+            f"; overflow to {stage.skill}: no consultant of {call.service} staffed "
+            f"(waited {waited:.1f} s of {stage.after_s:g} s)"
+        )
+    return f"; overflow to {stage.skill}: waited {waited:.1f} s >= {stage.after_s:g} s"
 
 
 def _call_candidates(
@@ -190,8 +225,9 @@ def _consultant_candidates(
     """The best free consultant of each open stage (what the choice was made between)."""
     seen: dict[str, ConsultantCandidate] = {}
     waited = now - call.enqueued_at
-    for index, stage in enumerate(state.plans[call.service].stages):
-        if stage.after_s > waited:
+    plan = state.plans[call.service]
+    for index, stage in enumerate(plan.stages):
+        if not is_open(stage, call.language, plan, waited, state.staff):
             break
         language = Language.KO if stage.korean else call.language
         entry: IdleEntry | None = state.pool.best(language, stage.skill, stage.min_proficiency)

@@ -37,6 +37,7 @@ from acd.model import (
 )
 from acd.services import ServiceCatalog, load_catalog
 from acd.settings import AcdSettings
+from acd.tenants import Tenants, load_tenants
 
 COLUMNS = (
     "id",
@@ -182,10 +183,23 @@ def load_roster(catalog: ServiceCatalog, path: Path | None = None) -> tuple[Cons
 
 
 def load_configured(settings: AcdSettings) -> tuple[ServiceCatalog, tuple[Consultant, ...]]:
-    """The catalog and roster named by ``settings`` (shipped ones for None), or AcdConfigError."""
+    """The catalog and roster named by ``settings`` (shipped ones for None), with the
+    districts' queues and skills when ``tenants_file`` is set, or AcdConfigError."""
+    catalog, roster, _tenants = load_with_tenants(settings)
+    return catalog, roster
+
+
+def load_with_tenants(
+    settings: AcdSettings,
+) -> tuple[ServiceCatalog, tuple[Consultant, ...], Tenants | None]:
+    """As :func:`load_configured`, plus the districts (None without ``tenants_file``)."""
     catalog = load_catalog(Path(settings.services_file) if settings.services_file else None)
     roster = load_roster(catalog, Path(settings.roster_file) if settings.roster_file else None)
-    return catalog, roster
+    if settings.tenants_file is None:
+        return catalog, roster, None
+    tenants = load_tenants(Path(settings.tenants_file), catalog, roster)
+    catalog, roster = tenants.apply(catalog, roster)
+    return catalog, roster, tenants
 
 
 def format_roster(consultants: Iterable[Consultant]) -> str:

@@ -45,6 +45,7 @@ class _StageIn(BaseModel):
     min_proficiency: int = Field(default=PROFICIENCY_MIN, ge=PROFICIENCY_MIN, le=PROFICIENCY_MAX)
     via_service: str | None = None
     with_interpreter: bool = False
+    when_unstaffed: bool = False
 
 
 class _ServiceIn(BaseModel):
@@ -118,7 +119,9 @@ def _convert(item: _ServiceIn) -> Service:
         wrap_up_s=item.wrap_up_s,
         handle_s=item.handle_s,
         stages=tuple(
-            OverflowStage(s.after_s, s.min_proficiency, s.via_service, s.with_interpreter)
+            OverflowStage(
+                s.after_s, s.min_proficiency, s.via_service, s.with_interpreter, s.when_unstaffed
+            )
             for s in item.overflow
         ),
     )

@@ -27,6 +27,9 @@ class AcdSettings(BaseModel):
     announce_every_s: float | None = Field(default=60.0, gt=0)
     # Offer a call-back (virtual hold) once the estimated wait reaches this (None: never).
     callback_offer_min_wait_s: float | None = Field(default=120.0, ge=0)
+    # Districts as tenants (acd.tenants): their consultants, queues and overflow to the city.
+    # None: one tenant, the city.
+    tenants_file: str | None = None
     # How many competing calls a DecisionRecord lists (the chosen one always included).
     record_calls: int = Field(default=5, ge=1, le=100)
     # How the PBX reaches a citizen's number (call-backs) and outside numbers (departments,

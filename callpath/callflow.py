@@ -32,6 +32,7 @@ from acd.driver import AcdDriver
 from acd.errors import InvalidEvent
 from acd.events import CallAbandoned, CallArrived
 from acd.model import Language, Priority
+from acd.tenants import Tenants
 from acd.waiting import WaitingRoom, wait_and_connect
 from callpath.ports import (
     AmiLink,
@@ -200,6 +201,12 @@ class FlowSetup:
     texts: Callable[[], Awaitable[TextSender | None]] = no_texts
     # Consultant claims shared with the other engines of a cluster (None: this engine alone).
     claims: ConsultantClaims | None = None
+    # Districts as tenants (None: the city alone): a district's calls wait in its queues.
+    tenants: Tenants | None = None
+
+
+# Set by the dialplan on a district's number (dialplans/120.conf): the number dialed.
+DISTRICT_DIAL_VARIABLE = "DASAN_DISTRICT_DIAL"
 
 
 # Calls the engine served whose channel may still go on in the dialplan (the survey), kept
@@ -272,16 +279,17 @@ class CallFlow:
         started_at = await self._answered_at(session)
         elapsed = _Elapsed(started_at)
         caller = session.variables.get("agi_callerid", "")
+        tenant = await self._district(session)
         # Queued for the one database writer: the call never waits on the database.
         await setup.calls.call_started(
-            call_id, session.uniqueid, None, dialable_number(caller), started_at
+            call_id, session.uniqueid, None, dialable_number(caller), started_at, tenant=tenant
         )
         rec_path = await session.get_variable("DASAN_REC")
         # False when the call goes on in the dialplan's static fallback after this session.
         ends_here = True
         try:
             setup.before_serve(caller)
-            ends_here = await self._serve(session, call_id, caller)
+            ends_here = await self._serve(session, call_id, caller, tenant)
         except AgiHangup:
             log.info("call %s: caller hung up", call_id)
         except AgiError as exc:
@@ -322,6 +330,20 @@ class CallFlow:
             except InvalidEvent as exc:
                 log.warning("call %s: could not withdraw it from the ACD: %s", call_id, exc)
 
+    async def _district(self, session: AgiSession) -> str | None:
+        """The district whose number the citizen dialed (None: the city's 120, or no
+        districts configured: then nothing is asked of the PBX)."""
+        tenants = self._setup.tenants
+        if tenants is None:
+            return None
+        dialed = await session.get_variable(DISTRICT_DIAL_VARIABLE)
+        district = tenants.by_dial(dialed) if dialed else None
+        if dialed and district is None:
+            log.warning(
+                "call %s: %s is no district's number; the city takes it", session.uniqueid, dialed
+            )
+        return district
+
     async def _answered_at(self, session: AgiSession) -> dt.datetime:
         """When the channel was answered (the recording started right after)."""
         value = await session.get_full_variable("${CDR(answer,u)}")
@@ -330,7 +352,9 @@ class CallFlow:
         except ValueError:
             return utc_now()
 
-    async def _serve(self, session: AgiSession, call_id: str, caller: str) -> bool:
+    async def _serve(
+        self, session: AgiSession, call_id: str, caller: str, tenant: str | None = None
+    ) -> bool:
         """Run the IVR and the queue; False if the call was handed to the static fallback."""
         setup = self._setup
         live = LiveJourney(setup.calls, call_id)
@@ -388,7 +412,15 @@ class CallFlow:
         if not await confirm_recording(setup.guard, session, outcome.language):
             await session.set_variable(DONE_VARIABLE, "1")
             return True
-        return await self._queue(session, call_id, caller, outcome, service or "general", keys=keys)
+        queue = service or "general"
+        if setup.tenants is not None:
+            open_now = setup.tenants.is_open(tenant, setup.menus.current.hours, utc_now())
+            if not open_now:
+                log.info(
+                    "call %s: district %s is closed; the city's queue takes it", call_id, tenant
+                )
+            queue = setup.tenants.queue_for(tenant, queue, open_now=open_now)
+        return await self._queue(session, call_id, caller, outcome, queue, keys=keys)
 
     async def _queue(
         self,

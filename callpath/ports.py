@@ -51,6 +51,8 @@ class CallRecords(Protocol):
         linkedid: str | None,
         caller_number: str | None,
         started_at: dt.datetime,
+        *,
+        tenant: str | None = None,
     ) -> None: ...
 
     async def call_progress(

@@ -24,3 +24,6 @@ class Principal:
     role: Role
     # Where the request came from (IP or "cli"), for access logs.
     origin: str = "cli"
+    # The district this principal belongs to (districts as tenants): they see only its calls
+    # and figures and no city-wide endpoint. None: the city (everything).
+    tenant: str | None = None

@@ -43,6 +43,8 @@ from common.principal import Principal, Role
 from cti.settings import HttpSettings
 
 USER_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+# A district id (``acd.tenants``): a user with a tenant sees only that district.
+TENANT_ID = re.compile(r"^[a-z0-9]{1,20}$")
 
 
 class AuthError(Exception):
@@ -110,6 +112,8 @@ class User:
     role: Role
     password_hash: str
     display_name: str = ""
+    # A district's user (acd.tenants) sees only that district; None: the city's (everything).
+    tenant: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,14 +306,22 @@ class _Session:
 
 
 def make_user(
-    user_id: str, role: Role, password: str, params: ScryptParams = ScryptParams(), name: str = ""
+    user_id: str,
+    role: Role,
+    password: str,
+    params: ScryptParams = ScryptParams(),
+    name: str = "",
+    *,
+    tenant: str | None = None,
 ) -> User:
     """Validate and hash (slow: call it off the event loop)."""
     if not USER_ID.match(user_id):
         raise AuthError("user id must be 1-64 of a-z 0-9 . _ - and start with a letter or digit")
     if len(password) < 8:
         raise AuthError("password must have at least 8 characters")
-    return User(user_id, role, hash_password(password, params), name)
+    if tenant is not None and not TENANT_ID.match(tenant):
+        raise AuthError("a tenant must be a district id: 1-20 of a-z 0-9")
+    return User(user_id, role, hash_password(password, params), name, tenant)
 
 
 class Authenticator:
@@ -408,13 +420,13 @@ class Authenticator:
         if session is not None:
             user = self._store.get(session.user_id)  # removed or changed: at once
             if session.expires_at > self._clock() and user is not None:
-                return Principal(user.user_id, user.role, origin)
+                return Principal(user.user_id, user.role, origin, user.tenant)
             self._sessions.pop(digest, None)
             return None
         for api in self._store.api_tokens():
             if hmac.compare_digest(api.token_hash, digest):
                 user = self._store.get(api.user_id)
-                return Principal(user.user_id, user.role, origin) if user else None
+                return Principal(user.user_id, user.role, origin, user.tenant) if user else None
         return None
 
     def revoke(self, token: str) -> bool:

@@ -18,6 +18,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from acd.errors import AcdConfigError
+from acd.roster import load_with_tenants
 from common.cliconfig import settings_from
 from common.principal import Role
 from common.storage import StorageError
@@ -50,18 +52,46 @@ def users() -> None:
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--name", default="", help="Display name.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.option(
+    "--tenant",
+    default=None,
+    help="A district id (acd.tenants): the user sees only that district's calls and figures.",
+)
 @click.pass_context
-def add(ctx: click.Context, user_id: str, role: str, name: str, password_stdin: bool) -> None:
+def add(
+    ctx: click.Context,
+    *,
+    user_id: str,
+    role: str,
+    name: str,
+    password_stdin: bool,
+    tenant: str | None,
+) -> None:
     """Create USER_ID (or replace its password and role)."""
+    if tenant is not None:
+        _check_tenant(ctx, tenant)
     password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
     try:
-        user = make_user(user_id, Role(role), password, name=name)
+        user = make_user(user_id, Role(role), password, name=name, tenant=tenant)
     except AuthError as exc:
         raise click.ClickException(str(exc)) from exc
     _store(ctx).put(user)
     click.echo(f"user {user_id} ({role}) saved")
     if not password_stdin:
         click.echo(f"password: {password}")
+
+
+def _check_tenant(ctx: click.Context, tenant: str) -> None:
+    """A user's tenant must be a district of ``acd.tenants_file``."""
+    try:
+        districts = load_with_tenants(_host(ctx).acd)[2]
+    except AcdConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if districts is None:
+        raise click.ClickException("--tenant needs districts: set acd.tenants_file")
+    if tenant not in districts.districts:
+        known = ", ".join(districts.districts)
+        raise click.ClickException(f"no district {tenant!r} in acd.tenants_file ({known})")
 
 
 @users.command("list")
@@ -76,6 +106,7 @@ def list_users(ctx: click.Context, as_json: bool) -> None:
             "user_id": u.user_id,
             "role": u.role.value,
             "name": u.display_name,
+            "tenant": u.tenant,
             "api_tokens": sum(t.user_id == u.user_id for t in tokens),
         }
         for u in store.users()
@@ -83,9 +114,9 @@ def list_users(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
-    table = Table("user", "role", "name", "API tokens")
+    table = Table("user", "role", "name", "tenant", "API tokens")
     for row in rows:
-        table.add_row(*(str(value) for value in row.values()))
+        table.add_row(*("-" if value is None else str(value) for value in row.values()))
     Console().print(table)
 
 

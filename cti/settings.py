@@ -7,6 +7,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from acd.settings import AcdSettings
+
 
 class AmiSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -64,3 +66,5 @@ class CtiHost(Protocol):
     def state_dir(self) -> Path: ...
     @property
     def storage_url(self) -> str: ...
+    @property
+    def acd(self) -> AcdSettings: ...

@@ -39,6 +39,8 @@ class WebUserRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(256))
     display_name: Mapped[str] = mapped_column(String(128), default="")
+    # A district's user (acd.tenants) sees only that district; None: the city's (everything).
+    tenant: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class WebApiTokenRow(Base):
@@ -53,7 +55,7 @@ class WebApiTokenRow(Base):
 
 
 def _user(row: WebUserRow) -> User:
-    return User(row.user_id, Role(row.role), row.password_hash, row.display_name)
+    return User(row.user_id, Role(row.role), row.password_hash, row.display_name, row.tenant)
 
 
 def _token(row: WebApiTokenRow) -> ApiToken:
@@ -131,6 +133,7 @@ class SqlUserStore:
                     role=user.role.value,
                     password_hash=user.password_hash,
                     display_name=user.display_name,
+                    tenant=user.tenant,
                 )
             )
 

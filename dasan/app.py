@@ -30,6 +30,8 @@ from acd.commands import ConsultantStateChanged
 from acd.driver import AcdDriver
 from acd.events import ConsultantReady
 from acd.model import NO_ANSWER, ConsultantState
+from acd.roster import load_with_tenants
+from acd.state import AcdState
 from callpath.acd_ami import AcdAmiBridge
 from callpath.callbacks import Callbacks, CallbackSetup, journal_sizes
 from callpath.callflow import CallFlow, FlowSetup
@@ -88,7 +90,13 @@ class Engine:
         acd_settings = settings.acd.model_copy(
             update={"wrap_up_needs_release": settings.knowledge.require_note}
         )
-        self.acd = AcdDriver(acd_settings, settings.state_dir / "acd")
+        # Districts as tenants (acd.tenants_file): their queues and skills are in the one ACD.
+        catalog, roster, self.tenants = load_with_tenants(acd_settings)
+        self.acd = AcdDriver(
+            acd_settings,
+            settings.state_dir / "acd",
+            state=AcdState.new(catalog, roster, acd_settings),
+        )
         self.menus = menu_store(settings)
         # Korean speech runs in worker processes; this process never loads the model.
         self.speech = speech_pool(
@@ -206,6 +214,7 @@ class Engine:
                 events=self.live.events,
                 texts=self.sms_offer,
                 claims=self.claims,
+                tenants=self.tenants,
             )
         )
         return guard

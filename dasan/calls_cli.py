@@ -3,8 +3,10 @@
 Invariants:
 - Reads the database only (no engine, no key: callers' numbers are never printed).
 - ``--json`` prints a JSON list, newest first; each call has at least ``id``, ``started_at``
-  (ISO 8601), ``language`` (ISO 639-1 or null), ``service``, ``consultant``, ``journey`` and
-  ``recording`` (null until a recording is cataloged).
+  (ISO 8601), ``language`` (ISO 639-1 or null), ``service``, ``consultant``, ``journey``,
+  ``recording`` (null until a recording is cataloged) and ``tenant`` (the district whose number
+  was dialed, or ``city``).
+- ``--tenant ID`` lists only that tenant's calls (``city``: the city's own line).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from rich.table import Table
 from common.storage import Storage
 from dasan.config import Settings
 from dasan.context import settings_from
-from recordings.calllog import CallLog, CallRecord
+from recordings.calllog import CITY_TENANT, CallLog, CallRecord
 from recordings.catalog import Catalog, Recording
 from recordings.chainstore import iso
 from recordings.models import ParticipantRole, RecordingState
@@ -57,6 +59,7 @@ def call_json(call: CallRecord, recording: Recording | None) -> dict[str, Any]:
         "supervisors": call.people(ParticipantRole.SUPERVISOR),
         "journey": call.journey,
         "recording": recording_json(recording),
+        "tenant": call.tenant or CITY_TENANT,
     }
 
 
@@ -67,10 +70,12 @@ def _best(recordings: list[Recording]) -> Recording | None:
     return max(live, key=lambda r: r.duration_ms)
 
 
-async def last_calls(settings: Settings, count: int) -> list[dict[str, Any]]:
+async def last_calls(
+    settings: Settings, count: int, tenant: str | None = None
+) -> list[dict[str, Any]]:
     storage = await Storage.open(settings.storage_url)
     try:
-        calls = await CallLog(storage, None).last(count)
+        calls = await CallLog(storage, None).last(count, tenant=tenant)
         found = await Catalog(storage).for_calls([c.id for c in calls], [c.uniqueid for c in calls])
     finally:
         await storage.close()
@@ -84,15 +89,21 @@ async def last_calls(settings: Settings, count: int) -> list[dict[str, Any]]:
 @click.command()
 @click.option("--last", "count", default=20, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.option(
+    "--tenant",
+    default=None,
+    help=f"Only this district's calls (districts as tenants; {CITY_TENANT!r}: the city's line).",
+)
 @click.pass_context
-def calls(ctx: click.Context, count: int, as_json: bool) -> None:
-    """The last N calls: language, service, consultant, journey, recording."""
-    rows = asyncio.run(last_calls(settings_from(ctx), count))
+def calls(ctx: click.Context, count: int, as_json: bool, tenant: str | None) -> None:
+    """The last N calls: language, service, consultant, journey, recording, tenant."""
+    rows = asyncio.run(last_calls(settings_from(ctx), count, tenant))
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     table = Table(title=f"Last {len(rows)} calls")
-    for column in ("id", "started", "dur s", "lang", "service", "consultant", "recording"):
+    columns = ("id", "started", "dur s", "lang", "service", "tenant", "consultant", "recording")
+    for column in columns:
         table.add_column(column)
     for row in rows:
         rec = row["recording"]
@@ -102,6 +113,7 @@ def calls(ctx: click.Context, count: int, as_json: bool) -> None:
             f"{row['duration_s'] or 0:.1f}",
             row["language"] or "-",
             row["service"] or "-",
+            row["tenant"],
             row["consultant"] or "-",
             f"#{rec['id']} {rec['state']} {rec['format']}" if rec else "-",
         )

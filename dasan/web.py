@@ -145,7 +145,9 @@ async def start_web(engine: Engine) -> web.AppRunner:
     channels = ChannelRoutes(engine.channels, auth.authenticate_async) if engine.channels else None
     if channels is not None:
         extra += channels.endpoints()
-    app = create_app(center, auth, extra, registry=registry, settings=settings.http)
+    app = create_app(
+        center, auth, extra, registry=registry, settings=settings.http, calllog=rec.calls
+    )
     app.router.add_routes(page_routes())
     if channels is not None:
         app.router.add_routes(channels.page_routes())

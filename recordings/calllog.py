@@ -41,6 +41,7 @@ from recordings.keys import NumberProtector
 from recordings.models import CallRow, ParticipantRole, ParticipantRow
 
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
+_TENANT = re.compile(r"^[a-z0-9]{1,32}$")
 _BATCH = 1000
 
 
@@ -72,6 +73,8 @@ class CallRecord:
     ended_at: datetime | None
     duration_ms: int | None
     participants: tuple[Participant, ...]
+    # The district whose number was dialed (districts as tenants); None: the city's own line.
+    tenant: str | None = None
 
     def people(self, role: ParticipantRole) -> list[str]:
         return [p.person_id for p in self.participants if p.role is role]
@@ -152,6 +155,7 @@ async def _apply_started(session: AsyncSession, args: dict[str, Any]) -> None:
         caller_hash=args.get("caller_hash"),
         caller_enc=base64.b64decode(enc) if enc else None,
         key_id=args.get("key_id"),
+        tenant=args.get("tenant"),
     )
     session.add(row)
     _known(session)[row.id] = row
@@ -267,7 +271,10 @@ class CallLog:
         linkedid: str | None,
         caller_number: str | None,
         started_at: datetime,
+        *,
+        tenant: str | None = None,
     ) -> None:
+        """``tenant``: the district whose number was dialed (None: the city's own line)."""
         _aware("started_at", started_at)
         if not call_id or not uniqueid:
             raise CallLogError("call_id and uniqueid are required")
@@ -277,6 +284,10 @@ class CallLog:
             "linkedid": linkedid,
             "started_at": started_at.isoformat(),
         }
+        if tenant is not None:
+            if not _TENANT.match(tenant):
+                raise CallLogError(f"tenant {tenant!r} is not a district id")
+            args["tenant"] = tenant
         if caller_number:
             if self._protector is None:
                 raise CallLogError("no master key loaded to protect the caller's number")
@@ -345,15 +356,19 @@ class CallLog:
         found = await self._records(select(CallRow).where(CallRow.uniqueid == uniqueid))
         return found[0] if found else None
 
-    async def last(self, count: int) -> list[CallRecord]:
+    async def last(self, count: int, *, tenant: str | None = None) -> list[CallRecord]:
+        """The newest ``count`` calls; with ``tenant`` only that tenant's (``CITY_TENANT``:
+        the calls to the city's own line)."""
         query = select(CallRow).order_by(CallRow.started_at.desc(), CallRow.id.desc()).limit(count)
-        return await self._records(query)
+        return await self._records(_of_tenant(query, tenant))
 
-    async def all(self, since: datetime | None = None) -> list[CallRecord]:
+    async def all(
+        self, since: datetime | None = None, *, tenant: str | None = None
+    ) -> list[CallRecord]:
         query = select(CallRow).order_by(CallRow.started_at)
         if since is not None:
             query = query.where(CallRow.started_at >= since)
-        return await self._records(query)
+        return await self._records(_of_tenant(query, tenant))
 
     async def services(self, call_ids: Sequence[str]) -> dict[str, str | None]:
         """Service of each known call id (for retention)."""
@@ -404,6 +419,18 @@ class CallLog:
         return [_record(r, people[r.id]) for r in rows]
 
 
+# The city's own calls (no district) as a tenant filter.
+CITY_TENANT = "city"
+
+
+def _of_tenant(query: Any, tenant: str | None) -> Any:
+    if tenant is None:
+        return query
+    if tenant == CITY_TENANT:
+        return query.where(CallRow.tenant.is_(None))
+    return query.where(CallRow.tenant == tenant)
+
+
 def _record(row: CallRow, people: list[Participant]) -> CallRecord:
     return CallRecord(
         id=row.id,
@@ -417,4 +444,5 @@ def _record(row: CallRow, people: list[Participant]) -> CallRecord:
         ended_at=row.ended_at,
         duration_ms=row.duration_ms,
         participants=tuple(people),
+        tenant=row.tenant,
     )

@@ -52,6 +52,7 @@ class ParticipantRole(enum.StrEnum):
 
 class CallRow(Base):
     __tablename__ = "calls"
+    __table_args__ = (Index("ix_calls_tenant_started", "tenant", "started_at"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
@@ -66,6 +67,8 @@ class CallRow(Base):
     routed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     duration_ms: Mapped[int | None] = mapped_column(Integer)
+    # The district whose number was dialed (acd.tenants); None: the city's own 120.
+    tenant: Mapped[str | None] = mapped_column(String(32))
 
 
 class ParticipantRow(Base):

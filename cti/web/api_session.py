@@ -34,7 +34,7 @@ class SessionApi:
         return None
 
     async def me(self, r: ApiRequest) -> object:
-        return Me(user_id=r.who.user_id, role=r.who.role)
+        return Me(user_id=r.who.user_id, role=r.who.role, tenant=r.who.tenant)
 
     async def users(self, r: ApiRequest) -> object:
         return [

@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from cti.auth import Authenticator
 from cti.control import ContactCenter
 from cti.settings import HttpSettings
+from cti.web.api_calllog import CallLogApi, CallLogReader
 from cti.web.api_calls import CallApi, QueueApi
 from cti.web.api_consultants import ConsultantApi
 from cti.web.api_session import SessionApi
@@ -50,6 +51,7 @@ def create_app(
     *,
     registry: CollectorRegistry | None = None,
     settings: HttpSettings | None = None,
+    calllog: CallLogReader | None = None,
 ) -> web.Application:
     settings = settings or HttpSettings()
     registry = registry if registry is not None else CollectorRegistry()
@@ -63,6 +65,7 @@ def create_app(
         *ConsultantApi(center).endpoints(),
         *CallApi(center).endpoints(),
         *QueueApi(center).endpoints(),
+        *(CallLogApi(calllog).endpoints() if calllog is not None else ()),
     ]
     # Plain aiohttp routes are open to any signed-in role; their handlers check the rest.
     extra = [r if isinstance(r, Endpoint) else from_route(r) for r in extra_routes]

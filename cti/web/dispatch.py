@@ -1,7 +1,8 @@
 """Turns an ``Endpoint`` into an aiohttp handler: authorize, validate, call, serialize.
 
 Invariants, in order for every request:
-1. no principal on a non-public endpoint -> 401; a role the endpoint does not list -> 403;
+1. no principal on a non-public endpoint -> 401; a district's user on a city-wide endpoint
+   (access without ``districts``) -> 403; a role the endpoint does not list -> 403;
 2. a role allowed only on what it owns -> the owner rule is asked (domain errors such as
    ``NotFound`` pass through to the error mapping), and 403 when it says no;
 3. the query string and JSON body are validated -> 400 (not JSON) or 422 (naming the field);
@@ -71,10 +72,13 @@ async def _authorize(
     endpoint: Endpoint, principal: Principal | None, request: web.Request
 ) -> web.Response | None:
     access = endpoint.access
-    if access.public or (principal is not None and principal.role in access.anyone):
+    if access.public:
         return None
     if principal is None:
         return error_response(401, "unauthenticated", "a valid bearer token is required")
+    denied = _city_wide(endpoint, principal)
+    if denied is not None or principal.role in access.anyone:
+        return denied
     if principal.role in access.own and access.owner is not None:
         try:
             owned = await access.owner(principal, request.match_info)
@@ -90,6 +94,18 @@ async def _authorize(
             )
         )
     return error_response(403, "forbidden", f"role {principal.role} may not {endpoint.key}")
+
+
+def _city_wide(endpoint: Endpoint, principal: Principal) -> web.Response | None:
+    """403 for a district's user on an endpoint that is not scoped to districts."""
+    if principal.tenant is None or endpoint.access.districts:
+        return None
+    return error_response(
+        403,
+        "forbidden",
+        f"{principal.user_id} sees only the district {principal.tenant!r}; "
+        f"{endpoint.key} is city-wide",
+    )
 
 
 async def _parse(

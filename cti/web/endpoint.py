@@ -6,7 +6,10 @@ Invariants:
   disagree.
 - ``Access``: a role in ``anyone`` may act on any resource; a role in ``own`` only when
   ``owner`` says the principal owns the resource named by the path; any other role gets 403;
-  no valid token gets 401 unless the endpoint is public.
+  no valid token gets 401 unless the endpoint is public. A district's user
+  (``Principal.tenant``, districts as tenants) gets 403 from every non-public endpoint whose
+  access does not say ``districts``: those are city-wide; the ones that do scope their answer
+  to the district.
 - Handlers see an ``ApiRequest``; they raise domain errors (``cti.control.CenterError``) and
   never build HTTP error responses themselves.
 """
@@ -39,6 +42,8 @@ class Access:
     # Shown in the OpenAPI document next to the roles.
     ownership: str = ""
     public: bool = False
+    # A district's user may call it (the handler scopes to their district); otherwise 403.
+    districts: bool = False
 
     def allows_role(self, role: Role) -> bool:
         return self.public or role in self.anyone or role in self.own
@@ -46,7 +51,7 @@ class Access:
 
 PUBLIC = Access(public=True)
 ANY_ROLE = Access(anyone=CENTER_ROLES)
-SIGNED_IN = Access(anyone=frozenset(Role))
+SIGNED_IN = Access(anyone=frozenset(Role), districts=True)
 STAFF = Access(anyone=STAFF_ROLES)
 ADMIN_ONLY = Access(anyone=frozenset({Role.ADMIN}))
 

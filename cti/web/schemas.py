@@ -106,6 +106,8 @@ class LoginResponse(BaseModel):
 class Me(BaseModel):
     user_id: str
     role: Role
+    # The district a district's user sees (districts as tenants); None: the city's user.
+    tenant: str | None = None
 
 
 class UserInfo(BaseModel):

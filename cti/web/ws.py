@@ -137,6 +137,9 @@ class WebSocketHub:
         if principal.role is Role.OFFICIAL:  # officials see their tickets, not the center
             await ws.close(code=_CLOSE_UNAUTHORIZED, message=b"not for officials")
             return ws
+        if principal.tenant is not None:  # the live feed is city-wide (no district filter yet)
+            await ws.close(code=_CLOSE_UNAUTHORIZED, message=b"city-wide feed; not for districts")
+            return ws
         self._sockets.add(ws)
         self._on_count(len(self._sockets))
         try:

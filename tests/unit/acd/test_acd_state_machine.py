@@ -7,6 +7,10 @@ time, checking the invariants after every step:
 - eligibility: some open overflow stage admitted the consultant;
 - first come first served among equals: an offer never skips an older call of its bucket;
 - work conserving: no call waits while an eligible consultant is READY.
+
+The catalog carries one district (districts as tenants): its queue ``general__north`` is
+served by its own consultant first and by the city's after 7 s, or at once while nobody of the
+district is staffed; the oracle below checks that rule independently of the core's code.
 """
 
 from __future__ import annotations
@@ -36,28 +40,60 @@ from acd.events import (
     WrapUpEnded,
 )
 from acd.model import CallStatus, Consultant, ConsultantState, Language, Priority, WaitingCall
+from acd.state import AcdState
+from acd.tenants import parse_tenants
 
 S = ConsultantState
 KO, EN = Language.KO, Language.EN
-ROSTER = (
+CITY_ROSTER = (
     person("c1", general=5, transport=2),
     person("c2", general=2),
     person("c3", "ko,en", general=3, foreign_en=4),
     person("c4", "en", foreign_en=2),
     person("c5", welfare=3),
+    person("d1", general=4),
 )
-KINDS = ((KO, "general"), (KO, "transport"), (KO, "welfare"), (EN, "foreign_en"))
+NORTH = """
+districts:
+  - id: north
+    name: {ko: 북구, en: North}
+    dial: ["12001"]
+    consultants: [d1]
+    shared: [c2]
+    services: [general]
+    overflow_after_s: 7
+"""
+CATALOG, ROSTER = parse_tenants(NORTH, "north", tiny_catalog(), CITY_ROSTER).apply(
+    tiny_catalog(), CITY_ROSTER
+)
+KINDS = (
+    (KO, "general"),
+    (KO, "transport"),
+    (KO, "welfare"),
+    (EN, "foreign_en"),
+    (KO, "general__north"),
+)
 IDS = tuple(c.id for c in ROSTER)
-CATALOG = tiny_catalog()
+STAFFED = {S.READY, S.RINGING, S.TALKING, S.WRAP_UP}
 
 
 def admits(
-    consultant: Consultant, call: WaitingCall, now: float, interpreter: bool | None = None
+    consultant: Consultant,
+    call: WaitingCall,
+    now: float,
+    state: AcdState,
+    interpreter: bool | None = None,
 ) -> bool:
     """Does an open stage admit ``consultant`` for ``call``? (independent of the core's code)"""
     service = CATALOG[call.service]
+    unstaffed = not any(
+        a.state in STAFFED
+        and call.language in a.profile.languages
+        and a.profile.proficiency(service.id) >= 1
+        for a in state.agents.values()
+    )
     for stage in service.stages:
-        if stage.after_s > now - call.enqueued_at:
+        if stage.after_s > now - call.enqueued_at and not (stage.when_unstaffed and unstaffed):
             continue
         if interpreter is not None and stage.with_interpreter != interpreter:
             continue
@@ -74,7 +110,7 @@ def admits(
 class AcdMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.h = Harness(ROSTER)
+        self.h = Harness(ROSTER, catalog=CATALOG)
         self.now = 0.0
         self.count = 0
         self.live: set[str] = set()  # arrived and not yet over
@@ -107,10 +143,10 @@ class AcdMachine(RuleBasedStateMachine):
         assert offer.consultant_id not in self.connected.values(), "offered while talking"
         if offer.interpreter_language is None:
             assert call.language in consultant.languages, "language not matched"
-            assert admits(consultant, call, self.now, interpreter=False)
+            assert admits(consultant, call, self.now, self.h.state, interpreter=False)
         else:
             assert offer.interpreter_language == call.language
-            assert admits(consultant, call, self.now, interpreter=True)
+            assert admits(consultant, call, self.now, self.h.state, interpreter=True)
         for other in waiting:
             same = (other.language, other.service, other.priority) == (
                 call.language,
@@ -251,7 +287,7 @@ class AcdMachine(RuleBasedStateMachine):
         state = self.h.state
         ready = [a.profile for a in state.agents.values() if a.state is S.READY]
         for call in state.waiting_calls():
-            assert not any(admits(c, call, self.now) for c in ready), (
+            assert not any(admits(c, call, self.now, state) for c in ready), (
                 f"{call.call_id} waits needlessly"
             )
 
@@ -259,7 +295,12 @@ class AcdMachine(RuleBasedStateMachine):
     def staffing_counts(self) -> None:
         state = self.h.state
         staffed = {S.READY, S.RINGING, S.TALKING, S.WRAP_UP}
-        for language, skill in ((KO, "general"), (EN, "foreign_en"), (KO, "welfare")):
+        for language, skill in (
+            (KO, "general"),
+            (EN, "foreign_en"),
+            (KO, "welfare"),
+            (KO, "general__north"),
+        ):
             expected = sum(
                 1
                 for a in state.agents.values()

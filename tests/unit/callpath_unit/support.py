@@ -145,8 +145,11 @@ class FakeCallLog:
         linkedid: str | None,
         caller_number: str | None,
         started_at: dt.datetime,
+        *,
+        tenant: str | None = None,
     ) -> None:
-        self._write("started", call_id, linkedid, caller_number)
+        district = () if tenant is None else (tenant,)
+        self._write("started", call_id, linkedid, caller_number, *district)
 
     async def call_progress(
         self,

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from acd.driver import AcdDriver
+from acd.tenants import District, Tenants
 from callpath.callflow import CallFlow, FlowSetup, LiveJourney, acd_service
 from callpath.ports import AmiLink
 from callpath.recguard import GuardSetup
@@ -322,3 +323,56 @@ def test_keys_are_taken_from_agi_alone_while_ami_is_down(tmp_path: Path) -> None
     rig = Rig(tmp_path, NoAmi())
     assert not rig.flow.keys.open(UID).witnessed
     rig.acd.close()
+
+
+GANGNAM = District(
+    id="gangnam",
+    name_ko="강남구",
+    name_en="Gangnam-gu",
+    dial=("12001",),
+    consultants=frozenset({"c0004"}),
+    shared=frozenset(),
+    services=("general",),
+    overflow_after_s=30.0,
+    unstaffed_to_city=True,
+)
+
+
+@pytest.mark.parametrize(
+    ("tenants", "dialed", "tenant"),
+    [
+        (Tenants([GANGNAM]), "12001", ("gangnam",)),  # the district's number
+        (Tenants([GANGNAM]), "12099", ()),  # no district's number: the city's call
+        (Tenants([GANGNAM]), "", ()),  # the city's own 120
+        (None, "12001", ()),  # no districts configured: the PBX is not even asked
+    ],
+)
+async def test_a_district_number_gives_the_call_its_tenant(
+    tmp_path: Path, tenants: Tenants | None, dialed: str, tenant: tuple[str, ...]
+) -> None:
+    rig = Rig(tmp_path, NoAmi())
+    rig.flow = CallFlow(dataclasses.replace(rig.flow._setup, tenants=tenants))
+    script = start_of_call(
+        {
+            "GET VARIABLE DASAN_DISTRICT_DIAL": f"200 result=1 ({dialed})"
+            if dialed
+            else "200 result=0",
+            "STREAM FILE": HANGUP,
+            "GET DATA": HANGUP,
+            "WAIT FOR DIGIT": HANGUP,
+        }
+    )
+    async with agi_call(rig.flow.handle, script, uniqueid=UID) as peer:
+        pass
+    started = next(args for kind, _, args in rig.calls.writes if kind == "started")
+    assert started[2:] == tenant
+    asked = "GET VARIABLE DASAN_DISTRICT_DIAL" in peer.commands
+    assert asked is (tenants is not None)
+    rig.acd.close()
+
+
+def test_a_district_call_waits_in_its_districts_queue_only_for_its_services() -> None:
+    tenants = Tenants([GANGNAM])
+    assert tenants.queue_for("gangnam", "general") == "general__gangnam"
+    assert tenants.queue_for("gangnam", "foreign_en") == "foreign_en"
+    assert tenants.queue_for(None, "general") == "general"

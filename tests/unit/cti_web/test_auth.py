@@ -198,7 +198,7 @@ async def test_admin_creates_user_and_api_token(edge: Edge) -> None:
     )
     token = (await issued.json())["token"]
     me = await edge.client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
-    assert (await me.json()) == {"user_id": "wallboard-tv", "role": "supervisor"}
+    assert (await me.json()) == {"user_id": "wallboard-tv", "role": "supervisor", "tenant": None}
     missing = await edge.client.post("/api/users/ghost/tokens", headers=admin, json={"label": "x"})
     assert missing.status == 404
     revoked = await edge.client.delete("/api/users/wallboard-tv/tokens", headers=admin)

@@ -79,3 +79,31 @@ def test_demo_password(runner: CliRunner) -> None:
     data = json.loads(result.output)
     assert data["password"] == demo_password("c0001", "dasan-demo-web-secret")
     assert data["demo_users"] is True
+
+
+def test_a_district_user_needs_a_configured_district(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["add", "sup.gangnam", "--role", "supervisor", "--tenant", "gangnam"]
+    unconfigured = runner.invoke(users, args)
+    assert unconfigured.exit_code == 1
+    assert "acd.tenants_file" in unconfigured.output
+    tenants = tmp_path / "tenants.yaml"
+    tenants.write_text(
+        "districts:\n"
+        "  - id: gangnam\n"
+        "    name: {ko: 강남구, en: Gangnam-gu}\n"
+        '    dial: ["12001"]\n'
+        "    consultants: [c0004]\n"
+        "    services: [general]\n"
+        "    overflow_after_s: 30\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("DASAN_ACD__TENANTS_FILE", str(tenants))
+    unknown = runner.invoke(users, [*args[:-1], "mapo"])
+    assert unknown.exit_code == 1
+    assert "no district 'mapo'" in unknown.output and "gangnam" in unknown.output
+    added = runner.invoke(users, args)
+    assert added.exit_code == 0, added.output
+    listed = json.loads(runner.invoke(users, ["list", "--json"]).output)
+    assert [(u["user_id"], u["tenant"]) for u in listed] == [("sup.gangnam", "gangnam")]

@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from common.principal import Role
-from cti.auth import Authenticator, JsonUserStore, build_authenticator, demo_password, make_user
+from cti.auth import (
+    Authenticator,
+    AuthError,
+    JsonUserStore,
+    build_authenticator,
+    demo_password,
+    make_user,
+)
 from cti.settings import HttpSettings
 from cti.userdb import SqlUserStore, import_json_users, open_user_store
 
@@ -63,6 +70,22 @@ async def test_role_change_in_another_store_applies_on_the_next_request(
     after = auth.authenticate(issued.token, "a")
     assert after is not None and after.role is Role.CONSULTANT
     assert [u.user_id for u in engine.users()] == ["bob"]
+
+
+async def test_a_district_user_keeps_its_tenant_in_the_database(
+    two: tuple[SqlUserStore, SqlUserStore], clock: ManualClock
+) -> None:
+    engine, cli = two
+    cli.put(make_user("sup.mapo", Role.SUPERVISOR, "mapo's password", CHEAP, tenant="mapo"))
+    auth = Authenticator(engine, clock.time, params=CHEAP)
+    issued = await auth.login("sup.mapo", "mapo's password")
+    principal = auth.authenticate(issued.token, "a")
+    assert principal is not None and principal.tenant == "mapo"
+    api = auth.issue_api_token("sup.mapo", "script")
+    by_token = auth.authenticate(api.token, "a")
+    assert by_token is not None and by_token.tenant == "mapo"
+    with pytest.raises(AuthError, match="district id"):
+        make_user("sup.x", Role.SUPERVISOR, "x's password", CHEAP, tenant="Mapo-gu")
 
 
 def test_only_hashes_reach_the_database(url: str, tmp_path: Path, clock: ManualClock) -> None:

@@ -147,3 +147,40 @@ async def test_progress_while_in_the_menu_then_routing(
     await log.call_routed("call-p", "vi", "foreign_vi", {"entries": []})
     call = await log.get("call-p")
     assert call is not None and call.service == "foreign_vi" and call.routed_at is not None
+
+
+async def test_calls_carry_their_tenant_and_filter_by_it(
+    storage: Storage, protector: NumberProtector, settings: Settings
+) -> None:
+    log = CallLog(storage, protector)
+    start = datetime.now(UTC) - timedelta(minutes=10)
+    await log.call_started("g1", "u-g1", None, None, start, tenant="gangnam")
+    await log.call_started("m1", "u-m1", None, None, start + timedelta(seconds=1), tenant="mapo")
+    await log.call_started("c1", "u-c1", None, None, start + timedelta(seconds=2))
+    with pytest.raises(CallLogError, match="not a district id"):
+        await log.call_started("x1", "u-x1", None, None, start, tenant="Gangnam Gu")
+    assert [c.id for c in await log.last(10, tenant="gangnam")] == ["g1"]
+    assert [c.id for c in await log.last(10, tenant="city")] == ["c1"]
+    assert [c.id for c in await log.all(tenant="mapo")] == ["m1"]
+    assert [(c.id, c.tenant) for c in await log.all()] == [
+        ("g1", "gangnam"),
+        ("m1", "mapo"),
+        ("c1", None),
+    ]
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        calls_command,
+        ["--json", "--tenant", "gangnam"],
+        obj={"settings": settings},
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [(r["id"], r["tenant"]) for r in rows] == [("g1", "gangnam")]
+    # The keys scripts rely on are all still there.
+    assert {"id", "started_at", "language", "service", "consultant", "journey", "recording"} <= set(
+        rows[0]
+    )
+    result = await asyncio.to_thread(
+        CliRunner().invoke, calls_command, ["--json"], obj={"settings": settings}
+    )
+    assert [r["tenant"] for r in json.loads(result.output)] == ["city", "mapo", "gangnam"]
