@@ -141,6 +141,38 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def udp_drops(pid: int) -> int:
+    """Datagrams the kernel dropped on the process's own UDP sockets (RTP and SIP it never
+    read: a PBX starved of CPU drops media instead of spending CPU on it)."""
+    inodes = set()
+    fd_dir = Path(f"/proc/{pid}/fd")
+    for fd in fd_dir.iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    drops = 0
+    for table in ("udp", "udp6"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) >= 13 and fields[9] in inodes:
+                drops += int(fields[12])
+    return drops
+
+
+def host_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole host since boot (``/proc/stat``)."""
+    values = [float(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0.0)
+    return sum(values) - idle, sum(values)
+
+
 async def idle_rate(pid: int, seconds: float) -> float:
     """Asterisk's CPU-seconds per second with no call up."""
     start, t0 = cpu_s(pid), time.monotonic()
@@ -185,6 +217,7 @@ class Window:
     async def measure(self, pid: int, state: str, window_s: float) -> dict[str, float]:
         """CPU over ``window_s`` and the call-seconds (all calls up, and in ``state``)."""
         cpu0, t0 = cpu_s(pid), time.monotonic()
+        drops0, (busy0, total0) = udp_drops(pid), host_busy()
         active_s = in_state_s = 0.0
         last = t0
         while (now := time.monotonic()) - t0 < window_s:
@@ -193,11 +226,14 @@ class Window:
             active_s += self.count("active") * (now - last)
             in_state_s += self.count(state) * (now - last)
             last = now
+        busy1, total1 = host_busy()
         return {
             "cpu_s": cpu_s(pid) - cpu0,
             "wall_s": time.monotonic() - t0,
             "call_s": active_s,
             "in_phase_s": in_state_s,
+            "udp_drops": udp_drops(pid) - drops0,
+            "host_busy": (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0,
         }
 
 
@@ -255,6 +291,10 @@ async def run_phase(
         "ms_per_call_s": ms,
         "calls_per_core": per_core(ms),
         f"calls_per_core_at_{round(HEADROOM * 100)}pct": per_core(ms, HEADROOM),
+        # A saturated host starves the PBX: it then drops media instead of spending CPU on
+        # it, and the cost comes out low. Both are reported with every figure.
+        "host_busy_in_window": round(measured["host_busy"], 3),
+        "asterisk_udp_drops_in_window": measured["udp_drops"],
         "host_load_before": [round(x, 2) for x in load_before],
         "host_load_after": [round(x, 2) for x in os.getloadavg()],
         "sipp_failures": sum(r.failed for s in data.stages for r in s.results),
@@ -263,6 +303,7 @@ async def run_phase(
     log(
         f"pbx_phases: {phase.key} ({phase.service}): {ms} ms per call-second, "
         f"{result['mean_calls_up']} calls up, purity {result['purity']}, "
+        f"host {result['host_busy_in_window']:.0%} busy, {measured['udp_drops']} UDP drops, "
         f"load {result['host_load_after'][0]}"
     )
     return result
