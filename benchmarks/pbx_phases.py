@@ -276,7 +276,7 @@ async def run_phase(
     data = await task
     ms = ms_per_call_s(measured["cpu_s"], idle, measured["wall_s"], measured["call_s"])
     purity = measured["in_phase_s"] / measured["call_s"] if measured["call_s"] else 0.0
-    result = {
+    result: dict[str, Any] = {
         "service": phase.service,
         "state": phase.state,
         "calls": calls,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -50,7 +51,7 @@ def test_each_phase_is_measured_raw_and_through_the_engine() -> None:
 
 
 def test_model_costs_prefer_the_engine_then_the_recorded_raw_figure() -> None:
-    table = {
+    table: dict[str, dict[str, Any]] = {
         "ivr": {
             "raw": {"ms_per_call_s": 1.0},
             "raw_recorded": {"ms_per_call_s": 4.0},
