@@ -144,6 +144,8 @@ async def _measure(
     spec = CitizenCalls(
         calls=calls,
         rate=rate,
+        # Every call may be up at once: SIPp's own default limit would throttle the rate.
+        limit=calls,
         local_ip=host,
         via_proxy=True,
         digits=KEYS,

@@ -217,7 +217,8 @@ def plan_command(**given: Any) -> None:
             costs = costs_from_results(data) | costs
         except PlanError as exc:
             raise click.ClickException(f"{path}: {exc}") from exc
-        source = f"{path} (measured {data.get('measured_at', '?')})"
+        shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+        source = f"{shown} (measured {data.get('measured_at', '?')})"
     try:
         result = plan(
             given["calls_per_s"],
