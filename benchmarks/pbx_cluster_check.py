@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.pbx_env import REPO, bench_env, in_own_netns
-from benchmarks.pbx_phases import cpu_s, host_busy, udp_drops
+from benchmarks.pbx_phases import cpu_s, drops_between, host_busy, udp_drops
 from common.storage import Storage
 from dasan.cluster.plan import PlanError, costs_from_results, plan
 from dasan.cluster.runtime import Cluster
@@ -177,7 +177,7 @@ async def _measure(
         wall = time.monotonic() - t0
         cpu = {n: cpu_s(p) - cpu0[n] for n, p in asterisk.items()}
         eng = {n: cpu_s(p) - eng0[n] for n, p in engines.items()}
-        drops = {n: udp_drops(p) - drops0[n] for n, p in asterisk.items()}
+        drops = {n: drops_between(drops0[n], udp_drops(p)) for n, p in asterisk.items()}
         busy1, total1 = host_busy()
         w1 = datetime.now(UTC)
         load_mid = os.getloadavg()

@@ -141,19 +141,19 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def udp_drops(pid: int) -> int:
-    """Datagrams the kernel dropped on the process's own UDP sockets (RTP and SIP it never
-    read: a PBX starved of CPU drops media instead of spending CPU on it)."""
+def udp_drops(pid: int) -> dict[str, int]:
+    """Datagrams the kernel dropped on each of the process's own UDP sockets (by inode):
+    RTP and SIP it never read. A PBX starved of CPU drops media instead of spending CPU on
+    it. Sockets come and go with calls: compare two readings with ``drops_between``."""
     inodes = set()
-    fd_dir = Path(f"/proc/{pid}/fd")
-    for fd in fd_dir.iterdir():
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
             target = os.readlink(fd)
         except OSError:
             continue
         if target.startswith("socket:["):
             inodes.add(target[8:-1])
-    drops = 0
+    drops: dict[str, int] = {}
     for table in ("udp", "udp6"):
         try:
             lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
@@ -162,8 +162,13 @@ def udp_drops(pid: int) -> int:
         for line in lines:
             fields = line.split()
             if len(fields) >= 13 and fields[9] in inodes:
-                drops += int(fields[12])
+                drops[fields[9]] = int(fields[12])
     return drops
+
+
+def drops_between(before: dict[str, int], after: dict[str, int]) -> int:
+    """Drops in between, on the sockets open at the end (a new socket counts from zero)."""
+    return sum(max(0, count - before.get(inode, 0)) for inode, count in after.items())
 
 
 def host_busy() -> tuple[float, float]:
@@ -232,7 +237,7 @@ class Window:
             "wall_s": time.monotonic() - t0,
             "call_s": active_s,
             "in_phase_s": in_state_s,
-            "udp_drops": udp_drops(pid) - drops0,
+            "udp_drops": drops_between(drops0, udp_drops(pid)),
             "host_busy": (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0,
         }
 

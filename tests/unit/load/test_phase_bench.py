@@ -10,6 +10,7 @@ import pytest
 from benchmarks.pbx_cluster_check import node_of, overlap_s
 from benchmarks.pbx_phases import (
     PHASES,
+    drops_between,
     hold_s,
     model_costs,
     ms_per_call_s,
@@ -72,3 +73,10 @@ def test_the_node_of_a_call_and_the_seconds_inside_the_window() -> None:
     assert overlap_s(t, t + timedelta(seconds=15), w0, w1) == pytest.approx(5.0)
     assert overlap_s(t, t + timedelta(seconds=5), w0, w1) == 0.0
     assert overlap_s(t, t + timedelta(seconds=30), w0, w1) == pytest.approx(10.0)
+
+
+def test_drops_count_only_what_grew_on_the_sockets_still_open() -> None:
+    # A socket closed in between (its count gone) does not make the total negative; a new
+    # one counts from zero.
+    assert drops_between({"1": 5, "2": 100}, {"1": 7, "3": 4}) == 6
+    assert drops_between({}, {}) == 0
