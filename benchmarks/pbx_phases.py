@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -352,16 +353,23 @@ async def _on_stack(
         bench = BenchEnv(env.root, config, env.database)
         settings = load_settings(config)
         stack = Stack(settings, start=True, config_path=config, log_dir=env.root / "engine")
-        async with stack:
-            version = stack.asterisk_version()
-            for phase in phases:
-                try:
-                    out[phase.key] = await run_phase(
-                        bench, stack, phase, calls=calls, window_s=window_s, log=_log
-                    )
-                except Exception as exc:  # reported in the results, the other phases go on
-                    _log(f"pbx_phases: {phase.key} failed: {type(exc).__name__}: {exc}")
-                    out[phase.key] = {"error": f"{type(exc).__name__}: {exc}"}
+        try:
+            async with stack:
+                version = stack.asterisk_version()
+                for phase in phases:
+                    try:
+                        out[phase.key] = await run_phase(
+                            bench, stack, phase, calls=calls, window_s=window_s, log=_log
+                        )
+                    except Exception as exc:  # reported in the results, the others go on
+                        _log(f"pbx_phases: {phase.key} failed: {type(exc).__name__}: {exc}")
+                        out[phase.key] = {"error": f"{type(exc).__name__}: {exc}"}
+        except subprocess.TimeoutExpired as exc:
+            # An engine slow to stop on a saturated host must not lose the figures taken;
+            # the PBX container is still stopped (Stack stops it after the engine).
+            _log(f"pbx_phases: stopping the {name} stack timed out: {exc}")
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(stack.container.down)
     return out, version
 
 
