@@ -9,7 +9,7 @@ APT_PACKAGES := debootstrap sip-tester espeak-ng sox ffmpeg zstd chromium fonts-
 PYTEST_ARGS ?=
 
 .PHONY: all demo test test-unit test-integration test-browser lint bench soak chaos system-deps \
-        venv venv-load venv-bench pbx-image prompts postgres clean attack cluster
+        venv venv-load venv-bench pbx-image prompts postgres clean attack cluster capacity
 
 all: venv
 
@@ -81,6 +81,11 @@ lint: venv
 
 bench: system-deps venv venv-load venv-bench pbx-image prompts postgres
 	$(BIN)/python -m benchmarks.run
+
+## What each phase of a call costs the PBX, then the capacity model against 2 nodes (root,
+## PostgreSQL); make bench runs both with every other benchmark (the 2-node check last).
+capacity: system-deps venv venv-load venv-bench pbx-image prompts postgres
+	$(BIN)/python -m benchmarks.run --only pbx_phases pbx_cluster_check
 
 ## The 30-minute soak alone (make bench runs it with every other benchmark).
 soak: system-deps venv venv-load venv-bench pbx-image prompts postgres

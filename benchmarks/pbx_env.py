@@ -33,10 +33,15 @@ REPO = Path(__file__).resolve().parents[1]
 NETNS_FLAG = "DASAN_BENCH_NETNS"
 PG_SOCKET = os.environ.get("DASAN_TEST_PG_SOCKET", "/var/run/postgresql")
 BENCH_AGI_PORT = 4574
-# The benchmark extensions 9001-9003 are reached only from this loopback address (the PBX's
-# endpoint "bench", context dasan-bench); citizens never reach them.
+# The benchmark extensions (9001-9003, the per-phase 9010-9013 and 9020-9023) are reached
+# only from this loopback address (the PBX's endpoint "bench", context dasan-bench); citizens
+# never reach them.
 BENCH_SOURCE = "127.0.0.2"
-BENCH_EXTENSIONS = ("9001", "9002", "9003")
+BENCH_EXTENSIONS = (
+    *("9001", "9002", "9003"),
+    *("9010", "9011", "9012", "9013"),
+    *("9020", "9021", "9022", "9023"),
+)
 
 
 def caller_of(service: str) -> tuple[str, str]:

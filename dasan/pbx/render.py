@@ -140,6 +140,7 @@ def render_globals(settings: Settings) -> str:
         "RECDIR": settings.recordings.pbx_spool_dir,
         "RECSPARE": settings.recordings.pbx_spare_dir,
         "PROMPTS": settings.ivr.prompts_pbx_dir,
+        "SPEECHDIR": settings.ivr.speech_pbx_dir,
         "DEFAULT_LANG": settings.ivr.default_language,
     }
     return "".join(f"{name} = {value}\n" for name, value in values.items())

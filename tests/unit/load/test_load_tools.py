@@ -169,3 +169,52 @@ def test_table_reads_partial_results_without_failing() -> None:
     assert "0.05" in table and "✅" in table
     assert "| `mystery` | see the results file |" in table
     assert "Measured on 2 cores, Test CPU, 8.0 GB RAM, Linux 6.1" in table
+
+
+def test_the_two_node_check_runs_after_the_phase_costs_it_reads() -> None:
+    names = bench_run.discover()
+    assert names.index("pbx_phases") < names.index("pbx_cluster_check") == len(names) - 1
+
+
+def test_phase_and_cluster_rows_in_the_table() -> None:
+    results = {
+        "pbx_phases": {
+            "headroom": 0.7,
+            "phases": {
+                "talking": {
+                    "raw": {"ms_per_call_s": 2.5},
+                    "raw_recorded": {"ms_per_call_s": 8.0},
+                    "engine": {
+                        "ms_per_call_s": 8.5,
+                        "calls_per_core": 117,
+                        "calls_per_core_at_70pct": 82,
+                    },
+                },
+                "waiting": {"raw": {"error": "RuntimeError: boom"}},
+            },
+        },
+        "pbx_cluster_check": {
+            "calls": 180,
+            "rate": 1.5,
+            "nodes": {
+                "node1": {
+                    "asterisk_cores_measured": 0.2,
+                    "asterisk_cores_predicted": 0.19,
+                    "measured_vs_predicted": 1.05,
+                },
+            },
+            "littles_law": {
+                "asterisk_cores_per_node": 0.21,
+                "measured_mean_per_node": 0.2,
+                "measured_vs_predicted": 0.95,
+            },
+        },
+    }
+    table = bench_run.render_table(results)
+    assert (
+        "talking to a consultant: raw / recorded / through the engine | 2.5 / 8 / 8.5 ms;" in table
+    )
+    assert "117 calls per core (82 at 70%)" in table
+    assert "waiting with music: raw / recorded / through the engine | - / - / - ms; -" in table
+    assert "node1 0.2 vs 0.19 (1.05x) | within 25 % | ✅" in table
+    assert "0.2 vs 0.21 (0.95x) | within 25 % | ✅" in table
