@@ -10,6 +10,7 @@ import click
 
 from dasan.cluster.nodes import CONSULTANT_MODES, STATIC
 from dasan.cluster.plan import (
+    ENGINE_SHARE,
     PHASES,
     SEED_CALLS_PER_S,
     SEED_SECONDS,
@@ -217,9 +218,10 @@ def _print_plan(result: Plan, source: str) -> None:
 @click.option(
     "--engine-share",
     type=float,
-    default=0.0,
+    default=ENGINE_SHARE,
     show_default=True,
-    help="The engine's CPU on a node as a share of Asterisk's (0: Asterisk only).",
+    help="The engine's CPU on a node as a share of Asterisk's (0: Asterisk only). Default:"
+    " pbx_capacity's seed-length calls with Opus archiving; every node runs its engine.",
 )
 @click.option("--json", "as_json", is_flag=True)
 def plan_command(**given: Any) -> None:

@@ -22,6 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 PHASES = ("ivr", "speech_menu", "waiting", "talking")
+# The engine's CPU (own + Opus archiving children) over Asterisk's for seed-length calls, same
+# run (benchmarks/results/pbx_capacity.json): each node runs its engine beside its Asterisk.
+ENGINE_SHARE = 1.02
 
 # The seed's peak hour (shared/DESIGN.md section 3, load profile ``seed-peak``): 1.15 calls/s,
 # about 45 s in the IVR (here 30 s of prompts and 15 s of speech menus), a short wait (Seoul
