@@ -31,6 +31,7 @@ from acd.driver import AcdDriver
 from acd.events import ConsultantReady
 from acd.model import NO_ANSWER, ConsultantState
 from callpath.acd_ami import AcdAmiBridge
+from callpath.agi_rescue import AgiRescuer, StuckCall
 from callpath.callbacks import Callbacks, CallbackSetup, journal_sizes
 from callpath.callflow import CallFlow, FlowSetup
 from callpath.recguard import GuardSetup, confirm_recording
@@ -109,7 +110,10 @@ class Engine:
                 "safety": self.safety.handle,
                 "survey": self._survey,
             },
+            on_timeout=self._agi_timed_out,
         )
+        # A call left in AGI() by a half-open FastAGI link is moved to the fallback over AMI.
+        self.agi_rescuer = AgiRescuer(self.ami)
         self._stop = asyncio.Event()
         self._status: dict[str, str] = {"pid": str(os.getpid())}
         # Opened in run(): they need the event loop and the database.
@@ -226,6 +230,14 @@ class Engine:
             await self.ami.action("Hangup", Channel=channel, Cause="16")
         except AmiError as exc:
             log.warning("AMI Hangup %s failed: %s", channel, exc)
+
+    async def _agi_timed_out(self, session: AgiSession, command: str) -> None:
+        # Read now: the session's handler is ending and the fallback needs the language.
+        language = self._flow.language_of(session.uniqueid) if self._flow else None
+        stuck = StuckCall(
+            session.uniqueid, session.channel, command, language, served=session.path == "survey"
+        )
+        await self.agi_rescuer.rescue(stuck)
 
     async def consultant_connected(self, call_id: str, consultant_id: str) -> None:
         await self.recordings.calls.consultant_joined(call_id, consultant_id, role="consultant")
