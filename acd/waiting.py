@@ -39,7 +39,7 @@ from acd.events import (
 from acd.model import ConsultantState
 from common.dialstring import dialable_number
 from ivr.agi import AgiHangup, AgiSession
-from ivr.keys import KeyQueue
+from ivr.keys import CONFIRM_WAIT_S, KeyQueue
 
 log = logging.getLogger("dasan.acd.waiting")
 
@@ -173,6 +173,10 @@ async def _offer_callback(
         if digit and keys is not None:
             await keys.read(digit)
             digit = keys.take()
+        elif keys is not None:
+            # Pressed just as the offer came (while the music stopped, between commands):
+            # no AGI command saw it, but the witness did, maybe a moment late.
+            digit = await keys.take_within(CONFIRM_WAIT_S)
     if digit != "1" or room.on_callback_accepted is None:
         return False
     room.on_callback_accepted(call_id)
