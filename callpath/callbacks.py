@@ -216,10 +216,11 @@ class Callbacks:
         return joined
 
     # Requests kept for later -----------------------------------------------------------
-    async def keep_left_pending(self, journal: list[tuple[Path, int]]) -> None:
+    async def keep_left_pending(self, journal: list[tuple[Path, int]]) -> int:
         """Call-backs an earlier engine accepted and never placed (it died or stopped with them
-        pending) are kept in ``requests.jsonl`` with reason ``engine-stopped`` and an alarm, so
-        supervisors call them: nothing promised to a citizen is dropped silently."""
+        pending) are kept in ``requests.jsonl`` with reason ``engine-stopped`` and an alarm,
+        once each (a call id already kept is not kept again); the call-back list dials them.
+        Nothing promised to a citizen is dropped silently. Returns how many were new."""
         folder = self._setup.requests_dir
         requests = folder / "requests.jsonl"
 
@@ -247,6 +248,7 @@ class Callbacks:
             message = f"{count} call-back(s) left pending by an earlier engine, kept in {requests}"
             log.warning(message)
             self._setup.alarm("callbacks", "left-pending", Severity.WARNING, message)
+        return count
 
     async def request_later(
         self,

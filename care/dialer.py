@@ -9,6 +9,8 @@ Invariants:
   crashed, cancelled): a request is never left ``dialing`` by this process; one left by a
   process that died is recovered at start (``CallbackList.recover_dialing``).
 - Outside the hours nothing is dialed, and the list still shows every request waiting.
+- Steps never overlap (a lock): the dialer's own loop and a step asked for at once (the engine
+  after keeping call-backs a dead engine left) never start one request twice.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class CallbackDialer:
         self._clock = clock
         self._zone = ZoneInfo(settings.timezone)
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._stepping = asyncio.Lock()
 
     @property
     def in_flight(self) -> int:
@@ -92,6 +95,10 @@ class CallbackDialer:
 
     async def step(self) -> list[str]:
         """Start the attempts that fit now; returns the request ids started."""
+        async with self._stepping:
+            return await self._step()
+
+    async def _step(self) -> list[str]:
         if not self.open_now():
             return []
         room = slots(self._free(), self.in_flight, self._settings.callback_concurrency)

@@ -455,7 +455,13 @@ class Engine:
             )
 
     async def _keep_callbacks_left_pending(self) -> None:
-        await self.callbacks.keep_left_pending(self._journal_at_start)
+        """Call-backs a killed engine left pending: kept once each, then dialed at once
+        through the call-back list (not at its next tick)."""
+        if await self.callbacks.keep_left_pending(self._journal_at_start):
+            assert self._dialer is not None
+            await self.care.take_requests()
+            started = await self._dialer.step()
+            log.warning("dialing %d call-back(s) an earlier engine left pending", len(started))
 
     async def _close_calls_left_open(self) -> None:
         """Calls the call log shows as running from before this start (the engine died or was
