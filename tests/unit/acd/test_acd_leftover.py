@@ -58,6 +58,13 @@ def test_events_the_journal_marks_ignored_neither_start_nor_end_a_call_back() ->
     assert pending_callbacks(lines).pending == (PendingCallback("b", "0102"),)
 
 
+def _journal_lines(folder: Path) -> list[str]:
+    return [
+        line for path in sorted(folder.glob("acd-*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]  # fmt: skip
+
+
 async def test_the_driver_marks_an_ignored_event_in_the_journal(tmp_path: Path) -> None:
     """A call-back accepted for a call that is no longer waiting changes nothing: its journal
     line says so and why, and a restarted engine does not call that caller back."""
@@ -65,10 +72,7 @@ async def test_the_driver_marks_an_ignored_event_in_the_journal(tmp_path: Path) 
     driver.feed(CallbackAccepted("gone", "0101"))
     driver.feed(CallArrived("here", Language.KO, "general"))
     driver.close()
-    lines = [
-        line for path in sorted(tmp_path.glob("acd-*.jsonl"))
-        for line in path.read_text(encoding="utf-8").splitlines()
-    ]  # fmt: skip
+    lines = _journal_lines(tmp_path)
     records = [json.loads(line) for line in lines]
     (ignored,) = [r for r in records if r.get("ignored")]
     assert ignored["event"]["type"] == "CallbackAccepted"
