@@ -8,7 +8,8 @@ Invariants:
 - Every ``attempt_started`` ends in exactly one ``attempt_ended`` (answered, not answered,
   crashed, cancelled): a request is never left ``dialing`` by this process; one left by a
   process that died is recovered at start (``CallbackList.recover_dialing``).
-- Outside the hours nothing is dialed, and the list still shows every request waiting.
+- Outside the hours, or with dialing off (``callback_dialing``), nothing is dialed, and the
+  list still shows every request waiting.
 - Steps never overlap (a lock): the dialer's own loop and a step asked for at once (the engine
   after keeping call-backs a dead engine left) never start one request twice.
 """
@@ -99,7 +100,7 @@ class CallbackDialer:
             return await self._step()
 
     async def _step(self) -> list[str]:
-        if not self.open_now():
+        if not self._settings.callback_dialing or not self.open_now():
             return []
         room = slots(self._free(), self.in_flight, self._settings.callback_concurrency)
         if room == 0:

@@ -118,7 +118,9 @@ CASE = Case(
     engine_env={
         "DASAN_ACD__LOGGED_IN": json.dumps(FEW),
         "DASAN_ACD__CALLBACK_OFFER_MIN_WAIT_S": "0",
-        # The call-back list dials in its hours only: open whenever the test runs.
+        # The call-back list dials (off in the tests' configuration) in its hours only: on,
+        # and open whenever the test runs.
+        "DASAN_CARE__CALLBACK_DIALING": "true",
         "DASAN_CARE__CALLBACK_OPEN": "00:00:00",
         "DASAN_CARE__CALLBACK_CLOSE": "23:59:59",
     },

@@ -161,6 +161,11 @@ async def test_call_backs_a_killed_engine_left_are_dialed_at_once_exactly_once(
     requests.write_text("".join(json.dumps(k) + "\n" for k in kept), encoding="utf-8")
     assert await callbacks.import_jsonl(requests) == (2, 0)
     fake = FakeDial({"0212345678": [True], "0298765432": [True]})
+    off = CallbackDialer(
+        CareSettings(callback_dialing=False), callbacks, tickets, fake,
+        free_consultants=lambda: 3, clock=clock,
+    )  # fmt: skip
+    assert await off.step() == []  # dialing off: kept for the supervisors, never dialed
     dialer = CallbackDialer(
         CareSettings(callback_concurrency=2), callbacks, tickets, fake,
         free_consultants=lambda: 3, clock=clock,
