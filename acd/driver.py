@@ -78,6 +78,9 @@ class CallTicket:
     arrival: CallArrived | None = None
     # Set by the consultant (CTI) before their leg is hung up: where the caller goes next.
     transfer: Transfer | None = None
+    # Set when AMI saw the connected consultant's leg hang up: the conversation is over, so
+    # the caller's Dial must end within moments (if not, the FastAGI link is dead).
+    consultant_left: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class AcdDriver:

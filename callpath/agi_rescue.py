@@ -12,8 +12,9 @@ Invariants:
   that still runs ``AGI`` (same uniqueid) is redirected, to the same static fallback the
   dialplan uses when the engine is down (``dasan-fallback,s,1``). A channel gone, or one that
   moved on (fallback queue, a consultant's Dial), is left alone.
-- A call that was already served (the after-call survey) is hung up instead: the fallback
-  would queue it again.
+- A call that was already served (the after-call survey, or a conversation whose end the link
+  never reported: ``DIALSTATUS`` is ``ANSWER``) is hung up instead, as the dialplan would
+  end it: the fallback would queue it again.
 - The caller's language, when the engine knew it, is set on the channel first (``DASAN_LANG``),
   so the fallback does not ask for it again.
 - Every outcome is returned and logged; AMI failures are logged, never raised.
@@ -97,7 +98,7 @@ class AgiRescuer:
 
     async def _move(self, call: StuckCall) -> Rescue:
         try:
-            if call.served:
+            if call.served or await self._talked(call):
                 await self._ami.action("Hangup", Channel=call.channel, Cause="16")
                 return Rescue.HUNG_UP
             if call.language:
@@ -115,6 +116,11 @@ class AgiRescuer:
             log.warning("agi %s: redirect of %s failed: %s", call.uniqueid, call.channel, exc)
             return Rescue.FAILED
         return Rescue.REDIRECTED
+
+    async def _talked(self, call: StuckCall) -> bool:
+        """Whether the caller already had their conversation (the Dial was answered)."""
+        response = await self._ami.action("Getvar", Channel=call.channel, Variable="DIALSTATUS")
+        return response.headers.get("Value") == "ANSWER"
 
     async def _application(self, call: StuckCall) -> str | None:
         """The application the channel runs now (None: no such channel, or another call

@@ -346,6 +346,11 @@ class AgiSession(AgiCommands):
             raise AgiHangup(f"{name}: 511 command not permitted on a dead channel")
         raise AgiCommandError(name, outcome, _REFUSALS.get(outcome.code, "command failed"))
 
+    def stalled(self, name: str) -> None:
+        """The caller's code found ``name`` stuck (e.g. a Dial whose conversation AMI saw end
+        long ago): reported like a command without a reply in time."""
+        self._note_timeout(name)
+
     def _note_timeout(self, name: str) -> None:
         """Tell the listener once: Asterisk may be stuck in this AGI on a dead link."""
         if self.timed_out or self._gone is not None:

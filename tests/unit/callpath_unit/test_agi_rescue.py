@@ -29,8 +29,9 @@ class FakeAmi:
 
     connected = True
 
-    def __init__(self, channels: Mapping[str, tuple[str, str]]) -> None:
+    def __init__(self, channels: Mapping[str, tuple[str, str]], dialstatus: str = "") -> None:
         self.channels = dict(channels)
+        self.dialstatus = dialstatus
         self.sent: list[tuple[str, dict[str, Any]]] = []
 
     def subscribe(self, maxsize: int | None = None, name: str | None = None) -> Any:
@@ -48,6 +49,8 @@ class FakeAmi:
                 Headers([("Event", "Status"), ("Uniqueid", uniqueid), ("Application", app)]),
             )
             return _response((event,))
+        if name == "Getvar":
+            return AmiResponse(response="Success", headers=Headers([("Value", self.dialstatus)]))
         return _response()
 
 
@@ -68,13 +71,13 @@ async def test_a_channel_still_in_agi_is_redirected_to_the_fallback_with_its_lan
     rescuer = AgiRescuer(ami, grace_s=3.0, sleep=sleep)
     assert await rescuer.rescue(STUCK) is Rescue.REDIRECTED
     assert waited == [3.0]  # a healthy link gets its chance to fall back by itself first
-    assert [name for name, _ in ami.sent] == ["Status", "Setvar", "Redirect"]
-    assert ami.sent[1][1] == {
+    assert [name for name, _ in ami.sent] == ["Status", "Getvar", "Setvar", "Redirect"]
+    assert ami.sent[2][1] == {
         "Channel": "PJSIP/citizen-07",
         "Variable": "DASAN_LANG",
         "Value": "en",
     }
-    assert ami.sent[2][1] == {
+    assert ami.sent[3][1] == {
         "Channel": "PJSIP/citizen-07",
         "Context": "dasan-fallback",
         "Exten": "s",
@@ -87,7 +90,7 @@ async def test_no_language_known_lets_the_fallback_ask_for_it() -> None:
     ami = FakeAmi({"PJSIP/citizen-07": ("1764.7", "AGI")})
     stuck = StuckCall("1764.7", "PJSIP/citizen-07", "GET DATA")
     assert await AgiRescuer(ami, sleep=no_wait).rescue(stuck) is Rescue.REDIRECTED
-    assert [name for name, _ in ami.sent] == ["Status", "Redirect"]
+    assert [name for name, _ in ami.sent] == ["Status", "Getvar", "Redirect"]
 
 
 async def test_a_channel_that_moved_on_or_is_gone_is_left_alone() -> None:
@@ -107,6 +110,15 @@ async def test_a_served_call_stuck_in_the_survey_is_hung_up_not_queued_again() -
     stuck = StuckCall("1764.7", "PJSIP/citizen-07", "GET DATA", served=True)
     assert await AgiRescuer(ami, sleep=no_wait).rescue(stuck) is Rescue.HUNG_UP
     assert [name for name, _ in ami.sent] == ["Status", "Hangup"]
+
+
+async def test_a_caller_whose_conversation_already_happened_is_hung_up() -> None:
+    """The link froze during the conversation: Asterisk's Dial was answered (DIALSTATUS
+    ANSWER) and the caller now sits in AGI; the dialplan would end that call, so do we."""
+    ami = FakeAmi({"PJSIP/citizen-07": ("1764.7", "AGI")}, dialstatus="ANSWER")
+    stuck = StuckCall("1764.7", "PJSIP/citizen-07", "EXEC Dial", language="ko")
+    assert await AgiRescuer(ami, sleep=no_wait).rescue(stuck) is Rescue.HUNG_UP
+    assert [name for name, _ in ami.sent] == ["Status", "Getvar", "Hangup"]
 
 
 async def test_the_server_reports_an_unanswered_command_once_per_session() -> None:
