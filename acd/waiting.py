@@ -50,7 +50,7 @@ log = logging.getLogger("dasan.acd.waiting")
 _TIMED_OUT = {"NOANSWER"}
 _CALLER_GONE = {"CANCEL"}
 # Seconds a Dial may go on answering nothing after AMI saw the consultant hang up.
-STUCK_DIAL_S = 10.0
+STUCK_DIAL_S = 5.0
 TRANSFER_REASON = "transfer"
 
 
