@@ -24,19 +24,23 @@ from tests.integration.chaos.cases import check_case
 from tests.integration.chaos.harness import KOREAN_KEYS, Case, ChaosContext, chaos_profile
 from tests.integration.support import ItEnv, dasan_json
 
-# Five consultants with 12-18 s talks (20 s of wrap-up) for 21 calls in 40 s: callers wait
-# long enough to be offered the call-back, yet the last caller is served within the
-# profile's patience (150 s), so a call not answered is one the fault lost, not capacity.
-FEW = ["c0001", "c0002", "c0003", "c0004", "c0005"]
+# Four consultants with 20-30 s talks (20 s of wrap-up) for 26 calls in 50 s: callers wait
+# long enough to be offered the call-back (on arrival in the queue), and those who decline
+# are served within their patience (240 s here), so a call not answered is one the fault
+# lost, not one the queue's length lost.
+FEW = ["c0001", "c0002", "c0003", "c0004"]
+PATIENCE_S = 240
 # The offer comes after the position and wait announcements (~17 s into the queue).
 TAKE_OFFER = (*KOREAN_KEYS, Key(digit="1", after_s=19.5))
 
 
 def _profile() -> Any:
-    base = chaos_profile(placing_s=40)
+    base = chaos_profile(placing_s=50)
     return base.model_copy(
         update={
-            "talk_s": Distribution(dist=Shape.UNIFORM, min=12, max=18),
+            "citizen_timeout_s": PATIENCE_S,
+            "drain_s": PATIENCE_S,
+            "talk_s": Distribution(dist=Shape.UNIFORM, min=20, max=30),
             "mix": (
                 CallType(name="ko-general", share=0.5, service="general", keys=KOREAN_KEYS),
                 CallType(name="ko-callback", share=0.5, service="general", keys=TAKE_OFFER),
