@@ -39,7 +39,7 @@ def _profile() -> Any:
     return base.model_copy(
         update={
             "citizen_timeout_s": PATIENCE_S,
-            "drain_s": PATIENCE_S,
+            "drain_s": PATIENCE_S + 45,  # the last caller may still talk after waiting
             "talk_s": Distribution(dist=Shape.UNIFORM, min=20, max=30),
             "mix": (
                 CallType(name="ko-general", share=0.5, service="general", keys=KOREAN_KEYS),
