@@ -115,6 +115,9 @@ class Engine:
         # A call left in AGI() by a half-open FastAGI link is moved to the fallback over AMI.
         self.agi_rescuer = AgiRescuer(self.ami)
         self._stop = asyncio.Event()
+        # Set once FastAGI listens: a call-back placed before that would reach no engine
+        # session (the dialplan's fallback would take the citizen, the reservation lapse).
+        self._listening = asyncio.Event()
         self._status: dict[str, str] = {"pid": str(os.getpid())}
         # Opened in run(): they need the event loop and the database.
         self._recordings: Recordings | None = None
@@ -371,7 +374,7 @@ class Engine:
             ("callbacks-left-pending", self._keep_callbacks_left_pending),
             ("recordings", self.recordings.run),
             ("care", self.care.run),
-            ("callback-dialer", self._dialer.run),
+            ("callback-dialer", self._run_dialer),
             ("live-state", self.live.run),
             ("acd-ami", self._run_acd_ami),
             ("presence", self.presence.run),
@@ -434,6 +437,7 @@ class Engine:
         # The web edge (and the CTI center listening to the ACD) before the first call.
         web = await self._start_web()
         await self.agi.start()
+        self._listening.set()
         self._write_status(listening="yes")
         log.info(
             "engine up: FastAGI %s:%d, AMI %s:%d, HTTP %s:%d",
@@ -454,12 +458,20 @@ class Engine:
                 "%d write(s) not in the database yet; kept in the journal", self.writer.backlog
             )
 
+    async def _run_dialer(self) -> None:
+        """The call-back list's dialer, once FastAGI listens (a called-back citizen is served
+        by this engine's session, not the fallback)."""
+        assert self._dialer is not None
+        await self._listening.wait()
+        await self._dialer.run()
+
     async def _keep_callbacks_left_pending(self) -> None:
         """Call-backs a killed engine left pending: kept once each, then dialed at once
         through the call-back list (not at its next tick)."""
         if await self.callbacks.keep_left_pending(self._journal_at_start):
             assert self._dialer is not None
             await self.care.take_requests()
+            await self._listening.wait()
             started = await self._dialer.step()
             log.warning("dialing %d call-back(s) an earlier engine left pending", len(started))
 
