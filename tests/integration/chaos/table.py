@@ -125,6 +125,12 @@ def render(
             f"This run measured {ran} on branch `{branch}`, commit {commit}; the other rows are"
             " kept from earlier runs (see the notes below)."
         )
+        # What the table said of the runs its kept rows come from.
+        lines += [
+            line
+            for line in kept.splitlines()
+            if line.strip() and not line.startswith("|") and line not in lines
+        ]
     return "\n".join(lines) + "\n"
 
 

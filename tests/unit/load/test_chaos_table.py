@@ -55,6 +55,7 @@ def test_rows_of_cases_not_run_now_are_kept_in_order() -> None:
         r for r in before.splitlines() if "engine killed" in r
     ]
     assert "This run measured `agi_half_open` on branch `chaos`, commit bbb2222" in after
+    assert "Measured on branch `chaos`, commit aaa1111" in after  # where the kept rows are from
 
 
 def test_a_full_run_replaces_every_row() -> None:
