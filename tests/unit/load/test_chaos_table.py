@@ -56,6 +56,12 @@ def test_rows_of_cases_not_run_now_are_kept_in_order() -> None:
     ]
     assert "This run measured `agi_half_open` on branch `chaos`, commit bbb2222" in after
     assert "Measured on branch `chaos`, commit aaa1111" in after  # where the kept rows are from
+    again = render(
+        {"agi_half_open": _result("agi_half_open", "FastAGI half-open")}, "ccc3333", "chaos",
+        after, FAULTS,
+    )  # fmt: skip
+    assert "commit bbb2222" not in again  # the earlier run of the same case: superseded
+    assert "commit ccc3333" in again and "commit aaa1111" in again
 
 
 def test_a_full_run_replaces_every_row() -> None:
