@@ -182,6 +182,9 @@ class Callbacks:
             return
         language = self._languages.pop(call_id, setup.default_language)
         setup.acd.forget_offer_handler(call_id)
+        # Read now: the dialplan runs AGI() with AGIEXITONHANGUP, so after the citizen hangs
+        # up no command reaches the channel any more.
+        rec = await _safe_variable(session, "DASAN_REC")
         await setup.calls.call_started(
             session.uniqueid, session.uniqueid, call_id, offer.callback_number, _now()
         )
@@ -205,7 +208,6 @@ class Callbacks:
         finally:
             setup.acd.close_ticket(call_id)
             await setup.calls.call_ended(session.uniqueid, _now())
-            rec = await _safe_variable(session, "DASAN_REC")
             if rec:
                 await setup.recordings.recording_closed(session.uniqueid, rec)
 
