@@ -221,8 +221,9 @@ async def _ring(
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
         # A consultant who answered stays claimed through wrap-up (the engine releases them
-        # when they are free again); one who did not is given back at once.
-        if claims is not None and status != "ANSWER":
+        # when they are free again); one who did not is given back at once. A caller who
+        # hung up ends the AGI at once (AGIEXITONHANGUP): no DIALSTATUS, but AMI saw the answer.
+        if claims is not None and status != "ANSWER" and not ticket.connected:
             await claims.release(consultant)
     log.info("call %s: dial %s -> %s", ticket.call_id, consultant, status or "?")
     if status == "ANSWER":
