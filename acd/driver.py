@@ -9,7 +9,8 @@ Invariants:
   calls with no session (interpreter requests, call-backs) go to a handler the composition root
   registers, which drives them over AMI.
 - Every event is journaled with its time, and every decision is logged with its inputs, as
-  JSON lines under ``<state>/acd/``, so any routing can be replayed and explained. The journal
+  JSON lines under ``<state>/acd/``, so any routing can be replayed and explained; an event the
+  core ignored (stale, raced) is journaled too, marked ``ignored`` with the core's reason. The journal
   has its own writer thread (:mod:`acd.decisionlog`): its failure is reported (an alarm in
   the engine), never a routing stop.
 - Once ``decide`` has run, its commands are always carried out (the timer re-armed): a failing
@@ -77,6 +78,9 @@ class CallTicket:
     arrival: CallArrived | None = None
     # Set by the consultant (CTI) before their leg is hung up: where the caller goes next.
     transfer: Transfer | None = None
+    # Set when AMI saw the connected consultant's leg hang up: the conversation is over, so
+    # the caller's Dial must end within moments (if not, the FastAGI link is dead).
+    consultant_left: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class AcdDriver:
@@ -159,7 +163,11 @@ class AcdDriver:
         now = self.now()
         self.state, commands = decide(self.state, event, now)
         if self._log is not None and not isinstance(event, Tick):
-            self._log.write({"kind": "event", "at": now, "event": event_to_json(event)})
+            record: dict[str, object] = {"kind": "event", "at": now, "event": event_to_json(event)}
+            ignored = [c.reason for c in commands if isinstance(c, EventIgnored)]
+            if ignored:  # it changed nothing: the trace says why, readers skip it
+                record["ignored"] = "; ".join(ignored)
+            self._log.write(record)
         if not isinstance(event, Tick):
             for listener in self._event_listeners:
                 _call_listener(listener, event)

@@ -4,6 +4,8 @@ Invariants:
 - Pure over the journal's lines (``<state>/acd/acd-YYYY-MM-DD.jsonl``): a call-back is pending
   when the journal has its ``CallbackAccepted`` and, after it, none of the events that end it
   (answered, failed, abandoned, ended). The number comes from the ``CallbackAccepted``.
+- An event the journal marks ``ignored`` changed nothing in the core: it neither makes a
+  call-back pending (an acceptance that came too late) nor ends one.
 - Lines that are not JSON or not events (a line cut by a kill) are skipped and counted, never
   fatal: a journal is read after a crash by definition.
 """
@@ -37,6 +39,8 @@ def pending_callbacks(lines: Iterable[str]) -> Leftover:
         try:
             record = json.loads(line)
             event = record["event"] if record.get("kind") == "event" else None
+            if record.get("ignored"):
+                continue
         except (ValueError, KeyError, TypeError, AttributeError):
             unreadable += 1
             continue

@@ -8,6 +8,9 @@ Invariants:
   waiting or ringing is reported as CallAbandoned, one who hangs up after talking as CallEnded.
 - A hangup is noticed at once (the session's reader task sets ``hungup``); waiting never
   blocks on anything but the call's own inbox and its hangup.
+- A Dial to a consultant has no timeout, but once AMI saw the consultant's leg hang up it
+  must end within ``STUCK_DIAL_S``; if it does not, the FastAGI link is dead: the session is
+  reported stalled (the engine hangs the channel up over AMI) and the wait ends.
 - Keys pressed while waiting (during music or an announcement) are kept, in order, for the
   call-back offer (``WaitingRoom.keys``, fed by the AMI witness); keys pressed during a
   conversation are not (the queue is emptied after every ring).
@@ -38,14 +41,16 @@ from acd.events import (
 )
 from acd.model import ConsultantState
 from common.dialstring import dialable_number
-from ivr.agi import AgiHangup, AgiSession
-from ivr.keys import KeyQueue
+from ivr.agi import AgiHangup, AgiSession, AgiTimeout
+from ivr.keys import CONFIRM_WAIT_S, KeyQueue
 
 log = logging.getLogger("dasan.acd.waiting")
 
 # Dial's DIALSTATUS -> what the core is told.
 _TIMED_OUT = {"NOANSWER"}
 _CALLER_GONE = {"CANCEL"}
+# Seconds a Dial may go on answering nothing after AMI saw the consultant hang up.
+STUCK_DIAL_S = 5.0
 TRANSFER_REASON = "transfer"
 
 
@@ -173,6 +178,10 @@ async def _offer_callback(
         if digit and keys is not None:
             await keys.read(digit)
             digit = keys.take()
+        elif keys is not None:
+            # Pressed just as the offer came (while the music stopped, between commands):
+            # no AGI command saw it, but the witness did, maybe a moment late.
+            digit = await keys.take_within(CONFIRM_WAIT_S)
     if digit != "1" or room.on_callback_accepted is None:
         return False
     room.on_callback_accepted(call_id)
@@ -203,8 +212,8 @@ async def _ring(
     watcher = asyncio.create_task(_watch_cancel(ticket, offer, room))
     status = ""
     try:
-        await session.exec(
-            "Dial", f"PJSIP/{consultant}", str(round(offer.ring_timeout_s)), timeout=None
+        await _dial_until_over(
+            session, ticket, f"PJSIP/{consultant}", str(round(offer.ring_timeout_s))
         )
         status = (await session.get_variable("DIALSTATUS")) or ""
     finally:
@@ -212,8 +221,9 @@ async def _ring(
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
         # A consultant who answered stays claimed through wrap-up (the engine releases them
-        # when they are free again); one who did not is given back at once.
-        if claims is not None and status != "ANSWER":
+        # when they are free again); one who did not is given back at once. A caller who
+        # hung up ends the AGI at once (AGIEXITONHANGUP): no DIALSTATUS, but AMI saw the answer.
+        if claims is not None and status != "ANSWER" and not ticket.connected:
             await claims.release(consultant)
     log.info("call %s: dial %s -> %s", ticket.call_id, consultant, status or "?")
     if status == "ANSWER":
@@ -232,6 +242,31 @@ async def _ring(
     else:
         driver.feed(OfferRejected(ticket.call_id, consultant))
     return False
+
+
+async def _dial_until_over(
+    session: AgiSession, ticket: CallTicket, target: str, ring_s: str
+) -> None:
+    """``EXEC Dial`` (no timeout: a conversation is as long as it is). Once AMI saw the
+    consultant's leg hang up, Asterisk answers the Dial within moments; if no answer comes
+    within ``STUCK_DIAL_S`` the FastAGI link is dead: the session is reported stalled (the
+    engine moves the channel on over AMI) and the wait ends with ``AgiTimeout``."""
+    ticket.consultant_left.clear()  # an earlier conversation of this call is over
+    dial = asyncio.ensure_future(session.exec("Dial", target, ring_s, timeout=None))
+    left = asyncio.ensure_future(ticket.consultant_left.wait())
+    try:
+        await asyncio.wait({dial, left}, return_when=asyncio.FIRST_COMPLETED)
+        if not dial.done():
+            await asyncio.wait({dial}, timeout=STUCK_DIAL_S)
+        if not dial.done():
+            session.stalled("EXEC Dial")
+            raise AgiTimeout(f"EXEC Dial: no reply {STUCK_DIAL_S:g} s after the conversation")
+        dial.result()
+    finally:
+        for task in (dial, left):
+            if not task.done():
+                task.cancel()
+        await asyncio.wait({dial, left})
 
 
 async def _transfer(

@@ -4,6 +4,9 @@ Invariants:
 - ``OfferAccepted`` is fed when Asterisk reports the consultant's answer (DialEnd ANSWER for
   the citizen channel we are dialing from), once per offer; the FastAGI side reports it too if
   this event was missed, never twice (``ticket.connected``).
+- The hangup of a connected consultant's leg (the ``DestUniqueid`` of that DialEnd) is told
+  to the call's ticket (``consultant_left``): the caller's side knows the conversation ended
+  even if its FastAGI link never says so.
 - A consultant who places a call themselves (a channel of theirs in ``from-consultants``) is
   set not ready ("outbound") while it lasts, and ready again afterwards if we made them not
   ready; consultants already busy with an ACD call are left alone.
@@ -16,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from acd.driver import AcdDriver
+from acd.driver import AcdDriver, CallTicket
 from acd.errors import InvalidEvent
 from acd.events import ConsultantNotReady, ConsultantReady, OfferAccepted
 from acd.model import ConsultantState
@@ -45,6 +48,8 @@ class AcdAmiBridge:
         self._before_event = before_event
         # Channels of consultants' own calls that made them not ready: uniqueid -> consultant.
         self._own_calls: dict[str, str] = {}
+        # Consultant legs of connected ACD calls: leg uniqueid -> the call's ticket.
+        self._legs: dict[str, CallTicket] = {}
 
     async def run(self) -> None:
         subscription = self._events.subscribe(name="acd")
@@ -63,14 +68,20 @@ class AcdAmiBridge:
             self._own_call_started(event)
         elif event.name == "Hangup" and event.uniqueid in self._own_calls:
             self._own_call_ended(event)
+        elif event.name == "Hangup" and event.uniqueid in self._legs:
+            self._legs.pop(event.uniqueid).consultant_left.set()
 
     async def _answered(self, event: AmiEvent) -> None:
         driver = self._acd
         ticket = driver.ticket(event.uniqueid)
         consultant = consultant_of(event.get("DestChannel"))
-        if ticket is None or consultant is None or ticket.connected:
+        if ticket is None or consultant is None or ticket.consultant_id != consultant:
             return
-        if ticket.consultant_id != consultant:
+        leg = event.get("DestUniqueid")
+        if leg:
+            ticket.consultant_left.clear()  # a new conversation of this call
+            self._legs[leg] = ticket
+        if ticket.connected:
             return
         ticket.connected = True
         try:

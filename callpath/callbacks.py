@@ -182,6 +182,9 @@ class Callbacks:
             return
         language = self._languages.pop(call_id, setup.default_language)
         setup.acd.forget_offer_handler(call_id)
+        # Read now: the dialplan runs AGI() with AGIEXITONHANGUP, so after the citizen hangs
+        # up no command reaches the channel any more.
+        rec = await _safe_variable(session, "DASAN_REC")
         await setup.calls.call_started(
             session.uniqueid, session.uniqueid, call_id, offer.callback_number, _now()
         )
@@ -205,7 +208,6 @@ class Callbacks:
         finally:
             setup.acd.close_ticket(call_id)
             await setup.calls.call_ended(session.uniqueid, _now())
-            rec = await _safe_variable(session, "DASAN_REC")
             if rec:
                 await setup.recordings.recording_closed(session.uniqueid, rec)
 
@@ -216,10 +218,11 @@ class Callbacks:
         return joined
 
     # Requests kept for later -----------------------------------------------------------
-    async def keep_left_pending(self, journal: list[tuple[Path, int]]) -> None:
+    async def keep_left_pending(self, journal: list[tuple[Path, int]]) -> int:
         """Call-backs an earlier engine accepted and never placed (it died or stopped with them
-        pending) are kept in ``requests.jsonl`` with reason ``engine-stopped`` and an alarm, so
-        supervisors call them: nothing promised to a citizen is dropped silently."""
+        pending) are kept in ``requests.jsonl`` with reason ``engine-stopped`` and an alarm,
+        once each (a call id already kept is not kept again); the call-back list dials them.
+        Nothing promised to a citizen is dropped silently. Returns how many were new."""
         folder = self._setup.requests_dir
         requests = folder / "requests.jsonl"
 
@@ -247,6 +250,7 @@ class Callbacks:
             message = f"{count} call-back(s) left pending by an earlier engine, kept in {requests}"
             log.warning(message)
             self._setup.alarm("callbacks", "left-pending", Severity.WARNING, message)
+        return count
 
     async def request_later(
         self,

@@ -225,6 +225,13 @@ class CallFlow:
         self._served: dict[str, tuple[_Elapsed, str | None]] = {}
         # Channels whose citizen session is open right now.
         self._active: set[str] = set()
+        # Channel -> the language its caller chose, until AMI says the channel hung up (a
+        # call rescued from a dead FastAGI link keeps its language in the fallback).
+        self._languages: dict[str, str] = {}
+
+    def language_of(self, uniqueid: str) -> str | None:
+        """The language the caller on that channel chose in the IVR (None: not chosen)."""
+        return self._languages.get(uniqueid)
 
     def serving(self, uniqueid: str) -> bool:
         """Whether that channel's call is going on here (in its session or after it)."""
@@ -246,6 +253,7 @@ class CallFlow:
             elif item.name == "Hangup":
                 self.keys.channel_gone(item.uniqueid)
                 self._served.pop(item.uniqueid, None)
+                self._languages.pop(item.uniqueid, None)
 
     async def after_call(
         self, session: AgiSession, serve: Callable[[AgiSession], Awaitable[None]]
@@ -363,6 +371,12 @@ class CallFlow:
         video = await negotiated_video(session, session.uniqueid)
         entry = menu_entry(session.variables.get("agi_dnid", ""), video)
         texts = await setup.texts()
+
+        def progress(state: MenuState) -> None:
+            live(state)
+            if any(e.mark is Mark.LANGUAGE for e in state.journey):
+                self._languages[session.uniqueid] = state.language
+
         try:
             outcome = await run_menu(
                 session,
@@ -372,7 +386,7 @@ class CallFlow:
                 utc_now,
                 language=setup.default_language,
                 entry=entry,
-                on_progress=live,
+                on_progress=progress,
                 keys=keys,
                 tags=offer_tags(texts, caller),
             )

@@ -8,7 +8,10 @@ Invariants:
 - Every ``attempt_started`` ends in exactly one ``attempt_ended`` (answered, not answered,
   crashed, cancelled): a request is never left ``dialing`` by this process; one left by a
   process that died is recovered at start (``CallbackList.recover_dialing``).
-- Outside the hours nothing is dialed, and the list still shows every request waiting.
+- Outside the hours, or with dialing off (``callback_dialing``), nothing is dialed, and the
+  list still shows every request waiting.
+- Steps never overlap (a lock): the dialer's own loop and a step asked for at once (the engine
+  after keeping call-backs a dead engine left) never start one request twice.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ class CallbackDialer:
         self._clock = clock
         self._zone = ZoneInfo(settings.timezone)
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._stepping = asyncio.Lock()
 
     @property
     def in_flight(self) -> int:
@@ -92,7 +96,11 @@ class CallbackDialer:
 
     async def step(self) -> list[str]:
         """Start the attempts that fit now; returns the request ids started."""
-        if not self.open_now():
+        async with self._stepping:
+            return await self._step()
+
+    async def _step(self) -> list[str]:
+        if not self._settings.callback_dialing or not self.open_now():
             return []
         room = slots(self._free(), self.in_flight, self._settings.callback_concurrency)
         if room == 0:

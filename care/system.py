@@ -98,17 +98,23 @@ class Care:
 
     async def tick(self) -> None:
         """One pass: kept requests in, updates out, overdue tickets escalated."""
+        await self.take_requests()
+        await self.outbox.dispatch()
+        await self._tell_given_up()
+        escalated = await self.tickets.escalate_overdue()
+        if escalated:
+            log.warning("escalated overdue ticket(s): %s", ", ".join(escalated))
+
+    async def take_requests(self) -> None:
+        """The requests the engine kept in ``requests.jsonl`` into the list (idempotent; read
+        only when the file changed). The engine calls it at once after keeping call-backs an
+        earlier engine left pending, so they are dialed without waiting for the next tick."""
         seen = await asyncio.to_thread(_signature, self.requests_file)
         if seen != self._requests_seen:  # read again only when the engine appended
             _good, bad = await self.callbacks.import_jsonl(self.requests_file)
             if bad:
                 log.warning("%d unreadable line(s) in %s", bad, self.requests_file)
             self._requests_seen = seen
-        await self.outbox.dispatch()
-        await self._tell_given_up()
-        escalated = await self.tickets.escalate_overdue()
-        if escalated:
-            log.warning("escalated overdue ticket(s): %s", ", ".join(escalated))
 
     async def _tell_given_up(self) -> None:
         given_up = await self.callbacks.count("given_up")

@@ -33,6 +33,7 @@ from acd.model import NO_ANSWER, ConsultantState
 from acd.roster import load_with_tenants
 from acd.state import AcdState
 from callpath.acd_ami import AcdAmiBridge
+from callpath.agi_rescue import AgiRescuer, StuckCall
 from callpath.callbacks import Callbacks, CallbackSetup, journal_sizes
 from callpath.callflow import CallFlow, FlowSetup
 from callpath.recguard import GuardSetup, confirm_recording
@@ -117,8 +118,14 @@ class Engine:
                 "safety": self.safety.handle,
                 "survey": self._survey,
             },
+            on_timeout=self._agi_timed_out,
         )
+        # A call left in AGI() by a half-open FastAGI link is moved to the fallback over AMI.
+        self.agi_rescuer = AgiRescuer(self.ami)
         self._stop = asyncio.Event()
+        # Set once FastAGI listens: a call-back placed before that would reach no engine
+        # session (the dialplan's fallback would take the citizen, the reservation lapse).
+        self._listening = asyncio.Event()
         self._status: dict[str, str] = {"pid": str(os.getpid())}
         # Opened in run(): they need the event loop and the database.
         self._recordings: Recordings | None = None
@@ -235,6 +242,14 @@ class Engine:
             await self.ami.action("Hangup", Channel=channel, Cause="16")
         except AmiError as exc:
             log.warning("AMI Hangup %s failed: %s", channel, exc)
+
+    async def _agi_timed_out(self, session: AgiSession, command: str) -> None:
+        # Read now: the session's handler is ending and the fallback needs the language.
+        language = self._flow.language_of(session.uniqueid) if self._flow else None
+        stuck = StuckCall(
+            session.uniqueid, session.channel, command, language, served=session.path == "survey"
+        )
+        await self.agi_rescuer.rescue(stuck)
 
     async def consultant_connected(self, call_id: str, consultant_id: str) -> None:
         await self.recordings.calls.consultant_joined(call_id, consultant_id, role="consultant")
@@ -369,7 +384,7 @@ class Engine:
             ("callbacks-left-pending", self._keep_callbacks_left_pending),
             ("recordings", self.recordings.run),
             ("care", self.care.run),
-            ("callback-dialer", self._dialer.run),
+            ("callback-dialer", self._run_dialer),
             ("live-state", self.live.run),
             ("acd-ami", self._run_acd_ami),
             ("presence", self.presence.run),
@@ -432,6 +447,7 @@ class Engine:
         # The web edge (and the CTI center listening to the ACD) before the first call.
         web = await self._start_web()
         await self.agi.start()
+        self._listening.set()
         self._write_status(listening="yes")
         log.info(
             "engine up: FastAGI %s:%d, AMI %s:%d, HTTP %s:%d",
@@ -452,8 +468,22 @@ class Engine:
                 "%d write(s) not in the database yet; kept in the journal", self.writer.backlog
             )
 
+    async def _run_dialer(self) -> None:
+        """The call-back list's dialer, once FastAGI listens (a called-back citizen is served
+        by this engine's session, not the fallback)."""
+        assert self._dialer is not None
+        await self._listening.wait()
+        await self._dialer.run()
+
     async def _keep_callbacks_left_pending(self) -> None:
-        await self.callbacks.keep_left_pending(self._journal_at_start)
+        """Call-backs a killed engine left pending: kept once each, then dialed at once
+        through the call-back list (not at its next tick)."""
+        if await self.callbacks.keep_left_pending(self._journal_at_start):
+            assert self._dialer is not None
+            await self.care.take_requests()
+            await self._listening.wait()
+            started = await self._dialer.step()
+            log.warning("dialing %d call-back(s) an earlier engine left pending", len(started))
 
     async def _close_calls_left_open(self) -> None:
         """Calls the call log shows as running from before this start (the engine died or was

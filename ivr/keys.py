@@ -72,6 +72,20 @@ class KeyQueue:
         self._keys.append(digit)
         self._arrived.set()
 
+    async def take_within(self, seconds: float) -> str | None:
+        """The next unused key, waiting up to ``seconds`` for a witness report still on its
+        way (a key pressed between two commands reaches no AGI reply, only AMI)."""
+        if self._keys or not self.witnessed:
+            return self.take()
+        try:
+            async with asyncio.timeout(seconds):
+                while not self._keys:
+                    self._arrived.clear()
+                    await self._arrived.wait()
+        except TimeoutError:
+            return None
+        return self.take()
+
     async def read(self, digit: str) -> None:
         """An AGI command returned ``digit``: make sure it is queued, exactly once."""
         if not self.witnessed:

@@ -110,13 +110,15 @@ class SafetyCalls:
         if call is not None:
             journey = {"safety_attempt": attempt_id, "person": call[0]}
             await recordings.calls.call_routed(session.uniqueid, call[2], "safety", journey)
+        # Read before the call goes on: the dialplan runs AGI() with AGIEXITONHANGUP, so once
+        # the person hangs up no command reaches the channel any more.
+        try:
+            rec = await session.get_variable("DASAN_REC")
+        except AgiError:
+            rec = None
         try:
             await campaign.handle(session)
         finally:
             await recordings.calls.call_ended(session.uniqueid, dt.datetime.now(dt.UTC))
-            try:
-                rec = await session.get_variable("DASAN_REC")
-            except AgiError:
-                rec = None
             if rec:
                 await recordings.pipeline.recording_closed(session.uniqueid, rec)

@@ -11,6 +11,10 @@ Invariants:
   when the link drops and ``AmiReconnected`` after a re-login (before any event of the new
   connection), after which state owners resync; the first login in ``start`` sends one too
   (``attempts=0``) so a state owner that subscribed before ``start`` syncs as well.
+  A login can come while Asterisk is still loading its modules (a restarted PBX accepts AMI
+  before its channels, endpoints and queues are there), so the first ``FullyBooted`` event
+  of every connection is followed by one more ``AmiReconnected`` (``booted=True``): state
+  owners resync again once the PBX says it is fully booted, not only at login.
 - A slow subscriber loses its own oldest items and gets ``AmiEventsDropped``; the reader
   never waits for a subscriber.
 - Each connection's two tasks (reader, keep-alive) end together: when one ends both are
@@ -109,7 +113,7 @@ class AmiClient:
             raise RuntimeError("AmiClient was stopped; create a new one")
         link = await Link.open(self._settings, self._log, self._next_id)
         self._fanout.publish(AmiReconnected(attempts=0))  # for anyone subscribed before start
-        self._adopt(link)
+        self._adopt(link, 0)
         self._supervisor = asyncio.create_task(self._supervise(link), name="ami-supervisor")
         self._supervisor.add_done_callback(self._supervisor_done)
 
@@ -136,9 +140,23 @@ class AmiClient:
         self._link = None
         self._fanout.close()
 
-    def _adopt(self, link: Link) -> None:
+    def _adopt(self, link: Link, attempts: int) -> None:
         self._link = link
-        link.start_events(self._fanout.publish)
+        link.start_events(self._events_of(attempts))
+
+    def _events_of(self, attempts: int) -> Callable[[AmiEvent], None]:
+        """One connection's event sink: each event to the subscribers, and after the
+        connection's first ``FullyBooted`` a resync notice."""
+        booted = False
+
+        def publish(event: AmiEvent) -> None:
+            nonlocal booted
+            self._fanout.publish(event)
+            if event.name == names.FULLY_BOOTED and not booted:
+                booted = True
+                self._fanout.publish(AmiReconnected(attempts=attempts, booted=True))
+
+        return publish
 
     async def _supervise(self, link: Link) -> None:
         while True:
@@ -158,7 +176,7 @@ class AmiClient:
             self.reconnects += 1
             self._log.info("AMI reconnected after %d attempt(s)", attempts)
             self._fanout.publish(AmiReconnected(attempts=attempts))
-            self._adopt(link)
+            self._adopt(link, attempts)
 
     async def _serve(self, link: Link) -> str:
         """Run the link's reader and keep-alive until the link dies; return why.

@@ -180,9 +180,12 @@ class AmiResponse:
 class AmiReconnected:
     """Delivered to subscribers after a (re-)login: events may have been missed, resync.
 
-    ``attempts`` is 0 for the first login (``AmiClient.start``)."""
+    ``attempts`` is 0 for the first login (``AmiClient.start``). ``booted`` marks the notice
+    sent when the connection's ``FullyBooted`` arrived (the PBX finished loading: resync
+    again, what an earlier resync of a booting PBX saw may be incomplete)."""
 
     attempts: int
+    booted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,9 @@ Invariants:
     path: logged, a VERBOSE line and ``failure_variable=noroute`` are sent (best effort), the
     socket is closed.
   - Each failure is logged once, here, with the uniqueid and channel; a hangup is no failure.
+  - A session whose command got no reply in time is handed to ``on_timeout`` (when given)
+    in a task of its own, tracked and cancelled by ``stop()``: closing our side of a
+    half-open link never reaches Asterisk, so the owner rescues the channel another way.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from ivr.settings import AgiSettings
 log = logging.getLogger(__name__)
 
 AgiHandler = Callable[[AgiSession], Awaitable[None]]
+# Told of a session whose command went unanswered (session, command name).
+TimeoutHandler = Callable[[AgiSession, str], Awaitable[None]]
 # Seconds allowed for the best-effort VERBOSE / SET VARIABLE on a session we cannot serve.
 _NOTICE_TIMEOUT_S = 2.0
 
@@ -52,9 +57,16 @@ class AgiServerStats:
 class AgiServer:
     """``AgiServer(settings, {"ivr": handler})``, then ``await start()`` ... ``await stop()``."""
 
-    def __init__(self, settings: AgiSettings, router: Mapping[str, AgiHandler]) -> None:
+    def __init__(
+        self,
+        settings: AgiSettings,
+        router: Mapping[str, AgiHandler],
+        on_timeout: TimeoutHandler | None = None,
+    ) -> None:
         self._settings = settings
         self._router = router
+        self._on_timeout = on_timeout
+        self._rescues: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._sessions: set[AgiSession] = set()
@@ -118,6 +130,11 @@ class AgiServer:
         if pending:
             log.info("FastAGI stop: cancelled %d live session(s)", len(pending))
             await asyncio.wait(pending)
+        rescues = set(self._rescues)
+        for task in rescues:
+            task.cancel()
+        if rescues:
+            await asyncio.wait(rescues)
         await server.wait_closed()
 
     # -- SessionListener ------------------------------------------------------------------------
@@ -138,6 +155,28 @@ class AgiServer:
         self._failed += 1
         self._handshake_failures += 1
         log.info("FastAGI client %s dropped: %s", session.peer, error)
+
+    def command_timed_out(self, session: AgiSession, command: str) -> None:
+        log.warning(
+            "agi %s (%s): %s got no reply in time; the link may be half-open",
+            session.uniqueid,
+            session.channel,
+            command,
+        )
+        if self._on_timeout is None or self._server is None:
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._rescue(session, command), name="agi-timeout"
+        )
+        self._rescues.add(task)
+        task.add_done_callback(self._rescues.discard)
+
+    async def _rescue(self, session: AgiSession, command: str) -> None:
+        assert self._on_timeout is not None
+        try:
+            await self._on_timeout(session, command)
+        except Exception:
+            log.exception("agi %s: the timeout handler failed", session.uniqueid)
 
     # -- one call -----------------------------------------------------------------------------
     async def _run(self, session: AgiSession) -> None:

@@ -19,6 +19,9 @@ Invariants:
   - ``close()`` is idempotent and always closes the socket (that is what lets Asterisk
     continue the dialplan); it waits a bounded time for the close to complete.
   - A protocol violation after the handshake is logged once, here, with the uniqueid.
+  - The first command of a session that gets no reply in time is reported to the listener
+    (``command_timed_out``), once: on a half-open link Asterisk may sit in ``AGI()`` forever,
+    and only someone outside the link (AMI) can move the call on.
 """
 
 from __future__ import annotations
@@ -81,6 +84,10 @@ class SessionListener(Protocol):
     def handshake_failed(self, session: AgiSession, error: AgiHandshakeError) -> None:
         """Closed early, garbage, or no block in time; the socket is being closed."""
 
+    def command_timed_out(self, session: AgiSession, command: str) -> None:
+        """A started session's command got no reply in time (the link may be half-open);
+        heard once per session."""
+
 
 class AgiReader(asyncio.Protocol):
     """The connection's reader: hands every byte, the EOF and the loss to its session."""
@@ -138,6 +145,7 @@ class AgiSession(AgiCommands):
         self._gone: AgiError | None = None
         self._closed = False
         self._deadline: float | None = None
+        self.timed_out = False  # a command got no reply in time (the listener was told)
         self._timer: asyncio.TimerHandle | None = None
         # A stalled client costs this timer, not a task: the handler task starts with the block.
         self._handshake: asyncio.TimerHandle | None = self._loop.call_later(
@@ -321,6 +329,7 @@ class AgiSession(AgiCommands):
                     self._lock.release()
                     raise
         except TimeoutError:
+            self._note_timeout(name)
             raise AgiTimeout(f"{name}: no reply within {limit} s") from None
 
     def _reply_or_raise(
@@ -328,6 +337,7 @@ class AgiSession(AgiCommands):
     ) -> AgiReply:
         if isinstance(outcome, AgiError):
             if isinstance(outcome, AgiTimeout):
+                self._note_timeout(name)
                 raise AgiTimeout(f"{name}: no reply within {limit} s")
             raise self._gone_error()
         if outcome.code == 200:
@@ -335,6 +345,18 @@ class AgiSession(AgiCommands):
         if outcome.code == 511:
             raise AgiHangup(f"{name}: 511 command not permitted on a dead channel")
         raise AgiCommandError(name, outcome, _REFUSALS.get(outcome.code, "command failed"))
+
+    def stalled(self, name: str) -> None:
+        """The caller's code found ``name`` stuck (e.g. a Dial whose conversation AMI saw end
+        long ago): reported like a command without a reply in time."""
+        self._note_timeout(name)
+
+    def _note_timeout(self, name: str) -> None:
+        """Tell the listener once: Asterisk may be stuck in this AGI on a dead link."""
+        if self.timed_out or self._gone is not None:
+            return
+        self.timed_out = True
+        self._listener.command_timed_out(self, name)
 
     def _arm(self, deadline: float | None) -> None:
         """The reply deadline. One lazy timer per session instead of one per command: it

@@ -19,10 +19,12 @@ def decisions(state_dir: Path) -> list[dict[str, Any]]:
 
 
 def events(state_dir: Path, kind: str) -> list[dict[str, Any]]:
+    """The events of that type the core applied (those the journal marks ignored changed
+    nothing and are left out)."""
     return [
         r["event"]
         for r in journal(state_dir)
-        if r["kind"] == "event" and r["event"]["type"] == kind
+        if r["kind"] == "event" and r["event"]["type"] == kind and not r.get("ignored")
     ]
 
 

@@ -8,12 +8,14 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, cast
 
+import pytest
+
 from acd.driver import AcdDriver
 from acd.events import CallArrived
 from acd.model import ConsultantState, Language
 from acd.settings import AcdSettings
 from acd.waiting import WaitingRoom, WaitOutcome, wait_and_connect
-from ivr.agi import AgiSession
+from ivr.agi import AgiHangup, AgiSession
 
 CONSULTANTS = ("c0001", "c0002", "c0003")
 
@@ -88,4 +90,42 @@ async def test_a_consultant_claimed_elsewhere_is_never_rung() -> None:
     assert claims.held == {rung[-1]: "call-1"}
     for refused in claims.refused:  # withdrawn offers: not ready until the claim is free
         assert driver.state.consultant_state(refused) is ConsultantState.NOT_READY
+    driver.close()
+
+
+class HungUpAfterTalking(Session):
+    """The citizen ends the conversation: with AGIEXITONHANGUP the AGI ends with the hangup,
+    so DIALSTATUS can no longer be read; AMI had seen the answer (``ticket.connected``)."""
+
+    def __init__(self, ticket: Any) -> None:
+        super().__init__()
+        self.ticket = ticket
+
+    async def exec(self, app: str, *args: str, timeout: float | None = None) -> int:
+        self.dialed.append(args[0])
+        self.ticket.connected = True  # the AMI bridge's DialEnd ANSWER
+        return 0
+
+    async def get_variable(self, name: str) -> str | None:
+        raise AgiHangup("511 command not permitted on a dead channel")
+
+
+async def test_a_consultant_whose_caller_hung_up_stays_claimed_through_wrap_up() -> None:
+    driver = AcdDriver(AcdSettings(logged_in=CONSULTANTS), None)
+    driver.log_in_roster()
+    claims = Claims(elsewhere=set())
+    ticket = driver.open_ticket("call-2")
+    room = WaitingRoom(prompts_dir="/p", hangup_channel=hang_up_channel, claims=claims)
+    session = HungUpAfterTalking(ticket)
+    ticket.arrival = CallArrived("call-2", Language.KO, "general")
+    driver.feed(ticket.arrival)
+    with pytest.raises(AgiHangup):
+        await asyncio.wait_for(
+            wait_and_connect(
+                cast(AgiSession, session), driver, ticket, room, language="ko", caller_number="0"
+            ),
+            5.0,
+        )
+    rung = session.dialed[-1].removeprefix("PJSIP/")
+    assert claims.held == {rung: "call-2"}  # released by the engine after wrap-up, not now
     driver.close()

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
 from ivr.agi.protocol import split_command_line
-from ivr.agi.server import AgiServer
+from ivr.agi.server import AgiServer, TimeoutHandler
 from ivr.agi.session import AgiSession
 from ivr.settings import AgiSettings
 
@@ -120,10 +120,14 @@ Handler = Callable[[AgiSession], Awaitable[None]]
 
 @asynccontextmanager
 async def running_server(
-    routes: Mapping[str, Handler], silence_fill: str = "", **settings: float
+    routes: Mapping[str, Handler],
+    silence_fill: str = "",
+    on_timeout: TimeoutHandler | None = None,
+    **settings: float,
 ) -> AsyncIterator[AgiServer]:
     # Plain AGI waits unless a test asks for filled ones: it scripts the wire command by command.
-    server = AgiServer(AgiSettings(port=0, silence_fill=silence_fill, **settings), routes)
+    config = AgiSettings(port=0, silence_fill=silence_fill, **settings)
+    server = AgiServer(config, routes, on_timeout=on_timeout)
     await server.start()
     try:
         yield server

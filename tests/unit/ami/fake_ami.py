@@ -57,6 +57,8 @@ class FakeAmi:
         # raw bytes written before the reply, after the first item, and after the list
         self.around_list: dict[str, tuple[bytes, bytes, bytes]] = {}
         self.on_login: Callable[[asyncio.StreamWriter], None] | None = None
+        # False: a PBX still loading its modules (FullyBooted comes later, from ``event``).
+        self.booted = True
         self._server: asyncio.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
         self._handlers: set[asyncio.Task[object]] = set()
@@ -90,6 +92,23 @@ class FakeAmi:
     @property
     def sessions(self) -> int:
         return len(self._writers)
+
+    @staticmethod
+    def _fully_booted() -> bytes:
+        return encode(
+            [
+                ("Event", "FullyBooted"),
+                ("Privilege", "system,all"),
+                ("Uptime", "1"),
+                ("LastReload", "1"),
+                ("Status", "Fully Booted"),
+            ]
+        )
+
+    def finish_boot(self) -> None:
+        """The PBX finished loading: FullyBooted to every session, as Asterisk sends it."""
+        self.booted = True
+        self.send(self._fully_booted())
 
     def send(self, data: bytes) -> None:
         for writer in self._writers:
@@ -149,17 +168,8 @@ class FakeAmi:
             writer.write(
                 encode([("Response", "Success"), aid, ("Message", "Authentication accepted")])
             )
-            writer.write(
-                encode(
-                    [
-                        ("Event", "FullyBooted"),
-                        ("Privilege", "system,all"),
-                        ("Uptime", "1"),
-                        ("LastReload", "1"),
-                        ("Status", "Fully Booted"),
-                    ]
-                )
-            )
+            if self.booted:
+                writer.write(self._fully_booted())
             self._writers.append(writer)
             if self.on_login is not None:
                 self.on_login(writer)

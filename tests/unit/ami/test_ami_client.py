@@ -157,6 +157,31 @@ async def test_reconnect_notice_then_new_events(fake: FakeAmi, client: AmiClient
     assert (await client.action("Ping")).ok
 
 
+async def test_a_pbx_that_finishes_booting_after_the_login_gets_a_second_resync(
+    fake: FakeAmi, client: AmiClient
+) -> None:
+    """Asterisk restarted: AMI takes the login while modules still load; the state owners
+    resync at login and once more when FullyBooted comes, and only then."""
+    with client.subscribe() as sub:
+        fake.booted = False
+        fake.drop_all()
+        lost, login = await next_item(sub), await next_item(sub)
+        assert isinstance(lost, AmiConnectionLost)
+        assert login == AmiReconnected(attempts=login.attempts, booted=False)
+        fake.event("Newchannel", ("Uniqueid", "2.1"))  # traffic before the boot completes
+        assert (await next_event(sub, "Newchannel")).uniqueid == "2.1"
+        fake.finish_boot()
+        booted_event, booted = await next_item(sub), await next_item(sub)
+        assert isinstance(booted_event, AmiEvent) and booted_event.name == "FullyBooted"
+        assert booted == AmiReconnected(attempts=login.attempts, booted=True)
+        # A later FullyBooted on the same connection (a reload) is no new boot of ours.
+        fake.finish_boot()
+        fake.event("Newchannel", ("Uniqueid", "2.2"))
+        again = [await next_item(sub) for _ in range(2)]
+    assert [type(i) for i in again] == [AmiEvent, AmiEvent]
+    assert [i.name for i in again if isinstance(i, AmiEvent)] == ["FullyBooted", "Newchannel"]
+
+
 async def test_backoff_doubles_to_max_and_logs_each_attempt(
     fake: FakeAmi, caplog: pytest.LogCaptureFixture
 ) -> None:

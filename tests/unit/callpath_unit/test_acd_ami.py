@@ -89,6 +89,19 @@ async def test_an_answer_is_accepted_once_and_the_call_log_told(rig: Rig) -> Non
     assert rig.joined == [("1764355829.7", "c0001"), ("1764355829.9", "c0002")]
 
 
+async def test_the_consultant_leg_hanging_up_is_told_to_the_ticket(rig: Rig) -> None:
+    """The caller's FastAGI side may never hear that the conversation ended (a dead link):
+    AMI's Hangup of the consultant's leg is told to the call's ticket."""
+    offer(rig.acd)
+    ticket = rig.acd.ticket("1764355829.7")
+    assert ticket is not None
+    answer(rig.fake, "1764355829.7", "PJSIP/c0001-00000002")
+    await eventually(lambda: ticket.connected, "answer accepted")
+    rig.fake.event("Hangup", ("Channel", "PJSIP/citizens-00000003"), ("Uniqueid", "other.1"))
+    rig.fake.event("Hangup", ("Channel", "PJSIP/c0001-00000002"), ("Uniqueid", "1764355829.8"))
+    await eventually(ticket.consultant_left.is_set, "the consultant's hangup told")
+
+
 async def test_answers_that_are_not_the_offer_are_ignored(rig: Rig) -> None:
     offer(rig.acd)
     answer(rig.fake, "1764355829.7", "PJSIP/c0002-00000002")  # not the consultant offered

@@ -159,14 +159,18 @@ async def test_an_answered_call_back_whose_citizen_hangs_up_in_the_greeting(
         rig = Rig(tmp_path, ami, events=events)
         rig.reserve()
         channel_id = await answered_originate(fake, rig)
+        rec = "/var/spool/asterisk/recording/2026/12/03/cb.wav"
         script = replies(
             {
                 "GET VARIABLE DASAN_CALL": f"200 result=1 ({CALL})",
+                "GET VARIABLE DASAN_REC": f"200 result=1 ({rec})",
                 "STREAM FILE /var/lib/dasan/prompts/ko/callback_greeting": HANGUP,
             }
         )
         async with agi_call(rig.callbacks.handle, script, uniqueid=channel_id) as peer:
             pass
+        # Read before the hangup: with AGIEXITONHANGUP no command reaches a hung-up channel.
+        assert rig.pipeline.closed == [(channel_id, rec)]
         assert rig.calls.kinds() == ["started", "ended"]
         assert rig.calls.writes[0][1:] == (channel_id, (CALL, "01012345678"))
         assert rig.acd.ticket(CALL) is None  # closed

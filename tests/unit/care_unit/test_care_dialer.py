@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,39 @@ async def test_failed_originate_is_not_answered(storage: Storage, tmp_path: Path
     outcome = await dial.dial(DialRequest("cb-4", "0211112222", "ko", "callback", None))
     assert (outcome.answered, outcome.outcome) == (False, "not answered")
     assert free_consultants(acd)() == 1  # the consultant is released
+
+
+async def test_call_backs_a_killed_engine_left_are_dialed_at_once_exactly_once(
+    callbacks: CallbackList, tickets: Tickets, clock: Clock, tmp_path: Path
+) -> None:
+    """The restarted engine keeps them in requests.jsonl (reason engine-stopped), takes them
+    in and steps the dialer at once while the dialer's own loop steps too: each is dialed
+    once; reading the file again, or another step, dials nothing more."""
+    clock.now = SEOUL_0859 + dt.timedelta(hours=1)  # open
+    requests = tmp_path / "requests.jsonl"
+    kept = [
+        {"call_id": f"dasan-17.{n}", "kind": "callback", "number": number, "language": "",
+         "requested_at": "2026-12-02T01:00:00+00:00", "reason": "engine-stopped"}
+        for n, number in enumerate(("0212345678", "0298765432"))
+    ]  # fmt: skip
+    requests.write_text("".join(json.dumps(k) + "\n" for k in kept), encoding="utf-8")
+    assert await callbacks.import_jsonl(requests) == (2, 0)
+    fake = FakeDial({"0212345678": [True], "0298765432": [True]})
+    off = CallbackDialer(
+        CareSettings(callback_dialing=False), callbacks, tickets, fake,
+        free_consultants=lambda: 3, clock=clock,
+    )  # fmt: skip
+    assert await off.step() == []  # dialing off: kept for the supervisors, never dialed
+    dialer = CallbackDialer(
+        CareSettings(callback_concurrency=2), callbacks, tickets, fake,
+        free_consultants=lambda: 3, clock=clock,
+    )  # fmt: skip
+    started = await asyncio.gather(dialer.step(), dialer.step())
+    assert sorted(started[0] + started[1]) == sorted(e.id for e in await callbacks.entries())
+    await _settle(dialer)
+    assert await callbacks.import_jsonl(requests) == (2, 0)  # the same lines: no new request
+    assert await dialer.step() == []
+    assert sorted(r.number for r in fake.dialed) == ["0212345678", "0298765432"]
+    entries = await callbacks.entries()
+    assert {e.call_id for e in entries} == {"dasan-17.0", "dasan-17.1"}
+    assert {e.state for e in entries} == {"answered"}

@@ -112,6 +112,28 @@ async def test_reconnect_marks_stale_then_replaces_state(fake: FakeAmi, running:
     assert running.live.snapshot is resynced.snapshot and running.live.resyncs == 2
 
 
+async def test_a_restarted_pbx_is_resynced_again_once_fully_booted(
+    fake: FakeAmi, running: Running
+) -> None:
+    """Asterisk restarted: the login comes while its modules load (no channels, no endpoints
+    yet); the calls and endpoints it has once booted replace that half-empty state."""
+    await running.live.wait_synced(5)
+    with running.live.subscribe() as sub:
+        fake.booted = False
+        loading = {"CoreShowChannels": [], "BridgeList": [], "PJSIPShowContacts": []}
+        booted = {name: fake.lists[name] for name in loading}
+        fake.lists.update(loading)
+        fake.drop_all()
+        early = await next_change(sub, StateResynced)
+        assert isinstance(early, StateResynced) and early.snapshot.channels == {}
+        fake.lists.update(booted)
+        fake.finish_boot()
+        again = await next_change(sub, StateResynced)
+    assert isinstance(again, StateResynced)
+    assert set(again.snapshot.channels) == {"1.1"}
+    assert again.snapshot.endpoints["c0001"].reachable is True
+
+
 async def test_events_during_resync_are_replayed_in_order(fake: FakeAmi, running: Running) -> None:
     await running.live.wait_synced(5)
     new = snap("3.3", "PJSIP/citizen-3", state="Ring")

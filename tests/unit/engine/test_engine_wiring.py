@@ -61,3 +61,54 @@ async def test_the_live_model_is_the_engines_one_ami_subscriber(tmp_path: Path) 
             task.cancel()
         await asyncio.wait(tasks)
         engine.acd.close()
+
+
+class _Steps:
+    """A dialer that records its steps (and its loop's start)."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.ran = False
+
+    async def step(self) -> list[str]:
+        self.steps += 1
+        return ["cb-1"]
+
+    async def run(self) -> None:
+        self.ran = True
+
+
+class _Kept:
+    async def keep_left_pending(self, _journal: object) -> int:
+        return 1
+
+
+class _Care:
+    def __init__(self) -> None:
+        self.taken = 0
+
+    async def take_requests(self) -> None:
+        self.taken += 1
+
+
+async def test_call_backs_are_dialed_only_once_fastagi_listens(tmp_path: Path) -> None:
+    """A call-back placed before FastAGI listens reaches no engine session (the fallback
+    takes the citizen and the consultant's reservation lapses): the left-pending call-backs
+    are taken in at once, but dialed, like the dialer's loop, only once FastAGI listens."""
+    engine = Engine(Settings(state_dir=tmp_path, ivr=IvrSettings(speech_enabled=False)))
+    dialer, care = _Steps(), _Care()
+    engine._dialer = dialer  # type: ignore[assignment]
+    engine._care = care  # type: ignore[assignment]
+    engine._callbacks = _Kept()  # type: ignore[assignment]
+    try:
+        kept = asyncio.create_task(engine._keep_callbacks_left_pending())
+        loop = asyncio.create_task(engine._run_dialer())
+        await eventually(lambda: care.taken == 1, "the kept call-backs taken in")
+        for _ in range(20):  # let both tasks run as far as they can
+            await asyncio.sleep(0)
+        assert dialer.steps == 0 and not dialer.ran  # FastAGI is not listening yet
+        engine._listening.set()
+        await asyncio.wait_for(asyncio.gather(kept, loop), 5)
+        assert dialer.steps == 1 and dialer.ran
+    finally:
+        engine.acd.close()
