@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +42,8 @@ from dasan.load.traffic import (
     start_stage,
 )
 from dasan.sipp import SippError, SippProcess, SippResult, ensure_media
+from recordings.audit import AuditReport
+from recordings.reconcile import GapKind
 
 
 class Processes(Protocol):
@@ -377,14 +379,54 @@ class LoadRun:
         from recordings.audit import audit_async
 
         since = self._data.started_at - timedelta(seconds=5)
-        deadline = time.monotonic() + self._profile.audit_wait_s
-        while True:
-            report = await audit_async(
+
+        async def audit() -> AuditReport:
+            return await audit_async(
                 self._settings, verify_hashes=self._options.verify_hashes, since=since
             )
-            if (not report.in_progress and report.ok) or time.monotonic() > deadline:
-                return report.as_json()
-            await asyncio.sleep(2.0)
+
+        def progress(backlog: int) -> None:
+            self._phase = f"audit: {backlog} recordings still being archived"
+
+        report = await audit_after_archiving(audit, self._profile.audit_wait_s, progress)
+        return report.as_json()
+
+
+# Gaps that the engine's archiving of the last recordings closes by itself.
+_ARCHIVING = frozenset(
+    {GapKind.UNCATALOGED_FILE, GapKind.CALL_WITHOUT_RECORDING, GapKind.PLAINTEXT_LEFT}
+)
+AUDIT_POLL_S = 5.0
+
+
+def archiving_backlog(report: AuditReport) -> int:
+    """Calls still running and recordings the engine has not archived yet."""
+    return len(report.in_progress) + sum(1 for g in report.gaps if g.kind in _ARCHIVING)
+
+
+async def audit_after_archiving(
+    audit: Callable[[], Awaitable[AuditReport]],
+    stall_s: float,
+    progress: Callable[[int], None] = lambda _n: None,
+    clock: Callable[[], float] = time.monotonic,
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> AuditReport:
+    """The audit once the engine has archived what the run recorded: asked again while
+    recordings are still being archived, for as long as that backlog keeps shrinking (a
+    busy host archives a peak's recordings minutes after its last call); given up when it
+    has not shrunk for ``stall_s``. Other gaps never close by waiting and end it at once."""
+    report = await audit()
+    backlog = archiving_backlog(report)
+    deadline = clock() + stall_s
+    while backlog and clock() < deadline:
+        progress(backlog)
+        await pause(AUDIT_POLL_S)
+        report = await audit()
+        now = archiving_backlog(report)
+        if now < backlog:
+            deadline = clock() + stall_s
+        backlog = now
+    return report
 
 
 def _pids(pid: int | None) -> list[int]:
