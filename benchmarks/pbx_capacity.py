@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from benchmarks.pbx_env import (
     Processes,
     bench_env,
     caller_of,
+    git_commit,
     in_own_netns,
     trivial_agi_server,
 )
@@ -317,17 +317,6 @@ def targets(r: dict[str, Any]) -> dict[str, bool | None]:
     }
 
 
-def _git_commit() -> str:
-    done = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
-    return done.stdout.strip()
-
-
 async def measure(names: list[str], quick: bool) -> dict[str, Any]:
     plans = series_plans(quick)
     series: dict[str, dict[str, Any]] = {}
@@ -352,7 +341,7 @@ async def measure(names: list[str], quick: bool) -> dict[str, Any]:
     return {
         "benchmark": "pbx_capacity",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "machine": describe_machine(version),
         "quick": quick,
         "setup": "Asterisk, engine and SIPp on the same host, private network namespace; "

@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -34,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.pbx_env import REPO, bench_env, in_own_netns
+from benchmarks.pbx_env import REPO, bench_env, git_commit, in_own_netns
 from benchmarks.pbx_phases import cpu_s, drops_between, host_busy, udp_drops
 from common.storage import Storage
 from dasan.cluster.plan import PlanError, costs_from_results, plan
@@ -260,17 +259,6 @@ def _costs(path: Path) -> dict[str, float]:
     return {p: costs[p] for p in ("ivr", "talking")}
 
 
-def _git_commit() -> str:
-    done = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
-    return done.stdout.strip()
-
-
 def main(argv: list[str] | None = None) -> None:
     args_in = sys.argv[1:] if argv is None else argv
     rc = in_own_netns("benchmarks.pbx_cluster_check", args_in)
@@ -288,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
     result = {
         "benchmark": "pbx_cluster_check",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "machine": describe_machine(None),
         "costs_from": str(
             args.costs.relative_to(REPO) if args.costs.is_relative_to(REPO) else args.costs

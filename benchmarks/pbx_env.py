@@ -194,3 +194,15 @@ def wait_port_free(port: int, timeout_s: float = 10.0) -> None:
 
 if __name__ == "__main__" and sys.argv[1:] == ["--serve-agi"]:
     asyncio.run(_serve_agi())
+
+
+def git_commit() -> str:
+    """The checkout's short commit, for a result file ("" outside a git checkout)."""
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    return done.stdout.strip()

@@ -51,6 +51,7 @@ from benchmarks.pbx_env import (
     Processes,
     bench_env,
     caller_of,
+    git_commit,
     in_own_netns,
     wait_port_free,
 )
@@ -328,17 +329,6 @@ def model_costs(phases: dict[str, dict[str, Any]]) -> dict[str, float]:
     return out
 
 
-def _git_commit() -> str:
-    done = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
-    return done.stdout.strip()
-
-
 def _log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -390,7 +380,7 @@ async def measure(selected: list[str], calls: int, window_s: float) -> dict[str,
     return {
         "benchmark": "pbx_phases",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "machine": describe_machine(version),
         "setup": (
             f"{calls} SIPp calls held in one phase at once (placed at {RATE:g}/s), RTP both ways; "

@@ -18,8 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.pbx_capacity import _git_commit
-from benchmarks.pbx_env import REPO, bench_env, in_own_netns
+from benchmarks.pbx_env import REPO, bench_env, git_commit, in_own_netns
 from benchmarks.pbx_peak import peak_run, rss_growth_mb_per_hour
 from dasan.load.machine import describe_machine
 from dasan.load.profile import load_profile
@@ -45,7 +44,7 @@ async def measure(minutes: float, profile_name: str) -> dict[str, Any]:
     return {
         "benchmark": "pbx_soak",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "machine": describe_machine(),
         "profile": profile_name,
         "minutes": minutes,
