@@ -21,6 +21,7 @@ namespace, one PostgreSQL), citizens calling 120 at Kamailio, SIPp consultants a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -71,17 +72,21 @@ def dasan(env: ItEnv, *args: str) -> Any:
     return json.loads(proc.stdout)
 
 
-@pytest.fixture(scope="module")
-def cluster_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ItEnv, Any]]:
-    root = tmp_path_factory.mktemp("dasan-cluster")
-    database = create_database("dasan_cluster")
+@contextlib.contextmanager
+def running_cluster(root: Path, name: str, *up: str) -> Iterator[tuple[ItEnv, Any]]:
+    """``dasan cluster up --nodes 2 [up...]`` on its own database; down and dropped after.
+    The report of ``up`` carries how long it took (``up_s``)."""
+    database = create_database(name)
     env = ItEnv(
         root=root,
         config_path=write_config(root, database, root / "recordings"),
         database=database,
     )
     try:
-        yield env, dasan(env, "cluster", "up", "--nodes", "2", "--json")
+        started = time.monotonic()
+        report = dasan(env, "cluster", "up", "--nodes", "2", *up, "--json")
+        report["up_s"] = round(time.monotonic() - started, 1)
+        yield env, report
     finally:
         subprocess.run(
             [sys.executable, "-m", "dasan", "--config", str(env.config_path), "cluster", "down"],
@@ -90,6 +95,12 @@ def cluster_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ItEn
             capture_output=True,
         )
         drop_database(database)
+
+
+@pytest.fixture(scope="module")
+def cluster_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ItEnv, Any]]:
+    with running_cluster(tmp_path_factory.mktemp("dasan-cluster"), "dasan_cluster") as found:
+        yield found
 
 
 def node_of(call: dict[str, Any]) -> str:

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -39,16 +37,13 @@ from tests.integration.cluster.test_cluster import (
     node_of,
     place,
     recordings_per_call,
+    running_cluster,
     settled_calls,
 )
 from tests.integration.security.register import Registration, register
 from tests.integration.support import (
     PG_SOCKET,
-    REPO,
     ItEnv,
-    create_database,
-    drop_database,
-    write_config,
 )
 
 REGISTERED = tuple(f"c{n:04d}" for n in range(1, 7))
@@ -68,25 +63,8 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def registered_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ItEnv, Any]]:
     root = tmp_path_factory.mktemp("dasan-cluster-reg")
-    database = create_database("dasan_cluster_reg")
-    env = ItEnv(
-        root=root,
-        config_path=write_config(root, database, root / "recordings"),
-        database=database,
-    )
-    try:
-        started = time.monotonic()
-        up = dasan(env, "cluster", "up", "--nodes", "2", "--consultants", "registered", "--json")
-        up["up_s"] = round(time.monotonic() - started, 1)
-        yield env, up
-    finally:
-        subprocess.run(
-            [sys.executable, "-m", "dasan", "--config", str(env.config_path), "cluster", "down"],
-            cwd=REPO,
-            check=False,
-            capture_output=True,
-        )
-        drop_database(database)
+    with running_cluster(root, "dasan_cluster_reg", "--consultants", "registered") as found:
+        yield found
 
 
 async def locations(database: str) -> dict[str, str]:
