@@ -9,7 +9,10 @@ Invariants:
   any reason the dialplan falls through to the static fallback queues, still recorded.
 - Every call is in the call log from its start; the IVR's progress (language once chosen,
   journey entries), routing, consultants and end are added as they happen, and the recording
-  is handed to the pipeline when the call ends. Progress writes never hold up the caller:
+  is handed to the pipeline when the call ends. The end is the PBX's hang-up time (AMI
+  ``Hangup``'s ``Timestamp``) whenever AMI reports it, even after the session ended (then it
+  replaces the session's own estimate) or for a call the session left to the fallback; only
+  without it is the end the answer plus the monotonic time the session saw. Progress writes never hold up the caller:
   the newest state wins, one write at a time, all done before the routing is written.
 - Built from ``FlowSetup`` (the ACD, AMI, the call log, the pipeline, the menu, the
   call-back desk and the recording guard), never from the engine.
@@ -228,6 +231,11 @@ class CallFlow:
         # Channel -> the language its caller chose, until AMI says the channel hung up (a
         # call rescued from a dead FastAGI link keeps its language in the fallback).
         self._languages: dict[str, str] = {}
+        # Calls this engine wrote into the call log (-> their answer time) whose hang-up AMI
+        # has not reported yet: that hang-up, on the PBX's clock, becomes their end.
+        self._open: dict[str, dt.datetime] = {}
+        # Channel -> the PBX's hang-up time, reported while a session of the channel runs.
+        self._hung_up_at: dict[str, dt.datetime] = {}
 
     def language_of(self, uniqueid: str) -> str | None:
         """The language the caller on that channel chose in the IVR (None: not chosen)."""
@@ -254,6 +262,45 @@ class CallFlow:
                 self.keys.channel_gone(item.uniqueid)
                 self._served.pop(item.uniqueid, None)
                 self._languages.pop(item.uniqueid, None)
+                await self._channel_hung_up(item)
+
+    async def _channel_hung_up(self, event: AmiEvent) -> None:
+        """AMI's hang-up of a call in the call log: a session still running takes its time as
+        the end; otherwise it is written now (over the session's estimate, or for a call the
+        engine left to the fallback or lost on a dead FastAGI link)."""
+        uid = event.uniqueid
+        answered = self._open.get(uid)
+        at = event.timestamp
+        if answered is None or at is None:
+            return
+        ended = max(answered, dt.datetime.fromtimestamp(at, dt.UTC))
+        if uid in self._active:
+            self._hung_up_at[uid] = ended
+            return
+        del self._open[uid]
+        await self._write_end(uid, ended)
+
+    async def _session_over(self, uid: str) -> None:
+        """After a session: the hang-up AMI reported while it ran, if the session did not
+        take it (it had computed its end already)."""
+        ended = self._hung_up_at.pop(uid, None)
+        if ended is not None and self._open.pop(uid, None) is not None:
+            await self._write_end(uid, ended)
+
+    def _end_of(self, uid: str, elapsed: _Elapsed) -> dt.datetime:
+        """The end to write as a session ends: the PBX's hang-up time if AMI reported it
+        already, else the session's estimate (kept open for AMI's hang-up to replace)."""
+        ended = self._hung_up_at.pop(uid, None)
+        if ended is None:
+            return elapsed.end()
+        self._open.pop(uid, None)
+        return ended
+
+    async def _write_end(self, uid: str, ended: dt.datetime) -> None:
+        try:
+            await self._setup.calls.call_ended(uid, ended)
+        except Exception:  # the key witness goes on; the session's estimate stays
+            log.exception("call %s: could not write the PBX's hang-up time as its end", uid)
 
     async def after_call(
         self, session: AgiSession, serve: Callable[[AgiSession], Awaitable[None]]
@@ -270,9 +317,11 @@ class CallFlow:
             self._active.discard(session.uniqueid)
             if served is not None:
                 elapsed, rec_path = served
-                await self._setup.calls.call_ended(session.uniqueid, elapsed.end())
+                ended = self._end_of(session.uniqueid, elapsed)
+                await self._setup.calls.call_ended(session.uniqueid, ended)
                 if rec_path:
                     await self._setup.recordings.recording_closed(session.uniqueid, rec_path)
+            await self._session_over(session.uniqueid)
 
     async def handle(self, session: AgiSession) -> None:
         call_id = session.uniqueid
@@ -281,6 +330,7 @@ class CallFlow:
             await self._handle(session, call_id)
         finally:
             self._active.discard(session.uniqueid)
+            await self._session_over(session.uniqueid)
 
     async def _handle(self, session: AgiSession, call_id: str) -> None:
         setup = self._setup
@@ -292,6 +342,7 @@ class CallFlow:
         await setup.calls.call_started(
             call_id, session.uniqueid, None, dialable_number(caller), started_at, tenant=tenant
         )
+        self._opened(session.uniqueid, started_at)
         rec_path = await session.get_variable("DASAN_REC")
         # False when the call goes on in the dialplan's static fallback after this session.
         ends_here = True
@@ -319,10 +370,15 @@ class CallFlow:
             self.keys.close(session.uniqueid)
             setup.acd.close_ticket(call_id)
             if ends_here:
-                await setup.calls.call_ended(call_id, elapsed.end())
+                await setup.calls.call_ended(call_id, self._end_of(session.uniqueid, elapsed))
                 self._remember_served(call_id, elapsed, rec_path)
                 if rec_path:
                     await setup.recordings.recording_closed(session.uniqueid, rec_path)
+
+    def _opened(self, uid: str, answered: dt.datetime) -> None:
+        self._open[uid] = answered
+        while len(self._open) > _MAX_AFTER_CALL:
+            del self._open[next(iter(self._open))]
 
     def _remember_served(self, call_id: str, elapsed: _Elapsed, rec_path: str | None) -> None:
         self._served[call_id] = (elapsed, rec_path)

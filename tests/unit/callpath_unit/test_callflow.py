@@ -376,3 +376,78 @@ def test_a_district_call_waits_in_its_districts_queue_only_for_its_services() ->
     assert tenants.queue_for("gangnam", "general") == "general__gangnam"
     assert tenants.queue_for("gangnam", "foreign_en") == "foreign_en"
     assert tenants.queue_for(None, "general") == "general"
+
+
+def hangup_event(fake: Any, uid: str, at: float) -> None:
+    fake.event("Hangup", ("Uniqueid", uid), ("Channel", "PJSIP/citizen-1"), ("Timestamp", f"{at}"))
+
+
+async def test_the_pbx_hang_up_reported_after_the_session_replaces_its_estimated_end(
+    tmp_path: Path,
+) -> None:
+    """A saturated engine notices a hang-up late (its end estimate is late), and a call left to
+    the fallback or on a dead FastAGI link has no end from its session at all: AMI's Hangup,
+    stamped by the PBX, gives the call log the true end."""
+    async with ami_link() as (fake, ami):
+        rig = Rig(tmp_path, ami)
+        watcher = asyncio.create_task(rig.flow.watch_keys())
+        await asyncio.sleep(0)
+        script = start_of_call({"STREAM FILE": HANGUP, "GET DATA": HANGUP})
+        async with agi_call(rig.flow.handle, script, uniqueid=UID):
+            pass
+        assert len(rig.calls.ends) == 1  # the session's own estimate
+        hangup_event(fake, "1764355000.1", 1764355850.0)  # not a call of the call log
+        hangup_event(fake, UID, 1764355841.25)
+        await eventually(lambda: len(rig.calls.ends) == 2, "the PBX's end written")
+        assert rig.calls.ends[-1] == dt.datetime.fromtimestamp(1764355841.25, dt.UTC)
+        hangup_event(fake, UID, 1764355899.0)  # a repeated Hangup changes nothing
+        dtmf_after = rig.flow.keys.open("1764355829.8")  # the watcher is still going
+        fake.event(
+            "DTMFEnd", ("Uniqueid", "1764355829.8"), ("Digit", "3"), ("Direction", "Received")
+        )
+        await eventually(lambda: dtmf_after.pending() == "3", "the watcher still reads")
+        assert len(rig.calls.ends) == 2
+        watcher.cancel()
+        rig.acd.close()
+
+
+async def test_a_session_running_when_the_pbx_reports_the_hang_up_ends_the_call_then(
+    tmp_path: Path,
+) -> None:
+    async with ami_link() as (fake, ami):
+        rig = Rig(tmp_path, ami)
+        watcher = asyncio.create_task(rig.flow.watch_keys())
+        await asyncio.sleep(0)
+        hung_up = 1764355835.5  # the PBX's clock; the engine notices later
+
+        def script(line: str) -> str:
+            if line.startswith("GET FULL VARIABLE"):
+                return ANSWERED
+            if line.startswith("GET VARIABLE DASAN_REC"):
+                hangup_event(fake, UID, hung_up)  # the call is in the log by now
+                return f"200 result=1 ({REC})"
+            return HANGUP if UID in rig.flow._hung_up_at else "200 result=0"
+
+        async with agi_call(rig.flow.handle, script, uniqueid=UID):
+            pass
+        assert rig.calls.ends == [dt.datetime.fromtimestamp(hung_up, dt.UTC)]
+        assert rig.flow._open == {} and rig.flow._hung_up_at == {}
+        watcher.cancel()
+        rig.acd.close()
+
+
+async def test_a_hang_up_stamped_before_the_answer_never_gives_a_negative_length(
+    tmp_path: Path,
+) -> None:
+    async with ami_link() as (fake, ami):
+        rig = Rig(tmp_path, ami)
+        watcher = asyncio.create_task(rig.flow.watch_keys())
+        await asyncio.sleep(0)
+        script = start_of_call({"STREAM FILE": HANGUP, "GET DATA": HANGUP})
+        async with agi_call(rig.flow.handle, script, uniqueid=UID):
+            pass
+        hangup_event(fake, UID, 1764355800.0)  # before the answer at ...829.5
+        await eventually(lambda: len(rig.calls.ends) == 2, "the end written")
+        assert rig.calls.ends[-1] == dt.datetime.fromtimestamp(1764355829.5, dt.UTC)
+        watcher.cancel()
+        rig.acd.close()
