@@ -1,8 +1,9 @@
 """Before any consultant is bridged: prove the call is being recorded (recordings.guard).
 
 Invariants:
-- The pure guard decides; this module only observes (MixMonitor's id on the channel, the
-  file growing on the host) and carries out its commands: start MixMonitor on the spare path,
+- The pure guard decides; this module only observes (the recorder's id on the channel, the
+  file growing on the host) and carries out its commands: start the recorder (DasanRecord,
+  the PBX's time-driven recorder) on the spare path,
   raise alarms, refuse (apologize in the caller's language and offer a call-back).
 - It fails closed: a call whose recording cannot be proven never reaches a consultant.
 - It needs only ``GuardSetup`` (where the PBX's recording folders are on this host, the
@@ -40,7 +41,7 @@ from recordings.guard import (
 
 log = logging.getLogger("dasan.recguard")
 POLL_S = 0.25
-# MixMonitor has been writing since the call was answered (the whole IVR): give a loaded
+# The recorder has been writing since the call was answered (the whole IVR): give a loaded
 # machine time to show the file growing before failing over to the spare path.
 POLICY = GuardPolicy(confirm_within=dt.timedelta(seconds=8))
 
@@ -113,9 +114,9 @@ async def _carry_out(
         guard.alarm("recording", command.key, command.severity, command.message)
     elif isinstance(command, StartOnSpare):
         spare = path.replace(guard.pbx_spool_dir, guard.pbx_spare_dir, 1)
-        await session.exec("StopMixMonitor")
+        await session.exec("StopDasanRecord")
         await session.set_variable("DASAN_MIXMON_ID", "")
-        await session.exec("MixMonitor", spare, "i(DASAN_MIXMON_ID)")
+        await session.exec("DasanRecord", spare, "i(DASAN_MIXMON_ID)")
         await session.set_variable("DASAN_REC", spare)
         log.warning("call %s: recording moved to the spare path %s", status.uniqueid, spare)
         return spare

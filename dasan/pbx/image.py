@@ -7,6 +7,8 @@ Invariants:
   everything Asterisk writes is bind-mounted from the instance's own state folder.
 - Build and extraction hold an exclusive lock, so concurrent ``pbx up`` calls never see a
   half-written image.
+- Dasan's own Asterisk modules (``dasan.pbx.modules``: the recorder) are built into the
+  extracted image under the same lock whenever their source or the image changed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from dasan.pbx.modules import ModuleBuildError, ensure_modules
 from dasan.pbx.settings import PbxSettings
 
 log = logging.getLogger(__name__)
@@ -174,6 +177,7 @@ class PbxImage:
             info = None if rebuild else self.info()
             if info is not None and marker.is_file():
                 self._prepare_mount_points()
+                self._modules(progress)
                 return ImageResult(info, self.rootfs, "ready", time.monotonic() - started)
             action = "restored"
             if info is None:
@@ -184,7 +188,20 @@ class PbxImage:
                 progress(f"restoring the PBX image from {self.tarball.name}")
                 self._extract()
             marker.write_text(self.key, encoding="utf-8")
+            self._modules(progress)
             return ImageResult(info, self.rootfs, action, time.monotonic() - started)
+
+    def _modules(self, progress: Callable[[str], None]) -> None:
+        """Dasan's own Asterisk modules (the recorder), built for this image's Asterisk."""
+        try:
+            ensure_modules(
+                self.rootfs,
+                self._cache,
+                lambda: self._settings.mirror or host_debian_mirror(),
+                progress,
+            )
+        except ModuleBuildError as exc:
+            raise PbxImageError(str(exc)) from exc
 
     def _build(self, progress: Callable[[str], None]) -> ImageInfo:
         if not DEBOOTSTRAP_SCRIPT.is_file():

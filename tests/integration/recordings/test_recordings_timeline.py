@@ -1,12 +1,13 @@
 """Records true (issue 10): a recording is as long as its call even while neither party sends
 audio. The citizen talks to a consultant whose phone sends no RTP at all (a muted phone, or
 one with silence suppression), and the citizen's own RTP stops for several seconds in the
-middle of the conversation. With mixing bridges (settings pbx.mixing_bridges = "on") the
-bridge writes the citizen a frame every 20 ms, so MixMonitor records the silent stretch
-where it happened; the 1-to-1 bridges would write nothing then, and the recording would come
-out that much shorter than the call (measured: 6.0 s for a 12.0 s call, NOTE of the branch).
+middle of the conversation, in a 1-to-1 relay bridge (settings pbx.mixing_bridges = "off"),
+which writes nothing to either party while both are silent. Dasan's recorder (DasanRecord,
+asterisk-modules/app_dasanrecord.c) writes by elapsed time, so the silent stretch is in the
+file where it happened and as long as it lasted. MixMonitor, which writes the frames it
+gets, made 6.0 s of a 12.0 s call here.
 
-This module restarts the session's PBX with mixing bridges, and restores it afterwards.
+This module restarts the session's PBX with relay bridges, and restores it afterwards.
 """
 
 from __future__ import annotations
@@ -44,18 +45,18 @@ WINDOW_S = 0.1
 
 
 @pytest.fixture(scope="module")
-def mixing_pbx(pbx: PbxContainer, it_env: ItEnv) -> Iterator[PbxContainer]:
-    """The session's PBX restarted with mixing bridges only; the default restored after."""
+def relay_pbx(pbx: PbxContainer, it_env: ItEnv) -> Iterator[PbxContainer]:
+    """The session's PBX restarted with the 1-to-1 relay bridges; the default restored after."""
     settings = it_env.settings
-    mixing = settings.model_copy(
-        update={"pbx": settings.pbx.model_copy(update={"mixing_bridges": "on"})}
+    relay = settings.model_copy(
+        update={"pbx": settings.pbx.model_copy(update={"mixing_bridges": "off"})}
     )
-    render_generated(mixing)
+    render_generated(relay)
     pbx.down()
     pbx.up()
     try:
         techs = pbx.cli("bridge technology show")
-        assert "softmix" in techs and "simple_bridge" not in techs, techs
+        assert "simple_bridge" in techs, techs
         yield pbx
     finally:
         render_generated(settings)
@@ -65,7 +66,7 @@ def mixing_pbx(pbx: PbxContainer, it_env: ItEnv) -> Iterator[PbxContainer]:
 
 @pytest.fixture(scope="module")
 def engine(
-    mixing_pbx: PbxContainer, it_env: ItEnv, engine_env: dict[str, str]
+    relay_pbx: PbxContainer, it_env: ItEnv, engine_env: dict[str, str]
 ) -> Iterator[EngineProcess]:
     """`dasan serve` against the restarted PBX, cataloging recordings soon after they end
     (settled: unchanged for longer than the pause, so the test reads the WAV before that)."""

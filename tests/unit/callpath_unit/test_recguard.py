@@ -113,8 +113,8 @@ async def test_no_recording_on_either_path_is_refused_with_apology_alarm_and_cal
         pass
     assert outcome == [False]
     moved = [c for c in peer.commands if c.startswith(("EXEC", "SET VARIABLE DASAN_REC"))]
-    assert moved[0] == "EXEC StopMixMonitor"
-    assert moved[1].startswith("EXEC MixMonitor") and f"{SPARE}/{UID}.wav" in moved[1]
+    assert moved[0] == "EXEC StopDasanRecord"
+    assert moved[1].startswith("EXEC DasanRecord") and f"{SPARE}/{UID}.wav" in moved[1]
     assert moved[2] == f"SET VARIABLE DASAN_REC {SPARE}/{UID}.wav"
     assert "SET MUSIC off" in peer.commands
     assert any(

@@ -1,0 +1,383 @@
+/*
+ * Dasan: a call recorder that writes by elapsed time.
+ *
+ * SPDX-License-Identifier: GPL-2.0-only
+ * (It is an Asterisk module: it links with Asterisk, which is GPL-2.0.)
+ *
+ * DasanRecord(file.wav[,i(VAR)]) records both directions of the channel, mixed, into one
+ * file; StopDasanRecord() stops every DasanRecord of the channel.
+ *
+ * Why not MixMonitor: MixMonitor writes the frames the channel hands it. When the host is
+ * saturated, a party's audio arrives late or in bursts, and MixMonitor's audiohook flushes
+ * both directions whenever one side lags by more than 100 ms; when no audio comes at all
+ * (both parties silent without RTP, a stalled peer) it writes nothing. Its file then differs
+ * from the call by seconds, and the recordings audit cannot tell lost audio from a slow
+ * host. A recorder must fill the timeline.
+ *
+ * Invariants:
+ * - The file holds one 20 ms frame (8 kHz signed linear, both directions mixed) for every
+ *   20 ms of monotonic time from the start to the stop (the channel's hang-up, or
+ *   StopDasanRecord): its length is the call's, whatever the host or the parties do.
+ * - In each tick a direction contributes the next 20 ms it has queued, or silence if it has
+ *   none: audio that arrives late is written in the ticks after it arrives (the audiohook
+ *   itself drops audio that waits longer than half a second), and a writer thread that was
+ *   not scheduled writes every tick it missed as soon as it runs again.
+ * - The file is opened before the application returns: if it cannot be opened, nothing is
+ *   attached, the i() variable stays unset and a warning is logged, so the caller (Dasan's
+ *   recording guard) sees the recording did not start and moves it to the spare path.
+ * - On start the channel publishes the same stasis message as MixMonitor (AMI event
+ *   MixMonitorStart); StopDasanRecord publishes MixMonitorStop.
+ * - The recorder's memory is shared (ao2) by the channel's datastore and the writer thread;
+ *   the thread releases its reference only once the channel has let go of the audiohook.
+ */
+
+#include "asterisk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <time.h>
+
+#include "asterisk/app.h"
+#include "asterisk/astobj2.h"
+#include "asterisk/audiohook.h"
+#include "asterisk/channel.h"
+#include "asterisk/datastore.h"
+#include "asterisk/file.h"
+#include "asterisk/format_cache.h"
+#include "asterisk/frame.h"
+#include "asterisk/lock.h"
+#include "asterisk/module.h"
+#include "asterisk/pbx.h"
+#include "asterisk/stasis_channels.h"
+#include "asterisk/utils.h"
+
+#define TICK_MS 20
+#define TICK_SAMPLES 160 /* 20 ms at 8 kHz */
+/* Ticks read under the audiohook's lock in one go, then written without it. */
+#define BATCH_TICKS 50
+
+static const char app_record[] = "DasanRecord";
+static const char app_stop[] = "StopDasanRecord";
+
+static const char record_synopsis[] = "Record the channel's call, both directions, by elapsed time";
+static const char record_description[] =
+	"DasanRecord(filename.ext[,options]): mix both directions of the channel into one file,\n"
+	"one 20 ms frame for every 20 ms of time (silence where a party sent nothing), from now\n"
+	"until the hang-up or StopDasanRecord(). The extension is the file format (wav).\n"
+	"Options: i(VAR) - store the recording's id in VAR once it is recording.\n";
+static const char stop_synopsis[] = "Stop the channel's DasanRecord recordings";
+static const char stop_description[] = "StopDasanRecord(): stop every DasanRecord of the channel.\n";
+
+enum {
+	OPT_ID = (1 << 0),
+};
+
+enum {
+	OPT_ARG_ID,
+	OPT_ARG_COUNT,
+};
+
+AST_APP_OPTIONS(record_options, {
+	AST_APP_OPTION_ARG('i', OPT_ID, OPT_ARG_ID),
+});
+
+struct recorder {
+	struct ast_audiohook audiohook;
+	struct ast_filestream *file;
+	struct timespec started; /* CLOCK_MONOTONIC */
+	char id[40];
+	char path[PATH_MAX];
+	char channel[AST_CHANNEL_NAME];
+};
+
+static int recorder_ids;
+
+static void recorder_destroy(void *obj)
+{
+	struct recorder *rec = obj;
+
+	ast_audiohook_destroy(&rec->audiohook);
+}
+
+static void datastore_destroy(void *data)
+{
+	ao2_ref(data, -1);
+}
+
+static const struct ast_datastore_info recorder_datastore = {
+	.type = "dasanrecord",
+	.destroy = datastore_destroy,
+};
+
+static long long elapsed_ms(const struct timespec *from, const struct timespec *to)
+{
+	return (long long) (to->tv_sec - from->tv_sec) * 1000 + (to->tv_nsec - from->tv_nsec) / 1000000;
+}
+
+static void add_direction(struct recorder *rec, enum ast_audiohook_direction direction, short *mix)
+{
+	struct ast_frame *frame;
+	const short *samples;
+	int i;
+
+	frame = ast_audiohook_read_frame(&rec->audiohook, TICK_SAMPLES, direction, ast_format_slin);
+	if (!frame) {
+		return; /* nothing queued for this tick: silence */
+	}
+	samples = frame->data.ptr;
+	for (i = 0; i < TICK_SAMPLES && i < frame->samples; i++) {
+		int sum = mix[i] + samples[i];
+		mix[i] = sum > 32767 ? 32767 : (sum < -32768 ? -32768 : sum);
+	}
+	ast_frfree(frame);
+}
+
+/*! Write \a count ticks from \a mix; false if the file refused a frame. */
+static int write_ticks(struct recorder *rec, short (*mix)[TICK_SAMPLES], int count)
+{
+	struct ast_frame frame = {
+		.frametype = AST_FRAME_VOICE,
+		.datalen = TICK_SAMPLES * sizeof(short),
+		.samples = TICK_SAMPLES,
+		.src = app_record,
+	};
+	int i;
+
+	frame.subclass.format = ast_format_slin;
+	for (i = 0; i < count; i++) {
+		frame.data.ptr = mix[i];
+		if (ast_writestream(rec->file, &frame)) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static void *recorder_thread(void *data)
+{
+	struct recorder *rec = data;
+	short (*batch)[TICK_SAMPLES];
+	long long written = 0;
+	int running = 1;
+	int write_failed = 0;
+
+	batch = ast_calloc(BATCH_TICKS, sizeof(*batch));
+	if (!batch) {
+		ast_log(LOG_ERROR, "%s: no memory for the recording of %s\n", app_record, rec->channel);
+	}
+
+	while (running && batch) {
+		struct timespec now, next;
+		long long due;
+		long long deadline_ms;
+		int count = 0;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		due = elapsed_ms(&rec->started, &now) / TICK_MS;
+
+		ast_audiohook_lock(&rec->audiohook);
+		running = rec->audiohook.status == AST_AUDIOHOOK_STATUS_RUNNING;
+		while (written + count < due && count < BATCH_TICKS) {
+			memset(batch[count], 0, sizeof(batch[count]));
+			add_direction(rec, AST_AUDIOHOOK_DIRECTION_READ, batch[count]);
+			add_direction(rec, AST_AUDIOHOOK_DIRECTION_WRITE, batch[count]);
+			count++;
+		}
+		ast_audiohook_unlock(&rec->audiohook);
+
+		if (count && !write_failed && !write_ticks(rec, batch, count)) {
+			write_failed = 1;
+			ast_log(LOG_WARNING, "%s: could not write %s (%s); the rest of the call is not in it\n",
+				app_record, rec->path, strerror(errno));
+		}
+		written += count;
+		if (written < due) {
+			running = 1; /* more missed ticks to write before looking at the status again */
+			continue;
+		}
+		if (!running) {
+			break;
+		}
+		deadline_ms = (written + 1) * TICK_MS;
+		next.tv_sec = rec->started.tv_sec + deadline_ms / 1000;
+		next.tv_nsec = rec->started.tv_nsec + (deadline_ms % 1000) * 1000000;
+		if (next.tv_nsec >= 1000000000) {
+			next.tv_sec++;
+			next.tv_nsec -= 1000000000;
+		}
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR) {
+		}
+	}
+	ast_free(batch);
+	ast_closestream(rec->file);
+	rec->file = NULL;
+	ast_verb(3, "%s: %s closed after %lld ms (%s)\n", app_record, rec->path, written * TICK_MS,
+		rec->channel);
+
+	/* Stopped (SHUTDOWN): the channel drops the audiohook at its next frame or its hang-up;
+	 * until then it may still touch it, so the memory is kept. */
+	ast_audiohook_lock(&rec->audiohook);
+	while (rec->audiohook.status != AST_AUDIOHOOK_STATUS_DONE) {
+		struct timeval wait = ast_tvadd(ast_tvnow(), ast_samp2tv(200, 1000));
+		struct timespec until = { .tv_sec = wait.tv_sec, .tv_nsec = wait.tv_usec * 1000 };
+
+		ast_cond_timedwait(&rec->audiohook.trigger, &rec->audiohook.lock, &until);
+	}
+	ast_audiohook_unlock(&rec->audiohook);
+
+	ao2_ref(rec, -1);
+	ast_module_unref(ast_module_info->self);
+	return NULL;
+}
+
+static int record_exec(struct ast_channel *chan, const char *data)
+{
+	char *parse, *dot, *slash, *dir;
+	char base[PATH_MAX];
+	const char *format = "wav";
+	struct ast_flags flags = { 0 };
+	char *opts[OPT_ARG_COUNT] = { NULL };
+	struct recorder *rec;
+	struct ast_datastore *datastore;
+	pthread_t thread;
+	AST_DECLARE_APP_ARGS(args,
+		AST_APP_ARG(filename);
+		AST_APP_ARG(options);
+	);
+
+	if (ast_strlen_zero(data)) {
+		ast_log(LOG_WARNING, "%s requires a file name (%s(/path/file.wav[,i(VAR)]))\n",
+			app_record, app_record);
+		return 0;
+	}
+	parse = ast_strdupa(data);
+	AST_STANDARD_APP_ARGS(args, parse);
+	if (ast_strlen_zero(args.filename) || args.filename[0] != '/') {
+		ast_log(LOG_WARNING, "%s: the file name must be an absolute path, got '%s'\n", app_record,
+			S_OR(args.filename, ""));
+		return 0;
+	}
+	if (args.options && ast_app_parse_options(record_options, &flags, opts, args.options)) {
+		ast_log(LOG_WARNING, "%s: options '%s' not understood\n", app_record, args.options);
+		return 0;
+	}
+
+	ast_copy_string(base, args.filename, sizeof(base));
+	slash = strrchr(base, '/');
+	dot = strrchr(base, '.');
+	if (dot && dot > slash) {
+		*dot = '\0';
+		format = dot + 1;
+	}
+	dir = ast_strdupa(base);
+	*strrchr(dir, '/') = '\0';
+	if (!ast_strlen_zero(dir) && ast_mkdir(dir, 0777)) {
+		ast_log(LOG_WARNING, "%s: cannot create %s: %s\n", app_record, dir, strerror(errno));
+		return 0;
+	}
+
+	rec = ao2_alloc(sizeof(*rec), recorder_destroy);
+	if (!rec) {
+		return 0;
+	}
+	ast_copy_string(rec->path, args.filename, sizeof(rec->path));
+	ast_copy_string(rec->channel, ast_channel_name(chan), sizeof(rec->channel));
+	snprintf(rec->id, sizeof(rec->id), "dasanrecord-%d", ast_atomic_fetchadd_int(&recorder_ids, 1));
+	rec->file = ast_writefile(base, format, NULL, O_CREAT | O_TRUNC | O_WRONLY, 0, AST_FILE_MODE);
+	if (!rec->file) {
+		ast_log(LOG_WARNING, "%s: cannot open %s for %s: %s\n", app_record, args.filename,
+			ast_channel_name(chan), strerror(errno));
+		ao2_ref(rec, -1);
+		return 0;
+	}
+	ast_audiohook_init(&rec->audiohook, AST_AUDIOHOOK_TYPE_SPY, app_record, 0);
+
+	datastore = ast_datastore_alloc(&recorder_datastore, rec->id);
+	if (!datastore) {
+		ast_closestream(rec->file);
+		rec->file = NULL;
+		ao2_ref(rec, -1);
+		return 0;
+	}
+	ao2_ref(rec, +1);
+	datastore->data = rec;
+	ast_channel_lock(chan);
+	ast_channel_datastore_add(chan, datastore);
+	ast_channel_unlock(chan);
+
+	clock_gettime(CLOCK_MONOTONIC, &rec->started);
+	if (ast_audiohook_attach(chan, &rec->audiohook)) {
+		ast_log(LOG_WARNING, "%s: cannot attach to %s (hung up?)\n", app_record, ast_channel_name(chan));
+		ast_closestream(rec->file);
+		rec->file = NULL;
+		ao2_ref(rec, -1); /* the datastore keeps the other reference until the channel goes */
+		return 0;
+	}
+
+	/* The thread owns the creation reference from here. */
+	ast_module_ref(ast_module_info->self);
+	if (ast_pthread_create_detached_background(&thread, NULL, recorder_thread, rec)) {
+		ast_log(LOG_ERROR, "%s: no thread for %s\n", app_record, args.filename);
+		ast_audiohook_update_status(&rec->audiohook, AST_AUDIOHOOK_STATUS_SHUTDOWN);
+		ast_closestream(rec->file);
+		rec->file = NULL;
+		ast_module_unref(ast_module_info->self);
+		/* The audiohook stays on the channel until it drops it: keep the memory with the
+		 * datastore (its reference) and leak nothing else. */
+		ao2_ref(rec, -1);
+		return 0;
+	}
+
+	if (ast_test_flag(&flags, OPT_ID) && !ast_strlen_zero(opts[OPT_ARG_ID])) {
+		pbx_builtin_setvar_helper(chan, opts[OPT_ARG_ID], rec->id);
+	}
+	ast_channel_publish_cached_blob(chan, ast_channel_mixmonitor_start_type(), NULL);
+	ast_verb(3, "%s: recording %s to %s\n", app_record, ast_channel_name(chan), args.filename);
+	return 0;
+}
+
+static int stop_exec(struct ast_channel *chan, const char *data)
+{
+	struct ast_datastore *datastore;
+	int stopped = 0;
+
+	ast_channel_lock(chan);
+	AST_LIST_TRAVERSE(ast_channel_datastores(chan), datastore, entry) {
+		struct recorder *rec;
+
+		if (datastore->info != &recorder_datastore) {
+			continue;
+		}
+		rec = datastore->data;
+		ast_audiohook_lock(&rec->audiohook);
+		if (rec->audiohook.status == AST_AUDIOHOOK_STATUS_RUNNING) {
+			rec->audiohook.status = AST_AUDIOHOOK_STATUS_SHUTDOWN;
+			ast_cond_signal(&rec->audiohook.trigger);
+			stopped++;
+		}
+		ast_audiohook_unlock(&rec->audiohook);
+	}
+	ast_channel_unlock(chan);
+	if (stopped) {
+		ast_channel_publish_cached_blob(chan, ast_channel_mixmonitor_stop_type(), NULL);
+	}
+	return 0;
+}
+
+static int unload_module(void)
+{
+	int res = ast_unregister_application(app_stop);
+
+	res |= ast_unregister_application(app_record);
+	return res;
+}
+
+static int load_module(void)
+{
+	int res = ast_register_application(app_record, record_exec, record_synopsis, record_description);
+
+	res |= ast_register_application(app_stop, stop_exec, stop_synopsis, stop_description);
+	return res ? AST_MODULE_LOAD_DECLINE : AST_MODULE_LOAD_SUCCESS;
+}
+
+AST_MODULE_INFO_STANDARD(ASTERISK_GPL_KEY, "Dasan recorder: both directions, by elapsed time");
