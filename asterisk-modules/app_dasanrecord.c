@@ -15,13 +15,16 @@
  * host. A recorder must fill the timeline.
  *
  * Invariants:
- * - The file holds one 20 ms frame (8 kHz signed linear, both directions mixed) for every
+ * - The file holds 20 ms of audio (8 kHz signed linear, both directions mixed) for every
  *   20 ms of monotonic time from the start to the stop (the channel's hang-up, or
- *   StopDasanRecord): its length is the call's, whatever the host or the parties do.
+ *   StopDasanRecord), written every 100 ms: its length is the call's, whatever the host or
+ *   the parties do.
  * - In each tick a direction contributes the next 20 ms it has queued, or silence if it has
  *   none: audio that arrives late is written in the ticks after it arrives (the audiohook
  *   itself drops audio that waits longer than half a second), and a writer thread that was
  *   not scheduled writes every tick it missed as soon as it runs again.
+ * - A write that fails (the disk is full) moves the recording, once, to the s() file, which
+ *   goes on with the same timeline: the two files are the call's two parts, in order.
  * - The file is opened before the application returns: if it cannot be opened, nothing is
  *   attached, the i() variable stays unset and a warning is logged, so the caller (Dasan's
  *   recording guard) sees the recording did not start and moves it to the spare path.
@@ -53,6 +56,10 @@
 
 #define TICK_MS 20
 #define TICK_SAMPLES 160 /* 20 ms at 8 kHz */
+/* The writer wakes every WAKE_TICKS ticks (100 ms) and writes the ticks due since, as one
+ * frame: a fifth of the wake-ups and writes of one per tick, well inside the half second
+ * the audiohook queues. */
+#define WAKE_TICKS 5
 /* Ticks read under the audiohook's lock in one go, then written without it. */
 #define BATCH_TICKS 50
 
@@ -64,21 +71,26 @@ static const char record_description[] =
 	"DasanRecord(filename.ext[,options]): mix both directions of the channel into one file,\n"
 	"one 20 ms frame for every 20 ms of time (silence where a party sent nothing), from now\n"
 	"until the hang-up or StopDasanRecord(). The extension is the file format (wav).\n"
-	"Options: i(VAR) - store the recording's id in VAR once it is recording.\n";
+	"Options: i(VAR) - store the recording's id in VAR once it is recording.\n"
+	"         s(/spare/file.ext) - when a write fails (disk full), go on in this file:\n"
+	"         the two files are then the two parts of the call's timeline.\n";
 static const char stop_synopsis[] = "Stop the channel's DasanRecord recordings";
 static const char stop_description[] = "StopDasanRecord(): stop every DasanRecord of the channel.\n";
 
 enum {
 	OPT_ID = (1 << 0),
+	OPT_SPARE = (1 << 1),
 };
 
 enum {
 	OPT_ARG_ID,
+	OPT_ARG_SPARE,
 	OPT_ARG_COUNT,
 };
 
 AST_APP_OPTIONS(record_options, {
 	AST_APP_OPTION_ARG('i', OPT_ID, OPT_ARG_ID),
+	AST_APP_OPTION_ARG('s', OPT_SPARE, OPT_ARG_SPARE),
 });
 
 struct recorder {
@@ -87,10 +99,35 @@ struct recorder {
 	struct timespec started; /* CLOCK_MONOTONIC */
 	char id[40];
 	char path[PATH_MAX];
+	char spare[PATH_MAX]; /* where to go on when a write fails ("": nowhere) */
 	char channel[AST_CHANNEL_NAME];
 };
 
 static int recorder_ids;
+
+/*! Open \a path (its extension is the format) for writing, creating its folder. */
+static struct ast_filestream *open_file(const char *path)
+{
+	char base[PATH_MAX];
+	char *dot, *slash;
+	const char *format = "wav";
+
+	ast_copy_string(base, path, sizeof(base));
+	slash = strrchr(base, '/');
+	dot = strrchr(base, '.');
+	if (dot && dot > slash) {
+		*dot = '\0';
+		format = dot + 1;
+	}
+	if (slash && slash != base) {
+		*slash = '\0';
+		if (ast_mkdir(base, 0777)) {
+			return NULL;
+		}
+		*slash = '/';
+	}
+	return ast_writefile(base, format, NULL, O_CREAT | O_TRUNC | O_WRONLY, 0, AST_FILE_MODE);
+}
 
 static void recorder_destroy(void *obj)
 {
@@ -132,25 +169,19 @@ static void add_direction(struct recorder *rec, enum ast_audiohook_direction dir
 	ast_frfree(frame);
 }
 
-/*! Write \a count ticks from \a mix; false if the file refused a frame. */
+/*! Write \a count ticks from \a mix as one frame; false if the file refused it. */
 static int write_ticks(struct recorder *rec, short (*mix)[TICK_SAMPLES], int count)
 {
 	struct ast_frame frame = {
 		.frametype = AST_FRAME_VOICE,
-		.datalen = TICK_SAMPLES * sizeof(short),
-		.samples = TICK_SAMPLES,
+		.datalen = count * TICK_SAMPLES * sizeof(short),
+		.samples = count * TICK_SAMPLES,
 		.src = app_record,
 	};
-	int i;
 
 	frame.subclass.format = ast_format_slin;
-	for (i = 0; i < count; i++) {
-		frame.data.ptr = mix[i];
-		if (ast_writestream(rec->file, &frame)) {
-			return 0;
-		}
-	}
-	return 1;
+	frame.data.ptr = mix[0];
+	return ast_writestream(rec->file, &frame) == 0;
 }
 
 static void *recorder_thread(void *data)
@@ -186,9 +217,25 @@ static void *recorder_thread(void *data)
 		ast_audiohook_unlock(&rec->audiohook);
 
 		if (count && !write_failed && !write_ticks(rec, batch, count)) {
-			write_failed = 1;
-			ast_log(LOG_WARNING, "%s: could not write %s (%s); the rest of the call is not in it\n",
-				app_record, rec->path, strerror(errno));
+			int err = errno;
+			struct ast_filestream *spare = NULL;
+
+			if (!ast_strlen_zero(rec->spare)) {
+				spare = open_file(rec->spare);
+			}
+			if (spare) {
+				ast_log(LOG_WARNING, "%s: could not write %s (%s); the call goes on in %s\n",
+					app_record, rec->path, strerror(err), rec->spare);
+				ast_closestream(rec->file);
+				rec->file = spare;
+				ast_copy_string(rec->path, rec->spare, sizeof(rec->path));
+				rec->spare[0] = '\0';
+			}
+			if (!spare || !write_ticks(rec, batch, count)) {
+				write_failed = 1;
+				ast_log(LOG_ERROR, "%s: could not write %s (%s); the rest of the call is not in it\n",
+					app_record, rec->path, strerror(spare ? errno : err));
+			}
 		}
 		written += count;
 		if (written < due) {
@@ -198,7 +245,7 @@ static void *recorder_thread(void *data)
 		if (!running) {
 			break;
 		}
-		deadline_ms = (written + 1) * TICK_MS;
+		deadline_ms = (written + WAKE_TICKS) * TICK_MS;
 		next.tv_sec = rec->started.tv_sec + deadline_ms / 1000;
 		next.tv_nsec = rec->started.tv_nsec + (deadline_ms % 1000) * 1000000;
 		if (next.tv_nsec >= 1000000000) {
@@ -232,9 +279,7 @@ static void *recorder_thread(void *data)
 
 static int record_exec(struct ast_channel *chan, const char *data)
 {
-	char *parse, *dot, *slash, *dir;
-	char base[PATH_MAX];
-	const char *format = "wav";
+	char *parse;
 	struct ast_flags flags = { 0 };
 	char *opts[OPT_ARG_COUNT] = { NULL };
 	struct recorder *rec;
@@ -246,7 +291,7 @@ static int record_exec(struct ast_channel *chan, const char *data)
 	);
 
 	if (ast_strlen_zero(data)) {
-		ast_log(LOG_WARNING, "%s requires a file name (%s(/path/file.wav[,i(VAR)]))\n",
+		ast_log(LOG_WARNING, "%s requires a file name (%s(/path/file.wav[,i(VAR)s(/spare.wav)]))\n",
 			app_record, app_record);
 		return 0;
 	}
@@ -262,35 +307,24 @@ static int record_exec(struct ast_channel *chan, const char *data)
 		return 0;
 	}
 
-	ast_copy_string(base, args.filename, sizeof(base));
-	slash = strrchr(base, '/');
-	dot = strrchr(base, '.');
-	if (dot && dot > slash) {
-		*dot = '\0';
-		format = dot + 1;
-	}
-	dir = ast_strdupa(base);
-	*strrchr(dir, '/') = '\0';
-	if (!ast_strlen_zero(dir) && ast_mkdir(dir, 0777)) {
-		ast_log(LOG_WARNING, "%s: cannot create %s: %s\n", app_record, dir, strerror(errno));
-		return 0;
-	}
-
 	rec = ao2_alloc(sizeof(*rec), recorder_destroy);
 	if (!rec) {
 		return 0;
 	}
+	ast_audiohook_init(&rec->audiohook, AST_AUDIOHOOK_TYPE_SPY, app_record, 0);
 	ast_copy_string(rec->path, args.filename, sizeof(rec->path));
 	ast_copy_string(rec->channel, ast_channel_name(chan), sizeof(rec->channel));
 	snprintf(rec->id, sizeof(rec->id), "dasanrecord-%d", ast_atomic_fetchadd_int(&recorder_ids, 1));
-	rec->file = ast_writefile(base, format, NULL, O_CREAT | O_TRUNC | O_WRONLY, 0, AST_FILE_MODE);
+	if (ast_test_flag(&flags, OPT_SPARE) && !ast_strlen_zero(opts[OPT_ARG_SPARE])) {
+		ast_copy_string(rec->spare, opts[OPT_ARG_SPARE], sizeof(rec->spare));
+	}
+	rec->file = open_file(args.filename);
 	if (!rec->file) {
 		ast_log(LOG_WARNING, "%s: cannot open %s for %s: %s\n", app_record, args.filename,
 			ast_channel_name(chan), strerror(errno));
 		ao2_ref(rec, -1);
 		return 0;
 	}
-	ast_audiohook_init(&rec->audiohook, AST_AUDIOHOOK_TYPE_SPY, app_record, 0);
 
 	datastore = ast_datastore_alloc(&recorder_datastore, rec->id);
 	if (!datastore) {

@@ -92,7 +92,8 @@ def _create_database() -> str | None:
 @contextlib.contextmanager
 def bench_env(postgres: bool | None = None) -> Iterator[BenchEnv]:
     """A temporary Dasan installation: PostgreSQL (``postgres=None``: if it answers, else
-    SQLite), or the default SQLite with ``postgres=False``."""
+    SQLite), or the default SQLite with ``postgres=False``. ``DASAN_BENCH_KEEP=1`` keeps its
+    folder (state, recordings, the run's logs) for a look afterwards; its path is printed."""
     root = Path(tempfile.mkdtemp(prefix="dasan-bench-"))
     database = _create_database() if postgres is not False else None
     if postgres and database is None:
@@ -117,7 +118,10 @@ def bench_env(postgres: bool | None = None) -> Iterator[BenchEnv]:
                 capture_output=True,
                 check=False,
             )
-        shutil.rmtree(root, ignore_errors=True)
+        if os.environ.get("DASAN_BENCH_KEEP") == "1":
+            print(f"bench folder kept: {root}", file=sys.stderr)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 class Processes:

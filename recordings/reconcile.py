@@ -2,7 +2,9 @@
 
 Invariants:
 - Every finished call (our call log's ended calls, plus answered CDR calls into the center)
-  has exactly one non-empty recording; its duration matches the call's within the
+  has its non-empty recording: one file, or the parts of one timeline when the recording
+  moved to the spare disk during the call (their durations add up; more than the call is a
+  call recorded twice); the duration matches the call's within the
   tolerance (1 % or the slack for the source's timestamp resolution, plus a short
   allowance per key the caller pressed in the IVR: an RFC 2833 key interrupts the audio).
 - Every file in the spools belongs to a cataloged recording (the WAV before archival or
@@ -123,22 +125,34 @@ def check_calls(
                     Gap(GapKind.CALL_WITHOUT_RECORDING, subject, f"no recording ({call.source})")
                 )
             continue
-        if len(recordings) > 1:
-            ids = ", ".join(f"#{r.id}" for r in recordings)
-            gaps.append(
-                Gap(GapKind.SEVERAL_RECORDINGS, subject, f"{len(recordings)} recordings: {ids}")
-            )
-            continue
-        recording = recordings[0]
-        if recording.state is RecordingState.PURGED:
+        if any(r.state is RecordingState.PURGED for r in recordings):
             continue
         tolerance = max(round(call.duration_ms * cfg.duration_tolerance_ratio), call.slack_ms)
-        if abs(recording.duration_ms - call.duration_ms) > tolerance:
+        # Parts of one timeline (the recording moved to the spare disk mid-call) add up to
+        # the call; copies of it (the call recorded twice) add up to more.
+        total = sum(r.duration_ms for r in recordings)
+        ids = ", ".join(f"#{r.id}" for r in recordings)
+        if len(recordings) > 1 and total > call.duration_ms + tolerance:
+            gaps.append(
+                Gap(
+                    GapKind.SEVERAL_RECORDINGS,
+                    subject,
+                    f"{len(recordings)} recordings ({ids}) of {total} ms in all, more than the "
+                    f"call ({call.source}) {call.duration_ms} ms: the call was recorded twice",
+                )
+            )
+            continue
+        if abs(total - call.duration_ms) > tolerance:
+            what = (
+                f"recording #{recordings[0].id} is"
+                if len(recordings) == 1
+                else (f"recordings {ids} (parts) are")
+            )
             gaps.append(
                 Gap(
                     GapKind.DURATION_MISMATCH,
                     subject,
-                    f"recording #{recording.id} is {recording.duration_ms} ms, the call "
+                    f"{what} {total} ms, the call "
                     f"({call.source}) {call.duration_ms} ms (tolerance {tolerance} ms)",
                 )
             )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from rec_support import recorded_call, spool_wav
+from rec_support import recorded_call, sine_pcm, spool_wav, write_wav
 from sqlalchemy import delete, update
 
 from common.principal import Principal, Role
@@ -177,6 +177,28 @@ async def test_two_recordings_for_one_call_is_a_gap(
     await system.pipeline.process(wav)
     await system.pipeline.process(spare)
     assert kinds(await run(system)) == [GapKind.SEVERAL_RECORDINGS]
+
+
+async def test_a_recording_continued_on_the_spare_disk_is_one_timeline(
+    system: Recordings, call_start: datetime
+) -> None:
+    """The primary disk filled mid-call: the recorder went on in a file on the spare disk.
+    The two parts add up to the call: no gap. Parts that fall short are a duration gap."""
+    wav = await recorded_call(system, "moved", call_start, 3.0)
+    uniqueid = wav.name.removesuffix(".wav")
+    write_wav(wav, sine_pcm(1.8))  # the primary part: the first 1.8 s
+    spare = spool_wav(system.settings, uniqueid, 1.2, call_start, spare=True)
+    await system.pipeline.process(wav)
+    await system.pipeline.process(spare)
+    assert (await run(system)).ok
+
+    short = await recorded_call(system, "cut", call_start, 3.0)
+    write_wav(short, sine_pcm(1.0))
+    part = spool_wav(system.settings, short.name.removesuffix(".wav"), 1.0, call_start, spare=True)
+    await system.pipeline.process(short)
+    await system.pipeline.process(part)
+    [gap] = (await run(system)).gaps
+    assert gap.kind is GapKind.DURATION_MISMATCH and "(parts) are 2000 ms" in gap.detail
 
 
 async def test_uncataloged_file_of_a_finished_call_is_a_gap(
