@@ -56,9 +56,9 @@
 
 #define TICK_MS 20
 #define TICK_SAMPLES 160 /* 20 ms at 8 kHz */
-/* The writer wakes every WAKE_TICKS ticks (100 ms) and writes the ticks due since, as one
- * frame: a fifth of the wake-ups and writes of one per tick, well inside the half second
- * the audiohook queues. */
+/* The writer looks at the call's status every tick, and every WAKE_TICKS ticks (100 ms)
+ * takes the audio due since and writes it as one frame: a fifth of the reads and writes of
+ * one per tick, well inside the half second the audiohook queues. */
 #define WAKE_TICKS 5
 /* Ticks read under the audiohook's lock in one go, then written without it. */
 #define BATCH_TICKS 50
@@ -208,6 +208,20 @@ static void *recorder_thread(void *data)
 
 		ast_audiohook_lock(&rec->audiohook);
 		running = rec->audiohook.status == AST_AUDIOHOOK_STATUS_RUNNING;
+		if (running && due - written < WAKE_TICKS) {
+			/* Only a look at the status (the hang-up closes the file within a tick); the
+			 * audio is taken every WAKE_TICKS ticks. */
+			ast_audiohook_unlock(&rec->audiohook);
+			next = now;
+			next.tv_nsec += TICK_MS * 1000000;
+			if (next.tv_nsec >= 1000000000) {
+				next.tv_sec++;
+				next.tv_nsec -= 1000000000;
+			}
+			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR) {
+			}
+			continue;
+		}
 		while (written + count < due && count < BATCH_TICKS) {
 			memset(batch[count], 0, sizeof(batch[count]));
 			add_direction(rec, AST_AUDIOHOOK_DIRECTION_READ, batch[count]);
@@ -245,7 +259,7 @@ static void *recorder_thread(void *data)
 		if (!running) {
 			break;
 		}
-		deadline_ms = (written + WAKE_TICKS) * TICK_MS;
+		deadline_ms = (written + 1) * TICK_MS;
 		next.tv_sec = rec->started.tv_sec + deadline_ms / 1000;
 		next.tv_nsec = rec->started.tv_nsec + (deadline_ms % 1000) * 1000000;
 		if (next.tv_nsec >= 1000000000) {

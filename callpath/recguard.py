@@ -91,6 +91,14 @@ async def confirm_recording(guard: GuardSetup, session: AgiSession, language: st
     return status.may_bridge
 
 
+def _has_audio(path: Path) -> bool:
+    """A recording file with more than its WAV header."""
+    try:
+        return path.stat().st_size > 44
+    except OSError:
+        return False
+
+
 async def _observe(
     guard: GuardSetup, session: AgiSession, status: GuardStatus, pbx_path: str
 ) -> tuple[GuardStatus, list[GuardCommand]]:
@@ -114,6 +122,13 @@ async def _carry_out(
         guard.alarm("recording", command.key, command.severity, command.message)
     elif isinstance(command, StartOnSpare):
         spare = path.replace(guard.pbx_spool_dir, guard.pbx_spare_dir, 1)
+        host_spare = guard.host_path(spare)
+        if host_spare is not None and await asyncio.to_thread(_has_audio, host_spare):
+            # The recorder already went on in the spare file by itself (a write failed):
+            # watch that file; restarting the recorder would truncate it.
+            await session.set_variable("DASAN_REC", spare)
+            log.warning("call %s: the recorder moved to the spare path %s", status.uniqueid, spare)
+            return spare
         await session.exec("StopDasanRecord")
         await session.set_variable("DASAN_MIXMON_ID", "")
         await session.exec("DasanRecord", spare, "i(DASAN_MIXMON_ID)")

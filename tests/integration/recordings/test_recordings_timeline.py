@@ -126,7 +126,10 @@ async def test_a_silent_stretch_is_recorded_where_and_as_long_as_it_happened(
 
     [path] = list(settings.recordings_dir.rglob(f"{uniqueid}.wav"))
     call_s = call_seconds(recorder, uniqueid, hangup)
-    wav_s = wav_seconds(path)
+    # The recorder finalizes the file's header within a tick of the hang-up.
+    wav_s = await eventually(
+        lambda: asyncio.to_thread(wav_seconds, path), lambda s: s > 0, 10, "the file closed"
+    )
     tolerance = call_s * settings.recordings.duration_tolerance_ratio
     print(
         f"call {call_s:.3f} s, recording {wav_s:.3f} s, consultant answered at {bridged_at:.1f} s"

@@ -174,5 +174,8 @@ async def test_a_missing_recording_folder_moves_to_the_spare_path(tmp_path: Path
         pass
     assert outcome == [True]
     assert f"SET VARIABLE DASAN_REC {SPARE}/{UID}.wav" in peer.commands
+    # The recorder already writes the spare file (it went on there when its write failed):
+    # the guard watches it and never restarts the recorder, which would truncate it.
+    assert not any(c.startswith("EXEC") for c in peer.commands)
     assert any(source == "recording" for source, _ in alarms.raised)
     assert desk.requests == []
