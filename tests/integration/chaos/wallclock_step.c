@@ -145,11 +145,16 @@ int timespec_get(struct timespec *ts, int base) {
 }
 
 int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, struct timespec *rem) {
-    if (real_sleep == NULL) return ENOSYS;
     struct timespec deadline = *req;
     if ((flags & TIMER_ABSTIME) && is_wall(clock)) {
         refresh_offset();
         shift(&deadline, -__atomic_load_n(&offset_ns, __ATOMIC_ACQUIRE));
     }
-    return real_sleep(clock, flags, &deadline, rem);
+    if (real_sleep != NULL) return real_sleep(clock, flags, &deadline, rem);
+    /* Called before the constructor ran: the kernel directly (glibc returns the error). */
+    int saved = errno;
+    long rc = syscall(SYS_clock_nanosleep, clock, flags, &deadline, rem);
+    int error = rc == 0 ? 0 : errno;
+    errno = saved;
+    return error;
 }
