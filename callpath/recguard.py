@@ -6,6 +6,10 @@ Invariants:
   the PBX's time-driven recorder) on the spare path,
   raise alarms, refuse (apologize in the caller's language and offer a call-back).
 - It fails closed: a call whose recording cannot be proven never reaches a consultant.
+- Its deadlines are measured on the monotonic clock (``steady_now``): a step of the engine's
+  wall clock (NTP, a wrong setting) while a recording is watched neither fails a good
+  recording over to the spare path at once (forward) nor stretches the wait for a bad one
+  (back).
 - It needs only ``GuardSetup`` (where the PBX's recording folders are on this host, the
   prompts, the alarm queue, the call-back desk), never the engine.
 """
@@ -16,6 +20,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +51,15 @@ POLL_S = 0.25
 POLICY = GuardPolicy(confirm_within=dt.timedelta(seconds=8))
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+# The wall clock when the monotonic clock read 0, taken once: ``steady_now`` reads like a
+# wall-clock time but advances only with the monotonic clock.
+_STEADY_EPOCH = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=time.monotonic())
+
+
+def steady_now() -> dt.datetime:
+    """The guard's clock: only differences of its readings matter (deadlines), so it follows
+    the monotonic clock, never a stepped wall clock."""
+    return _STEADY_EPOCH + dt.timedelta(seconds=time.monotonic())
 
 
 @dataclass(frozen=True)
@@ -69,7 +81,7 @@ class GuardSetup:
 
 async def confirm_recording(guard: GuardSetup, session: AgiSession, language: str) -> bool:
     """True once the recording is proven; False after apologizing to the caller."""
-    status = start(session.uniqueid, _now(), language)
+    status = start(session.uniqueid, steady_now(), language)
     pbx_path = await session.get_variable("DASAN_REC") or ""
     # Music while we watch the file grow: a recorder writes only the frames that pass, so with
     # nothing played and a caller's phone sending no audio (silence suppression, a key) the
@@ -104,14 +116,14 @@ async def _observe(
 ) -> tuple[GuardStatus, list[GuardCommand]]:
     commands: list[GuardCommand] = []
     if not status.started_seen and await session.get_variable("DASAN_MIXMON_ID"):
-        status, out = decide(status, MixMonitorStarted(status.target, _now()), guard.policy)
+        status, out = decide(status, MixMonitorStarted(status.target, steady_now()), guard.policy)
         commands += out
     path = guard.host_path(pbx_path)
     if path is not None:
-        seen = await asyncio.to_thread(observe_recording_file, path, status.target, _now())
+        seen = await asyncio.to_thread(observe_recording_file, path, status.target, steady_now())
         status, out = decide(status, seen, guard.policy)
         commands += out
-    status, out = decide(status, Tick(_now()), guard.policy)
+    status, out = decide(status, Tick(steady_now()), guard.policy)
     return status, commands + out
 
 

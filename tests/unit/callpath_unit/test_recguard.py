@@ -1,6 +1,7 @@
 """The recording guard's driver, built from a GuardSetup (no engine): proven on the primary
 path, refused after the spare path fails too (apology, alarm, call-back), the caller hanging
-up while the file is watched, and a recording folder that is missing. A real AgiServer and a
+up while the file is watched, a recording folder that is missing, and a step of the wall
+clock while the file is watched (forward or back: the guard's deadlines keep their length). A real AgiServer and a
 fake Asterisk on loopback; the recording file is a real file that grows (or does not)."""
 
 from __future__ import annotations
@@ -8,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import types
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from callpath import recguard
 from callpath.recguard import GuardSetup, confirm_recording
 from ivr.agi import AgiHangup, AgiSession
 from recordings.guard import GuardPolicy
@@ -179,3 +182,75 @@ async def test_a_missing_recording_folder_moves_to_the_spare_path(tmp_path: Path
     assert not any(c.startswith("EXEC") for c in peer.commands)
     assert any(source == "recording" for source, _ in alarms.raised)
     assert desk.requests == []
+
+
+class SteppedWallClock(dt.datetime):
+    """A wall clock that an NTP step moves by ``step`` right after its first reading."""
+
+    step = dt.timedelta(0)
+    reads = 0
+
+    @classmethod
+    def now(cls, tz: dt.tzinfo | None = None) -> SteppedWallClock:
+        cls.reads += 1
+        true = dt.datetime.now(tz)
+        shown = true + cls.step if cls.reads > 1 else true
+        return cls.fromtimestamp(shown.timestamp(), tz)
+
+
+def step_wall_clock(monkeypatch: pytest.MonkeyPatch, step: dt.timedelta) -> None:
+    monkeypatch.setattr(SteppedWallClock, "step", step)
+    monkeypatch.setattr(SteppedWallClock, "reads", 0)
+    wall = types.SimpleNamespace(datetime=SteppedWallClock, UTC=dt.UTC, timedelta=dt.timedelta)
+    monkeypatch.setattr(recguard, "dt", wall)
+
+
+async def test_a_wall_clock_step_forward_does_not_fail_a_good_recording_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "spool").mkdir()
+    alarms, desk, outcome = Alarms(), Desk(), []
+    guard = guard_for(tmp_path, alarms, desk, GuardPolicy())  # 8 s, far less than the step
+    step_wall_clock(monkeypatch, dt.timedelta(hours=1))
+
+    async def handler(session: AgiSession) -> None:
+        outcome.append(await confirm_recording(guard, session, "ko"))
+
+    script = replies(
+        {
+            "GET VARIABLE DASAN_REC": f"200 result=1 ({PRIMARY}/{UID}.wav)",
+            "GET VARIABLE DASAN_MIXMON_ID": "200 result=1 (0x7f00a1)",
+        }
+    )
+    async with growing(tmp_path / "spool" / f"{UID}.wav"), agi_call(handler, script) as peer:
+        pass
+    assert outcome == [True]
+    assert not any(c.startswith("EXEC") for c in peer.commands)  # never moved to the spare
+    assert alarms.raised == []
+
+
+async def test_a_wall_clock_step_back_does_not_stretch_the_wait_for_a_bad_recording(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "spool").mkdir()
+    (tmp_path / "spare").mkdir()
+    alarms, desk, outcome = Alarms(), Desk(), []
+    guard = guard_for(tmp_path, alarms, desk, QUICK)
+    step_wall_clock(monkeypatch, -dt.timedelta(hours=1))
+
+    async def handler(session: AgiSession) -> None:
+        outcome.append(await confirm_recording(guard, session, "ko"))
+
+    script = replies(
+        {
+            "GET VARIABLE DASAN_REC": f"200 result=1 ({PRIMARY}/{UID}.wav)",
+            "GET VARIABLE DASAN_MIXMON_ID": "200 result=0",
+            "GET DATA": "200 result=0",
+        }
+    )
+    # Measured on the wall clock, the guard's deadlines would now be an hour away.
+    async with asyncio.timeout(60), agi_call(handler, script) as peer:
+        pass
+    assert outcome == [False]
+    assert f"SET VARIABLE DASAN_REC {SPARE}/{UID}.wav" in peer.commands
+    assert ("recording", f"unrecorded:{UID}") in alarms.raised
