@@ -27,10 +27,11 @@ from recordings.accesslog import AccessLog
 from recordings.calllog import CallLog, CallRecord
 from recordings.catalog import Catalog, Recording, catalog_problems
 from recordings.cdr import CdrCall, citizen_calls, read_cdr
+from recordings.cel import read_cel, refine
 from recordings.chain import Link
 from recordings.crypto import DecryptionError
 from recordings.keys import KeyFileError, KeyRing, WrongKeyError, load_key_ring
-from recordings.layout import FoundFile, Roots, cdr_files, key_file, scan
+from recordings.layout import FoundFile, Roots, cdr_files, cel_files, key_file, scan
 from recordings.models import RecordingState
 from recordings.reconcile import (
     FinishedCall,
@@ -137,6 +138,11 @@ async def _gather(
     if cdr_parsed.skipped:
         report.notes.append(f"{cdr_parsed.skipped} CDR lines could not be used")
     rows = citizen_calls(cdr_parsed.rows, cfg.cdr_numbers, cfg.cdr_contexts, cfg.cdr_userfields)
+    if cfg.cdr_csv is None:  # our PBX: its channel events give each call's exact ends
+        cel_parsed = await asyncio.to_thread(read_cel, *cel_files(settings))
+        if cel_parsed.skipped:
+            report.notes.append(f"{cel_parsed.skipped} CEL lines could not be used")
+        rows = refine(rows, cel_parsed)
     async with storage.snapshot() as snapshot:  # rows written together are read together
         catalog = Catalog(snapshot)
         everything = await catalog.find()

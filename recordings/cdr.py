@@ -61,6 +61,8 @@ class CdrCall:
     queues: tuple[str, ...] = ()
     consultant: str | None = None
     consultant_at: datetime | None = None
+    # Answer and end from the PBX's channel events (recordings.cel), not the CDR's stamps.
+    precise: bool = False
 
     @property
     def duration_ms(self) -> int:

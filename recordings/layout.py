@@ -44,6 +44,11 @@ def cdr_files(settings: RecordingsHost) -> tuple[Path, ...]:
     return (log / "cdr-custom" / "Master.csv", log / "cdr-csv" / "Master.csv")
 
 
+def cel_files(settings: RecordingsHost) -> tuple[Path, ...]:
+    """The PBX's channel-event CSV (cel_custom, as our PBX writes it)."""
+    return (settings.pbx_dir / "log" / "cel-custom" / "Master.csv",)
+
+
 @dataclass(frozen=True, slots=True)
 class Roots:
     primary: Path

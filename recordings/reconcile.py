@@ -66,7 +66,7 @@ class FinishedCall:
     call_id: str | None
     duration_ms: int
     slack_ms: int
-    source: str  # "call-log" | "cdr"
+    source: str  # "cel" | "call-log" | "cdr"
 
 
 def keys_pressed(journey: object) -> int:
@@ -84,7 +84,9 @@ def keys_pressed(journey: object) -> int:
 def finished_calls(
     log: Iterable[CallRecord], cdr: Mapping[str, CdrCall], cfg: RecordingsSettings
 ) -> tuple[dict[str, FinishedCall], list[str]]:
-    """Finished calls by uniqueid (log first: finer timestamps), and uniqueids in progress."""
+    """Finished calls by uniqueid, and uniqueids in progress. A call's length comes from the
+    PBX's channel events (CEL, ``precise`` CDR calls) where they have it, else from the call
+    log (the engine's view), else from the CDR's own stamps."""
     finished: dict[str, FinishedCall] = {}
     in_progress: list[str] = []
     for call in log:
@@ -98,12 +100,21 @@ def finished_calls(
         elif call.uniqueid not in cdr:
             in_progress.append(call.uniqueid)
     ids = {c.uniqueid: c.id for c in log}
+    journeys = {c.uniqueid: c.journey for c in log}
     for uniqueid, row in cdr.items():
-        if uniqueid not in finished:
+        if row.precise:
+            # The PBX's own answer and hang-up events: finer than the engine's view of them.
+            keys = keys_pressed(journeys.get(uniqueid))
+            slack = round((cfg.duration_slack_s + keys * cfg.dtmf_key_gap_s) * 1000)
+            finished[uniqueid] = FinishedCall(
+                uniqueid, ids.get(uniqueid), row.duration_ms, slack, "cel"
+            )
+        elif uniqueid not in finished:
             slack = round(cfg.cdr_duration_slack_s * 1000)
             finished[uniqueid] = FinishedCall(
                 uniqueid, ids.get(uniqueid), row.duration_ms, slack, "cdr"
             )
+    in_progress = [u for u in in_progress if u not in finished]
     return finished, in_progress
 
 

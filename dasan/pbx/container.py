@@ -117,7 +117,8 @@ class PbxContainer:
         mounts = self._writable_dirs() + self._mounts
         for mount in mounts:
             mount.source.mkdir(parents=True, exist_ok=True)
-        (self.dir / "log" / "cdr-custom").mkdir(parents=True, exist_ok=True)
+        for log_dir in ("cdr-custom", "cel-custom"):
+            (self.dir / "log" / log_dir).mkdir(parents=True, exist_ok=True)
         script = self.dir / "start.sh"
         script.write_text(_start_script(rootfs, mounts), encoding="utf-8")
         if self.console_log.exists():
