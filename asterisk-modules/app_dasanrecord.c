@@ -56,9 +56,9 @@
 
 #define TICK_MS 20
 #define TICK_SAMPLES 160 /* 20 ms at 8 kHz */
-/* The writer looks at the call's status every tick, and every WAKE_TICKS ticks (100 ms)
- * takes the audio due since and writes it as one frame: a fifth of the reads and writes of
- * one per tick, well inside the half second the audiohook queues. */
+/* The writer wakes every WAKE_TICKS ticks (100 ms), or at once when the call's status
+ * changes, takes the audio due since and writes it as one frame: a fifth of the wake-ups,
+ * reads and writes of one per tick, well inside the half second the audiohook queues. */
 #define WAKE_TICKS 5
 /* Ticks read under the audiohook's lock in one go, then written without it. */
 #define BATCH_TICKS 50
@@ -73,13 +73,16 @@ static const char record_description[] =
 	"until the hang-up or StopDasanRecord(). The extension is the file format (wav).\n"
 	"Options: i(VAR) - store the recording's id in VAR once it is recording.\n"
 	"         s(/spare/file.ext) - when a write fails (disk full), go on in this file:\n"
-	"         the two files are then the two parts of the call's timeline.\n";
+	"         the two files are then the two parts of the call's timeline.\n"
+	"         m - move: once this recording runs, stop the channel's other DasanRecord\n"
+	"         recordings (no gap between the old file and this one).\n";
 static const char stop_synopsis[] = "Stop the channel's DasanRecord recordings";
 static const char stop_description[] = "StopDasanRecord(): stop every DasanRecord of the channel.\n";
 
 enum {
 	OPT_ID = (1 << 0),
 	OPT_SPARE = (1 << 1),
+	OPT_MOVE = (1 << 2),
 };
 
 enum {
@@ -91,6 +94,7 @@ enum {
 AST_APP_OPTIONS(record_options, {
 	AST_APP_OPTION_ARG('i', OPT_ID, OPT_ARG_ID),
 	AST_APP_OPTION_ARG('s', OPT_SPARE, OPT_ARG_SPARE),
+	AST_APP_OPTION('m', OPT_MOVE),
 });
 
 struct recorder {
@@ -104,6 +108,8 @@ struct recorder {
 };
 
 static int recorder_ids;
+
+static int stop_recordings(struct ast_channel *chan, struct recorder *keep);
 
 /*! Open \a path (its extension is the format) for writing, creating its folder. */
 static struct ast_filestream *open_file(const char *path)
@@ -198,9 +204,8 @@ static void *recorder_thread(void *data)
 	}
 
 	while (running && batch) {
-		struct timespec now, next;
+		struct timespec now;
 		long long due;
-		long long deadline_ms;
 		int count = 0;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -209,17 +214,17 @@ static void *recorder_thread(void *data)
 		ast_audiohook_lock(&rec->audiohook);
 		running = rec->audiohook.status == AST_AUDIOHOOK_STATUS_RUNNING;
 		if (running && due - written < WAKE_TICKS) {
-			/* Only a look at the status (the hang-up closes the file within a tick); the
-			 * audio is taken every WAKE_TICKS ticks. */
+			/* Wait for the next batch, or for a change of status (a stop or the hang-up
+			 * signals the audiohook's trigger): the file closes at once, and the thread wakes
+			 * ten times a second, not fifty. The wait's deadline is on the wall clock (the
+			 * trigger's clock); the ticks are counted on the monotonic one, so a step of the
+			 * wall clock may only delay a write, never change the file's length. */
+			struct timeval wait = ast_tvadd(ast_tvnow(),
+				ast_samp2tv((WAKE_TICKS - (due - written)) * TICK_MS, 1000));
+			struct timespec until = { .tv_sec = wait.tv_sec, .tv_nsec = wait.tv_usec * 1000 };
+
+			ast_cond_timedwait(&rec->audiohook.trigger, &rec->audiohook.lock, &until);
 			ast_audiohook_unlock(&rec->audiohook);
-			next = now;
-			next.tv_nsec += TICK_MS * 1000000;
-			if (next.tv_nsec >= 1000000000) {
-				next.tv_sec++;
-				next.tv_nsec -= 1000000000;
-			}
-			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR) {
-			}
 			continue;
 		}
 		while (written + count < due && count < BATCH_TICKS) {
@@ -255,18 +260,6 @@ static void *recorder_thread(void *data)
 		if (written < due) {
 			running = 1; /* more missed ticks to write before looking at the status again */
 			continue;
-		}
-		if (!running) {
-			break;
-		}
-		deadline_ms = (written + 1) * TICK_MS;
-		next.tv_sec = rec->started.tv_sec + deadline_ms / 1000;
-		next.tv_nsec = rec->started.tv_nsec + (deadline_ms % 1000) * 1000000;
-		if (next.tv_nsec >= 1000000000) {
-			next.tv_sec++;
-			next.tv_nsec -= 1000000000;
-		}
-		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR) {
 		}
 	}
 	ast_free(batch);
@@ -376,6 +369,9 @@ static int record_exec(struct ast_channel *chan, const char *data)
 		return 0;
 	}
 
+	if (ast_test_flag(&flags, OPT_MOVE)) {
+		stop_recordings(chan, rec);
+	}
 	if (ast_test_flag(&flags, OPT_ID) && !ast_strlen_zero(opts[OPT_ARG_ID])) {
 		pbx_builtin_setvar_helper(chan, opts[OPT_ARG_ID], rec->id);
 	}
@@ -384,7 +380,8 @@ static int record_exec(struct ast_channel *chan, const char *data)
 	return 0;
 }
 
-static int stop_exec(struct ast_channel *chan, const char *data)
+/*! Stop the channel's recordings other than \a keep (NULL: all); how many were running. */
+static int stop_recordings(struct ast_channel *chan, struct recorder *keep)
 {
 	struct ast_datastore *datastore;
 	int stopped = 0;
@@ -393,7 +390,7 @@ static int stop_exec(struct ast_channel *chan, const char *data)
 	AST_LIST_TRAVERSE(ast_channel_datastores(chan), datastore, entry) {
 		struct recorder *rec;
 
-		if (datastore->info != &recorder_datastore) {
+		if (datastore->info != &recorder_datastore || datastore->data == keep) {
 			continue;
 		}
 		rec = datastore->data;
@@ -406,7 +403,12 @@ static int stop_exec(struct ast_channel *chan, const char *data)
 		ast_audiohook_unlock(&rec->audiohook);
 	}
 	ast_channel_unlock(chan);
-	if (stopped) {
+	return stopped;
+}
+
+static int stop_exec(struct ast_channel *chan, const char *data)
+{
+	if (stop_recordings(chan, NULL)) {
 		ast_channel_publish_cached_blob(chan, ast_channel_mixmonitor_stop_type(), NULL);
 	}
 	return 0;

@@ -141,9 +141,11 @@ async def _carry_out(
             await session.set_variable("DASAN_REC", spare)
             log.warning("call %s: the recorder moved to the spare path %s", status.uniqueid, spare)
             return spare
-        await session.exec("StopDasanRecord")
         await session.set_variable("DASAN_MIXMON_ID", "")
-        await session.exec("DasanRecord", spare, "i(DASAN_MIXMON_ID)")
+        # m: the recorder on the spare file stops the primary one once it runs, so the two
+        # files are one timeline without a gap (a stop, then a start, lost the seconds a
+        # loaded PBX took between the two commands).
+        await session.exec("DasanRecord", spare, "i(DASAN_MIXMON_ID)m")
         await session.set_variable("DASAN_REC", spare)
         log.warning("call %s: recording moved to the spare path %s", status.uniqueid, spare)
         return spare

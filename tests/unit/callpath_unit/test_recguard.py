@@ -116,9 +116,10 @@ async def test_no_recording_on_either_path_is_refused_with_apology_alarm_and_cal
         pass
     assert outcome == [False]
     moved = [c for c in peer.commands if c.startswith(("EXEC", "SET VARIABLE DASAN_REC"))]
-    assert moved[0] == "EXEC StopDasanRecord"
-    assert moved[1].startswith("EXEC DasanRecord") and f"{SPARE}/{UID}.wav" in moved[1]
-    assert moved[2] == f"SET VARIABLE DASAN_REC {SPARE}/{UID}.wav"
+    # One command: the spare recorder starts, then stops the primary one (no gap).
+    assert moved[0].startswith("EXEC DasanRecord") and f"{SPARE}/{UID}.wav" in moved[0]
+    assert moved[0].endswith("i(DASAN_MIXMON_ID)m")
+    assert moved[1] == f"SET VARIABLE DASAN_REC {SPARE}/{UID}.wav"
     assert "SET MUSIC off" in peer.commands
     assert any(
         c.startswith("GET DATA /var/lib/dasan/prompts/vi/recording_unavailable")
