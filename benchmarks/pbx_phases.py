@@ -13,7 +13,6 @@ Variants, one run, one PBX and engine for all (the engine connected to AMI throu
 production, so the raw figures carry the same AMI cost):
 - ``raw``: a benchmark extension that does only that phase (dialplans/bench.conf 9010-9013);
 - ``raw_recorded``: the same with MixMonitor from the answer on (9020-9023);
-- ``raw_dasanrecord``: the same with DasanRecord, Dasan's recorder (9032-9033);
 - ``engine``: the real 120 flow through ``dasan serve`` (which always records): callers who
   press nothing are measured in the IVR, callers who chose a service while every consultant
   is away (a second PBX and engine with REGISTER-only consultants, nobody registered) waiting
@@ -106,10 +105,8 @@ PHASES: tuple[Phase, ...] = (
     Phase("speech_menu", "raw_recorded", "9021", "in_ivr"),
     Phase("waiting", "raw", "9012", "waiting"),
     Phase("waiting", "raw_recorded", "9022", "waiting"),
-    Phase("waiting", "raw_dasanrecord", "9032", "waiting"),
     Phase("talking", "raw", "9013", "talking"),
     Phase("talking", "raw_recorded", "9023", "talking"),
-    Phase("talking", "raw_dasanrecord", "9033", "talking"),
     Phase("talking", "engine", "120", "talking", FAST_KEYS, reach_s=30.0),
     Phase("waiting", "engine", "120", "waiting", FAST_KEYS, stack="nobody", reach_s=30.0),
 )
