@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DASAN := $(BIN)/dasan
-APT_PACKAGES := debootstrap sip-tester espeak-ng sox ffmpeg zstd chromium fonts-nanum util-linux procps iproute2 postgresql-client faketime baresip-core openssl sipvicious nftables kannel kannel-extras kamailio kamailio-postgres-modules
+APT_PACKAGES := debootstrap sip-tester espeak-ng sox ffmpeg zstd chromium fonts-nanum util-linux procps iproute2 postgresql-client gcc libc6-dev baresip-core openssl sipvicious nftables kannel kannel-extras kamailio kamailio-postgres-modules
 PYTEST_ARGS ?=
 
 .PHONY: all demo test test-unit test-integration test-browser lint bench soak chaos system-deps \
