@@ -22,7 +22,7 @@ import csv
 import io
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,7 +69,8 @@ class CdrCall:
         return max(0, round((self.end - self.answer).total_seconds() * 1000))
 
 
-def _time(text: str) -> datetime | None:
+def pbx_time(text: str) -> datetime | None:
+    """A PBX time column: raw epoch seconds ("1795915582.526123"; 0: never) or formatted."""
     text = text.strip()
     if not text:
         return None
@@ -111,9 +112,9 @@ def parse_line(fields: list[str]) -> CdrRow | None:
         channel=fields[5],
         dstchannel=fields[6],
         lastapp=fields[7],
-        start=_time(fields[9]),
-        answer=_time(fields[10]),
-        end=_time(fields[11]),
+        start=pbx_time(fields[9]),
+        answer=pbx_time(fields[10]),
+        end=pbx_time(fields[11]),
         duration_s=_int(fields[12]),
         billsec=_int(fields[13]),
         disposition=fields[14].strip().upper(),
@@ -201,10 +202,16 @@ def _consultant(group: list[CdrRow]) -> tuple[str | None, datetime | None]:
     return found
 
 
+def existing_texts(*paths: Path) -> Iterator[str]:
+    """The text of every one of ``paths`` that exists (the PBX's CSV logs)."""
+    for path in paths:
+        if os.path.exists(path):
+            yield path.read_text(encoding="utf-8", errors="replace")
+
+
 def read_cdr(*paths: Path) -> ParsedCdr:
     """Rows of every CDR file that exists (none: an empty result)."""
     parsed = ParsedCdr()
-    for path in paths:
-        if os.path.exists(path):
-            parse_text(path.read_text(encoding="utf-8", errors="replace"), parsed)
+    for text in existing_texts(*paths):
+        parse_text(text, parsed)
     return parsed

@@ -18,13 +18,12 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from recordings.cdr import CdrCall
+from recordings.cdr import CdrCall, existing_texts, pbx_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +38,6 @@ class ParsedCel:
     skipped: int = 0
 
 
-def _time(text: str) -> datetime | None:
-    try:
-        epoch = float(text.strip())
-    except ValueError:
-        return None
-    return datetime.fromtimestamp(epoch, UTC) if epoch > 0 else None
-
-
 def parse_text(text: str, into: ParsedCel | None = None) -> ParsedCel:
     parsed = into or ParsedCel()
     for fields in csv.reader(io.StringIO(text)):
@@ -55,7 +46,7 @@ def parse_text(text: str, into: ParsedCel | None = None) -> ParsedCel:
         if len(fields) < 3 or not fields[2].strip():
             parsed.skipped += 1
             continue
-        kind, at, uniqueid = fields[0].strip().upper(), _time(fields[1]), fields[2].strip()
+        kind, at, uniqueid = fields[0].strip().upper(), pbx_time(fields[1]), fields[2].strip()
         if at is None or kind not in ("ANSWER", "HANGUP"):
             parsed.skipped += kind in ("ANSWER", "HANGUP")
             continue
@@ -71,9 +62,8 @@ def parse_text(text: str, into: ParsedCel | None = None) -> ParsedCel:
 def read_cel(*paths: Path) -> ParsedCel:
     """Events of every CEL file that exists (none: an empty result)."""
     parsed = ParsedCel()
-    for path in paths:
-        if os.path.exists(path):
-            parse_text(path.read_text(encoding="utf-8", errors="replace"), parsed)
+    for text in existing_texts(*paths):
+        parse_text(text, parsed)
     return parsed
 
 
