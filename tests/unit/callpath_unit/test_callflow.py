@@ -6,9 +6,11 @@ witnesses. A real AgiServer and a fake Asterisk; a real AmiClient and the fake A
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -382,16 +384,27 @@ def hangup_event(fake: Any, uid: str, at: float) -> None:
     fake.event("Hangup", ("Uniqueid", uid), ("Channel", "PJSIP/citizen-1"), ("Timestamp", f"{at}"))
 
 
+@contextlib.asynccontextmanager
+async def watched_rig(tmp_path: Path) -> AsyncIterator[tuple[Any, Rig]]:
+    """The fake AMI and a call flow whose key witness (which also reads hang-ups) runs."""
+    async with ami_link() as (fake, ami):
+        rig = Rig(tmp_path, ami)
+        watcher = asyncio.create_task(rig.flow.watch_keys())
+        await asyncio.sleep(0)
+        try:
+            yield fake, rig
+        finally:
+            watcher.cancel()
+            rig.acd.close()
+
+
 async def test_the_pbx_hang_up_reported_after_the_session_replaces_its_estimated_end(
     tmp_path: Path,
 ) -> None:
     """A saturated engine notices a hang-up late (its end estimate is late), and a call left to
     the fallback or on a dead FastAGI link has no end from its session at all: AMI's Hangup,
     stamped by the PBX, gives the call log the true end."""
-    async with ami_link() as (fake, ami):
-        rig = Rig(tmp_path, ami)
-        watcher = asyncio.create_task(rig.flow.watch_keys())
-        await asyncio.sleep(0)
+    async with watched_rig(tmp_path) as (fake, rig):
         script = start_of_call({"STREAM FILE": HANGUP, "GET DATA": HANGUP})
         async with agi_call(rig.flow.handle, script, uniqueid=UID):
             pass
@@ -407,17 +420,12 @@ async def test_the_pbx_hang_up_reported_after_the_session_replaces_its_estimated
         )
         await eventually(lambda: dtmf_after.pending() == "3", "the watcher still reads")
         assert len(rig.calls.ends) == 2
-        watcher.cancel()
-        rig.acd.close()
 
 
 async def test_a_session_running_when_the_pbx_reports_the_hang_up_ends_the_call_then(
     tmp_path: Path,
 ) -> None:
-    async with ami_link() as (fake, ami):
-        rig = Rig(tmp_path, ami)
-        watcher = asyncio.create_task(rig.flow.watch_keys())
-        await asyncio.sleep(0)
+    async with watched_rig(tmp_path) as (fake, rig):
         hung_up = 1764355835.5  # the PBX's clock; the engine notices later
 
         def script(line: str) -> str:
@@ -432,22 +440,15 @@ async def test_a_session_running_when_the_pbx_reports_the_hang_up_ends_the_call_
             pass
         assert rig.calls.ends == [dt.datetime.fromtimestamp(hung_up, dt.UTC)]
         assert rig.flow._open == {} and rig.flow._hung_up_at == {}
-        watcher.cancel()
-        rig.acd.close()
 
 
 async def test_a_hang_up_stamped_before_the_answer_never_gives_a_negative_length(
     tmp_path: Path,
 ) -> None:
-    async with ami_link() as (fake, ami):
-        rig = Rig(tmp_path, ami)
-        watcher = asyncio.create_task(rig.flow.watch_keys())
-        await asyncio.sleep(0)
+    async with watched_rig(tmp_path) as (fake, rig):
         script = start_of_call({"STREAM FILE": HANGUP, "GET DATA": HANGUP})
         async with agi_call(rig.flow.handle, script, uniqueid=UID):
             pass
         hangup_event(fake, UID, 1764355800.0)  # before the answer at ...829.5
         await eventually(lambda: len(rig.calls.ends) == 2, "the end written")
         assert rig.calls.ends[-1] == dt.datetime.fromtimestamp(1764355829.5, dt.UTC)
-        watcher.cancel()
-        rig.acd.close()
