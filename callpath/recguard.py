@@ -22,6 +22,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from recordings.guard import (
     StartOnSpare,
     Tick,
     decide,
+    spare_started,
     start,
 )
 
@@ -49,6 +51,12 @@ POLL_S = 0.25
 # The recorder has been writing since the call was answered (the whole IVR): give a loaded
 # machine time to show the file growing before failing over to the spare path.
 POLICY = GuardPolicy(confirm_within=dt.timedelta(seconds=8))
+
+
+# The file is observed with a blocking stat (the recording folder may be a network mount) on
+# threads of its own: at the seed peak the default pool is busy with the recordings pipeline
+# and speech, and a stat queued behind them made good recordings look stalled.
+_OBSERVER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="recguard-stat")
 
 
 # The wall clock when the monotonic clock read 0, taken once: ``steady_now`` reads like a
@@ -80,19 +88,24 @@ class GuardSetup:
 
 
 async def confirm_recording(guard: GuardSetup, session: AgiSession, language: str) -> bool:
-    """True once the recording is proven; False after apologizing to the caller."""
-    status = start(session.uniqueid, steady_now(), language)
+    """True once the recording is proven; False after apologizing to the caller.
+
+    An attempt's deadline starts once its recorder is known to be asked for (after the AGI
+    commands that set it up): on a saturated PBX each command's reply can take seconds, and
+    that wait is the PBX's slowness, not a recording that does not grow.
+    """
     pbx_path = await session.get_variable("DASAN_REC") or ""
-    # Music while we watch the file grow: a recorder writes only the frames that pass, so with
-    # nothing played and a caller's phone sending no audio (silence suppression, a key) the
-    # file would not grow, and the call's recording would be missing that time.
+    # Music while we watch the file grow: the caller hears something while waiting.
     await session.set_music(True)
+    status = start(session.uniqueid, steady_now(), language)
     while status.state in (GuardState.WAITING_PRIMARY, GuardState.WAITING_SPARE):
         status, commands = await _observe(guard, session, status, pbx_path)
         for command in commands:
             if isinstance(command, RefuseBridge):
                 await session.set_music(False)
             pbx_path = await _carry_out(guard, session, status, command, pbx_path)
+            if isinstance(command, StartOnSpare):
+                status = spare_started(status, steady_now())
         if status.state in (GuardState.WAITING_PRIMARY, GuardState.WAITING_SPARE):
             # The caller may hang up while we watch: the call ends now, not at the guard's
             # deadline (its end time in the call log is when the caller left).
@@ -115,13 +128,16 @@ async def _observe(
     guard: GuardSetup, session: AgiSession, status: GuardStatus, pbx_path: str
 ) -> tuple[GuardStatus, list[GuardCommand]]:
     commands: list[GuardCommand] = []
-    if not status.started_seen and await session.get_variable("DASAN_MIXMON_ID"):
-        status, out = decide(status, MixMonitorStarted(status.target, steady_now()), guard.policy)
-        commands += out
     path = guard.host_path(pbx_path)
     if path is not None:
-        seen = await asyncio.to_thread(observe_recording_file, path, status.target, steady_now())
+        seen = await asyncio.get_running_loop().run_in_executor(
+            _OBSERVER, observe_recording_file, path, status.target, steady_now()
+        )
         status, out = decide(status, seen, guard.policy)
+        commands += out
+    # After the file's size: the reply may take a while, and the file grows meanwhile.
+    if not status.started_seen and await session.get_variable("DASAN_MIXMON_ID"):
+        status, out = decide(status, MixMonitorStarted(status.target, steady_now()), guard.policy)
         commands += out
     status, out = decide(status, Tick(steady_now()), guard.policy)
     return status, commands + out
@@ -135,7 +151,9 @@ async def _carry_out(
     elif isinstance(command, StartOnSpare):
         spare = path.replace(guard.pbx_spool_dir, guard.pbx_spare_dir, 1)
         host_spare = guard.host_path(spare)
-        if host_spare is not None and await asyncio.to_thread(_has_audio, host_spare):
+        if host_spare is not None and await asyncio.get_running_loop().run_in_executor(
+            _OBSERVER, _has_audio, host_spare
+        ):
             # The recorder already went on in the spare file by itself (a write failed):
             # watch that file; restarting the recorder would truncate it.
             await session.set_variable("DASAN_REC", spare)

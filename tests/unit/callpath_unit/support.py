@@ -69,9 +69,10 @@ def replies(table: Mapping[str, str], default: str = "200 result=0") -> Script:
 class Peer:
     """Asterisk's side of one FastAGI call, answering by ``script``; every command is kept."""
 
-    def __init__(self, fake: FakeAsterisk, script: Script) -> None:
+    def __init__(self, fake: FakeAsterisk, script: Script, reply_after_s: float = 0.0) -> None:
         self.fake = fake
         self.script = script
+        self.reply_after_s = reply_after_s  # a saturated PBX: each reply comes this late
         self.commands: list[str] = []
         self.task = asyncio.create_task(self._answer())
 
@@ -86,6 +87,8 @@ class Peer:
             if reply == CLOSE:
                 self.fake.writer.close()
                 return
+            if self.reply_after_s:
+                await asyncio.sleep(self.reply_after_s)
             await self.fake.send(reply.encode() + b"\n")
 
     async def done(self) -> None:
@@ -96,12 +99,16 @@ class Peer:
 
 @asynccontextmanager
 async def agi_call(
-    handler: Callable[[AgiSession], Any], script: Script, *, uniqueid: str = "1764355829.7"
+    handler: Callable[[AgiSession], Any],
+    script: Script,
+    *,
+    uniqueid: str = "1764355829.7",
+    reply_after_s: float = 0.0,
 ) -> AsyncIterator[Peer]:
     """Serve one call through a real AgiServer to ``handler``; yields the answering peer."""
     async with running_server({"ivr": handler}) as server:
         fake = await FakeAsterisk.call(server.bound_port, "ivr", uniqueid=uniqueid)
-        peer = Peer(fake, script)
+        peer = Peer(fake, script, reply_after_s)
         try:
             yield peer
         finally:

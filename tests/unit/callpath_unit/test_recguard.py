@@ -93,6 +93,62 @@ async def test_a_growing_recording_on_the_primary_path_is_proven(tmp_path: Path)
     assert alarms.raised == [] and desk.requests == []
 
 
+async def test_a_pbx_slow_to_reply_does_not_use_up_the_deadline(tmp_path: Path) -> None:
+    """Each AGI reply takes longer than half the deadline (a saturated PBX): the commands that
+    set the watch up are not counted against it, so a growing recording is still proven on
+    the primary path, without a move to the spare path."""
+    (tmp_path / "spool").mkdir()
+    alarms, desk, outcome = Alarms(), Desk(), []
+    guard = guard_for(tmp_path, alarms, desk, GuardPolicy(confirm_within=dt.timedelta(seconds=1)))
+
+    async def handler(session: AgiSession) -> None:
+        outcome.append(await confirm_recording(guard, session, "ko"))
+
+    script = replies(
+        {
+            "GET VARIABLE DASAN_REC": f"200 result=1 ({PRIMARY}/{UID}.wav)",
+            "GET VARIABLE DASAN_MIXMON_ID": "200 result=1 (0x7f00a1)",
+        }
+    )
+    async with (
+        growing(tmp_path / "spool" / f"{UID}.wav"),
+        agi_call(handler, script, reply_after_s=0.6) as peer,
+    ):
+        pass
+    assert outcome == [True]
+    assert not any(c.startswith("EXEC") for c in peer.commands)
+    assert alarms.raised == []
+
+
+async def test_on_a_slow_pbx_the_spare_path_gets_its_whole_deadline(tmp_path: Path) -> None:
+    """The primary file does not grow; the recorder already went on in the spare file. With
+    each reply late, the spare attempt's deadline starts after the move, so it is proven."""
+    (tmp_path / "spool").mkdir()
+    (tmp_path / "spare").mkdir()
+    alarms, desk, outcome = Alarms(), Desk(), []
+    guard = guard_for(tmp_path, alarms, desk, GuardPolicy(confirm_within=dt.timedelta(seconds=1)))
+
+    async def handler(session: AgiSession) -> None:
+        outcome.append(await confirm_recording(guard, session, "en"))
+
+    script = replies(
+        {
+            "GET VARIABLE DASAN_REC": f"200 result=1 ({PRIMARY}/{UID}.wav)",
+            "GET VARIABLE DASAN_MIXMON_ID": "200 result=1 (0x7f00a1)",
+        }
+    )
+    (tmp_path / "spool" / f"{UID}.wav").write_bytes(b"\0" * 44)
+    async with (
+        growing(tmp_path / "spare" / f"{UID}.wav"),
+        agi_call(handler, script, reply_after_s=0.6) as peer,
+    ):
+        pass
+    assert outcome == [True]
+    assert f"SET VARIABLE DASAN_REC {SPARE}/{UID}.wav" in peer.commands
+    assert not any(c.startswith(("EXEC", "GET DATA")) for c in peer.commands)
+    assert desk.requests == []
+
+
 async def test_no_recording_on_either_path_is_refused_with_apology_alarm_and_call_back(
     tmp_path: Path,
 ) -> None:
