@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import types
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -71,26 +72,56 @@ async def growing(path: Path) -> AsyncIterator[None]:
         task.cancel()
 
 
-async def test_a_growing_recording_on_the_primary_path_is_proven(tmp_path: Path) -> None:
-    (tmp_path / "spool").mkdir()
+RECORDING = {
+    "GET VARIABLE DASAN_REC": f"200 result=1 ({PRIMARY}/{UID}.wav)",
+    "GET VARIABLE DASAN_MIXMON_ID": "200 result=1 (0x7f00a1)",
+}
+NOT_RECORDING = {**RECORDING, "GET VARIABLE DASAN_MIXMON_ID": "200 result=0"}
+
+
+@dataclass
+class Watched:
+    """What one call's guard decided, said to the PBX, alarmed and asked of the desk."""
+
+    outcome: bool
+    commands: list[str]
+    alarms: Alarms
+    desk: Desk
+
+
+async def watch(
+    tmp_path: Path,
+    policy: GuardPolicy,
+    answers: dict[str, str],
+    *,
+    language: str = "ko",
+    writing: str | None = None,
+    reply_after_s: float = 0.0,
+) -> Watched:
+    """One call through the guard; ``writing``: the folder whose recording file grows."""
     alarms, desk, outcome = Alarms(), Desk(), []
-    guard = guard_for(tmp_path, alarms, desk, GuardPolicy())
+    guard = guard_for(tmp_path, alarms, desk, policy)
 
     async def handler(session: AgiSession) -> None:
-        outcome.append(await confirm_recording(guard, session, "ko"))
+        outcome.append(await confirm_recording(guard, session, language))
 
-    script = replies(
-        {
-            "GET VARIABLE DASAN_REC": f"200 result=1 ({PRIMARY}/{UID}.wav)",
-            "GET VARIABLE DASAN_MIXMON_ID": "200 result=1 (0x7f00a1)",
-        }
-    )
-    async with growing(tmp_path / "spool" / f"{UID}.wav"), agi_call(handler, script) as peer:
-        pass
-    assert outcome == [True]
-    assert peer.commands[:2] == ["GET VARIABLE DASAN_REC", "SET MUSIC on"]
-    assert not any(c.startswith(("EXEC", "GET DATA")) for c in peer.commands)
-    assert alarms.raised == [] and desk.requests == []
+    async with contextlib.AsyncExitStack() as stack:
+        if writing is not None:
+            await stack.enter_async_context(growing(tmp_path / writing / f"{UID}.wav"))
+        peer = await stack.enter_async_context(
+            agi_call(handler, replies(answers), reply_after_s=reply_after_s)
+        )
+    assert len(outcome) == 1, "the guard never decided"
+    return Watched(outcome[0], peer.commands, alarms, desk)
+
+
+async def test_a_growing_recording_on_the_primary_path_is_proven(tmp_path: Path) -> None:
+    (tmp_path / "spool").mkdir()
+    seen = await watch(tmp_path, GuardPolicy(), RECORDING, writing="spool")
+    assert seen.outcome is True
+    assert seen.commands[:2] == ["GET VARIABLE DASAN_REC", "SET MUSIC on"]
+    assert not any(c.startswith(("EXEC", "GET DATA")) for c in seen.commands)
+    assert seen.alarms.raised == [] and seen.desk.requests == []
 
 
 async def test_a_pbx_slow_to_reply_does_not_use_up_the_deadline(tmp_path: Path) -> None:
@@ -98,26 +129,11 @@ async def test_a_pbx_slow_to_reply_does_not_use_up_the_deadline(tmp_path: Path) 
     set the watch up are not counted against it, so a growing recording is still proven on
     the primary path, without a move to the spare path."""
     (tmp_path / "spool").mkdir()
-    alarms, desk, outcome = Alarms(), Desk(), []
-    guard = guard_for(tmp_path, alarms, desk, GuardPolicy(confirm_within=dt.timedelta(seconds=1)))
-
-    async def handler(session: AgiSession) -> None:
-        outcome.append(await confirm_recording(guard, session, "ko"))
-
-    script = replies(
-        {
-            "GET VARIABLE DASAN_REC": f"200 result=1 ({PRIMARY}/{UID}.wav)",
-            "GET VARIABLE DASAN_MIXMON_ID": "200 result=1 (0x7f00a1)",
-        }
-    )
-    async with (
-        growing(tmp_path / "spool" / f"{UID}.wav"),
-        agi_call(handler, script, reply_after_s=0.6) as peer,
-    ):
-        pass
-    assert outcome == [True]
-    assert not any(c.startswith("EXEC") for c in peer.commands)
-    assert alarms.raised == []
+    policy = GuardPolicy(confirm_within=dt.timedelta(seconds=1))
+    seen = await watch(tmp_path, policy, RECORDING, writing="spool", reply_after_s=0.6)
+    assert seen.outcome is True
+    assert not any(c.startswith("EXEC") for c in seen.commands)
+    assert seen.alarms.raised == []
 
 
 async def test_on_a_slow_pbx_the_spare_path_gets_its_whole_deadline(tmp_path: Path) -> None:
@@ -125,28 +141,13 @@ async def test_on_a_slow_pbx_the_spare_path_gets_its_whole_deadline(tmp_path: Pa
     each reply late, the spare attempt's deadline starts after the move, so it is proven."""
     (tmp_path / "spool").mkdir()
     (tmp_path / "spare").mkdir()
-    alarms, desk, outcome = Alarms(), Desk(), []
-    guard = guard_for(tmp_path, alarms, desk, GuardPolicy(confirm_within=dt.timedelta(seconds=1)))
-
-    async def handler(session: AgiSession) -> None:
-        outcome.append(await confirm_recording(guard, session, "en"))
-
-    script = replies(
-        {
-            "GET VARIABLE DASAN_REC": f"200 result=1 ({PRIMARY}/{UID}.wav)",
-            "GET VARIABLE DASAN_MIXMON_ID": "200 result=1 (0x7f00a1)",
-        }
-    )
     (tmp_path / "spool" / f"{UID}.wav").write_bytes(b"\0" * 44)
-    async with (
-        growing(tmp_path / "spare" / f"{UID}.wav"),
-        agi_call(handler, script, reply_after_s=0.6) as peer,
-    ):
-        pass
-    assert outcome == [True]
-    assert f"SET VARIABLE DASAN_REC {SPARE}/{UID}.wav" in peer.commands
-    assert not any(c.startswith(("EXEC", "GET DATA")) for c in peer.commands)
-    assert desk.requests == []
+    policy = GuardPolicy(confirm_within=dt.timedelta(seconds=1))
+    seen = await watch(tmp_path, policy, RECORDING, writing="spare", reply_after_s=0.6)
+    assert seen.outcome is True
+    assert f"SET VARIABLE DASAN_REC {SPARE}/{UID}.wav" in seen.commands
+    assert not any(c.startswith(("EXEC", "GET DATA")) for c in seen.commands)
+    assert seen.desk.requests == []
 
 
 async def test_no_recording_on_either_path_is_refused_with_apology_alarm_and_call_back(
@@ -154,36 +155,26 @@ async def test_no_recording_on_either_path_is_refused_with_apology_alarm_and_cal
 ) -> None:
     (tmp_path / "spool").mkdir()
     (tmp_path / "spare").mkdir()
-    alarms, desk, outcome = Alarms(), Desk(), []
-    guard = guard_for(tmp_path, alarms, desk, QUICK)
-
-    async def handler(session: AgiSession) -> None:
-        outcome.append(await confirm_recording(guard, session, "vi"))
-
-    script = replies(
-        {
-            "GET VARIABLE DASAN_REC": f"200 result=1 ({PRIMARY}/{UID}.wav)",
-            "GET VARIABLE DASAN_MIXMON_ID": "200 result=0",
-            "GET DATA": "200 result=1",  # the caller accepts the call-back
-            "STREAM FILE": "200 result=0 endpos=800",
-        }
-    )
-    async with agi_call(handler, script) as peer:
-        pass
-    assert outcome == [False]
-    moved = [c for c in peer.commands if c.startswith(("EXEC", "SET VARIABLE DASAN_REC"))]
+    answers = {
+        **NOT_RECORDING,
+        "GET DATA": "200 result=1",  # the caller accepts the call-back
+        "STREAM FILE": "200 result=0 endpos=800",
+    }
+    seen = await watch(tmp_path, QUICK, answers, language="vi")
+    assert seen.outcome is False
+    moved = [c for c in seen.commands if c.startswith(("EXEC", "SET VARIABLE DASAN_REC"))]
     # One command: the spare recorder starts, then stops the primary one (no gap).
     assert moved[0].startswith("EXEC DasanRecord") and f"{SPARE}/{UID}.wav" in moved[0]
     assert moved[0].endswith("i(DASAN_MIXMON_ID)m")
     assert moved[1] == f"SET VARIABLE DASAN_REC {SPARE}/{UID}.wav"
-    assert "SET MUSIC off" in peer.commands
+    assert "SET MUSIC off" in seen.commands
     assert any(
         c.startswith("GET DATA /var/lib/dasan/prompts/vi/recording_unavailable")
-        for c in peer.commands
+        for c in seen.commands
     )
-    assert peer.commands[-1].startswith("STREAM FILE /var/lib/dasan/prompts/vi/callback_accepted")
-    assert ("recording", f"unrecorded:{UID}") in alarms.raised
-    assert desk.requests == [(UID, "vi")]
+    assert seen.commands[-1].startswith("STREAM FILE /var/lib/dasan/prompts/vi/callback_accepted")
+    assert ("recording", f"unrecorded:{UID}") in seen.alarms.raised
+    assert seen.desk.requests == [(UID, "vi")]
 
 
 async def test_a_caller_hanging_up_while_the_file_is_watched_ends_the_call_at_once(
@@ -218,27 +209,14 @@ async def test_a_caller_hanging_up_while_the_file_is_watched_ends_the_call_at_on
 
 async def test_a_missing_recording_folder_moves_to_the_spare_path(tmp_path: Path) -> None:
     (tmp_path / "spare").mkdir()  # the primary folder is gone (unmounted disk)
-    alarms, desk, outcome = Alarms(), Desk(), []
-    guard = guard_for(tmp_path, alarms, desk, QUICK)
-
-    async def handler(session: AgiSession) -> None:
-        outcome.append(await confirm_recording(guard, session, "ko"))
-
-    script = replies(
-        {
-            "GET VARIABLE DASAN_REC": f"200 result=1 ({PRIMARY}/{UID}.wav)",
-            "GET VARIABLE DASAN_MIXMON_ID": "200 result=1 (0x7f00a1)",
-        }
-    )
-    async with growing(tmp_path / "spare" / f"{UID}.wav"), agi_call(handler, script) as peer:
-        pass
-    assert outcome == [True]
-    assert f"SET VARIABLE DASAN_REC {SPARE}/{UID}.wav" in peer.commands
+    seen = await watch(tmp_path, QUICK, RECORDING, writing="spare")
+    assert seen.outcome is True
+    assert f"SET VARIABLE DASAN_REC {SPARE}/{UID}.wav" in seen.commands
     # The recorder already writes the spare file (it went on there when its write failed):
     # the guard watches it and never restarts the recorder, which would truncate it.
-    assert not any(c.startswith("EXEC") for c in peer.commands)
-    assert any(source == "recording" for source, _ in alarms.raised)
-    assert desk.requests == []
+    assert not any(c.startswith("EXEC") for c in seen.commands)
+    assert any(source == "recording" for source, _ in seen.alarms.raised)
+    assert seen.desk.requests == []
 
 
 class SteppedWallClock(dt.datetime):
@@ -266,24 +244,12 @@ async def test_a_wall_clock_step_forward_does_not_fail_a_good_recording_over(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "spool").mkdir()
-    alarms, desk, outcome = Alarms(), Desk(), []
-    guard = guard_for(tmp_path, alarms, desk, GuardPolicy())  # 8 s, far less than the step
     step_wall_clock(monkeypatch, dt.timedelta(hours=1))
-
-    async def handler(session: AgiSession) -> None:
-        outcome.append(await confirm_recording(guard, session, "ko"))
-
-    script = replies(
-        {
-            "GET VARIABLE DASAN_REC": f"200 result=1 ({PRIMARY}/{UID}.wav)",
-            "GET VARIABLE DASAN_MIXMON_ID": "200 result=1 (0x7f00a1)",
-        }
-    )
-    async with growing(tmp_path / "spool" / f"{UID}.wav"), agi_call(handler, script) as peer:
-        pass
-    assert outcome == [True]
-    assert not any(c.startswith("EXEC") for c in peer.commands)  # never moved to the spare
-    assert alarms.raised == []
+    # 8 s, far less than the step
+    seen = await watch(tmp_path, GuardPolicy(), RECORDING, writing="spool")
+    assert seen.outcome is True
+    assert not any(c.startswith("EXEC") for c in seen.commands)  # never moved to the spare
+    assert seen.alarms.raised == []
 
 
 async def test_a_wall_clock_step_back_does_not_stretch_the_wait_for_a_bad_recording(
@@ -291,23 +257,10 @@ async def test_a_wall_clock_step_back_does_not_stretch_the_wait_for_a_bad_record
 ) -> None:
     (tmp_path / "spool").mkdir()
     (tmp_path / "spare").mkdir()
-    alarms, desk, outcome = Alarms(), Desk(), []
-    guard = guard_for(tmp_path, alarms, desk, QUICK)
     step_wall_clock(monkeypatch, -dt.timedelta(hours=1))
-
-    async def handler(session: AgiSession) -> None:
-        outcome.append(await confirm_recording(guard, session, "ko"))
-
-    script = replies(
-        {
-            "GET VARIABLE DASAN_REC": f"200 result=1 ({PRIMARY}/{UID}.wav)",
-            "GET VARIABLE DASAN_MIXMON_ID": "200 result=0",
-            "GET DATA": "200 result=0",
-        }
-    )
     # Measured on the wall clock, the guard's deadlines would now be an hour away.
-    async with asyncio.timeout(60), agi_call(handler, script) as peer:
-        pass
-    assert outcome == [False]
-    assert f"SET VARIABLE DASAN_REC {SPARE}/{UID}.wav" in peer.commands
-    assert ("recording", f"unrecorded:{UID}") in alarms.raised
+    async with asyncio.timeout(60):
+        seen = await watch(tmp_path, QUICK, {**NOT_RECORDING, "GET DATA": "200 result=0"})
+    assert seen.outcome is False
+    assert f"SET VARIABLE DASAN_REC {SPARE}/{UID}.wav" in seen.commands
+    assert ("recording", f"unrecorded:{UID}") in seen.alarms.raised
