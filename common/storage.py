@@ -7,6 +7,9 @@ Invariants:
 - ``Storage.write()`` is the one way to change rows: a transaction that commits on success
   and rolls back on any error. On SQLite it takes the write lock up front (BEGIN IMMEDIATE)
   so two writers wait for each other instead of failing half-way; readers never block.
+  Writers of one process take turns in the order they asked (``_WriteTurns``) before SQLite's
+  lock: SQLite's own busy wait is not fair, and on a saturated host a writer that commits
+  and begins again at once (the engine's batching writer) kept others out past their 30 s.
 - Every table of every area is declared on ``Base`` so one migration history covers them.
 - On PostgreSQL every connect and statement has a timeout (10 s, 60 s); the pool's size,
   overflow and checkout timeout are settings (``storage.pool_*``). The engine's call path never
@@ -16,6 +19,8 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -131,12 +136,50 @@ def _current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
+_TURN_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class _WriteTurns:
+    """First come, first served among one event loop's writers to one SQLite file.
+
+    Keyed by loop and database, so every ``Storage`` of a process on that file shares the
+    turns, and an ``asyncio.Lock`` is never used from a loop it was not made in.
+    """
+
+    def __init__(self, database: str, wait_s: float) -> None:
+        self._database = database
+        self._wait_s = wait_s
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        lock = _TURN_LOCKS.setdefault(loop, {}).setdefault(self._database, asyncio.Lock())
+        try:
+            async with asyncio.timeout(self._wait_s):
+                await lock.acquire()
+        except TimeoutError:
+            raise TimeoutError(
+                f"database {self._database} busy: no turn to write within {self._wait_s:g} s"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+
 class Storage:
     """An async engine plus session factory; create with ``await Storage.open(url)``."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, busy_timeout_s: float = 30.0) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._turns = (
+            _WriteTurns(str(engine.url.database or ":memory:"), busy_timeout_s)
+            if engine.dialect.name == "sqlite"
+            else None
+        )
 
     @classmethod
     async def open(
@@ -166,7 +209,7 @@ class Storage:
         engine = create_async_engine(url, echo=echo, pool_pre_ping=True, **options)
         if engine.dialect.name == "sqlite":
             _install_sqlite_hooks(engine, sizes.sqlite_busy_timeout_s)
-        storage = cls(engine)
+        storage = cls(engine, busy_timeout_s=sizes.sqlite_busy_timeout_s)
         if migrate:
             try:
                 await storage.migrate()
@@ -209,14 +252,17 @@ class Storage:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session inside one write transaction: commit on success, roll back on error."""
-        async with self._sessions() as session:
-            await session.connection(execution_options={_WRITE_OPTION: True})
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
+        async with contextlib.AsyncExitStack() as turn:
+            if self._turns is not None:
+                await turn.enter_async_context(self._turns.turn())
+            async with self._sessions() as session:
+                await session.connection(execution_options={_WRITE_OPTION: True})
+                try:
+                    yield session
+                    await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    raise
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -20,7 +20,7 @@ import knowledge.models  # noqa: F401  (registers the knowledge tables on Base)
 import recordings.models  # noqa: F401  (registers the recordings tables on Base)
 import safety.models  # noqa: F401  (and the safety tables)
 from common.alarms import AlarmRow
-from common.storage import MIGRATIONS, Base, Storage, StorageError
+from common.storage import MIGRATIONS, Base, PoolSettings, Storage, StorageError
 
 
 def _head() -> str:
@@ -115,3 +115,68 @@ async def test_naive_datetimes_are_refused(storage: Storage) -> None:
                 )
             )
             await session.flush()
+
+
+def _alarm(key: str) -> AlarmRow:
+    at = datetime(2026, 12, 4, tzinfo=UTC)
+    return AlarmRow(source="turns", key=key, severity="info", message="m", raised_at=at)
+
+
+async def test_sqlite_writers_take_turns_in_the_order_they_asked(tmp_path: Path) -> None:
+    """SQLite's own busy wait is not fair: under load a writer that commits and begins again
+    at once kept the others out past their timeout. The engine's writers queue instead."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'turns.sqlite3'}"
+    async with await Storage.open(url) as storage:
+        holding, release = asyncio.Event(), asyncio.Event()
+
+        async def first() -> None:
+            async with storage.write() as session:
+                session.add(_alarm("first"))
+                holding.set()
+                await release.wait()
+
+        async def then(key: str, asked: asyncio.Event) -> None:
+            asked.set()
+            async with storage.write() as session:
+                session.add(_alarm(key))
+
+        holder = asyncio.create_task(first())
+        await holding.wait()
+        waiting = []
+        for key in ("second", "third", "fourth"):
+            asked = asyncio.Event()
+            waiting.append(asyncio.create_task(then(key, asked)))
+            await asked.wait()
+        release.set()
+        await asyncio.gather(holder, *waiting)
+        async with storage.session() as session:
+            keys = list(await session.scalars(select(AlarmRow.key).order_by(AlarmRow.id)))
+    assert keys == ["first", "second", "third", "fourth"]
+
+
+async def test_a_sqlite_writer_that_gets_no_turn_in_time_fails_and_holds_nothing(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'turns.sqlite3'}"
+    pool = PoolSettings(sqlite_busy_timeout_s=0.2)
+    async with await Storage.open(url, pool=pool) as storage:
+        holding, release = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            async with storage.write() as session:
+                session.add(_alarm("held"))
+                holding.set()
+                await release.wait()
+
+        holder = asyncio.create_task(hold())
+        await holding.wait()
+        with pytest.raises(TimeoutError, match="no turn to write"):
+            async with storage.write() as session:
+                session.add(_alarm("late"))
+        release.set()
+        await holder
+        async with storage.write() as session:  # the turn is free again
+            session.add(_alarm("after"))
+        async with storage.session() as session:
+            keys = list(await session.scalars(select(AlarmRow.key).order_by(AlarmRow.id)))
+    assert keys == ["held", "after"]
