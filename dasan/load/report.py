@@ -23,7 +23,7 @@ from dasan.load.machine import describe_machine
 from dasan.load.runner import RunData, TimelineRow
 from dasan.load.sampler import ResourceSampler
 from dasan.load.stress import StageFigures, limiter, verdict
-from dasan.load.tracker import CitizenCall, Outcome, service_level
+from dasan.load.tracker import CitizenCall, Outcome, service_level, with_call_log_answers
 from dasan.sipp import SippResult
 
 MAX_GAPS = 20
@@ -214,6 +214,7 @@ def calls_json(calls: Iterable[CitizenCall], log: dict[str, dict[str, str | None
             {"uniqueid": c.uniqueid, "type": c.call_type, "stage": c.stage, "started": c.started}
             | rel
             | {"outcome": c.outcome.value, "consultant": c.consultant}
+            | ({"answer_seen_by": "call log"} if c.answer_unseen else {})
             | {"routed_to": (log.get(c.uniqueid) or {}).get("service")}
         )
     return out
@@ -221,7 +222,10 @@ def calls_json(calls: Iterable[CitizenCall], log: dict[str, dict[str, str | None
 
 def build_report(data: RunData) -> LoadReport:
     profile = data.profile
-    calls = data.tracker.calls() if data.tracker else []
+    calls = with_call_log_answers(
+        data.tracker.calls() if data.tracker else [],
+        lambda uid: (data.call_log.get(uid) or {}).get("consultant"),
+    )
     outcomes = _outcomes(calls, profile.service_level_s)
     out: dict[str, Any] = {
         "profile": profile.name,
@@ -238,6 +242,8 @@ def build_report(data: RunData) -> LoadReport:
         "resources": _resources(data.sampler, outcomes["answered"]),
         "by_type": _by_type(calls, profile.service_level_s, data.call_log),
         "call_log_matched": len(data.call_log),
+        # Answers this run's AMI link missed (it was down), taken from the engine's call log.
+        "answered_per_call_log": sum(1 for c in calls if c.answer_unseen),
         "call_log_error": data.call_log_error,
         "channels_left": data.channels_left,
         "ami_connection_lost": data.ami_lost,

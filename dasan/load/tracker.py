@@ -13,6 +13,9 @@ Invariants:
   Asterisk raises for a remote BYE; a hangup by the PBX is a ``SoftHangupRequest``), in the
   queue if it was enqueued or ringing, else in the IVR; otherwise it was *unserved*.
 - Times are Asterisk's event timestamps; events of unknown channels are ignored.
+- A call the events left unserved whose consultant the engine's call log names was answered
+  while this run's own AMI link was down (``with_call_log_answers``): answered, wait unknown
+  (so never counted as within the service level).
 """
 
 from __future__ import annotations
@@ -47,10 +50,13 @@ class CitizenCall:
     consultant: str | None = None
     citizen_hung_up: float | None = None
     ended: float | None = None
+    # Answered, but the answer came while this run's AMI link was down: known only from the
+    # engine's call log (a consultant was bridged), so its time, and the wait, are unknown.
+    answer_unseen: bool = False
 
     @property
     def outcome(self) -> Outcome:
-        if self.answered is not None:
+        if self.answered is not None or self.answer_unseen:
             return Outcome.ANSWERED
         if self.ended is None:
             return Outcome.ACTIVE
@@ -68,6 +74,8 @@ class CitizenCall:
     def wait_s(self) -> float | None:
         """Enqueue to answer (answered calls) or to hangup (abandoned in the queue)."""
         start = self.wait_start
+        if self.answer_unseen and self.answered is None:
+            return None
         end = self.answered if self.answered is not None else self.ended
         if start is None or end is None:
             return None
@@ -218,3 +226,15 @@ def service_level(calls: Iterable[CitizenCall], threshold_s: float) -> float | N
         elif outcome is Outcome.ABANDONED_QUEUE:
             handled += 1
     return answered_in_time / handled if handled else None
+
+
+def with_call_log_answers(
+    calls: Iterable[CitizenCall], consultants: Callable[[str], str | None]
+) -> list[CitizenCall]:
+    """The calls, with those the events left unserved but the engine's call log shows a
+    consultant on (``consultants``: uniqueid -> consultant) marked answered, time unknown."""
+    out = []
+    for call in calls:
+        consultant = consultants(call.uniqueid) if call.outcome is Outcome.UNSERVED else None
+        out.append(replace(call, answer_unseen=True, consultant=consultant) if consultant else call)
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cti.ami.messages import AmiEvent
-from dasan.load.tracker import CallTracker, Outcome, service_level
+from dasan.load.tracker import CallTracker, Outcome, service_level, with_call_log_answers
 from tests.unit.load.load_support import citizen_events, event
 
 
@@ -118,3 +118,28 @@ def test_service_level_counts_answers_within_the_threshold_over_answers_and_queu
     )
     assert service_level(tracker.calls(), 20.0) == pytest.approx(1 / 3)
     assert service_level([], 20.0) is None
+
+
+def test_an_answer_the_run_did_not_see_is_taken_from_the_call_log_with_no_wait() -> None:
+    """The run's AMI link was down when two calls were answered: the events leave them
+    unserved; the engine's call log names a consultant for one of them (the other was never
+    bridged). That one counts as answered, its wait unknown, so never within the service
+    level; a call the events saw answered or abandoned is left as it was."""
+    tracker = CallTracker({"120"})
+    feed(
+        tracker,
+        citizen_events("d-2.1", 0.0, moh_at=3.0, end_at=200.0),  # answer missed
+        citizen_events("d-2.2", 0.0, moh_at=3.0, end_at=9.0),  # really unserved
+        citizen_events("d-2.3", 0.0, moh_at=3.0, dial_at=5.0, answer_at=6.0, end_at=90.0),
+        citizen_events("d-2.4", 0.0, moh_at=3.0, citizen_bye_at=50.0, end_at=50.1),
+    )
+    log = {"d-2.1": "c0194", "d-2.3": "c0007", "d-2.4": "c0008"}
+    calls = {c.uniqueid: c for c in with_call_log_answers(tracker.calls(), log.get)}
+    assert calls["d-2.1"].outcome is Outcome.ANSWERED
+    assert calls["d-2.1"].consultant == "c0194" and calls["d-2.1"].answer_unseen
+    assert calls["d-2.1"].wait_s is None
+    assert calls["d-2.2"].outcome is Outcome.UNSERVED
+    assert calls["d-2.3"].consultant == "c0042" and not calls["d-2.3"].answer_unseen
+    assert calls["d-2.4"].outcome is Outcome.ABANDONED_QUEUE
+    # Answered: d-2.1 (time unknown) and d-2.3 (1 s); abandoned in the queue: d-2.4.
+    assert service_level(calls.values(), 20.0) == pytest.approx(1 / 3)
