@@ -23,11 +23,19 @@
  *   none: audio that arrives late is written in the ticks after it arrives (the audiohook
  *   itself drops audio that waits longer than half a second), and a writer thread that was
  *   not scheduled writes every tick it missed as soon as it runs again.
+ * - Every batch is flushed to the file before the next is taken: a write the disk refuses
+ *   fails at once, with that batch still in memory. (Asterisk's file streams buffer 32 KB,
+ *   two seconds of audio, in stdio: unflushed, the disk filling showed only at the next
+ *   flush, and the seconds in the buffer were lost with it.)
  * - A write that fails (the disk is full) moves the recording, once, to the s() file, which
- *   goes on with the same timeline: the two files are the call's two parts, in order.
- * - The file is opened before the application returns: if it cannot be opened, nothing is
- *   attached, the i() variable stays unset and a warning is logged, so the caller (Dasan's
- *   recording guard) sees the recording did not start and moves it to the spare path.
+ *   goes on with the same timeline: the refused batch is cut off the old file (a part of it
+ *   may have reached the disk) and written to the new one, so the two files are the call's
+ *   two parts, in order, neither missing nor repeating audio.
+ * - A file counts as opened once its WAV header is on the disk. If the first file cannot be
+ *   opened and there is an s() file, the recording starts in that one (the call is then
+ *   recorded whole, in one file). If none can be opened, nothing is attached, the i()
+ *   variable stays unset and a warning is logged, so the caller (Dasan's recording guard)
+ *   sees the recording did not start and moves it to the spare path.
  * - On start the channel publishes the same stasis message as MixMonitor (AMI event
  *   MixMonitorStart); StopDasanRecord publishes MixMonitorStop.
  * - The recorder's memory is shared (ao2) by the channel's datastore and the writer thread;
@@ -38,7 +46,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "asterisk/app.h"
 #include "asterisk/astobj2.h"
@@ -49,6 +59,7 @@
 #include "asterisk/format_cache.h"
 #include "asterisk/frame.h"
 #include "asterisk/lock.h"
+#include "asterisk/mod_format.h" /* the stream's FILE, to flush each batch */
 #include "asterisk/module.h"
 #include "asterisk/pbx.h"
 #include "asterisk/stasis_channels.h"
@@ -111,12 +122,15 @@ static int recorder_ids;
 
 static int stop_recordings(struct ast_channel *chan, struct recorder *keep);
 
-/*! Open \a path (its extension is the format) for writing, creating its folder. */
+/*! Open \a path (its extension is the format) for writing, creating its folder, with its
+ * header on the disk; NULL (errno set) if it cannot be created or the header not written. */
 static struct ast_filestream *open_file(const char *path)
 {
 	char base[PATH_MAX];
 	char *dot, *slash;
 	const char *format = "wav";
+	struct ast_filestream *file;
+	int err;
 
 	ast_copy_string(base, path, sizeof(base));
 	slash = strrchr(base, '/');
@@ -132,7 +146,16 @@ static struct ast_filestream *open_file(const char *path)
 		}
 		*slash = '/';
 	}
-	return ast_writefile(base, format, NULL, O_CREAT | O_TRUNC | O_WRONLY, 0, AST_FILE_MODE);
+	file = ast_writefile(base, format, NULL, O_CREAT | O_TRUNC | O_WRONLY, 0, AST_FILE_MODE);
+	if (!file || fflush(file->f) == 0) {
+		return file;
+	}
+	/* A full disk takes a new file but not its header: nothing can be recorded in it. */
+	err = errno;
+	ast_closestream(file);
+	unlink(path);
+	errno = err;
+	return NULL;
 }
 
 static void recorder_destroy(void *obj)
@@ -175,7 +198,9 @@ static void add_direction(struct recorder *rec, enum ast_audiohook_direction dir
 	ast_frfree(frame);
 }
 
-/*! Write \a count ticks from \a mix as one frame; false if the file refused it. */
+/*! Write \a count ticks from \a mix as one frame and flush it to the file; false (errno
+ * set) if the file refused it. Then the file ends where it ended before: whatever part of
+ * the frame reached it is cut off again (the caller writes the whole frame elsewhere). */
 static int write_ticks(struct recorder *rec, short (*mix)[TICK_SAMPLES], int count)
 {
 	struct ast_frame frame = {
@@ -184,10 +209,23 @@ static int write_ticks(struct recorder *rec, short (*mix)[TICK_SAMPLES], int cou
 		.samples = count * TICK_SAMPLES,
 		.src = app_record,
 	};
+	FILE *f = rec->file->f;
+	off_t before = ftello(f); /* the stream's buffer is empty: the file's end */
+	int err;
 
 	frame.subclass.format = ast_format_slin;
 	frame.data.ptr = mix[0];
-	return ast_writestream(rec->file, &frame) == 0;
+	if (ast_writestream(rec->file, &frame) == 0 && fflush(f) == 0) {
+		return 1;
+	}
+	/* stdio dropped what it could not write; cut off what it could. */
+	err = errno;
+	if (before >= 0 && ftruncate(fileno(f), before)) {
+		ast_log(LOG_WARNING, "%s: could not cut %s back to %lld bytes: %s\n", app_record,
+			rec->path, (long long) before, strerror(errno));
+	}
+	errno = err;
+	return 0;
 }
 
 static void *recorder_thread(void *data)
@@ -326,8 +364,19 @@ static int record_exec(struct ast_channel *chan, const char *data)
 		ast_copy_string(rec->spare, opts[OPT_ARG_SPARE], sizeof(rec->spare));
 	}
 	rec->file = open_file(args.filename);
+	if (!rec->file && !ast_strlen_zero(rec->spare)) {
+		/* The first file refused even its header (the disk is full): record the call in
+		 * the spare file from its start. */
+		ast_log(LOG_WARNING, "%s: cannot open %s for %s (%s); recording to %s\n", app_record,
+			args.filename, ast_channel_name(chan), strerror(errno), rec->spare);
+		rec->file = open_file(rec->spare);
+		if (rec->file) {
+			ast_copy_string(rec->path, rec->spare, sizeof(rec->path));
+			rec->spare[0] = '\0';
+		}
+	}
 	if (!rec->file) {
-		ast_log(LOG_WARNING, "%s: cannot open %s for %s: %s\n", app_record, args.filename,
+		ast_log(LOG_WARNING, "%s: cannot open %s for %s: %s\n", app_record, rec->path,
 			ast_channel_name(chan), strerror(errno));
 		ao2_ref(rec, -1);
 		return 0;
@@ -376,7 +425,7 @@ static int record_exec(struct ast_channel *chan, const char *data)
 		pbx_builtin_setvar_helper(chan, opts[OPT_ARG_ID], rec->id);
 	}
 	ast_channel_publish_cached_blob(chan, ast_channel_mixmonitor_start_type(), NULL);
-	ast_verb(3, "%s: recording %s to %s\n", app_record, ast_channel_name(chan), args.filename);
+	ast_verb(3, "%s: recording %s to %s\n", app_record, ast_channel_name(chan), rec->path);
 	return 0;
 }
 

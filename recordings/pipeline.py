@@ -15,6 +15,8 @@ Invariants:
 - CPU and disk work runs in threads, at most ``workers`` at a time; the loop never blocks.
 - A file is processed by one task at a time, and archived by one process at a time (an
   flock on ``<name>.wav.lock``: the engine and a ``dasan recordings recover`` never race).
+- A recording announced by its primary path that exists only on the spare disk (the
+  recorder started the call there: the primary disk was full) is processed from there.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from recordings.cdr import CdrCall, citizen_calls, read_cdr
 from recordings.keys import KeyRing
 from recordings.layout import (
     FoundFile,
+    LayoutError,
     Roots,
     cdr_files,
     host_path,
@@ -58,7 +61,7 @@ from recordings.layout import (
     split_name,
     stale_parts,
 )
-from recordings.models import RecordingState
+from recordings.models import RecordingState, Root
 from recordings.settings import RecordingsHost
 
 log = logging.getLogger(__name__)
@@ -127,10 +130,23 @@ class RecordingPipeline:
 
     async def recording_closed(self, uniqueid: str, path: str | Path) -> None:
         """Queue a closed recording (a PBX-side or host path) for processing."""
-        host = host_path(self._settings, path)
+        host = await asyncio.to_thread(self._written, host_path(self._settings, path))
         if split_name(host.name) is None or not host.name.startswith(uniqueid):
             log.warning("recording_closed for %s names %s; queued anyway", uniqueid, host)
         self._queue.put_nowait(host)
+
+    def _written(self, path: Path) -> Path:
+        """The file the recorder wrote for ``path`` (blocking stat): the path itself, or,
+        when a primary file does not exist but its spare twin does, the twin (the recorder
+        started the call on the spare disk: the primary took not even the WAV header)."""
+        if path.exists():
+            return path
+        with contextlib.suppress(LayoutError):
+            root, rel = self._roots.locate(path)
+            twin = self._roots.absolute(Root.SPARE, rel)
+            if root is Root.PRIMARY and twin.exists():
+                return twin
+        return path
 
     async def drain(self) -> None:
         """Wait until everything queued so far has been processed (or failed)."""

@@ -69,6 +69,31 @@ async def test_announced_recordings_are_processed_by_the_running_pipeline(
     assert not any(p.exists() for p in paths)
 
 
+async def test_a_recording_written_only_on_the_spare_disk_is_taken_from_there(
+    system: Recordings, call_start: datetime
+) -> None:
+    """The primary disk refused even the header, so the recorder wrote the whole call on the
+    spare disk: announced by its primary path, it is archived from the spare, no alarm."""
+    primary = await recorded_call(system, "call-1", call_start, 1.0)
+    rel = primary.relative_to(system.settings.recordings_dir)
+    spare = system.settings.recordings_spare_dir / rel
+    spare.parent.mkdir(parents=True, exist_ok=True)
+    primary.replace(spare)
+    runner = asyncio.create_task(system.pipeline.run())
+    try:
+        pbx_path = f"{system.settings.recordings.pbx_spool_dir}/{rel}"
+        await system.pipeline.recording_closed(primary.name.removesuffix(".wav"), pbx_path)
+        await asyncio.wait_for(system.pipeline.drain(), 60)
+    finally:
+        runner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await runner
+    [recording] = await system.catalog.find(states=[RecordingState.ARCHIVED])
+    assert (recording.call_id, recording.root) == ("call-1", "spare")
+    assert not spare.exists()
+    assert system.alarms.active() == []
+
+
 async def test_flac_archive_unencrypted(tmp_path: Path, call_start: datetime) -> None:
     settings = make_settings(tmp_path, archive_format="flac", encrypt=False)
     system = await Recordings.open(settings, load_transcriber=FakeTranscriber)
