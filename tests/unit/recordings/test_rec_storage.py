@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -122,36 +124,76 @@ def _alarm(key: str) -> AlarmRow:
     return AlarmRow(source="turns", key=key, severity="info", message="m", raised_at=at)
 
 
+@contextlib.asynccontextmanager
+async def _write_held(storage: Storage, key: str) -> AsyncIterator[None]:
+    """A write transaction (adding alarm ``key``) held open until the block ends."""
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with storage.write() as session:
+            session.add(_alarm(key))
+            holding.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await holding.wait()
+    try:
+        yield
+    finally:
+        release.set()
+        await holder
+
+
+async def _keys(storage: Storage) -> list[str]:
+    async with storage.session() as session:
+        return list(await session.scalars(select(AlarmRow.key).order_by(AlarmRow.id)))
+
+
 async def test_sqlite_writers_take_turns_in_the_order_they_asked(tmp_path: Path) -> None:
     """SQLite's own busy wait is not fair: under load a writer that commits and begins again
     at once kept the others out past their timeout. The engine's writers queue instead."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'turns.sqlite3'}"
     async with await Storage.open(url) as storage:
-        holding, release = asyncio.Event(), asyncio.Event()
-
-        async def first() -> None:
-            async with storage.write() as session:
-                session.add(_alarm("first"))
-                holding.set()
-                await release.wait()
 
         async def then(key: str, asked: asyncio.Event) -> None:
             asked.set()
             async with storage.write() as session:
                 session.add(_alarm(key))
 
-        holder = asyncio.create_task(first())
-        await holding.wait()
         waiting = []
-        for key in ("second", "third", "fourth"):
-            asked = asyncio.Event()
-            waiting.append(asyncio.create_task(then(key, asked)))
-            await asked.wait()
-        release.set()
-        await asyncio.gather(holder, *waiting)
-        async with storage.session() as session:
-            keys = list(await session.scalars(select(AlarmRow.key).order_by(AlarmRow.id)))
-    assert keys == ["first", "second", "third", "fourth"]
+        async with _write_held(storage, "first"):
+            for key in ("second", "third", "fourth"):
+                asked = asyncio.Event()
+                waiting.append(asyncio.create_task(then(key, asked)))
+                await asked.wait()
+        await asyncio.gather(*waiting)
+        assert await _keys(storage) == ["first", "second", "third", "fourth"]
+
+
+async def test_writers_waiting_their_turn_leave_the_connections_to_readers(
+    tmp_path: Path,
+) -> None:
+    """At the seed peak, 15 writers (alarms, care, the call log's writer) each held one of
+    the pool's 15 connections while SQLite made them wait, and a caller's number lookup got
+    none for 30 s ("QueuePool limit ... reached"). Writers now wait without a connection."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'turns.sqlite3'}"
+    async with await Storage.open(url) as storage:
+
+        async def write(key: str, asked: asyncio.Event) -> None:
+            asked.set()
+            async with storage.write() as session:
+                session.add(_alarm(key))
+
+        waiting = []
+        async with _write_held(storage, "held"):
+            for n in range(20):
+                asked = asyncio.Event()
+                waiting.append(asyncio.create_task(write(f"w{n}", asked)))
+                await asked.wait()
+            async with asyncio.timeout(5):  # the pool would make it wait 30 s
+                assert await _keys(storage) == []  # a reader, while all of them wait
+        await asyncio.gather(*waiting)
+        assert len(await _keys(storage)) == 21
 
 
 async def test_a_sqlite_writer_that_gets_no_turn_in_time_fails_and_holds_nothing(
@@ -160,23 +202,10 @@ async def test_a_sqlite_writer_that_gets_no_turn_in_time_fails_and_holds_nothing
     url = f"sqlite+aiosqlite:///{tmp_path / 'turns.sqlite3'}"
     pool = PoolSettings(sqlite_busy_timeout_s=0.2)
     async with await Storage.open(url, pool=pool) as storage:
-        holding, release = asyncio.Event(), asyncio.Event()
-
-        async def hold() -> None:
-            async with storage.write() as session:
-                session.add(_alarm("held"))
-                holding.set()
-                await release.wait()
-
-        holder = asyncio.create_task(hold())
-        await holding.wait()
-        with pytest.raises(TimeoutError, match="no turn to write"):
-            async with storage.write() as session:
-                session.add(_alarm("late"))
-        release.set()
-        await holder
+        async with _write_held(storage, "held"):
+            with pytest.raises(TimeoutError, match="no turn to write"):
+                async with storage.write() as session:
+                    session.add(_alarm("late"))
         async with storage.write() as session:  # the turn is free again
             session.add(_alarm("after"))
-        async with storage.session() as session:
-            keys = list(await session.scalars(select(AlarmRow.key).order_by(AlarmRow.id)))
-    assert keys == ["held", "after"]
+        assert await _keys(storage) == ["held", "after"]
