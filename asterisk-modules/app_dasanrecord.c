@@ -147,11 +147,13 @@ static struct ast_filestream *open_file(const char *path)
 		*slash = '/';
 	}
 	file = ast_writefile(base, format, NULL, O_CREAT | O_TRUNC | O_WRONLY, 0, AST_FILE_MODE);
-	if (!file || fflush(file->f) == 0) {
+	/* ast_writefile seeks after writing the header, which flushes it and ignores a failure
+	 * (the stream keeps its error flag): ferror() tells. */
+	if (!file || (fflush(file->f) == 0 && !ferror(file->f))) {
 		return file;
 	}
 	/* A full disk takes a new file but not its header: nothing can be recorded in it. */
-	err = errno;
+	err = errno ? errno : EIO;
 	ast_closestream(file);
 	unlink(path);
 	errno = err;
@@ -215,7 +217,7 @@ static int write_ticks(struct recorder *rec, short (*mix)[TICK_SAMPLES], int cou
 
 	frame.subclass.format = ast_format_slin;
 	frame.data.ptr = mix[0];
-	if (ast_writestream(rec->file, &frame) == 0 && fflush(f) == 0) {
+	if (ast_writestream(rec->file, &frame) == 0 && fflush(f) == 0 && !ferror(f)) {
 		return 1;
 	}
 	/* stdio dropped what it could not write; cut off what it could. */
