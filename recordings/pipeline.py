@@ -130,15 +130,16 @@ class RecordingPipeline:
 
     async def recording_closed(self, uniqueid: str, path: str | Path) -> None:
         """Queue a closed recording (a PBX-side or host path) for processing."""
-        host = await asyncio.to_thread(self._written, host_path(self._settings, path))
+        host = host_path(self._settings, path)
         if split_name(host.name) is None or not host.name.startswith(uniqueid):
             log.warning("recording_closed for %s names %s; queued anyway", uniqueid, host)
         self._queue.put_nowait(host)
 
-    def _written(self, path: Path) -> Path:
+    def _written(self, path: Path) -> Path | None:
         """The file the recorder wrote for ``path`` (blocking stat): the path itself, or,
         when a primary file does not exist but its spare twin does, the twin (the recorder
-        started the call on the spare disk: the primary took not even the WAV header)."""
+        started the call on the spare disk: the primary took not even the WAV header);
+        None when neither exists."""
         if path.exists():
             return path
         with contextlib.suppress(LayoutError):
@@ -146,7 +147,7 @@ class RecordingPipeline:
             twin = self._roots.absolute(Root.SPARE, rel)
             if root is Root.PRIMARY and twin.exists():
                 return twin
-        return path
+        return None
 
     async def drain(self) -> None:
         """Wait until everything queued so far has been processed (or failed)."""
@@ -200,18 +201,19 @@ class RecordingPipeline:
             await busy.wait()
         self._busy[path] = asyncio.Event()
         try:
-            if not await asyncio.to_thread(path.exists):
+            written = await asyncio.to_thread(self._written, path)
+            if written is None:
                 return await self._already_done(path)
-            closed = await self._await_closed(path)
+            closed = await self._await_closed(written)
             if closed is None:
                 return None
             try:
-                recording = await self._catalog_file(path, closed)
+                recording = await self._catalog_file(written, closed)
             except CallLogPending as exc:  # its call's row is not written yet: link it later
-                log.info("%s: %s; left for the next scan", path.name, exc)
+                log.info("%s: %s; left for the next scan", written.name, exc)
                 return None
             if recording.sha256 != closed.sha256:
-                raise ArchiveError(f"{path} changed after it was cataloged")
+                raise ArchiveError(f"{written} changed after it was cataloged")
             return await self._archive(recording)
         finally:
             self._busy.pop(path).set()
