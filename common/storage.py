@@ -9,7 +9,8 @@ Invariants:
   so two writers wait for each other instead of failing half-way; readers never block.
   Writers of one process take turns in the order they asked (``_WriteTurns``) before SQLite's
   lock: SQLite's own busy wait is not fair, and on a saturated host a writer that commits
-  and begins again at once (the engine's batching writer) kept others out past their 30 s.
+  and begins again at once (the engine's batching writer) kept others out past their busy timeout, each holding a
+  pooled connection while it waited.
 - Every table of every area is declared on ``Base`` so one migration history covers them.
 - On PostgreSQL every connect and statement has a timeout (10 s, 60 s); the pool's size,
   overflow and checkout timeout are settings (``storage.pool_*``). The engine's call path never
@@ -252,17 +253,15 @@ class Storage:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session inside one write transaction: commit on success, roll back on error."""
-        async with contextlib.AsyncExitStack() as turn:
-            if self._turns is not None:
-                await turn.enter_async_context(self._turns.turn())
-            async with self._sessions() as session:
-                await session.connection(execution_options={_WRITE_OPTION: True})
-                try:
-                    yield session
-                    await session.commit()
-                except BaseException:
-                    await session.rollback()
-                    raise
+        turn = self._turns.turn() if self._turns else contextlib.nullcontext()
+        async with turn, self._sessions() as session:
+            await session.connection(execution_options={_WRITE_OPTION: True})
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
 
     async def close(self) -> None:
         await self.engine.dispose()

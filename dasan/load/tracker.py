@@ -74,7 +74,7 @@ class CitizenCall:
     def wait_s(self) -> float | None:
         """Enqueue to answer (answered calls) or to hangup (abandoned in the queue)."""
         start = self.wait_start
-        if self.answer_unseen and self.answered is None:
+        if self.answer_unseen:
             return None
         end = self.answered if self.answered is not None else self.ended
         if start is None or end is None:

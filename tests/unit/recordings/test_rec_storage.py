@@ -144,6 +144,22 @@ async def _write_held(storage: Storage, key: str) -> AsyncIterator[None]:
         await holder
 
 
+async def _queue_writers(storage: Storage, keys: list[str]) -> list[asyncio.Task[None]]:
+    """One writer task per key, each started only once the one before it asked to write."""
+
+    async def write(key: str, asked: asyncio.Event) -> None:
+        asked.set()
+        async with storage.write() as session:
+            session.add(_alarm(key))
+
+    tasks = []
+    for key in keys:
+        asked = asyncio.Event()
+        tasks.append(asyncio.create_task(write(key, asked)))
+        await asked.wait()
+    return tasks
+
+
 async def _keys(storage: Storage) -> list[str]:
     async with storage.session() as session:
         return list(await session.scalars(select(AlarmRow.key).order_by(AlarmRow.id)))
@@ -154,18 +170,8 @@ async def test_sqlite_writers_take_turns_in_the_order_they_asked(tmp_path: Path)
     at once kept the others out past their timeout. The engine's writers queue instead."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'turns.sqlite3'}"
     async with await Storage.open(url) as storage:
-
-        async def then(key: str, asked: asyncio.Event) -> None:
-            asked.set()
-            async with storage.write() as session:
-                session.add(_alarm(key))
-
-        waiting = []
         async with _write_held(storage, "first"):
-            for key in ("second", "third", "fourth"):
-                asked = asyncio.Event()
-                waiting.append(asyncio.create_task(then(key, asked)))
-                await asked.wait()
+            waiting = await _queue_writers(storage, ["second", "third", "fourth"])
         await asyncio.gather(*waiting)
         assert await _keys(storage) == ["first", "second", "third", "fourth"]
 
@@ -178,18 +184,8 @@ async def test_writers_waiting_their_turn_leave_the_connections_to_readers(
     none for 30 s ("QueuePool limit ... reached"). Writers now wait without a connection."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'turns.sqlite3'}"
     async with await Storage.open(url) as storage:
-
-        async def write(key: str, asked: asyncio.Event) -> None:
-            asked.set()
-            async with storage.write() as session:
-                session.add(_alarm(key))
-
-        waiting = []
         async with _write_held(storage, "held"):
-            for n in range(20):
-                asked = asyncio.Event()
-                waiting.append(asyncio.create_task(write(f"w{n}", asked)))
-                await asked.wait()
+            waiting = await _queue_writers(storage, [f"w{n}" for n in range(20)])
             async with asyncio.timeout(5):  # the pool would make it wait 30 s
                 assert await _keys(storage) == []  # a reader, while all of them wait
         await asyncio.gather(*waiting)
