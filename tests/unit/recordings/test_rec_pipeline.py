@@ -27,6 +27,19 @@ def age(path: Path, seconds: float) -> None:
     os.utime(path, (past, past))
 
 
+async def _announce_and_drain(system: Recordings, announced: list[tuple[str, str]]) -> None:
+    """Run the pipeline until the recordings announced ((uniqueid, path) pairs) are done."""
+    runner = asyncio.create_task(system.pipeline.run())
+    try:
+        for uniqueid, path in announced:
+            await system.pipeline.recording_closed(uniqueid, path)
+        await asyncio.wait_for(system.pipeline.drain(), 60)
+    finally:
+        runner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await runner
+
+
 async def test_closed_recording_is_archived_sealed_and_removed(
     system: Recordings, call_start: datetime
 ) -> None:
@@ -54,16 +67,17 @@ async def test_announced_recordings_are_processed_by_the_running_pipeline(
         await recorded_call(system, f"call-{n}", call_start + timedelta(seconds=n), 1.0)
         for n in range(4)
     ]
-    runner = asyncio.create_task(system.pipeline.run())
-    try:
-        for path in paths:
-            pbx_path = f"{system.settings.recordings.pbx_spool_dir}/{path.relative_to(system.settings.recordings_dir)}"
-            await system.pipeline.recording_closed(path.name.removesuffix(".wav"), pbx_path)
-        await asyncio.wait_for(system.pipeline.drain(), 60)
-    finally:
-        runner.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await runner
+    spool = system.settings.recordings.pbx_spool_dir
+    await _announce_and_drain(
+        system,
+        [
+            (
+                p.name.removesuffix(".wav"),
+                f"{spool}/{p.relative_to(system.settings.recordings_dir)}",
+            )
+            for p in paths
+        ],
+    )
     archived = await system.catalog.find(states=[RecordingState.ARCHIVED])
     assert sorted(r.call_id for r in archived if r.call_id) == [f"call-{n}" for n in range(4)]
     assert not any(p.exists() for p in paths)
@@ -79,15 +93,8 @@ async def test_a_recording_written_only_on_the_spare_disk_is_taken_from_there(
     spare = system.settings.recordings_spare_dir / rel
     spare.parent.mkdir(parents=True, exist_ok=True)
     primary.replace(spare)
-    runner = asyncio.create_task(system.pipeline.run())
-    try:
-        pbx_path = f"{system.settings.recordings.pbx_spool_dir}/{rel}"
-        await system.pipeline.recording_closed(primary.name.removesuffix(".wav"), pbx_path)
-        await asyncio.wait_for(system.pipeline.drain(), 60)
-    finally:
-        runner.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await runner
+    pbx_path = f"{system.settings.recordings.pbx_spool_dir}/{rel}"
+    await _announce_and_drain(system, [(primary.name.removesuffix(".wav"), pbx_path)])
     [recording] = await system.catalog.find(states=[RecordingState.ARCHIVED])
     assert (recording.call_id, recording.root) == ("call-1", "spare")
     assert not spare.exists()
